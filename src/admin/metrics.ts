@@ -1,0 +1,191 @@
+/**
+ * A small Prometheus metrics registry (counters, gauges, histograms with labels) and its text
+ * exposition format. One registry per appliance, created in `main.ts` and passed in.
+ *
+ * @module
+ */
+
+/** Label names to values. */
+export type Labels = Record<string, string>;
+
+interface Instrument {
+  readonly name: string;
+  readonly help: string;
+  readonly type: "counter" | "gauge" | "histogram";
+  render(): string[];
+}
+
+function labelText(labels: Labels, extra?: Labels): string {
+  const all = { ...labels, ...extra };
+  const parts = Object.entries(all).map(([k, v]) => `${k}="${escapeLabel(v)}"`);
+  return parts.length ? `{${parts.join(",")}}` : "";
+}
+
+function escapeLabel(value: string): string {
+  return value.replaceAll("\\", "\\\\").replaceAll("\n", "\\n").replaceAll('"', '\\"');
+}
+
+function key(labels: Labels): string {
+  return JSON.stringify(Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+function formatNumber(n: number): string {
+  if (Number.isNaN(n)) return "NaN";
+  if (n === Infinity) return "+Inf";
+  if (n === -Infinity) return "-Inf";
+  return String(n);
+}
+
+/** A monotonically increasing count. */
+export class Counter implements Instrument {
+  readonly type = "counter";
+  #values = new Map<string, { labels: Labels; value: number }>();
+
+  /** @param name metric name (ends in `_total`) @param help one line */
+  constructor(readonly name: string, readonly help: string) {}
+
+  /** Adds `by` (default 1) to the series with these labels. */
+  inc(labels: Labels = {}, by = 1): void {
+    const k = key(labels);
+    const entry = this.#values.get(k);
+    if (entry) entry.value += by;
+    else this.#values.set(k, { labels, value: by });
+  }
+
+  /** The current value of one series (0 when never incremented). */
+  get(labels: Labels = {}): number {
+    return this.#values.get(key(labels))?.value ?? 0;
+  }
+
+  /** Exposition lines. */
+  render(): string[] {
+    return [...this.#values.values()].map((e) => `${this.name}${labelText(e.labels)} ${formatNumber(e.value)}`);
+  }
+}
+
+/** A value that goes up and down, set directly or read from a function at scrape time. */
+export class Gauge implements Instrument {
+  readonly type = "gauge";
+  #values = new Map<string, { labels: Labels; value: number }>();
+  #collect?: () => { labels: Labels; value: number }[];
+
+  /**
+   * @param name metric name @param help one line
+   * @param collect optional function returning the series at scrape time
+   */
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    collect?: () => { labels: Labels; value: number }[],
+  ) {
+    this.#collect = collect;
+  }
+
+  /** Sets the series with these labels. */
+  set(value: number, labels: Labels = {}): void {
+    this.#values.set(key(labels), { labels, value });
+  }
+
+  /** Adds to the series with these labels. */
+  add(by: number, labels: Labels = {}): void {
+    const k = key(labels);
+    const entry = this.#values.get(k);
+    if (entry) entry.value += by;
+    else this.#values.set(k, { labels, value: by });
+  }
+
+  /** The current value of one series. */
+  get(labels: Labels = {}): number {
+    if (this.#collect) {
+      const k = key(labels);
+      return this.#collect().find((s) => key(s.labels) === k)?.value ?? 0;
+    }
+    return this.#values.get(key(labels))?.value ?? 0;
+  }
+
+  /** Exposition lines. */
+  render(): string[] {
+    const series = this.#collect ? this.#collect() : [...this.#values.values()];
+    return series.map((e) => `${this.name}${labelText(e.labels)} ${formatNumber(e.value)}`);
+  }
+}
+
+/** Observations counted into cumulative buckets. */
+export class Histogram implements Instrument {
+  readonly type = "histogram";
+  #series = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>();
+
+  /** @param name metric name @param help one line @param buckets upper bounds, ascending */
+  constructor(readonly name: string, readonly help: string, readonly buckets: readonly number[]) {}
+
+  /** Records one observation. */
+  observe(value: number, labels: Labels = {}): void {
+    const k = key(labels);
+    let s = this.#series.get(k);
+    if (!s) {
+      s = { labels, counts: this.buckets.map(() => 0), sum: 0, count: 0 };
+      this.#series.set(k, s);
+    }
+    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]) s.counts[i]++;
+    s.sum += value;
+    s.count++;
+  }
+
+  /** Number of observations of one series. */
+  count(labels: Labels = {}): number {
+    return this.#series.get(key(labels))?.count ?? 0;
+  }
+
+  /** Exposition lines. */
+  render(): string[] {
+    const lines: string[] = [];
+    for (const s of this.#series.values()) {
+      this.buckets.forEach((b, i) =>
+        lines.push(`${this.name}_bucket${labelText(s.labels, { le: formatNumber(b) })} ${s.counts[i]}`)
+      );
+      lines.push(`${this.name}_bucket${labelText(s.labels, { le: "+Inf" })} ${s.count}`);
+      lines.push(`${this.name}_sum${labelText(s.labels)} ${formatNumber(s.sum)}`);
+      lines.push(`${this.name}_count${labelText(s.labels)} ${s.count}`);
+    }
+    return lines;
+  }
+}
+
+/** A set of instruments rendered together. */
+export class MetricsRegistry {
+  #instruments: Instrument[] = [];
+
+  /** Registers and returns a counter. */
+  counter(name: string, help: string): Counter {
+    return this.#add(new Counter(name, help));
+  }
+
+  /** Registers and returns a gauge (optionally computed at scrape time). */
+  gauge(name: string, help: string, collect?: () => { labels: Labels; value: number }[]): Gauge {
+    return this.#add(new Gauge(name, help, collect));
+  }
+
+  /** Registers and returns a histogram. */
+  histogram(name: string, help: string, buckets: readonly number[]): Histogram {
+    return this.#add(new Histogram(name, help, buckets));
+  }
+
+  #add<T extends Instrument>(instrument: T): T {
+    if (this.#instruments.some((i) => i.name === instrument.name)) {
+      throw new Error(`metric ${instrument.name} registered twice`);
+    }
+    this.#instruments.push(instrument);
+    return instrument;
+  }
+
+  /** The Prometheus text exposition (version 0.0.4) of every instrument. */
+  render(): string {
+    const lines: string[] = [];
+    for (const i of this.#instruments) {
+      lines.push(`# HELP ${i.name} ${i.help.replaceAll("\\", "\\\\").replaceAll("\n", "\\n")}`);
+      lines.push(`# TYPE ${i.name} ${i.type}`);
+      lines.push(...i.render());
+    }
+    return lines.join("\n") + "\n";
+  }
+}

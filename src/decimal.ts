@@ -1,0 +1,74 @@
+/**
+ * Exact decimal numbers for money and quantities: parsed from what a device sends into scaled
+ * integers (bigint), computed on, and formatted back. No binary floating point in between.
+ *
+ * A JSON number from a device arrives as a JS number; its shortest round-trip text (`String(n)`)
+ * is the literal the device wrote for any value with up to 15 significant digits, so that text is
+ * what gets parsed.
+ *
+ * @module
+ */
+
+const DECIMAL = /^(-)?(\d+)(?:\.(\d+))?$/;
+
+/** A value that is not an acceptable decimal; the message is meant for the device. */
+export class DecimalError extends Error {
+  /** @param message reason */
+  constructor(message: string) {
+    super(message);
+    this.name = "DecimalError";
+  }
+}
+
+/** The decimal text of a JSON value (number or numeric string), or undefined if it is neither. */
+export function decimalText(value: unknown): string | undefined {
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) return undefined;
+    const text = String(value);
+    return /e/i.test(text) ? undefined : text;
+  }
+  if (typeof value === "string") {
+    const text = value.trim();
+    return DECIMAL.test(text) ? text : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * Parses decimal text into an integer of `scale` decimal places: `toScaled("1.5", 2)` is `150n`.
+ * More decimals than `scale` is an error unless they are zeros.
+ */
+export function toScaled(text: string, scale: number): bigint {
+  const m = DECIMAL.exec(text.trim());
+  if (!m) throw new DecimalError(`not a decimal number: ${JSON.stringify(text)}`);
+  const [, minus, whole, fraction = ""] = m;
+  const significant = fraction.replace(/0+$/, "");
+  if (significant.length > scale) {
+    throw new DecimalError(`${text} has more than ${scale} decimal places`);
+  }
+  const units = BigInt(whole + significant.padEnd(scale, "0"));
+  return minus ? -units : units;
+}
+
+/** Formats a scaled integer with exactly `scale` decimals: `fromScaled(150n, 2)` is `"1.50"`. */
+export function fromScaled(units: bigint, scale: number): string {
+  const negative = units < 0n;
+  const digits = (negative ? -units : units).toString().padStart(scale + 1, "0");
+  const text = scale === 0
+    ? digits
+    : `${digits.slice(0, digits.length - scale)}.${digits.slice(digits.length - scale)}`;
+  return negative ? `-${text}` : text;
+}
+
+/** Divides by 10^`places`, rounding half away from zero (commercial rounding). */
+export function roundScaled(units: bigint, places: number): bigint {
+  if (places <= 0) return units;
+  const divisor = 10n ** BigInt(places);
+  const half = divisor / 2n;
+  return units >= 0n ? (units + half) / divisor : -((-units + half) / divisor);
+}
+
+/** Drops trailing fractional zeros: `"12.000"` → `"12"`, `"1.250"` → `"1.25"`. */
+export function trimZeros(text: string): string {
+  return text.includes(".") ? text.replace(/\.?0+$/, "") : text;
+}

@@ -1,0 +1,41 @@
+import assert from "node:assert/strict";
+import { decimalText, DecimalError, fromScaled, roundScaled, toScaled, trimZeros } from "./decimal.ts";
+
+Deno.test("decimalText keeps the literal a device wrote", () => {
+  assert.equal(decimalText(0.1), "0.1");
+  assert.equal(decimalText(5.24), "5.24");
+  assert.equal(decimalText(" 3.50 "), "3.50");
+  assert.equal(decimalText(12), "12");
+  assert.equal(decimalText(1e21), undefined);
+  assert.equal(decimalText(1e-7), undefined);
+  assert.equal(decimalText(NaN), undefined);
+  assert.equal(decimalText("1,5"), undefined);
+  assert.equal(decimalText(true), undefined);
+});
+
+Deno.test("toScaled and fromScaled are exact", () => {
+  assert.equal(toScaled("0.1", 2) + toScaled("0.2", 2), 30n);
+  assert.equal(fromScaled(toScaled("0.1", 2) + toScaled("0.2", 2), 2), "0.30");
+  assert.equal(toScaled("1.500", 2), 150n);
+  assert.equal(toScaled("-2", 3), -2000n);
+  assert.equal(fromScaled(5n, 2), "0.05");
+  assert.equal(fromScaled(-5n, 2), "-0.05");
+  assert.equal(fromScaled(7n, 0), "7");
+  assert.throws(() => toScaled("1.234", 2), DecimalError);
+  assert.throws(() => toScaled("abc", 2), DecimalError);
+});
+
+Deno.test("roundScaled rounds half away from zero", () => {
+  // 12.80 per kg × 1.235 kg = 15.808 → 15.81
+  assert.equal(roundScaled(toScaled("12.80", 2) * toScaled("1.235", 3), 3), 1581n);
+  assert.equal(roundScaled(125n, 1), 13n);
+  assert.equal(roundScaled(-125n, 1), -13n);
+  assert.equal(roundScaled(124n, 1), 12n);
+});
+
+Deno.test("trimZeros", () => {
+  assert.equal(trimZeros("12.000"), "12");
+  assert.equal(trimZeros("1.250"), "1.25");
+  assert.equal(trimZeros("100"), "100");
+  assert.equal(trimZeros("0.000"), "0");
+});

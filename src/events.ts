@@ -1,0 +1,45 @@
+/**
+ * A small in-process event bus: actions announce committed work (`order-created`), background
+ * workers listen. One per appliance, passed in; a listener's failure is logged, never thrown back
+ * into the request that emitted.
+ *
+ * @module
+ */
+import type { Logger } from "./log.ts";
+import type { AppEvents } from "./actions/context.ts";
+
+/** Listener of one event. */
+export type EventListener = (detail: unknown) => void | Promise<void>;
+
+/** The event bus. */
+export class EventBus implements AppEvents {
+  #listeners = new Map<string, Set<EventListener>>();
+  #log: Logger;
+
+  /** @param log where listener failures go */
+  constructor(log: Logger) {
+    this.#log = log;
+  }
+
+  /** Subscribes; returns the unsubscribe function. */
+  on(event: string, listener: EventListener): () => void {
+    let set = this.#listeners.get(event);
+    if (!set) this.#listeners.set(event, set = new Set());
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  /** Calls every listener of `event` (asynchronous ones are not awaited). */
+  emit(event: string, detail?: unknown): void {
+    for (const listener of this.#listeners.get(event) ?? []) {
+      try {
+        const result = listener(detail);
+        if (result instanceof Promise) {
+          result.catch((e) => this.#log.error("event listener failed", { event, error: e }));
+        }
+      } catch (e) {
+        this.#log.error("event listener failed", { event, error: e });
+      }
+    }
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * The `Database` contract: the same SQL runs on PostgreSQL (npm:postgres) and on embedded PGlite.
+ * Results are plain row objects; `numeric` comes back as text (exact money), `integer` as number,
+ * timestamps as `Date`. Do not select `bigint` columns uncast: the two drivers disagree on them.
+ *
+ * @module
+ */
+
+/** One result row. */
+export type Row = Record<string, unknown>;
+
+/** Something that runs SQL: the database itself, or a transaction. */
+export interface Queryable {
+  /** Runs one statement with `$1`… parameters and returns its rows. */
+  query<T extends Row = Row>(sql: string, params?: unknown[]): Promise<T[]>;
+  /** Runs a script of several statements without parameters (migrations). */
+  exec(sql: string): Promise<void>;
+}
+
+/** Which implementation is behind a {@link Database}. */
+export type DatabaseKind = "postgres" | "pglite";
+
+/** The appliance's local store. */
+export interface Database extends Queryable {
+  readonly kind: DatabaseKind;
+  /** Human description for logs (URL without password, or directory). */
+  readonly description: string;
+  /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Subscribes to `NOTIFY channel`. `onListen` runs when the subscription is (re-)established, so a
+   * caller can catch up on what it missed while disconnected. Returns an unsubscribe function.
+   */
+  listen(
+    channel: string,
+    onNotify: (payload: string) => void,
+    onListen?: () => void,
+  ): Promise<() => Promise<void>>;
+  /** Closes every connection (and for PGlite, releases the directory lock). */
+  close(): Promise<void>;
+}
+
+/**
+ * The database could not be reached (connection refused, dropped, timed out): a device gets a
+ * clear "database unavailable" answer, and the appliance recovers by itself when it is back.
+ */
+export class DatabaseUnavailableError extends Error {
+  /** @param message what happened */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "DatabaseUnavailableError";
+  }
+}
+
+/** Another process holds the embedded database. */
+export class DatabaseLockedError extends Error {
+  /** @param message one line for the operator */
+  constructor(message: string) {
+    super(message);
+    this.name = "DatabaseLockedError";
+  }
+}
+
+/** True for the unique-violation error of either driver (SQLSTATE 23505). */
+export function isUniqueViolation(e: unknown): boolean {
+  return (e as { code?: unknown })?.code === "23505";
+}

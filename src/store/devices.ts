@@ -1,0 +1,130 @@
+/**
+ * Devices: registration at first login (admission), online/offline state, enable/disable.
+ *
+ * @module
+ */
+import type { Queryable } from "./database.ts";
+
+/** A device row as the admin view and the CLI show it. */
+export interface DeviceRecord {
+  equip_id: string;
+  kind: string;
+  enabled: boolean;
+  online: boolean;
+  last_address: string | null;
+  first_seen_at: Date;
+  last_login_at: Date | null;
+  last_seen_at: Date | null;
+  last_offline_at: Date | null;
+}
+
+/** Admission policy: `open` registers unknown devices, `registered` refuses them. */
+export type AdmissionPolicy = "open" | "registered";
+
+/** The outcome of a login attempt at the store level. */
+export type Admission = { admitted: true; registered: boolean } | { admitted: false; reason: string };
+
+/**
+ * Admits a device and marks it online in one statement sequence: refuses a disabled device, and
+ * an unknown one under the `registered` policy; otherwise records the login time and address.
+ */
+export async function admitDevice(
+  db: Queryable,
+  login: { equipId: string; kind: string; address: string; at: Date; policy: AdmissionPolicy },
+): Promise<Admission> {
+  const existing = await db.query<{ enabled: boolean }>(
+    "select enabled from devices where equip_id = $1",
+    [login.equipId],
+  );
+  if (existing.length === 0 && login.policy === "registered") {
+    return { admitted: false, reason: `device ${login.equipId} is not registered` };
+  }
+  if (existing.length > 0 && !existing[0].enabled) {
+    return { admitted: false, reason: `device ${login.equipId} is disabled` };
+  }
+  const rows = await db.query<{ enabled: boolean; inserted: boolean }>(
+    `insert into devices (equip_id, kind, online, last_address, last_login_at, last_seen_at)
+     values ($1, $2, true, $3, $4, $4)
+     on conflict (equip_id) do update set online = true, last_address = excluded.last_address,
+       last_login_at = excluded.last_login_at, last_seen_at = excluded.last_seen_at
+     returning enabled, (xmax = 0) as inserted`,
+    [login.equipId, login.kind, login.address, login.at],
+  );
+  // Disabled between the two statements (devices disable): refuse rather than serve it.
+  if (!rows[0].enabled) return { admitted: false, reason: `device ${login.equipId} is disabled` };
+  return { admitted: true, registered: rows[0].inserted };
+}
+
+/**
+ * Marks a device offline, unless it has logged in again since `loginAt` (a newer connection owns
+ * the online flag then).
+ */
+export async function markOffline(
+  db: Queryable,
+  equipId: string,
+  loginAt: Date,
+  at: Date,
+): Promise<void> {
+  await db.query(
+    `update devices set online = false, last_offline_at = $3, last_seen_at = $3
+     where equip_id = $1 and last_login_at = $2`,
+    [equipId, loginAt, at],
+  );
+}
+
+/** Marks every online device offline (start-up after a crash: no connection survived it). */
+export async function markAllOffline(db: Queryable, at: Date): Promise<number> {
+  const rows = await db.query(
+    "update devices set online = false, last_offline_at = $1 where online returning equip_id",
+    [at],
+  );
+  return rows.length;
+}
+
+/** Records that these devices were heard from (batched by the server, not per request). */
+export async function touchDevices(db: Queryable, equipIds: string[], at: Date): Promise<void> {
+  if (equipIds.length === 0) return;
+  await db.query("update devices set last_seen_at = $2 where equip_id = any($1::text[])", [
+    equipIds,
+    at,
+  ]);
+}
+
+/** Every device, by identity. */
+export function listDevices(db: Queryable): Promise<DeviceRecord[]> {
+  return db.query<DeviceRecord & Record<string, unknown>>(
+    `select equip_id, kind, enabled, online, last_address, first_seen_at, last_login_at,
+       last_seen_at, last_offline_at
+     from devices order by equip_id`,
+  );
+}
+
+/** One device, or undefined. */
+export async function getDevice(db: Queryable, equipId: string): Promise<DeviceRecord | undefined> {
+  const rows = await db.query<DeviceRecord & Record<string, unknown>>(
+    `select equip_id, kind, enabled, online, last_address, first_seen_at, last_login_at,
+       last_seen_at, last_offline_at
+     from devices where equip_id = $1`,
+    [equipId],
+  );
+  return rows[0];
+}
+
+/**
+ * Enables or disables a device, registering it when unknown (so that `registered` admission can
+ * be prepared before the device is plugged in). Returns whether the row was new.
+ */
+export async function setDeviceEnabled(
+  db: Queryable,
+  equipId: string,
+  kind: string,
+  enabled: boolean,
+): Promise<{ created: boolean }> {
+  const rows = await db.query<{ inserted: boolean }>(
+    `insert into devices (equip_id, kind, enabled) values ($1, $2, $3)
+     on conflict (equip_id) do update set enabled = excluded.enabled
+     returning (xmax = 0) as inserted`,
+    [equipId, kind, enabled],
+  );
+  return { created: rows[0].inserted };
+}

@@ -1,0 +1,147 @@
+/**
+ * Goods look-ups as devices see them (PROTOCOL.md §3 getGoods, getAllGoods, getWarehouseGoods).
+ *
+ * @module
+ */
+import type { Queryable } from "./database.ts";
+
+/** A goods row with every field a device is sent, money and quantities as exact text. */
+export interface GoodsView {
+  gid: number;
+  name: string;
+  barcode: string;
+  price: string;
+  cost: string;
+  description: string;
+  origin: string;
+  features: string;
+  stock: string;
+  /** A label bound to the goods, or "" (replaced by the asked-for MAC in a mac_id look-up). */
+  mac: string;
+  pcname: string;
+  /** The key the row was found by (code, MAC or EPC), when the look-up had one. */
+  matched?: string;
+}
+
+// Stock is the sum over warehouses unless a warehouse is given ($w).
+const BASE_FIELDS = `g.id as gid, g.name, coalesce(g.barcode, '') as barcode,
+  g.price::text as price, g.cost::text as cost, g.description, g.origin, g.features,
+  coalesce(c.name, '') as pcname`;
+
+const BOUND_MAC = `coalesce((select b.mac from label_bindings b where b.goods_id = g.id
+  order by b.mac limit 1), '') as mac`;
+
+const GOODS_FIELDS = `${BASE_FIELDS}, ${BOUND_MAC}`;
+
+const TOTAL_STOCK = `coalesce((select sum(s.quantity) from stock s where s.goods_id = g.id), 0)::text
+  as stock`;
+
+const FROM = "from goods g left join categories c on c.id = g.category_id";
+
+type ViewRow = GoodsView & Record<string, unknown>;
+
+function orderBy<K>(rows: ViewRow[], keys: K[], keyOf: (row: ViewRow) => K): GoodsView[] {
+  const byKey = new Map<K, ViewRow>();
+  for (const row of rows) byKey.set(keyOf(row), row);
+  return keys.flatMap((k) => byKey.get(k) ?? []);
+}
+
+/** Active goods by barcode, one per distinct known code, in the order asked. */
+export async function goodsByBarcodes(db: Queryable, codes: string[]): Promise<GoodsView[]> {
+  const rows = await db.query<ViewRow>(
+    `select ${GOODS_FIELDS}, ${TOTAL_STOCK}, g.barcode as matched ${FROM}
+     where g.active and g.barcode = any($1::text[])`,
+    [codes],
+  );
+  return orderBy(rows, codes, (r) => r.matched as string);
+}
+
+/** Active goods bound to these label MACs, one per known MAC, each with that MAC. */
+export async function goodsByLabels(db: Queryable, macs: string[]): Promise<GoodsView[]> {
+  const rows = await db.query<ViewRow>(
+    `select ${BASE_FIELDS}, ${TOTAL_STOCK}, lb.mac as mac, lb.mac as matched
+     ${FROM} join label_bindings lb on lb.goods_id = g.id
+     where g.active and lb.mac = any($1::text[])`,
+    [macs],
+  );
+  return orderBy(rows, macs, (r) => r.matched as string);
+}
+
+/** Active goods by id, in the order asked. */
+export async function goodsById(db: Queryable, ids: number[]): Promise<GoodsView[]> {
+  const rows = await db.query<ViewRow>(
+    `select ${GOODS_FIELDS}, ${TOTAL_STOCK} ${FROM} where g.active and g.id = any($1::int[])`,
+    [ids],
+  );
+  return orderBy(rows, ids, (r) => r.gid);
+}
+
+/** Active goods whose name contains `text` (case-insensitive), by id, at most `limit`. */
+export function goodsByName(db: Queryable, text: string, limit: number): Promise<GoodsView[]> {
+  const pattern = `%${text.replace(/[\\%_]/g, (c) => "\\" + c)}%`;
+  return db.query<ViewRow>(
+    `select ${GOODS_FIELDS}, ${TOTAL_STOCK} ${FROM}
+     where g.active and g.name ilike $1 escape '\\' order by g.id limit $2`,
+    [pattern, limit],
+  );
+}
+
+/** Active goods carrying these RFID tags: one entry per known tag (a basket of 3 tagged apples is 3). */
+export async function goodsByRfids(db: Queryable, epcs: string[]): Promise<GoodsView[]> {
+  const rows = await db.query<ViewRow>(
+    `select ${GOODS_FIELDS}, ${TOTAL_STOCK}, t.epc as matched ${FROM}
+     join rfid_tags t on t.goods_id = g.id
+     where g.active and t.epc = any($1::text[])`,
+    [epcs],
+  );
+  return orderBy(rows, epcs, (r) => r.matched as string);
+}
+
+/** One page of the active catalogue in goods-id order (stable across pages). */
+export function goodsPage(db: Queryable, offset: number, limit: number): Promise<GoodsView[]> {
+  return db.query<ViewRow>(
+    `select ${GOODS_FIELDS}, ${TOTAL_STOCK} ${FROM} where g.active order by g.id offset $1 limit $2`,
+    [offset, limit],
+  );
+}
+
+/** Whether a warehouse exists. */
+export async function warehouseExists(db: Queryable, id: number): Promise<boolean> {
+  return (await db.query("select 1 from warehouses where id = $1", [id])).length > 0;
+}
+
+/** Active goods with stock in one warehouse, `stock` being that warehouse's quantity. */
+export function warehouseGoods(
+  db: Queryable,
+  warehouseId: number,
+  offset: number,
+  limit: number | null,
+): Promise<GoodsView[]> {
+  return db.query<ViewRow>(
+    `select ${GOODS_FIELDS}, s.quantity::text as stock ${FROM}
+     join stock s on s.goods_id = g.id and s.warehouse_id = $1
+     where g.active and s.quantity > 0 order by g.id offset $2 limit $3`,
+    [warehouseId, offset, limit],
+  );
+}
+
+/**
+ * Remembers which device asked for a label, so that its price pushes go there (PROTOCOL.md §4).
+ * Only bound labels are learned; a configured binding is never overwritten; an unchanged one is
+ * not rewritten.
+ */
+export async function learnLabelDevices(
+  db: Queryable,
+  macs: string[],
+  equipId: string,
+): Promise<void> {
+  if (macs.length === 0) return;
+  await db.query(
+    `insert into label_devices (mac, equip_id, source)
+     select m, $2, 'learned' from unnest($1::text[]) as m
+     where exists (select 1 from label_bindings b where b.mac = m)
+     on conflict (mac) do update set equip_id = excluded.equip_id, updated_at = now()
+     where label_devices.source = 'learned' and label_devices.equip_id <> excluded.equip_id`,
+    [macs, equipId],
+  );
+}

@@ -1,0 +1,69 @@
+/**
+ * Versioned SQL migrations: numbered plain `.sql` files, applied in order, each in its own
+ * transaction, recorded in `schema_migrations`. Safe to run from two processes at once (an
+ * advisory lock serialises them).
+ *
+ * @module
+ */
+import type { Database } from "./database.ts";
+import core from "./migrations/001_core.sql" with { type: "text" };
+
+/** One migration. */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+/** Every migration, in order. Embedded in the program (imports), so the binary needs no files. */
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: "core", sql: core },
+];
+
+// Any constant works: it only has to be the same in every process migrating this database.
+const MIGRATION_LOCK_KEY = 86860001;
+
+/**
+ * Applies the migrations the database lacks and returns their versions.
+ *
+ * @example
+ * ```ts
+ * const applied = await migrate(db); // [] when up to date
+ * ```
+ */
+export async function migrate(
+  db: Database,
+  migrations: readonly Migration[] = MIGRATIONS,
+): Promise<number[]> {
+  await db.exec(`create table if not exists schema_migrations (
+    version integer primary key,
+    name text not null,
+    applied_at timestamptz not null default now()
+  )`);
+  const applied: number[] = [];
+  for (const migration of migrations) {
+    const done = await db.transaction(async (tx) => {
+      await tx.query("select pg_advisory_xact_lock($1)", [MIGRATION_LOCK_KEY]);
+      const rows = await tx.query("select 1 from schema_migrations where version = $1", [
+        migration.version,
+      ]);
+      if (rows.length > 0) return false;
+      await tx.exec(migration.sql);
+      await tx.query("insert into schema_migrations (version, name) values ($1, $2)", [
+        migration.version,
+        migration.name,
+      ]);
+      return true;
+    });
+    if (done) applied.push(migration.version);
+  }
+  return applied;
+}
+
+/** The highest applied migration version (0 for an empty database). */
+export async function schemaVersion(db: Database): Promise<number> {
+  const rows = await db.query<{ version: number | null }>(
+    "select max(version)::int as version from schema_migrations",
+  );
+  return rows[0]?.version ?? 0;
+}

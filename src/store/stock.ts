@@ -1,0 +1,94 @@
+/**
+ * Stock receipts (入库): one transaction books the receipt, its lines and the stock changes.
+ *
+ * @module
+ */
+import type { Database, Queryable } from "./database.ts";
+import { UserError } from "../errors.ts";
+
+/** One received line: goods by id or by barcode, and a positive quantity as exact decimal text. */
+export type ReceiptLine = ({ gid: number } | { code: string }) & { qty: string };
+
+/** A stock receipt as a device sends it. */
+export interface StockReceipt {
+  equipId: string;
+  ref: string;
+  warehouseId: number;
+  lines: ReceiptLine[];
+}
+
+/** The booked receipt; `created` is false when the same device already booked this `ref`. */
+export interface BookedReceipt {
+  receiptId: number;
+  created: boolean;
+}
+
+async function existingReceipt(db: Queryable, equipId: string, ref: string) {
+  const rows = await db.query<{ id: number }>(
+    "select id from stock_receipts where equip_id = $1 and ref = $2",
+    [equipId, ref],
+  );
+  return rows[0]?.id;
+}
+
+async function resolveGoods(tx: Queryable, lines: ReceiptLine[]): Promise<number[]> {
+  const ids = lines.flatMap((l) => "gid" in l ? [l.gid] : []);
+  const codes = lines.flatMap((l) => "code" in l ? [l.code] : []);
+  const byId = new Set(
+    (await tx.query<{ id: number }>("select id from goods where id = any($1::int[])", [ids]))
+      .map((r) => r.id),
+  );
+  const byCode = new Map(
+    (await tx.query<{ id: number; barcode: string }>(
+      "select id, barcode from goods where active and barcode = any($1::text[])",
+      [codes],
+    )).map((r) => [r.barcode, r.id]),
+  );
+  return lines.map((line) => {
+    if ("gid" in line) {
+      if (!byId.has(line.gid)) throw new UserError(`unknown goods: gid ${line.gid}`);
+      return line.gid;
+    }
+    const id = byCode.get(line.code);
+    if (id === undefined) throw new UserError(`unknown goods: code ${line.code}`);
+    return id;
+  });
+}
+
+/**
+ * Books a receipt atomically. A line naming unknown goods, or an unknown warehouse, books nothing
+ * ({@link UserError}). The same `(equipId, ref)` twice returns the first receipt.
+ */
+export async function bookStockReceipt(db: Database, receipt: StockReceipt): Promise<BookedReceipt> {
+  const earlier = await existingReceipt(db, receipt.equipId, receipt.ref);
+  if (earlier !== undefined) return { receiptId: earlier, created: false };
+  return await db.transaction(async (tx) => {
+    const warehouse = await tx.query("select 1 from warehouses where id = $1", [
+      receipt.warehouseId,
+    ]);
+    if (warehouse.length === 0) throw new UserError(`unknown warehouse: ${receipt.warehouseId}`);
+    const goodsIds = await resolveGoods(tx, receipt.lines);
+    // A concurrent identical request waits on the unique key here, then finds nothing inserted.
+    const inserted = await tx.query<{ id: number }>(
+      `insert into stock_receipts (equip_id, ref, warehouse_id) values ($1, $2, $3)
+       on conflict (equip_id, ref) do nothing returning id`,
+      [receipt.equipId, receipt.ref, receipt.warehouseId],
+    );
+    if (inserted.length === 0) {
+      return { receiptId: (await existingReceipt(tx, receipt.equipId, receipt.ref))!, created: false };
+    }
+    const receiptId = inserted[0].id;
+    await tx.query(
+      `insert into stock_receipt_lines (receipt_id, line_no, goods_id, quantity)
+       select $1, n, g, q::numeric from unnest($2::int[], $3::text[]) with ordinality as l(g, q, n)`,
+      [receiptId, goodsIds, receipt.lines.map((l) => l.qty)],
+    );
+    await tx.query(
+      `insert into stock (warehouse_id, goods_id, quantity)
+       select $1, g, sum(q::numeric) from unnest($2::int[], $3::text[]) as l(g, q) group by g
+       on conflict (warehouse_id, goods_id) do update set quantity = stock.quantity + excluded.quantity`,
+      [receipt.warehouseId, goodsIds, receipt.lines.map((l) => l.qty)],
+    );
+    return { receiptId, created: true };
+  });
+}
