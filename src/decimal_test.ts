@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { decimalText, DecimalError, fromScaled, roundScaled, toScaled, trimZeros } from "./decimal.ts";
+import {
+  DecimalError,
+  decimalText,
+  fromScaled,
+  roundScaled,
+  toScaled,
+  trimZeros,
+} from "./decimal.ts";
 
 Deno.test("decimalText keeps the literal a device wrote", () => {
   assert.equal(decimalText(0.1), "0.1");

@@ -57,7 +57,9 @@ export function createLogger(options: LoggerOptions = {}, base: LogFields = {}):
   const now = options.now ?? (() => new Date());
   const emit = (level: LogLevel, msg: string, fields?: LogFields) => {
     if (LEVELS[level] < threshold) return;
-    write(JSON.stringify({ ts: now().toISOString(), level, msg, ...base, ...fields }, errorReplacer));
+    write(
+      JSON.stringify({ ts: now().toISOString(), level, msg, ...base, ...fields }, errorReplacer),
+    );
   };
   return {
     debug: (msg, fields) => emit("debug", msg, fields),

@@ -6,7 +6,7 @@
  * @module
  */
 import { UserError } from "../errors.ts";
-import { decimalText, DecimalError, toScaled } from "../decimal.ts";
+import { DecimalError, decimalText, toScaled } from "../decimal.ts";
 
 /** Most items one list field may hold. */
 export const MAX_LIST_ITEMS = 1000;
@@ -71,7 +71,9 @@ export function requiredText(value: unknown, field: string, maxLength = 200): st
     : undefined;
   if (text === undefined) throw new UserError(`${field} must be text`);
   if (text === "") throw new UserError(`${field} is required`);
-  if (text.length > maxLength) throw new UserError(`${field} is longer than ${maxLength} characters`);
+  if (text.length > maxLength) {
+    throw new UserError(`${field} is longer than ${maxLength} characters`);
+  }
   return text;
 }
 

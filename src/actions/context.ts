@@ -78,3 +78,44 @@ export function requireDevice(ctx: ActionContext): DeviceIdentity {
   if (!ctx.device) throw new Error("handler called without a logged-in device");
   return ctx.device;
 }
+
+/** Options of a server → device push. */
+export interface PushOptions {
+  /** Body encoding; `gbk` for shelf labels' `sendGoods`. */
+  encoding?: BodyEncoding;
+  /** How long to wait for the device's `…Return` (default: the configured push timeout). */
+  timeoutMs?: number;
+}
+
+/** Why a push was not acknowledged. */
+export type PushFailure = "offline" | "timeout" | "closed";
+
+/** Outcome of one push attempt. */
+export type PushOutcome =
+  | { ok: true; reply: JsonObject }
+  | { ok: false; reason: PushFailure };
+
+/**
+ * The server side of pushes (PROTOCOL.md §4): sends a frame to whatever connection a device has
+ * now and waits for its `…Return`. One attempt; retries and persistence are the caller's
+ * (push/payment workers), so the server stays a transport.
+ */
+export interface DeviceLink {
+  /** Pushes `action` with `body` to the device's current session. Never throws. */
+  push(equipId: string, action: string, body: JsonObject | null, options?: PushOptions): Promise<
+    PushOutcome
+  >;
+  /** The logged-in devices now (equipId and kind). */
+  online(): { equipId: string; kind: string }[];
+  /** True when `equipId` has a logged-in session. */
+  isOnline(equipId: string): boolean;
+}
+
+/** Event emitted (with a {@link DeviceLoginEvent}) once a device's `loginReturn` is sent. */
+export const DEVICE_LOGIN_EVENT = "device-login";
+
+/** Detail of {@link DEVICE_LOGIN_EVENT}. */
+export interface DeviceLoginEvent {
+  equipId: string;
+  kind: string;
+}

@@ -21,7 +21,9 @@ function receiptLine(value: unknown, index: number): ReceiptLine {
   }
   const line = value as Record<string, unknown>;
   const qty = positiveDecimal(line.qty, `${where}.qty`, QUANTITY_SCALE);
-  if (line.gid !== undefined && line.gid !== null) return { gid: id(line.gid, `${where}.gid`), qty };
+  if (line.gid !== undefined && line.gid !== null) {
+    return { gid: id(line.gid, `${where}.gid`), qty };
+  }
   if (line.code !== undefined && line.code !== null) {
     return { code: requiredText(line.code, `${where}.code`, 64), qty };
   }

@@ -59,7 +59,9 @@ export class Counter implements Instrument {
 
   /** Exposition lines. */
   render(): string[] {
-    return [...this.#values.values()].map((e) => `${this.name}${labelText(e.labels)} ${formatNumber(e.value)}`);
+    return [...this.#values.values()].map((e) =>
+      `${this.name}${labelText(e.labels)} ${formatNumber(e.value)}`
+    );
   }
 }
 
@@ -141,7 +143,9 @@ export class Histogram implements Instrument {
     const lines: string[] = [];
     for (const s of this.#series.values()) {
       this.buckets.forEach((b, i) =>
-        lines.push(`${this.name}_bucket${labelText(s.labels, { le: formatNumber(b) })} ${s.counts[i]}`)
+        lines.push(
+          `${this.name}_bucket${labelText(s.labels, { le: formatNumber(b) })} ${s.counts[i]}`,
+        )
       );
       lines.push(`${this.name}_bucket${labelText(s.labels, { le: "+Inf" })} ${s.count}`);
       lines.push(`${this.name}_sum${labelText(s.labels)} ${formatNumber(s.sum)}`);

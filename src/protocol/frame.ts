@@ -203,7 +203,9 @@ export class FrameDecoder {
       }
       const view = new DataView(lengthBytes.buffer, lengthBytes.byteOffset, 4);
       const headerLength = view.getInt32(0, this.#order === "le");
-      if (headerLength < this.#limits.minHeaderBytes || headerLength > this.#limits.maxHeaderBytes) {
+      if (
+        headerLength < this.#limits.minHeaderBytes || headerLength > this.#limits.maxHeaderBytes
+      ) {
         throw new ProtocolError(
           "header_length_out_of_range",
           `header length ${headerLength} outside ${this.#limits.minHeaderBytes}..${this.#limits.maxHeaderBytes}`,

@@ -72,7 +72,10 @@ for (const order of ["le", "be"] as const) {
     assert.equal(whole.length, 3);
     for (let cut = 0; cut <= stream.byteLength; cut++) {
       const decoder = new FrameDecoder({ byteOrder: order });
-      const frames = [...decoder.push(stream.subarray(0, cut)), ...decoder.push(stream.subarray(cut))];
+      const frames = [
+        ...decoder.push(stream.subarray(0, cut)),
+        ...decoder.push(stream.subarray(cut)),
+      ];
       assert.deepEqual(summary(frames), summary(whole), `split at ${cut}`);
       assert.equal(decoder.bufferedBytes, 0);
     }
@@ -118,7 +121,10 @@ Deno.test("several frames in one chunk plus a partial one", () => {
 
 Deno.test("a fixed byte order refuses the other order's frames as out-of-range lengths", () => {
   const be = encodeFrame({ action: "login" }, new Uint8Array(), "be");
-  assertProtocolError(() => new FrameDecoder({ byteOrder: "le" }).push(be), "header_length_out_of_range");
+  assertProtocolError(
+    () => new FrameDecoder({ byteOrder: "le" }).push(be),
+    "header_length_out_of_range",
+  );
 });
 
 Deno.test("detectByteOrder prefers little-endian when both orders are plausible", () => {
@@ -130,20 +136,32 @@ Deno.test("detectByteOrder prefers little-endian when both orders are plausible"
 
 Deno.test("protocol errors carry a reason", async (t) => {
   const cases: [string, Uint8Array, ProtocolErrorReason][] = [
-    ["negative header length", new Uint8Array([0xff, 0xff, 0xff, 0xff]), "header_length_out_of_range"],
+    [
+      "negative header length",
+      new Uint8Array([0xff, 0xff, 0xff, 0xff]),
+      "header_length_out_of_range",
+    ],
     ["header length 1", rawFrame("{"), "header_length_out_of_range"],
     ["absurd header length", new Uint8Array([0, 0, 0, 0x7f]), "header_length_out_of_range"],
-    ["header just over the limit", (() => {
-      const b = new Uint8Array(4);
-      new DataView(b.buffer).setInt32(0, DEFAULT_FRAME_LIMITS.maxHeaderBytes + 1, true);
-      return b;
-    })(), "header_length_out_of_range"],
+    [
+      "header just over the limit",
+      (() => {
+        const b = new Uint8Array(4);
+        new DataView(b.buffer).setInt32(0, DEFAULT_FRAME_LIMITS.maxHeaderBytes + 1, true);
+        return b;
+      })(),
+      "header_length_out_of_range",
+    ],
     ["non-JSON header", rawFrame("hello world"), "header_not_json"],
-    ["non-UTF-8 header", (() => {
-      const f = rawFrame('{"action":"x" }');
-      f[4 + 12] = 0xff;
-      return f;
-    })(), "header_not_utf8"],
+    [
+      "non-UTF-8 header",
+      (() => {
+        const f = rawFrame('{"action":"x" }');
+        f[4 + 12] = 0xff;
+        return f;
+      })(),
+      "header_not_utf8",
+    ],
     ["array header", rawFrame('["login"]'), "header_not_object"],
     ["null header", rawFrame("null"), "header_not_object"],
     ["missing action", rawFrame('{"length":0}'), "missing_action"],
@@ -154,7 +172,11 @@ Deno.test("protocol errors carry a reason", async (t) => {
     ["negative length", rawFrame('{"action":"login","length":-1}'), "bad_length"],
     ["fractional length", rawFrame('{"action":"login","length":1.5}'), "bad_length"],
     ["2 GB body", rawFrame('{"action":"login","length":2147483648}'), "body_too_large"],
-    ["body one byte over", rawFrame(`{"action":"login","length":${1024 * 1024 + 1}}`), "body_too_large"],
+    [
+      "body one byte over",
+      rawFrame(`{"action":"login","length":${1024 * 1024 + 1}}`),
+      "body_too_large",
+    ],
   ];
   for (const [name, bytes, reason] of cases) {
     await t.step(name, () => assertProtocolError(() => new FrameDecoder().push(bytes), reason));
@@ -168,7 +190,10 @@ Deno.test("a body at exactly the limit is accepted, and limits are configurable"
   const tooBig = encodeFrame({ action: "x" }, new Uint8Array([1, 2, 3, 4]), "le");
   assertProtocolError(() => new FrameDecoder({ limits }).push(tooBig), "body_too_large");
   const longHeader = encodeFrame({ action: "x".repeat(100) }, new Uint8Array(), "le");
-  assertProtocolError(() => new FrameDecoder({ limits }).push(longHeader), "header_length_out_of_range");
+  assertProtocolError(
+    () => new FrameDecoder({ limits }).push(longHeader),
+    "header_length_out_of_range",
+  );
 });
 
 Deno.test("the error is raised at the header, before a huge body arrives", () => {

@@ -22,7 +22,10 @@ export interface DeviceRecord {
 export type AdmissionPolicy = "open" | "registered";
 
 /** The outcome of a login attempt at the store level. */
-export type Admission = { admitted: true; registered: boolean } | { admitted: false; reason: string };
+export type Admission = { admitted: true; registered: boolean } | {
+  admitted: false;
+  reason: string;
+};
 
 /**
  * Admits a device and marks it online in one statement sequence: refuses a disabled device, and

@@ -33,7 +33,8 @@ const BOUND_MAC = `coalesce((select b.mac from label_bindings b where b.goods_id
 
 const GOODS_FIELDS = `${BASE_FIELDS}, ${BOUND_MAC}`;
 
-const TOTAL_STOCK = `coalesce((select sum(s.quantity) from stock s where s.goods_id = g.id), 0)::text
+const TOTAL_STOCK =
+  `coalesce((select sum(s.quantity) from stock s where s.goods_id = g.id), 0)::text
   as stock`;
 
 const FROM = "from goods g left join categories c on c.id = g.category_id";

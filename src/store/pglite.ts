@@ -86,7 +86,8 @@ export async function openPglite(stateDir: string): Promise<EmbeddedDatabase> {
     created,
     query: base.query,
     exec: base.exec,
-    transaction: <T>(fn: (tx: Queryable) => Promise<T>) => pg.transaction((tx) => fn(queryable(tx))),
+    transaction: <T>(fn: (tx: Queryable) => Promise<T>) =>
+      pg.transaction((tx) => fn(queryable(tx))),
     async listen(channel, onNotify, onListen) {
       const unlisten = await pg.listen(channel, onNotify);
       // One in-process connection: it cannot drop, so the subscription is established once.

@@ -59,7 +59,10 @@ async function resolveGoods(tx: Queryable, lines: ReceiptLine[]): Promise<number
  * Books a receipt atomically. A line naming unknown goods, or an unknown warehouse, books nothing
  * ({@link UserError}). The same `(equipId, ref)` twice returns the first receipt.
  */
-export async function bookStockReceipt(db: Database, receipt: StockReceipt): Promise<BookedReceipt> {
+export async function bookStockReceipt(
+  db: Database,
+  receipt: StockReceipt,
+): Promise<BookedReceipt> {
   const earlier = await existingReceipt(db, receipt.equipId, receipt.ref);
   if (earlier !== undefined) return { receiptId: earlier, created: false };
   return await db.transaction(async (tx) => {
@@ -75,7 +78,10 @@ export async function bookStockReceipt(db: Database, receipt: StockReceipt): Pro
       [receipt.equipId, receipt.ref, receipt.warehouseId],
     );
     if (inserted.length === 0) {
-      return { receiptId: (await existingReceipt(tx, receipt.equipId, receipt.ref))!, created: false };
+      return {
+        receiptId: (await existingReceipt(tx, receipt.equipId, receipt.ref))!,
+        created: false,
+      };
     }
     const receiptId = inserted[0].id;
     await tx.query(
