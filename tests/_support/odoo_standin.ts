@@ -720,9 +720,13 @@ class OdooState {
         );
       }
       if (model === "product.product") {
-        const tmplFields = this.fields.get("product.template")!;
-        const own = Object.fromEntries(Object.entries(vals).filter(([k]) => !(k in tmplFields)));
-        const shared = Object.fromEntries(Object.entries(vals).filter(([k]) => k in tmplFields));
+        // Fields a variant reads from its template are written there (Odoo's _inherits).
+        const own = Object.fromEntries(
+          Object.entries(vals).filter(([k]) => !this.fieldDef(model, k).compute),
+        );
+        const shared = Object.fromEntries(
+          Object.entries(vals).filter(([k]) => this.fieldDef(model, k).compute),
+        );
         Object.assign(rec, own, { write_date: now });
         if (Object.keys(shared).length) {
           this.write("product.template", [rec.product_tmpl_id as number], shared);

@@ -1,0 +1,252 @@
+/**
+ * The local side of the catalogue pull: batched upserts of categories, warehouses, goods and stock
+ * that touch a row only when something a device sees changed (an unchanged row is not rewritten,
+ * so a full pass over 100,000 products does not push 100,000 `sendGoods`), and the sync cursors.
+ *
+ * In Odoo mode local ids are Odoo ids (goods = product.product, categories = product.category,
+ * warehouses = stock.warehouse).
+ *
+ * @module
+ */
+import type { Queryable } from "../../store/database.ts";
+
+/** A category from Odoo. */
+export interface CategoryRow {
+  id: number;
+  name: string;
+  completeName: string;
+  parentId: number | null;
+}
+
+/** A goods row as pulled; money and quantities are exact decimal text. */
+export interface GoodsRow {
+  id: number;
+  barcode: string | null;
+  name: string;
+  price: string;
+  cost: string;
+  description: string;
+  categoryId: number | null;
+  unit: string;
+  weighed: boolean;
+  active: boolean;
+  /** Only when a mapping reads it from Odoo; otherwise the local value stays. */
+  origin?: string;
+  features?: string;
+  writeDate: string;
+}
+
+/** Upserts categories (parents first, whatever their ids). Returns how many changed. */
+export async function upsertCategories(db: Queryable, rows: CategoryRow[]): Promise<number> {
+  if (rows.length === 0) return 0;
+  const changed = await db.query(
+    `insert into categories (id, name, complete_name)
+     select * from unnest($1::int[], $2::text[], $3::text[])
+     on conflict (id) do update set name = excluded.name, complete_name = excluded.complete_name
+     where (categories.name, categories.complete_name)
+       is distinct from (excluded.name, excluded.complete_name)
+     returning id`,
+    [rows.map((r) => r.id), rows.map((r) => r.name), rows.map((r) => r.completeName)],
+  );
+  // A parent may have a higher id than its child: link once every row exists.
+  const linked = await db.query(
+    `update categories c set parent_id = p.parent
+     from unnest($1::int[], $2::int[]) as p(id, parent)
+     where c.id = p.id and c.parent_id is distinct from p.parent
+       and (p.parent is null or exists (select 1 from categories x where x.id = p.parent))
+     returning c.id`,
+    [rows.map((r) => r.id), rows.map((r) => r.parentId)],
+  );
+  await bumpIdentity(db, "categories");
+  return new Set([...changed, ...linked].map((r) => r.id)).size;
+}
+
+/** Upserts warehouses by Odoo id; a local warehouse holding the same code is renamed aside. */
+export async function upsertWarehouses(
+  db: Queryable,
+  rows: { id: number; code: string; name: string }[],
+): Promise<void> {
+  for (const w of rows) {
+    await db.query(
+      `update warehouses set code = code || '#' || id::text where code = $1 and id <> $2`,
+      [w.code, w.id],
+    );
+    await db.query(
+      `insert into warehouses (id, code, name) values ($1, $2, $3)
+       on conflict (id) do update set code = excluded.code, name = excluded.name
+       where (warehouses.code, warehouses.name) is distinct from (excluded.code, excluded.name)`,
+      [w.id, w.code, w.name],
+    );
+  }
+  await bumpIdentity(db, "warehouses");
+}
+
+/** Ids of categories the store does not have. */
+export async function missingCategories(db: Queryable, ids: number[]): Promise<number[]> {
+  if (ids.length === 0) return [];
+  const rows = await db.query<{ id: number }>(
+    `select i as id from unnest($1::int[]) as i
+     where not exists (select 1 from categories c where c.id = i)`,
+    [[...new Set(ids)]],
+  );
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Upserts goods; returns the ids of rows inserted or changed. A barcode now carried by another
+ * active product is taken from the row that had it (Odoo moved it; that row's own change, if
+ * any, comes in the same or a later page).
+ */
+export async function upsertGoods(db: Queryable, rows: GoodsRow[]): Promise<number[]> {
+  if (rows.length === 0) return [];
+  const seen = new Set<string>();
+  const barcodes = rows.map((r) => {
+    if (!r.barcode || !r.active) return r.barcode;
+    if (seen.has(r.barcode)) return null; // two Odoo products, one barcode: first id keeps it
+    seen.add(r.barcode);
+    return r.barcode;
+  });
+  const ids = rows.map((r) => r.id);
+  await db.query(
+    `update goods g set barcode = null
+     from unnest($1::int[], $2::text[], $3::text[]::bool[]) as p(id, barcode, active)
+     where g.barcode = p.barcode and g.id <> p.id and g.active and p.active`,
+    [ids, barcodes, rows.map((r) => String(r.active))],
+  );
+  const withOrigin = rows.some((r) => r.origin !== undefined);
+  const withFeatures = rows.some((r) => r.features !== undefined);
+  const columns = [
+    "id",
+    "barcode",
+    "name",
+    "price",
+    "cost",
+    "description",
+    "category_id",
+    "unit",
+    "weighed",
+    "active",
+    ...(withOrigin ? ["origin"] : []),
+    ...(withFeatures ? ["features"] : []),
+  ];
+  const types = [
+    "int",
+    "text",
+    "text",
+    "numeric",
+    "numeric",
+    "text",
+    "int",
+    "text",
+    "text[]::bool",
+    "text[]::bool",
+    ...(withOrigin ? ["text"] : []),
+    ...(withFeatures ? ["text"] : []),
+  ];
+  const params: unknown[] = [
+    ids,
+    barcodes,
+    rows.map((r) => r.name),
+    rows.map((r) => r.price),
+    rows.map((r) => r.cost),
+    rows.map((r) => r.description),
+    rows.map((r) => r.categoryId),
+    rows.map((r) => r.unit),
+    // Booleans travel as text: npm:postgres cannot send a boolean[] parameter.
+    rows.map((r) => String(r.weighed)),
+    rows.map((r) => String(r.active)),
+    ...(withOrigin ? [rows.map((r) => r.origin ?? "")] : []),
+    ...(withFeatures ? [rows.map((r) => r.features ?? "")] : []),
+  ];
+  const updatable = columns.filter((c) => c !== "id");
+  const changed = await db.query<{ id: number }>(
+    `insert into goods (${columns.join(", ")})
+     select * from unnest(${types.map((t, i) => `$${i + 1}::${t}[]`).join(", ")})
+     on conflict (id) do update set
+       ${updatable.map((c) => `${c} = excluded.${c}`).join(", ")}, updated_at = now()
+     where (${updatable.map((c) => `goods.${c}`).join(", ")})
+       is distinct from (${updatable.map((c) => `excluded.${c}`).join(", ")})
+     returning id`,
+    params,
+  );
+  await db.query(
+    `insert into odoo_ids (model, local_id, odoo_id, write_date)
+     select 'product.product', i, i, w from unnest($1::int[], $2::text[]) as p(i, w)
+     on conflict (model, local_id) do update set write_date = excluded.write_date, updated_at = now()
+     where odoo_ids.write_date <> excluded.write_date`,
+    [ids, rows.map((r) => r.writeDate)],
+  );
+  return changed.map((r) => r.id);
+}
+
+/** Sets on-hand quantities in one warehouse (known goods only); returns the goods ids changed. */
+export async function setStock(
+  db: Queryable,
+  warehouseId: number,
+  rows: { goodsId: number; quantity: string }[],
+): Promise<number[]> {
+  if (rows.length === 0) return [];
+  const changed = await db.query<{ goods_id: number }>(
+    `insert into stock (warehouse_id, goods_id, quantity)
+     select $1, s.g, s.q from unnest($2::int[], $3::numeric[]) as s(g, q)
+     where exists (select 1 from goods where goods.id = s.g)
+     on conflict (warehouse_id, goods_id) do update set quantity = excluded.quantity
+     where stock.quantity is distinct from excluded.quantity
+     returning goods_id`,
+    [warehouseId, rows.map((r) => r.goodsId), rows.map((r) => r.quantity)],
+  );
+  return changed.map((r) => r.goods_id);
+}
+
+/**
+ * After a full pass: every active goods Odoo did not list (deleted there, or a local row from
+ * before Odoo mode) becomes inactive. Returns the ids deactivated.
+ */
+export async function deactivateGoodsExcept(db: Queryable, keep: number[]): Promise<number[]> {
+  const rows = await db.query<{ id: number }>(
+    `update goods set active = false, updated_at = now()
+     where active and id <> all($1::int[]) returning id`,
+    [keep],
+  );
+  await db.query(
+    `delete from odoo_ids where model = 'product.product' and local_id <> all($1::int[])`,
+    [keep],
+  );
+  await bumpIdentity(db, "goods");
+  return rows.map((r) => r.id);
+}
+
+// Rows were inserted with Odoo's ids: keep the identity sequence ahead so that a row added
+// locally (seed, import) never collides with them.
+async function bumpIdentity(db: Queryable, table: "goods" | "categories" | "warehouses") {
+  await db.query(
+    `select setval(pg_get_serial_sequence('${table}', 'id'),
+       greatest((select coalesce(max(id), 0) from ${table}), 1))`,
+  );
+}
+
+/** A sync cursor's value, or undefined. */
+export async function getCursor(db: Queryable, name: string): Promise<string | undefined> {
+  const rows = await db.query<{ value: string }>(
+    "select value from odoo_sync_cursors where name = $1",
+    [name],
+  );
+  return rows[0]?.value;
+}
+
+/** Sets a sync cursor. */
+export async function setCursor(db: Queryable, name: string, value: string): Promise<void> {
+  await db.query(
+    `insert into odoo_sync_cursors (name, value) values ($1, $2)
+     on conflict (name) do update set value = excluded.value, updated_at = now()`,
+    [name, value],
+  );
+}
+
+/** Turns the delivery of receipts and paid orders to Odoo on or off (set at start-up). */
+export async function setUpstreamEnabled(db: Queryable, enabled: boolean): Promise<void> {
+  await db.query(
+    `update odoo_upstream set enabled = $1, updated_at = now() where enabled <> $1`,
+    [enabled],
+  );
+}
