@@ -305,6 +305,7 @@ class OdooState {
     });
     this.#define("res.partner", {
       name: { type: "char" },
+      comment: { type: "text" },
       customer_rank: { type: "integer" },
       active: { type: "boolean" },
     });
@@ -1048,7 +1049,7 @@ export interface OdooStateView {
  * try { ... } finally { await odoo.close(); }
  * ```
  */
-export async function startOdooStandin(options: OdooStandinOptions = {}): Promise<OdooStandin> {
+export function startOdooStandin(options: OdooStandinOptions = {}): Promise<OdooStandin> {
   const version = options.version ?? 17;
   const db = options.db ?? "odootest";
   const login = options.login ?? "admin";
@@ -1331,7 +1332,7 @@ export async function startOdooStandin(options: OdooStandinOptions = {}): Promis
       ),
   };
 
-  return {
+  return Promise.resolve({
     url: `http://127.0.0.1:${port}`,
     db,
     login,
@@ -1348,10 +1349,12 @@ export async function startOdooStandin(options: OdooStandinOptions = {}): Promis
       running = false;
       await server.shutdown();
     },
-    async restart() {
-      if (running) return;
-      server = Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, handle);
-      running = true;
+    restart() {
+      if (!running) {
+        server = Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, handle);
+        running = true;
+      }
+      return Promise.resolve();
     },
     async close() {
       if (running) {
@@ -1359,5 +1362,5 @@ export async function startOdooStandin(options: OdooStandinOptions = {}): Promis
         await server.shutdown();
       }
     },
-  };
+  });
 }

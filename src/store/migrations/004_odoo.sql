@@ -76,3 +76,23 @@ end $$;
 
 create trigger stock_receipts_odoo_outbox after insert on stock_receipts
   for each row execute function odoo_outbox_receipt();
+
+-- Paid orders (orders come with migration 002, payment): a delivery is owed once an order is
+-- paid, however it got paid (MQTT, makePayment, paid after expiry). Created only when the orders
+-- table exists, so this file also applies to a store without payments; the connector's sweep
+-- (src/upstream/odoo/orders.ts) enqueues any paid order that lacks a row either way.
+create function odoo_outbox_order() returns trigger language plpgsql as $$
+begin
+  if new.state = 'paid' then
+    perform odoo_outbox_enqueue('sale-order', new.id);
+  end if;
+  return null;
+end $$;
+
+do $$
+begin
+  if to_regclass('orders') is not null then
+    execute 'create trigger orders_odoo_outbox after insert or update of state on orders
+      for each row execute function odoo_outbox_order()';
+  end if;
+end $$;

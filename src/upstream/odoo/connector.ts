@@ -1,0 +1,287 @@
+/**
+ * The Odoo connector: one per appliance in Odoo mode. It learns the Odoo it talks to (version,
+ * fields, warehouse), pulls the catalogue (full pass, then incremental every `odooPollS`, a full
+ * pass again every `odooFullPassS`) and runs the outbox worker that delivers receipts and paid
+ * orders. Odoo being down at start or later never stops the appliance: devices are served from
+ * the local store, the pull retries on its own schedule, and deliveries wait in the outbox.
+ *
+ * @module
+ */
+import type { Database } from "../../store/database.ts";
+import type { Logger } from "../../log.ts";
+import type { MetricsRegistry } from "../../admin/metrics.ts";
+import { type OdooClient, OdooError } from "./jsonrpc.ts";
+import { odooClientFor, type OdooSettings } from "./settings.ts";
+import { discoverSite, type OdooSite } from "./site.ts";
+import { CataloguePuller, type PullProgress, type PullStats } from "./catalogue.ts";
+import { setUpstreamEnabled } from "./local_store.ts";
+import type { Delivered, Deliverer, DeliveryContext } from "./delivery.ts";
+import { deliverReceipt } from "./receipts.ts";
+import { deliverOrder, enqueueMissedOrders } from "./orders.ts";
+import { outboxCounts, type OutboxKind, type OutboxRow, OutboxWorker } from "./outbox.ts";
+
+/** What {@link OdooConnector} needs. */
+export interface OdooConnectorOptions {
+  db: Database;
+  settings: OdooSettings;
+  log: Logger;
+  /** The store id, part of the references stored in Odoo. */
+  shopId: string;
+  metrics?: MetricsRegistry;
+  /** For tests: another transport. */
+  fetch?: typeof fetch;
+  /** For tests: the appliance's clock (full-pass schedule only). */
+  now?: () => number;
+  /** For tests: outbox backoff. */
+  backoffMs?: (attempt: number) => number;
+}
+
+/** The connector's state for `/healthz` and `odoo check`. */
+export interface OdooHealth {
+  /** Odoo answered the last call the connector made. */
+  reachable: boolean;
+  url: string;
+  db: string;
+  version: string;
+  warehouse: string;
+  lastPull?: { kind: string; at: string; ok: boolean };
+  lastError: string;
+  outbox: { pending: number; failed: number };
+}
+
+const DELIVERERS: Record<OutboxKind, Deliverer> = {
+  "stock-receipt": deliverReceipt,
+  "sale-order": deliverOrder,
+};
+
+/** The running connector. */
+export class OdooConnector {
+  readonly #o: OdooConnectorOptions;
+  readonly #odoo: OdooClient;
+  #site: OdooSite | undefined;
+  #discovering: Promise<OdooSite> | undefined;
+  #worker: OutboxWorker;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #ticking: Promise<void> | undefined;
+  #stopped = false;
+  #failures = 0;
+  #health: OdooHealth;
+  #lastLoggedError = "";
+  #counts = { pending: 0, failed: 0 };
+  #refreshing: Promise<void> | undefined;
+  #pulls?: ReturnType<MetricsRegistry["counter"]>;
+  #deliveries?: ReturnType<MetricsRegistry["counter"]>;
+
+  private constructor(options: OdooConnectorOptions) {
+    this.#o = options;
+    this.#odoo = odooClientFor(options.settings, options.fetch);
+    this.#health = {
+      reachable: false,
+      url: options.settings.url,
+      db: options.settings.db,
+      version: "",
+      warehouse: "",
+      lastError: "",
+      outbox: this.#counts,
+    };
+    this.#worker = new OutboxWorker({
+      db: options.db,
+      log: options.log,
+      maxRefusals: options.settings.outboxTries,
+      backoffMs: options.backoffMs,
+      deliver: (row) => this.#deliver(row),
+      onAttempt: (row, result, error) => {
+        this.#deliveries?.inc({ kind: row.kind, result });
+        if (result === "delivered") this.#markReachable();
+        else if (error) this.#noteError(error, false);
+        this.#refreshCounts();
+      },
+    });
+    const m = options.metrics;
+    if (m) {
+      this.#pulls = m.counter(
+        "newretail_odoo_pulls_total",
+        "Catalogue pulls from Odoo by kind and result.",
+      );
+      this.#deliveries = m.counter(
+        "newretail_odoo_deliveries_total",
+        "Outbox delivery attempts to Odoo by kind and result (delivered, retry, failed).",
+      );
+      m.gauge("newretail_odoo_outbox", "Outbox rows owed to Odoo, by state.", () => [
+        { labels: { state: "pending" }, value: this.#counts.pending },
+        { labels: { state: "failed" }, value: this.#counts.failed },
+      ]);
+      m.gauge("newretail_odoo_up", "1 when the last call to Odoo succeeded.", () => [
+        { labels: {}, value: this.#health.reachable ? 1 : 0 },
+      ]);
+    }
+  }
+
+  /**
+   * Starts the connector: marks the store as owing receipts and paid orders to Odoo, starts the
+   * outbox worker and the pull loop. Resolves at once; Odoo is contacted in the background.
+   */
+  static async start(options: OdooConnectorOptions): Promise<OdooConnector> {
+    const c = new OdooConnector(options);
+    await setUpstreamEnabled(options.db, true);
+    await c.#worker.start();
+    c.#schedule(0);
+    options.log.info("odoo connector started", {
+      url: options.settings.url,
+      db: options.settings.db,
+      user: options.settings.user,
+      pollS: options.settings.pollMs / 1000,
+      fullPassS: options.settings.fullPassMs / 1000,
+    });
+    return c;
+  }
+
+  /** The client (for the CLI). */
+  get client(): OdooClient {
+    return this.#odoo;
+  }
+
+  /** State for `/healthz`. */
+  health(): OdooHealth {
+    return { ...this.#health, outbox: { ...this.#counts } };
+  }
+
+  /** Learns the site once (version logged); concurrent callers share one attempt. */
+  site(): Promise<OdooSite> {
+    if (this.#site) return Promise.resolve(this.#site);
+    this.#discovering ??= discoverSite(this.#odoo, this.#o.settings).then((site) => {
+      this.#site = site;
+      this.#health.version = site.version;
+      this.#health.warehouse = `${site.warehouse.id} ${site.warehouse.code}`;
+      this.#markReachable();
+      const fields = { version: site.version, major: site.major, warehouse: site.warehouse.code };
+      if (site.major < 16) this.#o.log.warn("odoo version older than 16 is not supported", fields);
+      else this.#o.log.info("odoo connected", fields);
+      return site;
+    }).finally(() => {
+      this.#discovering = undefined;
+    });
+    return this.#discovering;
+  }
+
+  async #puller(): Promise<CataloguePuller> {
+    const { db, settings, log, now } = this.#o;
+    return new CataloguePuller({
+      db,
+      odoo: this.#odoo,
+      site: await this.site(),
+      settings,
+      log,
+      now,
+    });
+  }
+
+  /** One pull now: full when asked or due, else incremental. */
+  async pull(
+    options: { full?: boolean; onProgress?: (p: PullProgress) => void } = {},
+  ): Promise<PullStats> {
+    const puller = await this.#puller();
+    const full = options.full || await puller.fullPassDue();
+    try {
+      const stats = full
+        ? await puller.fullPull(options.onProgress)
+        : await puller.incrementalPull();
+      this.#pulls?.inc({ kind: stats.kind, result: "ok" });
+      this.#health.lastPull = { kind: stats.kind, at: new Date().toISOString(), ok: true };
+      this.#markReachable();
+      return stats;
+    } catch (e) {
+      const kind = full ? "full" : "incremental";
+      this.#pulls?.inc({ kind, result: "error" });
+      this.#health.lastPull = { kind, at: new Date().toISOString(), ok: false };
+      throw e;
+    }
+  }
+
+  async #deliver(row: OutboxRow): Promise<Delivered> {
+    const site = await this.site();
+    const ctx: DeliveryContext = {
+      db: this.#o.db,
+      odoo: this.#odoo,
+      site,
+      settings: this.#o.settings,
+      log: this.#o.log,
+      shopId: this.#o.shopId,
+    };
+    return await DELIVERERS[row.kind](ctx, row.local_id);
+  }
+
+  #markReachable() {
+    this.#health.reachable = true;
+    this.#health.lastError = "";
+    this.#lastLoggedError = "";
+  }
+
+  #noteError(message: string, log: boolean) {
+    this.#health.lastError = message;
+    if (log && message !== this.#lastLoggedError) {
+      // Once per distinct error, not every poll: an Odoo down for an hour is one line, not 720.
+      this.#o.log.warn("odoo pull failed", { error: message });
+      this.#lastLoggedError = message;
+    }
+  }
+
+  #refreshCounts(): Promise<void> {
+    const refresh = outboxCounts(this.#o.db).then((c) => {
+      this.#counts.pending = c.pending;
+      this.#counts.failed = c.failed;
+    }).catch(() => {});
+    this.#refreshing = refresh;
+    return refresh;
+  }
+
+  #schedule(ms: number) {
+    if (this.#stopped) return;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#ticking = this.#tick().finally(() => {
+        this.#ticking = undefined;
+      });
+    }, ms);
+  }
+
+  async #tick(): Promise<void> {
+    const { settings, db } = this.#o;
+    let next = settings.pollMs;
+    try {
+      if (await enqueueMissedOrders(db) > 0) this.#worker.wake();
+      await this.pull();
+      if (this.#failures > 0) this.#worker.wake(); // Odoo is back: drain what waited
+      this.#failures = 0;
+    } catch (e) {
+      this.#failures++;
+      const message = (e as Error)?.message ?? String(e);
+      if (e instanceof OdooError && e.transient) this.#health.reachable = false;
+      this.#noteError(message, true);
+      // Back off while Odoo is down or refusing: poll interval doubling up to a minute.
+      next = Math.min(settings.pollMs * 2 ** Math.min(this.#failures, 10), 60_000);
+      next = Math.max(next, settings.pollMs);
+    }
+    await this.#refreshCounts();
+    this.#schedule(next);
+  }
+
+  /** Delivers what is due now (CLI, tests). */
+  deliverDue(): Promise<number> {
+    return this.#worker.runDue();
+  }
+
+  /** Wakes the outbox worker (after `outbox retry`). */
+  wakeOutbox(): void {
+    this.#worker.wake();
+  }
+
+  /** Stops the pull loop and the worker (after the call in progress). */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#ticking;
+    await this.#worker.stop();
+    await this.#refreshing;
+  }
+}

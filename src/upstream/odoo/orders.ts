@@ -1,0 +1,162 @@
+/**
+ * Paid orders upstream: each paid local order becomes a confirmed `sale.order` in Odoo for the
+ * configured customer, its lines at the prices the device was charged, `client_order_ref` = the
+ * local order code (05-sale-order.json: create with `[0, 0, {product_id, product_uom_qty,
+ * price_unit}]` lines, then `action_confirm`). Before creating, the connector searches by
+ * `client_order_ref`, so a crash between "created in Odoo" and "marked delivered here" never
+ * makes a second Odoo order; a draft found that way is confirmed.
+ *
+ * What this reads from the payment orders (migration 002, `src/store/orders.ts`), and nothing
+ * else: `orders(id, code, state)` and `order_lines(order_id, line_no, goods_id, unit_price,
+ * quantity)`; goods ids are Odoo product.product ids in Odoo mode.
+ *
+ * Taxes: Odoo applies the product's own taxes to each line. With tax-included prices (usual for
+ * retail in China) the Odoo total equals what the customer paid; with tax-excluded taxes it does
+ * not, and that is Odoo's accounting to configure, not something the appliance second-guesses.
+ *
+ * @module
+ */
+import type { Queryable } from "../../store/database.ts";
+import type { Many2one } from "./jsonrpc.ts";
+import { type Delivered, type DeliveryContext, PermanentDeliveryError } from "./delivery.ts";
+import { DEFAULT_PARTNER_NAME } from "./settings.ts";
+
+type OrderRow = { id: number; code: string; state: string };
+type LineRow = { goods_id: number; unit_price: string; quantity: string };
+
+interface SaleOrderRow {
+  id: number;
+  name: string;
+  state: string;
+  partner_id?: Many2one;
+}
+
+/**
+ * Enqueues a delivery for every paid order that has none and was settled while Odoo mode was on
+ * (the trigger of migration 004 does it in the order's own transaction; this catches a store
+ * whose orders table came after that migration). Returns how many rows it added; 0 without an
+ * orders table.
+ */
+export async function enqueueMissedOrders(db: Queryable): Promise<number> {
+  const [exists] = await db.query<{ ok: boolean }>(
+    "select to_regclass('orders') is not null as ok",
+  );
+  if (!exists?.ok) return 0;
+  const rows = await db.query(
+    `insert into odoo_outbox (kind, local_id)
+     select 'sale-order', o.id from orders o, odoo_upstream u
+     where u.enabled and o.state = 'paid' and coalesce(o.settled_at, o.created_at) >= u.updated_at
+       and not exists (select 1 from odoo_outbox x where x.kind = 'sale-order' and x.local_id = o.id)
+     on conflict (kind, local_id) do nothing
+     returning id`,
+  );
+  return rows.length;
+}
+
+/** The partner the orders go to: configured id or name, else "newretail walk-in" (created). */
+export async function resolvePartner(ctx: DeliveryContext): Promise<number> {
+  const { odoo, settings } = ctx;
+  const wanted = settings.partner.trim();
+  if (/^\d+$/.test(wanted)) {
+    const found = await odoo.executeKw<{ id: number }[]>(
+      "res.partner",
+      "read",
+      [[Number(wanted)]],
+      {
+        fields: ["id"],
+      },
+    );
+    if (found.length === 0) {
+      throw new PermanentDeliveryError(`Odoo has no partner ${wanted} (odooPartner)`);
+    }
+    return found[0].id;
+  }
+  const name = wanted || DEFAULT_PARTNER_NAME;
+  const [found] = await odoo.executeKw<{ id: number }[]>(
+    "res.partner",
+    "search_read",
+    [[["name", "=", name]]],
+    { fields: ["id"], order: "id", limit: 1 },
+  );
+  if (found) return found.id;
+  const id = await odoo.executeKw<number>("res.partner", "create", [{
+    name,
+    customer_rank: 1,
+    comment: "Walk-in customer of the newretail store appliance",
+  }], {});
+  ctx.log.info("odoo partner created", { partner: name, id });
+  return id;
+}
+
+/** Delivers paid local order `orderId`; returns the Odoo sale order. Idempotent. */
+export async function deliverOrder(ctx: DeliveryContext, orderId: number): Promise<Delivered> {
+  const { db, odoo, site, log } = ctx;
+  const [order] = await db.query<OrderRow>("select id, code, state from orders where id = $1", [
+    orderId,
+  ]);
+  if (!order) throw new PermanentDeliveryError(`order ${orderId} no longer exists locally`);
+  if (order.state !== "paid") {
+    throw new PermanentDeliveryError(`order ${order.code} is ${order.state}, not paid`);
+  }
+  const [existing] = await odoo.executeKw<SaleOrderRow[]>("sale.order", "search_read", [[
+    ["client_order_ref", "=", order.code],
+  ]], { fields: ["id", "name", "state"], order: "id", limit: 1 });
+  let sale = existing;
+  if (sale) {
+    log.info("odoo sale order found by client_order_ref", {
+      orderId,
+      sale: sale.name,
+      state: sale.state,
+    });
+    if (sale.state === "cancel") {
+      throw new PermanentDeliveryError(`Odoo sale order ${sale.name} (${order.code}) is cancelled`);
+    }
+  } else {
+    const lines = await db.query<LineRow>(
+      `select goods_id, unit_price::text as unit_price, quantity::text as quantity
+       from order_lines where order_id = $1 order by line_no`,
+      [orderId],
+    );
+    if (lines.length === 0) throw new PermanentDeliveryError(`order ${order.code} has no lines`);
+    const productIds = [...new Set(lines.map((l) => l.goods_id))];
+    const products = await odoo.executeKw<{ id: number }[]>(
+      "product.product",
+      "read",
+      [productIds],
+      {
+        fields: ["id"],
+        context: { active_test: false },
+      },
+    );
+    const known = new Set(products.map((p) => p.id));
+    const unknown = productIds.filter((id) => !known.has(id));
+    if (unknown.length > 0) {
+      throw new PermanentDeliveryError(
+        `order ${order.code}: goods ${unknown.join(", ")} are not Odoo products`,
+      );
+    }
+    const partnerId = await resolvePartner(ctx);
+    const id = await odoo.executeKw<number>("sale.order", "create", [{
+      partner_id: partnerId,
+      client_order_ref: order.code,
+      origin: `newretail ${ctx.shopId}`,
+      warehouse_id: site.warehouse.id,
+      order_line: lines.map((l) => [0, 0, {
+        product_id: l.goods_id,
+        product_uom_qty: Number(l.quantity),
+        price_unit: Number(l.unit_price),
+      }]),
+    }], {});
+    [sale] = await odoo.executeKw<SaleOrderRow[]>("sale.order", "read", [[id]], {
+      fields: ["id", "name", "state"],
+    });
+    log.info("odoo sale order created", { orderId, code: order.code, sale: sale.name });
+  }
+  if (sale.state === "draft" || sale.state === "sent") {
+    await odoo.executeKw("sale.order", "action_confirm", [[sale.id]], {});
+    [sale] = await odoo.executeKw<SaleOrderRow[]>("sale.order", "read", [[sale.id]], {
+      fields: ["id", "name", "state"],
+    });
+  }
+  return { model: "sale.order", odooId: sale.id, odooName: sale.name };
+}
