@@ -10,6 +10,9 @@ import { migrateCommand, seedDemoCommand } from "./src/cli/migrate.ts";
 import { deviceCommand } from "./src/cli/device.ts";
 import { devicesCommand } from "./src/cli/devices.ts";
 import { checkConfigCommand } from "./src/cli/check_config.ts";
+import { odooCommand } from "./src/cli/odoo.ts";
+import { outboxCommand } from "./src/cli/outbox.ts";
+import { bindingsCommand } from "./src/cli/bindings.ts";
 
 /** Command name → runner (resolves with the exit code). */
 export const COMMANDS: Record<string, { run(args: string[]): Promise<number>; summary: string }> = {
@@ -19,6 +22,9 @@ export const COMMANDS: Record<string, { run(args: string[]): Promise<number>; su
   devices: { run: devicesCommand, summary: "list, enable or disable devices" },
   device: { run: deviceCommand, summary: "act as a device: log in, send one request" },
   "check-config": { run: checkConfigCommand, summary: "validate and print the configuration" },
+  odoo: { run: odooCommand, summary: "Odoo upstream: check the connection, pull the catalogue" },
+  outbox: { run: outboxCommand, summary: "deliveries owed to Odoo: list, retry" },
+  bindings: { run: bindingsCommand, summary: "import shelf-label bindings and RFID tags (CSV)" },
 };
 
 const USAGE = `newretail — edge appliance for self-service stores

@@ -18,6 +18,9 @@ import { openPglite } from "./store/pglite.ts";
 import { openPostgres } from "./store/postgres.ts";
 import { seedDemo } from "./store/demo.ts";
 import { DeviceServer } from "./server/server.ts";
+import { odooSettings } from "./upstream/odoo/settings.ts";
+import { OdooConnector } from "./upstream/odoo/connector.ts";
+import { setUpstreamEnabled } from "./upstream/odoo/local_store.ts";
 
 /** An opened local store. */
 export interface OpenedDatabase {
@@ -60,6 +63,8 @@ export interface Appliance {
   readonly server: DeviceServer;
   readonly events: EventBus;
   readonly metrics: MetricsRegistry;
+  /** The Odoo connector in Odoo mode (NEWRETAIL_ODOO_URL set), else undefined. */
+  readonly odoo: OdooConnector | undefined;
   /** Stops everything gracefully and closes the database. Idempotent. */
   shutdown(): Promise<void>;
 }
@@ -78,12 +83,15 @@ export interface Appliance {
 export async function startAppliance(options: ApplianceOptions): Promise<Appliance> {
   const { config, log } = options;
   const clock = options.clock ?? systemClock;
+  // Checked before opening anything: an incomplete Odoo setup is a config error.
+  const odooConfig = odooSettings(config);
   const { db, created } = await openDatabase(config);
   const services: Service[] = [];
   try {
     const applied = await migrate(db);
     if (applied.length > 0) log.info("database migrated", { applied });
-    if (created && config.demo) {
+    // In Odoo mode the catalogue is Odoo's (goods ids are product ids): no demo goods.
+    if (created && config.demo && !odooConfig) {
       const counts = await seedDemo(db);
       log.info("new embedded database loaded with the demo catalogue", counts);
     }
@@ -102,6 +110,20 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       events,
       metrics,
     });
+    let odoo: OdooConnector | undefined;
+    if (odooConfig) {
+      odoo = await OdooConnector.start({
+        db,
+        settings: odooConfig,
+        log: log.child({ part: "odoo" }),
+        shopId: config.shopId,
+        metrics,
+      });
+      const connector = odoo;
+      services.push({ name: "odoo", stop: () => connector.stop() });
+    } else {
+      await setUpstreamEnabled(db, false);
+    }
     log.info("newretail started", {
       listen: `${server.addr.hostname}:${server.addr.port}`,
       port: server.addr.port,
@@ -109,6 +131,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       databaseAt: db.description,
       config: options.configSources,
       pid: Deno.pid,
+      upstream: odooConfig ? `odoo ${odooConfig.url} db ${odooConfig.db}` : "none (local store)",
     });
 
     let stopping: Promise<void> | undefined;
@@ -118,6 +141,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       server,
       events,
       metrics,
+      odoo,
       shutdown() {
         stopping ??= (async () => {
           log.info("shutting down");

@@ -56,6 +56,15 @@ export function listOutbox(
   );
 }
 
+/** One row by id. */
+export async function getOutboxRow(db: Queryable, id: number): Promise<OutboxRow | undefined> {
+  const rows = await db.query<OutboxRow & Record<string, unknown>>(
+    `select ${COLUMNS} from odoo_outbox where id = $1`,
+    [id],
+  );
+  return rows[0];
+}
+
 /** How many rows are in each state. */
 export async function outboxCounts(
   db: Queryable,

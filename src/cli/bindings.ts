@@ -1,0 +1,74 @@
+/**
+ * `bindings import FILE [--dry-run]`: shelf-label bindings and RFID tags from CSV (they stay
+ * local in Odoo mode: Odoo has no such data).
+ *
+ * @module
+ */
+import { decodeCsv, importBindings, parseBindings } from "../store/bindings_csv.ts";
+import {
+  CliError,
+  CONFIG_FLAGS,
+  CONFIG_FLAGS_HELP,
+  loadCliConfig,
+  openMigratedStore,
+  parseCommandArgs,
+} from "./_common.ts";
+
+const HELP = `newretail bindings import FILE [--dry-run]
+
+Imports shelf-label bindings and RFID tags from a CSV file with a header row:
+  mac      shelf-label MAC (a label row)        } at least one
+  epc      RFID tag EPC (a tag row)             }
+  gid      goods id (in Odoo mode: the Odoo product id)   } one of them
+  barcode  goods barcode                                  }
+  device   optional: the device serving the label (DZBQ_0001), wins over the learned one
+UTF-8 or GBK (Excel). Nothing is imported if any row is wrong; every error is listed with its
+line. --dry-run checks the file without importing. A label's goods change reaches it by itself.
+
+Examples (two files):
+  mac,gid,device                          epc,barcode
+  AC:23:3F:00:01:02,42,DZBQ_0001          E2801160600002084A3D0C21,6901234567892
+
+${CONFIG_FLAGS_HELP}`;
+
+const FLAGS = { ...CONFIG_FLAGS, "dry-run": { type: "boolean" } } as const;
+
+/** Runs `bindings`. */
+export async function bindingsCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs(args, FLAGS);
+  const [verb, file, ...rest] = positionals;
+  if (values.help || !verb) {
+    console.log(HELP);
+    return values.help ? 0 : 2;
+  }
+  if (verb !== "import" || !file || rest.length > 0) {
+    throw new CliError("usage: bindings import FILE [--dry-run]", 2);
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(file);
+  } catch (e) {
+    throw new CliError(`cannot read ${file}: ${(e as Error).message}`);
+  }
+  const { rows, errors } = parseBindings(decodeCsv(bytes));
+  if (errors.length) {
+    for (const e of errors) console.error(`${file}: ${e}`);
+    throw new CliError(`${file}: ${errors.length} error(s), nothing imported`);
+  }
+  const { config } = loadCliConfig(values);
+  const { db } = await openMigratedStore(config);
+  try {
+    const result = await importBindings(db, rows, { dryRun: values["dry-run"] });
+    if (result.errors.length) {
+      for (const e of result.errors) console.error(`${file}: ${e}`);
+      throw new CliError(`${file}: ${result.errors.length} error(s), nothing imported`);
+    }
+    const verbText = values["dry-run"] ? "would import" : "imported";
+    console.log(
+      `${verbText} ${result.labels} label binding(s), ${result.tags} RFID tag(s), ${result.devices} label device(s)`,
+    );
+  } finally {
+    await db.close();
+  }
+  return 0;
+}

@@ -1,0 +1,122 @@
+/**
+ * `outbox list [--failed|--pending]` and `outbox retry ID`: what is owed to Odoo, and putting a
+ * parked delivery back in line (delivered at once when Odoo is configured and reachable).
+ *
+ * @module
+ */
+import { createLogger } from "../log.ts";
+import { odooClientFor, odooSettings } from "../upstream/odoo/settings.ts";
+import { discoverSite } from "../upstream/odoo/site.ts";
+import { deliverReceipt } from "../upstream/odoo/receipts.ts";
+import { deliverOrder } from "../upstream/odoo/orders.ts";
+import {
+  getOutboxRow,
+  listOutbox,
+  type OutboxRow,
+  OutboxWorker,
+  retryOutbox,
+} from "../upstream/odoo/outbox.ts";
+import {
+  CliError,
+  CONFIG_FLAGS,
+  CONFIG_FLAGS_HELP,
+  loadCliConfig,
+  openMigratedStore,
+  parseCommandArgs,
+} from "./_common.ts";
+
+const HELP = `newretail outbox list [--failed | --pending] [--limit N]
+newretail outbox retry ID
+
+list   deliveries owed to Odoo (stock receipts, paid orders), newest first: state, attempts,
+       the Odoo record they became, or the last error.
+retry  puts a failed (parked) delivery back in line and, when Odoo is configured, delivers it
+       now. With the embedded database, stop the appliance first (one process at a time); on
+       PostgreSQL the running appliance picks the row up by itself.
+
+${CONFIG_FLAGS_HELP}`;
+
+const FLAGS = {
+  ...CONFIG_FLAGS,
+  failed: { type: "boolean" },
+  pending: { type: "boolean" },
+  limit: { type: "string" },
+} as const;
+
+function iso(d: Date | null): string {
+  return d instanceof Date ? d.toISOString() : "-";
+}
+
+/** One line of `outbox list`. */
+export function outboxLine(r: OutboxRow): string {
+  const what = r.state === "delivered" ? r.odoo_name : r.last_error.replace(/\s+/g, " ");
+  return [r.id, r.kind, r.local_id, r.state, r.attempts, iso(r.created_at), what || "-"].join("\t");
+}
+
+/** Runs `outbox`. */
+export async function outboxCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs(args, FLAGS);
+  const [verb, id, ...rest] = positionals;
+  if (values.help || !verb) {
+    console.log(HELP);
+    return values.help ? 0 : 2;
+  }
+  if (verb !== "list" && verb !== "retry") {
+    throw new CliError(`unknown outbox command: ${verb} (list or retry)`, 2);
+  }
+  if (verb === "retry" && (!id || !/^\d+$/.test(id) || rest.length > 0)) {
+    throw new CliError("outbox retry needs one outbox row ID (a number from outbox list)", 2);
+  }
+  const limit = values.limit === undefined ? 100 : Number(values.limit);
+  if (!Number.isInteger(limit) || limit < 1) {
+    throw new CliError("--limit must be a positive integer", 2);
+  }
+  const { config } = loadCliConfig(values);
+  const { db } = await openMigratedStore(config);
+  try {
+    if (verb === "list") {
+      const state = values.failed ? "failed" : values.pending ? "pending" : undefined;
+      const rows = await listOutbox(db, { state, limit });
+      console.log(
+        ["ID", "KIND", "LOCAL ID", "STATE", "ATTEMPTS", "CREATED", "ODOO / LAST ERROR"].join("\t"),
+      );
+      for (const r of rows) console.log(outboxLine(r));
+      console.log(`${rows.length} row(s)`);
+      return 0;
+    }
+    if (!await retryOutbox(db, Number(id))) {
+      throw new CliError(`outbox row ${id} does not exist or is already delivered`);
+    }
+    const settings = odooSettings(config);
+    if (!settings) {
+      console.log(`outbox row ${id} is pending again (Odoo is not configured here)`);
+      return 0;
+    }
+    const log = createLogger({ level: "error" });
+    const odoo = odooClientFor(settings);
+    const worker = new OutboxWorker({
+      db,
+      log,
+      maxRefusals: settings.outboxTries,
+      deliver: async (row) => {
+        const ctx = {
+          db,
+          odoo,
+          site: await discoverSite(odoo, settings),
+          settings,
+          log,
+          shopId: config.shopId,
+        };
+        return row.kind === "sale-order"
+          ? deliverOrder(ctx, row.local_id)
+          : deliverReceipt(ctx, row.local_id);
+      },
+    });
+    await worker.runDue();
+    const row = (await getOutboxRow(db, Number(id)))!;
+    console.log(outboxLine(row));
+    return row.state === "delivered" ? 0 : 1;
+  } finally {
+    await db.close();
+  }
+}
