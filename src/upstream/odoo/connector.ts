@@ -18,7 +18,13 @@ import { setUpstreamEnabled } from "./local_store.ts";
 import type { Delivered, Deliverer, DeliveryContext } from "./delivery.ts";
 import { deliverReceipt } from "./receipts.ts";
 import { deliverOrder, enqueueMissedOrders } from "./orders.ts";
-import { outboxCounts, type OutboxKind, type OutboxRow, OutboxWorker } from "./outbox.ts";
+import {
+  expediteWaiting,
+  outboxCounts,
+  type OutboxKind,
+  type OutboxRow,
+  OutboxWorker,
+} from "./outbox.ts";
 
 /** What {@link OdooConnector} needs. */
 export interface OdooConnectorOptions {
@@ -93,7 +99,10 @@ export class OdooConnector {
       onAttempt: (row, result, error) => {
         this.#deliveries?.inc({ kind: row.kind, result });
         if (result === "delivered") this.#markReachable();
-        else if (error) this.#noteError(error, false);
+        else if (error) {
+          if (error instanceof OdooError && error.transient) this.#health.reachable = false;
+          this.#noteError((error as Error)?.message ?? String(error), false);
+        }
         this.#refreshCounts();
       },
     });
@@ -250,8 +259,10 @@ export class OdooConnector {
     let next = settings.pollMs;
     try {
       if (await enqueueMissedOrders(db) > 0) this.#worker.wake();
+      const wasDown = !this.#health.reachable;
       await this.pull();
-      if (this.#failures > 0) this.#worker.wake(); // Odoo is back: drain what waited
+      // Odoo is back: what waited for it goes now, not after its backoff.
+      if (wasDown && await expediteWaiting(db) > 0) this.#worker.wake();
       this.#failures = 0;
     } catch (e) {
       this.#failures++;

@@ -92,6 +92,18 @@ export async function retryOutbox(db: Queryable, id: number): Promise<boolean> {
   return rows.length > 0;
 }
 
+/**
+ * Makes every pending row due now (Odoo is reachable again: what waited for it goes at once,
+ * not after its backoff). Returns how many.
+ */
+export async function expediteWaiting(db: Queryable): Promise<number> {
+  const rows = await db.query(
+    `update odoo_outbox set next_attempt_at = now(), updated_at = now()
+     where state = 'pending' and next_attempt_at > now() returning id`,
+  );
+  return rows.length;
+}
+
 /** Claims the oldest due row for `leaseMs`, or undefined when none is due. */
 export async function claimDue(
   db: Queryable,
@@ -192,8 +204,8 @@ export interface OutboxWorkerOptions {
   backoffMs?: (attempt: number) => number;
   /** Longest sleep between looks at the table (a NOTIFY or `wake()` cuts it short). */
   idleMs?: number;
-  /** Called after each attempt (metrics). */
-  onAttempt?: (row: OutboxRow, result: "delivered" | "retry" | "failed", error?: string) => void;
+  /** Called after each attempt (metrics, health). */
+  onAttempt?: (row: OutboxRow, result: "delivered" | "retry" | "failed", error?: unknown) => void;
 }
 
 /** Delivers outbox rows in the background; start once, stop on shutdown. */
@@ -209,7 +221,11 @@ export class OutboxWorker {
 
   /** @param options store, logger, deliver function, limits */
   constructor(options: OutboxWorkerOptions) {
-    this.#o = { backoffMs: defaultBackoffMs, idleMs: 30_000, ...options };
+    this.#o = {
+      ...options,
+      backoffMs: options.backoffMs ?? defaultBackoffMs,
+      idleMs: options.idleMs ?? 30_000,
+    };
   }
 
   /** Starts: listens for new rows and works through what is due. */
@@ -276,7 +292,7 @@ export class OutboxWorker {
       const fields = { outboxId: row.id, kind: row.kind, localId: row.local_id, error: message };
       if (state === "failed") log.error("odoo delivery parked as failed", fields);
       else log.warn("odoo delivery failed, will retry", { ...fields, attempt: row.attempts });
-      this.#o.onAttempt?.(row, state === "failed" ? "failed" : "retry", message);
+      this.#o.onAttempt?.(row, state === "failed" ? "failed" : "retry", e);
     }
   }
 
@@ -288,7 +304,8 @@ export class OutboxWorker {
         await this.#attempt(row);
       }
     } catch (e) {
-      this.#o.log.warn("odoo outbox: store unavailable", { error: (e as Error).message });
+      // The store failed (a delivery's own failure is recorded on its row): look again later.
+      this.#o.log.warn("odoo outbox worker: store error", { error: (e as Error).message });
     }
     if (this.#stopped) return;
     let delay = this.#o.idleMs;

@@ -1,0 +1,151 @@
+/**
+ * The appliance in Odoo mode, end to end over real TCP and real HTTP: it pulls the catalogue from
+ * the Odoo stand-in by itself, devices see Odoo's products under Odoo's ids, a price change in
+ * Odoo reaches getGoods, an archived product disappears, a stock receipt is answered at once
+ * while Odoo is down and delivered (once) when Odoo is back. And bad credentials: the appliance
+ * still serves devices and says what is wrong.
+ */
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { backends } from "./_support/databases.ts";
+import { eventually, startTestAppliance } from "./_support/appliance.ts";
+import { startOdooStandin } from "./_support/odoo_standin.ts";
+import { listOutbox } from "../src/upstream/odoo/outbox.ts";
+
+for (const backend of backends()) {
+  Deno.test(`appliance in Odoo mode over TCP (${backend.name})`, async (t) => {
+    const odoo = await startOdooStandin({ version: 17 });
+    const appliance = await startTestAppliance(backend.name, {
+      demo: false,
+      config: {
+        odooUrl: odoo.url,
+        odooDb: odoo.db,
+        odooUser: odoo.login,
+        odooApiKey: odoo.password,
+        odooPollS: 0.1,
+        odooPageSize: 10,
+      },
+    });
+    const pos = await appliance.device("POS_0001");
+    const lookUp = async (code: string) => {
+      const reply = await pos.request("getGoods", { code });
+      strictEqual(reply.json?.exception, "");
+      return reply.json?.goods as Record<string, unknown>[];
+    };
+    try {
+      await t.step(
+        "the catalogue is pulled by itself; devices see Odoo ids and prices",
+        async () => {
+          await eventually(
+            async () => (await lookUp("2300001000008")).length === 1,
+            "pulled",
+            20_000,
+          );
+          const [organizer] = await lookUp("2300001000008");
+          deepStrictEqual(
+            {
+              gid: organizer.gid,
+              name: organizer.name,
+              price: organizer.price,
+              stock: organizer.stock,
+            },
+            { gid: 42, name: "Desk Organizer", price: 5.1, stock: "9" },
+          );
+          ok(
+            appliance.logs.some((l) => l.msg === "odoo connected" && l.version === "17.0-20240709"),
+          );
+        },
+      );
+
+      await t.step("a template price change in Odoo reaches getGoods", async () => {
+        odoo.state.write("product.template", [34], { list_price: 6.35 });
+        await eventually(
+          async () => (await lookUp("2300001000008"))[0]?.price === 6.35,
+          "new price",
+          10_000,
+        );
+      });
+
+      await t.step("an archived product is no longer answered", async () => {
+        odoo.state.write("product.product", [42], { active: false });
+        await eventually(
+          async () => (await lookUp("2300001000008")).length === 0,
+          "archived",
+          10_000,
+        );
+        odoo.state.write("product.product", [42], { active: true });
+        await eventually(async () => (await lookUp("2300001000008")).length === 1, "back", 10_000);
+      });
+
+      await t.step(
+        "Odoo down: a receipt is answered at once, delivered once Odoo is back",
+        async () => {
+          await odoo.stop();
+          const reply = await pos.request("stockGoods", {
+            whid: 1,
+            ref: "SUPPLIER-778",
+            goods: [{ gid: 42, qty: 5 }],
+          });
+          strictEqual(reply.json?.exception, "");
+          const receiptId = Number(reply.json?.picking_id);
+          const row = async () =>
+            (await listOutbox(appliance.app.db)).find((r) =>
+              r.kind === "stock-receipt" && r.local_id === receiptId
+            );
+          await eventually(
+            async () => ((await row())?.attempts ?? 0) >= 1,
+            "a failed attempt",
+            10_000,
+          );
+          strictEqual((await row())!.state, "pending");
+          strictEqual(appliance.app.odoo!.health().reachable, false);
+          // Devices are still served from the local store.
+          strictEqual((await lookUp("2300001000008")).length, 1);
+          await odoo.restart();
+          appliance.app.odoo!.wakeOutbox();
+          await eventually(async () => (await row())?.state === "delivered", "delivered", 20_000);
+          const pickings = odoo.state.all("stock.picking").filter((p) =>
+            String(p.origin).includes("SUPPLIER-778")
+          );
+          strictEqual(pickings.length, 1);
+          strictEqual(pickings[0].state, "done");
+          const metrics = appliance.app.metrics.render();
+          ok(
+            /newretail_odoo_deliveries_total\{kind="stock-receipt",result="delivered"\} 1/.test(
+              metrics,
+            ),
+            metrics,
+          );
+        },
+      );
+    } finally {
+      await appliance.stop();
+      await odoo.close();
+    }
+  });
+}
+
+Deno.test("appliance in Odoo mode with a wrong API key: devices served, the error is said", async () => {
+  const odoo = await startOdooStandin({ version: 17 });
+  const appliance = await startTestAppliance("pglite", {
+    demo: false,
+    config: {
+      odooUrl: odoo.url,
+      odooDb: odoo.db,
+      odooUser: odoo.login,
+      odooApiKey: "not-the-key",
+      odooPollS: 0.1,
+    },
+  });
+  try {
+    await eventually(() => appliance.app.odoo!.health().lastError !== "", "an error", 10_000);
+    const health = appliance.app.odoo!.health();
+    ok(/refused user "admin" on database "odootest"/.test(health.lastError), health.lastError);
+    ok(!JSON.stringify(appliance.logs).includes("not-the-key"));
+    const pos = await appliance.device("POS_0001");
+    const reply = await pos.request("getGoods", { code: "2300001000008" });
+    deepStrictEqual(reply.json, { exception: "", goods: [] });
+  } finally {
+    await appliance.stop();
+    await odoo.close();
+  }
+});
