@@ -62,7 +62,10 @@ function objectLines(items: unknown[], kind: OrderKind): RequestedLine[] {
     if (!present(line.gid)) throw new UserError(`${where}.gid is required`);
     const field = present(line[first]) ? first : present(line[second]) ? second : undefined;
     if (!field) throw new UserError(`${where}.${first} is required`);
-    return { gid: id(line.gid, `${where}.gid`), quantity: quantityText(line[field], `${where}.${field}`) };
+    return {
+      gid: id(line.gid, `${where}.gid`),
+      quantity: quantityText(line[field], `${where}.${field}`),
+    };
   });
 }
 
