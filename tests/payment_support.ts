@@ -164,7 +164,7 @@ export async function publish(
 
 /** Polls `probe` until it returns a value other than undefined (state reached through a broker). */
 export async function eventually<T>(
-  probe: () => Promise<T | undefined>,
+  probe: () => Promise<T | undefined> | T | undefined,
   what: string,
   timeoutMs = 10_000,
 ): Promise<T> {

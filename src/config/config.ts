@@ -298,7 +298,8 @@ export const CONFIG_SPEC = {
     env: "NEWRETAIL_PAYMENT_RETRY_MIN_S",
     default: 1,
     parse: seconds(0.01),
-    doc: "First wait before calling the payment server again after a failed call (doubles each time).",
+    doc:
+      "First wait before calling the payment server again after a failed call (doubles each time).",
   }),
   paymentRetryMaxS: field({
     env: "NEWRETAIL_PAYMENT_RETRY_MAX_S",

@@ -6,7 +6,7 @@
  * @module
  */
 import { UserError } from "../errors.ts";
-import { DecimalError, decimalText, fromScaled, roundScaled, toScaled } from "../decimal.ts";
+import { type DecimalError, decimalText, fromScaled, roundScaled, toScaled } from "../decimal.ts";
 import { id, MAX_LIST_ITEMS } from "../actions/_values.ts";
 import type { OrderKind, OrderLineDraft, PricedGoods } from "../store/orders.ts";
 
