@@ -195,6 +195,21 @@ async function flow(t: Deno.TestContext, world: World) {
           goods: { gid: "424242", weight: "1" },
         });
         assert.deepEqual(unknown.json, { exception: "unknown goods: gid 424242", url: "" });
+        // Failures found before the handler runs also carry the empty url.
+        const garbled = await scale.request("getPayInfo", new TextEncoder().encode("{order_id"));
+        assert.equal(garbled.json?.url, "");
+        assert.match(String(garbled.json?.exception), /JSON/);
+        const stranger = await DeviceClient.connect({
+          host: "127.0.0.1",
+          port: world.app.server.addr.port,
+          equipId: "DZC_0404",
+        });
+        try {
+          const refused = await stranger.request("getPayInfo", { order_id: "W1", goods });
+          assert.deepEqual(refused.json, { url: "", exception: "not logged in" });
+        } finally {
+          await stranger.close();
+        }
         const first = await scale.request("getPayInfo", {
           order_id: "W1",
           totalPrice: 15.76,
