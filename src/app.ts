@@ -18,6 +18,7 @@ import { openPglite } from "./store/pglite.ts";
 import { openPostgres } from "./store/postgres.ts";
 import { seedDemo } from "./store/demo.ts";
 import { DeviceServer } from "./server/server.ts";
+import { PaymentServices } from "./payment/service.ts";
 import { odooSettings } from "./upstream/odoo/settings.ts";
 import { OdooConnector } from "./upstream/odoo/connector.ts";
 import { setUpstreamEnabled } from "./upstream/odoo/local_store.ts";
@@ -63,6 +64,8 @@ export interface Appliance {
   readonly server: DeviceServer;
   readonly events: EventBus;
   readonly metrics: MetricsRegistry;
+  /** Payment-server outbox, MQTT, order expiry and payment-result pushes. */
+  readonly payments: PaymentServices;
   /** The Odoo connector in Odoo mode (NEWRETAIL_ODOO_URL set), else undefined. */
   readonly odoo: OdooConnector | undefined;
   /** Stops everything gracefully and closes the database. Idempotent. */
@@ -110,20 +113,27 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       events,
       metrics,
     });
-    let odoo: OdooConnector | undefined;
-    if (odooConfig) {
-      odoo = await OdooConnector.start({
+    const payments = await PaymentServices.start({ db, config, clock, log, events, link: server })
+      .catch(async (e) => {
+        await server.shutdown();
+        throw e;
+      });
+    services.push({ name: "payments", stop: () => payments.stop() });
+    // Odoo mode: the connector pulls the catalogue and delivers what the outbox owes Odoo.
+    const odoo = await (odooConfig
+      ? OdooConnector.start({
         db,
         settings: odooConfig,
         log: log.child({ part: "odoo" }),
         shopId: config.shopId,
         metrics,
+      })
+      : setUpstreamEnabled(db, false).then(() => undefined))
+      .catch(async (e) => {
+        await server.shutdown();
+        throw e;
       });
-      const connector = odoo;
-      services.push({ name: "odoo", stop: () => connector.stop() });
-    } else {
-      await setUpstreamEnabled(db, false);
-    }
+    if (odoo) services.push({ name: "odoo", stop: () => odoo.stop() });
     log.info("newretail started", {
       listen: `${server.addr.hostname}:${server.addr.port}`,
       port: server.addr.port,
@@ -141,6 +151,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       server,
       events,
       metrics,
+      payments,
       odoo,
       shutdown() {
         stopping ??= (async () => {
