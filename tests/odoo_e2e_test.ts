@@ -97,11 +97,10 @@ for (const backend of backends()) {
             10_000,
           );
           strictEqual((await row())!.state, "pending");
-          strictEqual(appliance.app.odoo!.health().reachable, false);
+          await eventually(() => !appliance.app.odoo!.health().reachable, "Odoo seen down", 10_000);
           // Devices are still served from the local store.
           strictEqual((await lookUp("2300001000008")).length, 1);
-          await odoo.restart();
-          appliance.app.odoo!.wakeOutbox();
+          await odoo.restart(); // what waited is expedited once a pull sees Odoo back
           await eventually(async () => (await row())?.state === "delivered", "delivered", 20_000);
           const pickings = odoo.state.all("stock.picking").filter((p) =>
             String(p.origin).includes("SUPPLIER-778")
@@ -117,6 +116,45 @@ for (const backend of backends()) {
           );
         },
       );
+
+      await t.step("an order paid at the till becomes a confirmed sale order in Odoo", async () => {
+        const pay = await pos.request("getPayInfo", {
+          order_id: "T-ODOO-1",
+          totalPrice: 12.7,
+          goods: [{ gid: 42, qty: 2 }],
+        });
+        strictEqual(pay.json?.exception, "", JSON.stringify(pay.json));
+        const paid = await pos.request("makePayment", { oid: "T-ODOO-1" });
+        strictEqual(paid.json?.exception, "");
+        const [order] = await appliance.app.db.query<{ id: number; code: string }>(
+          "select id, code from orders where terminal_order_id = 'T-ODOO-1'",
+        );
+        await eventually(
+          () =>
+            odoo.state.all("sale.order").some((o) =>
+              o.client_order_ref === order.code && o.state === "sale"
+            ),
+          "sale order confirmed in Odoo",
+          20_000,
+        );
+        const [sale] = odoo.state.all("sale.order").filter((o) =>
+          o.client_order_ref === order.code
+        );
+        const lines = odoo.state.all("sale.order.line").filter((l) => l.order_id === sale.id);
+        deepStrictEqual(lines.map((l) => [l.product_id, l.product_uom_qty, l.price_unit]), [[
+          42,
+          2,
+          6.35,
+        ]]);
+        await eventually(
+          async () =>
+            (await listOutbox(appliance.app.db)).some((r) =>
+              r.kind === "sale-order" && r.local_id === order.id && r.odoo_name === sale.name
+            ),
+          "order marked delivered with the Odoo name",
+          10_000,
+        );
+      });
     } finally {
       await appliance.stop();
       await odoo.close();
