@@ -163,6 +163,24 @@ for (const backend of backends()) {
           (e: Error) => ok(/no field "x_no_such_field"/.test(e.message), e.message),
         );
       });
+
+      await t.step(
+        "an Odoo that lists no products deactivates nothing (last: it empties the stand-in)",
+        async () => {
+          const before = await db.query<{ n: number }>(
+            "select count(*)::int as n from goods where active",
+          );
+          const saved = odoo.state.all("product.product");
+          odoo.state.unlink("product.product", saved.map((p) => p.id));
+          const { puller, log } = await connect(db, odoo);
+          strictEqual((await puller.fullPull()).goodsDeactivated, 0);
+          ok(log.lines.some((l) => /lists no products/.test(String(l.msg))));
+          const after = await db.query<{ n: number }>(
+            "select count(*)::int as n from goods where active",
+          );
+          strictEqual(after[0].n, before[0].n);
+        },
+      );
     } finally {
       await odoo.close();
       await dispose();

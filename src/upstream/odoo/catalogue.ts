@@ -251,7 +251,13 @@ export class CataloguePuller {
       }
       if (products.length < settings.pageSize) break;
     }
-    stats.goodsDeactivated = (await deactivateGoodsExcept(db, seen)).length;
+    if (seen.length === 0) {
+      // A user without read rights, or the wrong company, sees no products at all: wiping the
+      // store's whole catalogue on that would stop every till. Say so instead.
+      log.error("odoo lists no products: local goods left as they are (check the user's rights)");
+    } else {
+      stats.goodsDeactivated = (await deactivateGoodsExcept(db, seen)).length;
+    }
     for (const name of [CURSORS.products, CURSORS.templates, CURSORS.stock]) {
       await setCursor(db, name, windowStart);
     }
