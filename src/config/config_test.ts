@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import {
   CONFIG_SPEC,
-  ConfigError,
   configEnvNames,
+  ConfigError,
   type ConfigInputs,
   defaultConfig,
   describeConfig,
