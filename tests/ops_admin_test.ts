@@ -35,10 +35,10 @@ interface StoppableDatabase {
   close(): Promise<void>;
 }
 
-async function stoppable(
+function stoppable(
   backend: Backend,
   opened: { db: Database; url?: string; stateDir?: string },
-): Promise<StoppableDatabase> {
+): StoppableDatabase {
   if (backend.name === "postgres") {
     const url = new URL(opened.url!);
     const proxy = startTcpProxy({ hostname: url.hostname, port: Number(url.port || 5432) });
@@ -77,7 +77,7 @@ async function stoppable(
 
 async function adminSuite(backend: Backend, t: Deno.TestContext) {
   const opened = await backend.open({ demo: false });
-  const store = await stoppable(backend, opened);
+  const store = stoppable(backend, opened);
   const log = createMemoryLogger("debug");
   const registry = new MetricsRegistry();
   const live = new Map([["DZBQ", 1]]);
