@@ -12,7 +12,8 @@ import type { Config } from "./config/config.ts";
 import { EventBus } from "./events.ts";
 import type { Logger } from "./log.ts";
 import type { Database } from "./store/database.ts";
-import { markAllOffline } from "./store/devices.ts";
+import { listDevices, markAllOffline } from "./store/devices.ts";
+import { type AdminServer, type ComponentHealth, startAdminServer } from "./admin/server.ts";
 import { migrate } from "./store/migrate.ts";
 import { openPglite } from "./store/pglite.ts";
 import { openPostgres } from "./store/postgres.ts";
@@ -60,6 +61,8 @@ export interface Appliance {
   readonly server: DeviceServer;
   readonly events: EventBus;
   readonly metrics: MetricsRegistry;
+  /** The admin HTTP server, unless `adminEnabled` is off. */
+  readonly admin?: AdminServer;
   /** Stops everything gracefully and closes the database. Idempotent. */
   shutdown(): Promise<void>;
 }
@@ -102,9 +105,37 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       events,
       metrics,
     });
+    // State probes for /healthz: each integration sets its own when it starts (the MQTT client
+    // and the payment outbox); unset means "not configured".
+    const probes: {
+      mqtt?: () => ComponentHealth | Promise<ComponentHealth>;
+      payment?: () => ComponentHealth | Promise<ComponentHealth>;
+    } = {};
+
+    let admin: AdminServer | undefined;
+    if (config.adminEnabled) {
+      admin = startAdminServer({
+        hostname: config.adminHost,
+        port: config.adminPort,
+        log,
+        metrics,
+        pingDatabase: async () => {
+          await db.query("select 1 as one");
+        },
+        listDevices: () => listDevices(db),
+        // Read at each request, so an integration may set its probe before or after this point.
+        mqtt: () => probes.mqtt?.() ?? { state: "off", detail: "MQTT not configured" },
+        payment: () =>
+          probes.payment?.() ?? { state: "off", detail: "payment server not configured" },
+      });
+      const started = admin;
+      services.push({ name: "admin", stop: () => started.close() });
+    }
+
     log.info("newretail started", {
       listen: `${server.addr.hostname}:${server.addr.port}`,
       port: server.addr.port,
+      admin: admin ? `${admin.hostname}:${admin.port}` : "off",
       database: db.kind,
       databaseAt: db.description,
       config: options.configSources,
@@ -118,6 +149,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       server,
       events,
       metrics,
+      admin,
       shutdown() {
         stopping ??= (async () => {
           log.info("shutting down");
