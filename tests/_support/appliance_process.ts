@@ -60,7 +60,11 @@ export async function startApplianceProcess(
   const exited = child.status.then(async (s) => {
     await reading;
     started.reject(
-      new Error(`appliance exited (${s.code}) before starting: ${await stderrText}\n${JSON.stringify(lines)}`),
+      new Error(
+        `appliance exited (${s.code}) before starting: ${await stderrText}\n${
+          JSON.stringify(lines)
+        }`,
+      ),
     );
     return s;
   });
