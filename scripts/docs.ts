@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { DOC_FILES, withConfigTable } from "../src/config/config_doc.ts";
+import { DOC_FILES, normalizeTables, withConfigTable } from "../src/config/config_doc.ts";
 
 const root = new URL("../", import.meta.url);
 let found = 0;
@@ -20,8 +20,14 @@ for (const name of DOC_FILES) {
   const updated = withConfigTable(text);
   if (updated === undefined) continue;
   found++;
-  if (updated !== text) {
+  if (normalizeTables(updated) !== normalizeTables(text)) {
     await Deno.writeTextFile(url, updated);
+    // Aligns the table's columns as `deno task check` expects.
+    const fmt = await new Deno.Command("deno", {
+      args: ["fmt", "--quiet", decodeURIComponent(url.pathname)],
+    })
+      .output();
+    if (fmt.code !== 0) throw new Error(`deno fmt ${name} failed`);
     console.log(`updated the configuration table in ${name}`);
   } else {
     console.log(`${name}: configuration table up to date`);

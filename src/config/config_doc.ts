@@ -53,5 +53,17 @@ export function withConfigTable(markdown: string): string | undefined {
     markdown.slice(end);
 }
 
+/**
+ * A Markdown text with table rows reduced to their cells, so that `deno fmt`'s column alignment
+ * does not count as a difference.
+ */
+export function normalizeTables(markdown: string): string {
+  return markdown.split("\n").map((line) => {
+    if (!line.startsWith("|")) return line;
+    const cells = line.split(/(?<!\\)\|/).slice(1, -1).map((c) => c.trim());
+    return "|" + cells.map((c) => /^-+$/.test(c) ? "---" : c).join("|") + "|";
+  }).join("\n");
+}
+
 /** The Markdown files that carry the generated table (those that exist are checked). */
 export const DOC_FILES = ["README.md", "docs/OPERATIONS.md"];
