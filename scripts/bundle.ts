@@ -42,8 +42,13 @@ await Deno.remove(out, { recursive: true }).catch((e) => {
   if (!(e instanceof Deno.errors.NotFound)) throw e;
 });
 await Deno.mkdir(out, { recursive: true });
-// `deno install` fills node_modules from the cache (PGlite's files are copied from there).
-await run(["install", "--quiet"]);
+// PGlite's files are copied from node_modules: fill it (from the cache) only when it lacks them,
+// since reinstalling under a running test or appliance would pull files from under it.
+try {
+  await Deno.stat(new URL(PGLITE_FILES[0], pgliteDist));
+} catch {
+  await run(["install", "--quiet"]);
+}
 await run([
   "bundle",
   "--quiet",
