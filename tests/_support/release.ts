@@ -24,6 +24,7 @@ export async function run(
     args,
     cwd: options.cwd ?? decodeURIComponent(ROOT.pathname),
     env: options.env,
+    clearEnv: options.env !== undefined,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
