@@ -127,7 +127,7 @@ async function runHandler(
     return await withTimeout(deps.actions[action](ctx, body), deps.config.requestTimeoutS);
   } catch (e) {
     if (e instanceof UserError || e instanceof BodyError) {
-      origin.log.debug("request refused", { action, reason: e.message });
+      origin.log.info("request refused", { action, reason: e.message });
       return exception(e.message);
     }
     if (e instanceof DatabaseUnavailableError) {
