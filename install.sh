@@ -224,7 +224,7 @@ set -eu
 LIB=$LIB
 set -- "\${@:-serve}"
 RUN="\$LIB/bin/deno run --quiet --no-config --no-lock --no-remote --no-npm --unstable-net --no-prompt"
-flags=\$(\$RUN --allow-read --allow-env "\$LIB/newretail.js" permissions "\$@")
+flags=\$(\$RUN --allow-read --allow-env "\$LIB/newretail.js" permissions -- "\$@")
 nl='
 '
 IFS=\$nl

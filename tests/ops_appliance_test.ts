@@ -142,6 +142,18 @@ async function fromBundle(backend: Backend, t: Deno.TestContext) {
     const launcher = (await Deno.readTextFile(`${work}/root/usr/local/bin/newretail`))
       .replace("LIB=/opt/newretail", `LIB=${work}/root/opt/newretail`);
     await Deno.writeTextFile(`${work}/newretail`, launcher);
+    const help = await new Deno.Command("sh", {
+      args: [`${work}/newretail`, "--help"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(help.code, 0, new TextDecoder().decode(help.stderr));
+    assert.match(
+      new TextDecoder().decode(help.stdout),
+      /Usage: newretail/,
+      "--help passes through the launcher",
+    );
+
     const config = {
       "//": "test config: discovery off, so net is scoped to the hosts below",
       host: "127.0.0.1",

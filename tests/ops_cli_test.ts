@@ -68,3 +68,29 @@ Deno.test("check-config and serve refuse a bad value with one line naming the ke
     );
   });
 });
+
+Deno.test("permissions follow the command and the configuration", async () => {
+  const serve = await newretail(["permissions", "--", "serve", "--port", "9100"], {
+    NEWRETAIL_DISCOVERY: "off",
+    NEWRETAIL_PAYMENT_SERVER_URL: "https://pay.example.com/orders",
+  });
+  assert.equal(serve.code, 0, serve.stderr);
+  const flags = serve.stdout.trim().split("\n");
+  assert.equal(flags[0], "--allow-net=0.0.0.0:9100,127.0.0.1:8687,pay.example.com:443");
+  assert.ok(flags.some((f) => f.startsWith("--allow-write=./data")));
+  const device = await newretail([
+    "permissions",
+    "--",
+    "device",
+    "--port",
+    "1",
+    "--equip",
+    "X",
+    "health",
+  ], {
+    NEWRETAIL_DISCOVERY: "off",
+  });
+  assert.equal(device.stdout.split("\n")[0], "--allow-net", "the simulator connects anywhere");
+  const help = await newretail(["permissions", "--", "--help"], {});
+  assert.match(help.stdout, /^--allow-/, "after --, --help belongs to the command run next");
+});

@@ -58,7 +58,7 @@ Deno.test("install.sh into a scratch root", async (t) => {
         assert.equal(config.gid, Number(user[3]), "config readable by the service group");
       }
       const launcher = await Deno.readTextFile(`${root}/usr/local/bin/newretail`);
-      assert.match(launcher, /permissions "\$@"/);
+      assert.match(launcher, /permissions -- "\$@"/);
       assert.ok(!launcher.includes(root), "the launcher names target paths, not the scratch root");
     });
 
