@@ -89,6 +89,7 @@ WANTS=/etc/systemd/system/multi-user.target.wants/newretail.service
 SYSUSERS=/usr/lib/sysusers.d/newretail.conf
 CONF_DIR=/etc/newretail
 STATE_DIR=/var/lib/newretail
+CACHE_DIR=/var/cache/newretail
 CHANGED=0
 
 # put SRC DEST MODE: copies when the content differs (atomically: a running process keeps its
@@ -206,6 +207,7 @@ CONF_OWNER=$(awk -F: '$1 == "newretail" { print "0:" $4 }' "$PASSWD")
 # Directories: config readable by the service's group only, data owned by the service.
 dir "$CONF_DIR" 750 "$CONF_OWNER"
 dir "$STATE_DIR" 750 "$OWNER"
+dir "$CACHE_DIR" 750 "$OWNER"
 
 # Program.
 if [ "$MODE" = binary ]; then
@@ -222,6 +224,8 @@ else
 # with the permissions its configuration needs (see: newretail permissions --help).
 set -eu
 LIB=$LIB
+# Deno's own cache (compiled code): the unit's CacheDirectory, also for commands run by hand.
+export DENO_DIR="\${DENO_DIR:-$CACHE_DIR/deno}" DENO_NO_UPDATE_CHECK=1
 set -- "\${@:-serve}"
 RUN="\$LIB/bin/deno run --quiet --no-config --no-lock --no-remote --no-npm --unstable-net --no-prompt"
 flags=\$(\$RUN --allow-read --allow-env "\$LIB/newretail.js" permissions -- "\$@")

@@ -140,7 +140,8 @@ async function fromBundle(backend: Backend, t: Deno.TestContext) {
     assert.equal(installed.code, 0, installed.stderr);
     // The installed launcher, pointed at the scratch root instead of /opt/newretail.
     const launcher = (await Deno.readTextFile(`${work}/root/usr/local/bin/newretail`))
-      .replace("LIB=/opt/newretail", `LIB=${work}/root/opt/newretail`);
+      .replace("LIB=/opt/newretail", `LIB=${work}/root/opt/newretail`)
+      .replace("/var/cache/newretail/deno", `${work}/root/var/cache/newretail/deno`);
     await Deno.writeTextFile(`${work}/newretail`, launcher);
     const help = await new Deno.Command("sh", {
       args: [`${work}/newretail`, "--help"],
