@@ -17,17 +17,21 @@ import { buildRelease, install, REPO } from "./_support/release.ts";
 import { parsePrometheus } from "./_support/prometheus.ts";
 import { DeviceClient } from "../src/device/client.ts";
 import { DEMO_GOODS } from "../src/store/demo.ts";
+import {
+  eventually,
+  PaymentServerStandIn,
+  publish,
+  startBroker,
+  uniqueShop,
+} from "./payment_support.ts";
 
 const WATER = DEMO_GOODS.find((g) => g.id === 9)!;
 
-/** Payment server stand-in (real local HTTP); the payment integration will post orders here. */
-function startPaymentServer() {
-  const received: unknown[] = [];
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-    received.push(await req.json().catch(() => null));
-    return Response.json({ code: 0 });
-  });
-  return { server, received, url: `http://127.0.0.1:${server.addr.port}/orders` };
+/** The store's outside world in these tests: a real broker and a payment server stand-in. */
+interface Outside {
+  shop: string;
+  brokerUrl: string;
+  payment: PaymentServerStandIn;
 }
 
 async function json(port: number, path: string) {
@@ -36,7 +40,12 @@ async function json(port: number, path: string) {
 }
 
 /** What every form of the appliance must do once started. */
-async function exercise(t: Deno.TestContext, app: ApplianceProcess, equipId: string) {
+async function exercise(
+  t: Deno.TestContext,
+  app: ApplianceProcess,
+  equipId: string,
+  outside: Outside,
+) {
   await t.step("a device logs in and gets goods over TCP", async () => {
     const device = await DeviceClient.login({
       host: "127.0.0.1",
@@ -79,12 +88,44 @@ async function exercise(t: Deno.TestContext, app: ApplianceProcess, equipId: str
     assert.equal(m.value("newretail_database_up"), 1);
   });
 
-  // Hook for the payment integration: with MQTT_URL and the payment server configured above,
-  // publish a door event / place an order here and assert the payment server received the call.
-  await t.step({
-    name: "MQTT and the payment call (added with the payment integration)",
-    ignore: true,
-    fn() {},
+  await t.step("a door event over MQTT reaches the payment call of the next order", async () => {
+    const openId = `oTest${crypto.randomUUID().slice(0, 8)}`;
+    await eventually(async () => {
+      const health = await json(app.adminPort, "/healthz");
+      return health.body.mqtt.state === "up" ? true : undefined;
+    }, "MQTT connected");
+    const device = await DeviceClient.login({
+      host: "127.0.0.1",
+      port: app.port,
+      equipId,
+      timeoutMs: 15000,
+    });
+    try {
+      // The subscription follows the connection by a moment: publish until an order carries it.
+      const call = await eventually(
+        async () => {
+          await publish(outside.brokerUrl, [{
+            topic: `/newretail/door/${outside.shop}`,
+            payload: JSON.stringify({ id: outside.shop, action: "open", openId }),
+          }]);
+          const reply = await device.request("getPayInfo", {
+            order_id: `T${crypto.randomUUID().slice(0, 8)}`,
+            totalPrice: 2,
+            goods: [{ gid: WATER.id, price: 2, qty: 1 }],
+          });
+          assert.equal(reply.json?.exception, "");
+          assert.match(String(reply.json?.url), /^https?:\/\//);
+          await new Promise((r) => setTimeout(r, 200));
+          return outside.payment.accepted.find((c) => c.openid === openId);
+        },
+        "a payment call with the door's openId",
+        20_000,
+      );
+      assert.equal(call.price, "2.00");
+      assert.equal(call.uniqueId, equipId);
+    } finally {
+      await device.close();
+    }
   });
 }
 
@@ -101,6 +142,12 @@ async function stopCleanly(app: ApplianceProcess) {
 
 async function fromSource(backend: Backend, t: Deno.TestContext) {
   const opened = backend.name === "postgres" ? await backend.open({ demo: true }) : undefined;
+  const broker = await startBroker();
+  const outside = {
+    shop: uniqueShop(),
+    brokerUrl: broker.url,
+    payment: new PaymentServerStandIn(),
+  };
   // The appliance set may write ./data only: the test's embedded database goes below it.
   const stateDir = `./data/test-${crypto.randomUUID()}`;
   const env = {
@@ -109,6 +156,9 @@ async function fromSource(backend: Backend, t: Deno.TestContext) {
     NEWRETAIL_PORT: "0",
     NEWRETAIL_ADMIN_PORT: "0",
     NEWRETAIL_STATE_DIR: stateDir,
+    NEWRETAIL_SHOP_ID: outside.shop,
+    NEWRETAIL_PAYMENT_SERVER_URL: outside.payment.url,
+    MQTT_URL: outside.brokerUrl,
     ...(opened ? { DATABASE_URL: opened.url! } : {}),
   };
   try {
@@ -119,11 +169,13 @@ async function fromSource(backend: Backend, t: Deno.TestContext) {
       REPO,
     );
     try {
-      await exercise(t, app, "POS_0001");
+      await exercise(t, app, "POS_0001", outside);
     } finally {
       await stopCleanly(app);
     }
   } finally {
+    await outside.payment.close();
+    await broker.close();
     await opened?.dispose();
     await Deno.remove(`${REPO}/${stateDir}`, { recursive: true }).catch(() => {});
   }
@@ -132,7 +184,13 @@ async function fromSource(backend: Backend, t: Deno.TestContext) {
 async function fromBundle(backend: Backend, t: Deno.TestContext) {
   const work = await Deno.makeTempDir({ prefix: "newretail-bundle-" });
   const opened = backend.name === "postgres" ? await backend.open({ demo: true }) : undefined;
-  const payment = startPaymentServer();
+  const broker = await startBroker();
+  const outside = {
+    shop: uniqueShop(),
+    brokerUrl: broker.url,
+    payment: new PaymentServerStandIn(),
+  };
+  const payment = outside.payment;
   try {
     await buildRelease(`${work}/release`);
     await Deno.mkdir(`${work}/root`);
@@ -164,8 +222,9 @@ async function fromBundle(backend: Backend, t: Deno.TestContext) {
       stateDir: `${work}/state`,
       databaseUrl: opened?.url ?? "",
       demo: true,
+      shopId: outside.shop,
       paymentServerUrl: payment.url,
-      mqttUrl: Deno.env.get("MQTT_URL") ?? "",
+      mqttUrl: broker.url,
     };
     await Deno.writeTextFile(`${work}/config.json`, JSON.stringify(config, null, 2));
 
@@ -179,7 +238,7 @@ async function fromBundle(backend: Backend, t: Deno.TestContext) {
     const list = new TextDecoder().decode(flags.stdout).trim().split("\n");
     const net = list.find((f) => f.startsWith("--allow-net"))!;
     assert.notEqual(net, "--allow-net", "network scoped to hosts with discovery off");
-    assert.ok(net.includes(`127.0.0.1:${payment.server.addr.port}`), net);
+    assert.ok(net.includes(new URL(payment.url).host), net);
 
     const app = await startApplianceProcess(
       "sh",
@@ -188,12 +247,13 @@ async function fromBundle(backend: Backend, t: Deno.TestContext) {
       work,
     );
     try {
-      await exercise(t, app, "DZC_0001");
+      await exercise(t, app, "DZC_0001", outside);
     } finally {
       await stopCleanly(app);
     }
   } finally {
-    await payment.server.shutdown();
+    await payment.close();
+    await broker.close();
     await opened?.dispose();
     await Deno.remove(work, { recursive: true });
   }

@@ -16,7 +16,8 @@ export interface DenoPermissions {
   net: true | string[];
   read: string[];
   write: string[];
-  env: string[];
+  /** `true`: unrestricted (only with MQTT, see {@link appliancePermissions}). */
+  env: true | string[];
 }
 
 /** Paths that depend on how the program is installed, not on the configuration. */
@@ -66,6 +67,10 @@ function unique(list: string[]): string[] {
  * it is the listen addresses plus the host of every configured URL (database, MQTT, payment
  * server, and any `…Url` key added later).
  *
+ * Environment is unrestricted when MQTT is configured: npm:mqtt's `debug` dependency reads the
+ * names of every variable (`Object.keys(process.env)`) when it is loaded, and Deno grants that
+ * only with unscoped `--allow-env`. Without MQTT, the module is never loaded and the list holds.
+ *
  * @example
  * ```ts
  * const p = appliancePermissions(defaultConfig(), {
@@ -99,7 +104,7 @@ export function appliancePermissions(config: Config, paths: ProgramPaths): DenoP
     net: config.discoveryEnabled ? true : unique(targets),
     read: unique(read),
     write: unique(write),
-    env: unique([...configEnvNames(), ...DRIVER_ENV]),
+    env: config.mqttUrl ? true : unique([...configEnvNames(), ...DRIVER_ENV]),
   };
 }
 
@@ -111,6 +116,6 @@ export function permissionFlags(p: DenoPermissions): string[] {
     ...(p.net === true ? ["--allow-net"] : list("net", p.net)),
     ...list("read", p.read),
     ...list("write", p.write),
-    ...list("env", p.env),
+    ...(p.env === true ? ["--allow-env"] : list("env", p.env)),
   ];
 }

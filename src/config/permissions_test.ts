@@ -4,18 +4,22 @@ import { appliancePermissions, DRIVER_ENV, permissionFlags, urlTarget } from "./
 
 const DEV_PATHS = { configFile: "/etc/newretail/config.json", assetDirs: ["./node_modules"] };
 
+// The static sets serve whatever the environment or config file configures at run time, MQTT
+// included (which widens env); the installed launcher computes a narrower set per config file.
+const ANY_MQTT = { mqttUrl: "mqtt://broker.invalid" };
+
 Deno.test("permissions: deno.json's appliance set is the default configuration's", async () => {
   const denoJson = JSON.parse(await Deno.readTextFile(new URL("../../deno.json", import.meta.url)));
   assert.deepEqual(
     denoJson.permissions.appliance,
-    appliancePermissions(defaultConfig(), DEV_PATHS),
+    appliancePermissions({ ...defaultConfig(), ...ANY_MQTT }, DEV_PATHS),
   );
   assert.equal(denoJson.tasks.start, "deno run -P=appliance main.ts serve");
   const store = denoJson.permissions.store;
   assert.deepEqual(
     store,
     appliancePermissions(
-      { ...defaultConfig(), stateDir: "/var/lib/newretail" },
+      { ...defaultConfig(), ...ANY_MQTT, stateDir: "/var/lib/newretail" },
       { configFile: "/etc/newretail/config.json", assetDirs: [] },
     ),
     "the compiled binary's set: the installed paths (PGlite's files are inside the binary)",
@@ -52,8 +56,12 @@ Deno.test("permissions: with discovery off, net is the listen addresses and conf
     "/etc/newretail/ca.pem",
   ]);
   assert.deepEqual(p.write, [], "PostgreSQL: nothing written locally");
-  assert.ok(p.env.includes("NEWRETAIL_PORT") && p.env.includes("DATABASE_URL"));
-  for (const name of DRIVER_ENV) assert.ok(p.env.includes(name));
+  assert.equal(p.env, true, "with MQTT configured: npm:mqtt enumerates the environment");
+  const { config: noMqtt } = loadConfig({ flags: { mqttUrl: "" } });
+  const scoped = appliancePermissions(noMqtt, { configFile: "/c.json", assetDirs: [] });
+  assert.ok(Array.isArray(scoped.env), "without MQTT the env list is scoped");
+  assert.ok(scoped.env.includes("NEWRETAIL_PORT") && scoped.env.includes("DATABASE_URL"));
+  for (const name of DRIVER_ENV) assert.ok(scoped.env.includes(name));
 });
 
 Deno.test("permissions: admin off drops its address; PGlite reads and writes the state dir", () => {
