@@ -13,6 +13,7 @@ import { checkConfigCommand } from "./src/cli/check_config.ts";
 import { odooCommand } from "./src/cli/odoo.ts";
 import { outboxCommand } from "./src/cli/outbox.ts";
 import { bindingsCommand } from "./src/cli/bindings.ts";
+import { permissionsCommand } from "./src/cli/permissions.ts";
 
 /** Command name → runner (resolves with the exit code). */
 export const COMMANDS: Record<string, { run(args: string[]): Promise<number>; summary: string }> = {
@@ -25,6 +26,10 @@ export const COMMANDS: Record<string, { run(args: string[]): Promise<number>; su
   odoo: { run: odooCommand, summary: "Odoo upstream: check the connection, pull the catalogue" },
   outbox: { run: outboxCommand, summary: "deliveries owed to Odoo: list, retry" },
   bindings: { run: bindingsCommand, summary: "import shelf-label bindings and RFID tags (CSV)" },
+  permissions: {
+    run: permissionsCommand,
+    summary: "print the Deno permission flags serve needs with this configuration",
+  },
 };
 
 const USAGE = `newretail — edge appliance for self-service stores

@@ -12,7 +12,8 @@ import type { Config } from "./config/config.ts";
 import { EventBus } from "./events.ts";
 import type { Logger } from "./log.ts";
 import type { Database } from "./store/database.ts";
-import { markAllOffline } from "./store/devices.ts";
+import { listDevices, markAllOffline } from "./store/devices.ts";
+import { type AdminServer, type ComponentHealth, startAdminServer } from "./admin/server.ts";
 import { migrate } from "./store/migrate.ts";
 import { openPglite } from "./store/pglite.ts";
 import { openPostgres } from "./store/postgres.ts";
@@ -20,8 +21,9 @@ import { seedDemo } from "./store/demo.ts";
 import { DeviceServer } from "./server/server.ts";
 import { PaymentServices } from "./payment/service.ts";
 import { odooSettings } from "./upstream/odoo/settings.ts";
-import { OdooConnector } from "./upstream/odoo/connector.ts";
+import { OdooConnector, odooHealthComponent } from "./upstream/odoo/connector.ts";
 import { setUpstreamEnabled } from "./upstream/odoo/local_store.ts";
+import { pendingCallCount } from "./store/orders.ts";
 
 /** An opened local store. */
 export interface OpenedDatabase {
@@ -68,6 +70,8 @@ export interface Appliance {
   readonly payments: PaymentServices;
   /** The Odoo connector in Odoo mode (NEWRETAIL_ODOO_URL set), else undefined. */
   readonly odoo: OdooConnector | undefined;
+  /** The admin HTTP server, unless `adminEnabled` is off. */
+  readonly admin?: AdminServer;
   /** Stops everything gracefully and closes the database. Idempotent. */
   shutdown(): Promise<void>;
 }
@@ -134,9 +138,43 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
         throw e;
       });
     if (odoo) services.push({ name: "odoo", stop: () => odoo.stop() });
+    // State probes for /healthz; unset means "not configured".
+    const probes: {
+      mqtt?: () => ComponentHealth | Promise<ComponentHealth>;
+      payment?: () => ComponentHealth | Promise<ComponentHealth>;
+    } = {
+      mqtt: payments.mqtt.configured
+        ? () => ({ state: payments.mqtt.connected ? "up" : "down" })
+        : undefined,
+      payment: payments.paymentServer.configured
+        ? async () => ({ state: "up", pendingCalls: await pendingCallCount(db) })
+        : undefined,
+    };
+
+    let admin: AdminServer | undefined;
+    if (config.adminEnabled) {
+      admin = startAdminServer({
+        hostname: config.adminHost,
+        port: config.adminPort,
+        log,
+        metrics,
+        pingDatabase: async () => {
+          await db.query("select 1 as one");
+        },
+        listDevices: () => listDevices(db),
+        mqtt: () => probes.mqtt?.() ?? { state: "off", detail: "MQTT not configured" },
+        payment: () =>
+          probes.payment?.() ?? { state: "off", detail: "payment server not configured" },
+        odoo: odoo ? () => odooHealthComponent(odoo.health()) : undefined,
+      });
+      const started = admin;
+      services.push({ name: "admin", stop: () => started.close() });
+    }
+
     log.info("newretail started", {
       listen: `${server.addr.hostname}:${server.addr.port}`,
       port: server.addr.port,
+      admin: admin ? `${admin.hostname}:${admin.port}` : "off",
       database: db.kind,
       databaseAt: db.description,
       config: options.configSources,
@@ -153,6 +191,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       metrics,
       payments,
       odoo,
+      admin,
       shutdown() {
         stopping ??= (async () => {
           log.info("shutting down");

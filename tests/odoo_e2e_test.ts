@@ -23,6 +23,9 @@ for (const backend of backends()) {
         odooApiKey: odoo.password,
         odooPollS: 0.1,
         odooPageSize: 10,
+        adminEnabled: true,
+        adminHost: "127.0.0.1",
+        adminPort: 0,
       },
     });
     const pos = await appliance.device("POS_0001");
@@ -53,6 +56,15 @@ for (const backend of backends()) {
           ok(
             appliance.logs.some((l) => l.msg === "odoo connected" && l.version === "17.0-20240709"),
           );
+          const admin = `http://127.0.0.1:${appliance.app.admin!.port}`;
+          const health = await (await fetch(`${admin}/healthz`)).json();
+          strictEqual(health.odoo.state, "up");
+          strictEqual(health.odoo.version, "17.0-20240709");
+          strictEqual(health.odoo.warehouse, "1 WH");
+          strictEqual(health.odoo.outboxFailed, 0);
+          const metrics = await (await fetch(`${admin}/metrics`)).text();
+          ok(/newretail_odoo_outbox\{state="pending"\} 0/.test(metrics), metrics);
+          ok(/newretail_odoo_up 1/.test(metrics), metrics);
         },
       );
 

@@ -55,6 +55,28 @@ export interface OdooHealth {
   outbox: { pending: number; failed: number };
 }
 
+/**
+ * The connector's state as `/healthz` shows it: `up` when Odoo answered the last call, `down`
+ * with the last error otherwise, `connecting` before the first answer; the outbox depth beside.
+ */
+export function odooHealthComponent(h: OdooHealth): {
+  state: string;
+  detail?: string;
+  [extra: string]: unknown;
+} {
+  return {
+    state: h.reachable ? "up" : h.lastError ? "down" : "connecting",
+    ...(h.lastError ? { detail: h.lastError } : {}),
+    url: h.url,
+    db: h.db,
+    version: h.version,
+    warehouse: h.warehouse,
+    lastPull: h.lastPull ?? null,
+    outboxPending: h.outbox.pending,
+    outboxFailed: h.outbox.failed,
+  };
+}
+
 const DELIVERERS: Record<OutboxKind, Deliverer> = {
   "stock-receipt": deliverReceipt,
   "sale-order": deliverOrder,
