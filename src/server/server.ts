@@ -244,7 +244,12 @@ export class DeviceServer implements DeviceLink {
     // Fine enough for the shortest configured timeout, at most once a second.
     const tickMs = Math.max(
       10,
-      Math.min(1000, config.heartbeatIntervalS * 250, config.loginTimeoutS * 250),
+      Math.min(
+        1000,
+        config.heartbeatIntervalS * 250,
+        config.loginTimeoutS * 250,
+        config.frameTimeoutS * 250,
+      ),
     );
     this.#sweeper = setInterval(() => this.#sweep(), tickMs);
   }
@@ -254,8 +259,17 @@ export class DeviceServer implements DeviceLink {
     const now = clock.now();
     const loginTimeoutMs = config.loginTimeoutS * 1000;
     const heartbeatMs = config.heartbeatIntervalS * 1000;
+    const frameTimeoutMs = config.frameTimeoutS * 1000;
     for (const session of this.#sessions) {
       if (session.closed) continue;
+      const partialSince = session.partialFrameSince;
+      if (partialSince !== undefined && now - partialSince >= frameTimeoutMs) {
+        session.log.warn("frame not completed in time, closing connection", {
+          frameTimeoutS: config.frameTimeoutS,
+        });
+        session.close("frame_timeout");
+        continue;
+      }
       if (!session.device) {
         if (now - session.connectedAt >= loginTimeoutMs) {
           session.close("login_timeout");
