@@ -30,8 +30,8 @@ export interface OpenedDatabase {
  * Opens the configured local store: PostgreSQL when `databaseUrl` is set, else embedded PGlite in
  * `stateDir` (locked against a second process).
  */
-export async function openDatabase(config: Config): Promise<OpenedDatabase> {
-  if (config.databaseUrl) return { db: openPostgres(config.databaseUrl), created: false };
+export async function openDatabase(config: Config, log?: Logger): Promise<OpenedDatabase> {
+  if (config.databaseUrl) return { db: openPostgres(config.databaseUrl, { log }), created: false };
   const db = await openPglite(config.stateDir);
   return { db, created: db.created };
 }
@@ -78,7 +78,7 @@ export interface Appliance {
 export async function startAppliance(options: ApplianceOptions): Promise<Appliance> {
   const { config, log } = options;
   const clock = options.clock ?? systemClock;
-  const { db, created } = await openDatabase(config);
+  const { db, created } = await openDatabase(config, log);
   const services: Service[] = [];
   try {
     const applied = await migrate(db);
