@@ -154,7 +154,10 @@ export class Session {
         break;
       }
       if (n === null) {
-        this.close("peer_closed");
+        // A FIN ends the peer's requests, not its wish for replies (`printf … | nc` half-closes):
+        // answer what was asked (each request is bounded by the request timeout), then close.
+        if (this.#queuedRequests > 0) await this.#requests;
+        this.close("peer_closed", { flushMs: 1000 });
         break;
       }
       let frames: Frame[];

@@ -400,6 +400,17 @@ export function fuzzStream(
   equipId: string,
   order: ByteOrder,
 ): Uint8Array {
+  const stream = concat(fuzzStreamParts(rng, corpus, equipId, order));
+  return rng.chance(0.2) ? mutateBytes(rng, stream) : stream;
+}
+
+/** The parts of a hostile stream (see {@link fuzzStream}), one frame or noise each. */
+export function fuzzStreamParts(
+  rng: Prng,
+  corpus: readonly CorpusRequest[],
+  equipId: string,
+  order: ByteOrder,
+): Uint8Array[] {
   const parts: Uint8Array[] = [];
   if (rng.chance(0.8)) {
     parts.push(encodeFrame({ action: "login", equipId }, new Uint8Array(), order));
@@ -431,8 +442,7 @@ export function fuzzStream(
         parts.push(rng.bytes(rng.int(64)));
     }
   }
-  const stream = concat(parts);
-  return rng.chance(0.2) ? mutateBytes(rng, stream) : stream;
+  return parts;
 }
 
 /** Splits bytes at random points: single bytes, small pieces, or all at once. */

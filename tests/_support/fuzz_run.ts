@@ -14,6 +14,7 @@ import {
   type CorpusRequest,
   decoderCase,
   fuzzStream,
+  fuzzStreamParts,
   mutateBytes,
   mutateJson,
   Prng,
@@ -170,7 +171,7 @@ export async function runTcpFuzz(options: TcpFuzzOptions): Promise<TcpFuzzStats>
         while (!stop && next < options.streams) {
           const i = next++;
           const rng = new Prng(seed ^ Math.imul(i + 1, 0x27d4eb2d));
-          stats.streamReplies += await hostileStream(
+          const replies = await hostileStream(
             port,
             rng,
             corpus,
@@ -179,6 +180,7 @@ export async function runTcpFuzz(options: TcpFuzzOptions): Promise<TcpFuzzStats>
           ).catch((e) => {
             throw new Error(`stream seed=${seed} i=${i}: ${(e as Error).message}`);
           });
+          stats.streamReplies += replies;
           stats.streams++;
           if (stats.streams % 1000 === 0) options.onProgress?.(stats);
         }
@@ -257,14 +259,22 @@ async function hostileStream(
   timeoutMs: number,
 ): Promise<number> {
   const order = rng.chance(0.85) ? "le" : "be";
-  const stream = fuzzStream(rng, corpus, equipId, order);
+  // A quarter of the streams go one part at a time with a pause, so that the frames before a bad
+  // one are answered before it arrives (a protocol error drops what is still in flight).
+  const interactive = rng.chance(0.25);
+  const parts = interactive
+    ? fuzzStreamParts(rng, corpus, equipId, order)
+    : [fuzzStream(rng, corpus, equipId, order)];
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     const exchange = (async () => {
       const reading = readReplies(conn, order);
       try {
-        for (const chunk of randomChunks(rng, stream, 64)) await conn.write(chunk);
+        for (const part of parts) {
+          for (const chunk of randomChunks(rng, part, 64)) await conn.write(chunk);
+          if (interactive) await new Promise((r) => setTimeout(r, 20));
+        }
         await conn.closeWrite();
       } catch {
         // the server closed on a protocol error while we were still writing
