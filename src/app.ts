@@ -18,6 +18,7 @@ import { openPglite } from "./store/pglite.ts";
 import { openPostgres } from "./store/postgres.ts";
 import { seedDemo } from "./store/demo.ts";
 import { DeviceServer } from "./server/server.ts";
+import { PaymentServices } from "./payment/service.ts";
 
 /** An opened local store. */
 export interface OpenedDatabase {
@@ -60,6 +61,8 @@ export interface Appliance {
   readonly server: DeviceServer;
   readonly events: EventBus;
   readonly metrics: MetricsRegistry;
+  /** Payment-server outbox, MQTT, order expiry and payment-result pushes. */
+  readonly payments: PaymentServices;
   /** Stops everything gracefully and closes the database. Idempotent. */
   shutdown(): Promise<void>;
 }
@@ -93,7 +96,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
 
     const events = new EventBus(log);
     const metrics = new MetricsRegistry();
-    const server = DeviceServer.listen({
+    const server = await DeviceServer.listen({
       db,
       config,
       clock,
@@ -102,6 +105,12 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       events,
       metrics,
     });
+    const payments = await PaymentServices.start({ db, config, clock, log, events, link: server })
+      .catch(async (e) => {
+        await server.shutdown();
+        throw e;
+      });
+    services.push({ name: "payments", stop: () => payments.stop() });
     log.info("newretail started", {
       listen: `${server.addr.hostname}:${server.addr.port}`,
       port: server.addr.port,
@@ -118,6 +127,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       server,
       events,
       metrics,
+      payments,
       shutdown() {
         stopping ??= (async () => {
           log.info("shutting down");

@@ -7,7 +7,7 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { backends } from "./_support/databases.ts";
 import { eventually, startTestAppliance, type TestAppliance } from "./_support/appliance.ts";
-import { encodeFrame } from "../src/protocol/frame.ts";
+import { encodeFrame, FrameDecoder } from "../src/protocol/frame.ts";
 import { getDevice } from "../src/store/devices.ts";
 
 const backend = backends()[0].name;
@@ -325,6 +325,30 @@ Deno.test(`half-open peers: heartbeats close logged-in ones, the login timeout t
         // closed already
       }
     }
+    await appliance.stop();
+  }
+});
+
+Deno.test(`a peer that half-closes after its requests still gets its replies (${backend})`, async () => {
+  const appliance = await startTestAppliance(backend);
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: appliance.port });
+    try {
+      await conn.write(frame("login", "", { equipId: "POS_1601" }));
+      await conn.write(frame("getGoods", '{"gid":1}', { uniqueId: "POS_1601" }));
+      await conn.closeWrite(); // as `printf … | nc` does
+      const decoder = new FrameDecoder();
+      const buffer = new Uint8Array(16 * 1024);
+      const actions: string[] = [];
+      for (let n; (n = await conn.read(buffer)) !== null;) {
+        for (const f of decoder.push(buffer.subarray(0, n))) actions.push(f.header.action);
+      }
+      assertEquals(actions, ["loginReturn", "getGoodsReturn"]);
+    } finally {
+      conn.close();
+    }
+    assertEquals(disconnects(appliance, "peer_closed"), 1);
+  } finally {
     await appliance.stop();
   }
 });

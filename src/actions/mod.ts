@@ -11,6 +11,8 @@ import { getGoods } from "./get_goods.ts";
 import { getAllGoods } from "./get_all_goods.ts";
 import { getWarehouseGoods } from "./get_warehouse_goods.ts";
 import { stockGoods } from "./stock_goods.ts";
+import { getPayInfo } from "./get_pay_info.ts";
+import { makePayment } from "./make_payment.ts";
 
 /** Action name → handler. Every action but `login` requires a logged-in device. */
 export type ActionTable = Readonly<Record<string, ActionHandler>>;
@@ -24,4 +26,6 @@ export const CORE_ACTIONS: ActionTable = {
   getAllGoods,
   getWarehouseGoods,
   stockGoods,
+  getPayInfo,
+  makePayment,
 };

@@ -300,6 +300,25 @@ export const CONFIG_SPEC = {
     doc:
       "Payment URL handed to the device for its QR code; {order}, {amount}, {shop} are replaced.",
   }),
+  paymentRetryMinS: field({
+    env: "NEWRETAIL_PAYMENT_RETRY_MIN_S",
+    default: 1,
+    parse: seconds(0.01),
+    doc:
+      "First wait before calling the payment server again after a failed call (doubles each time).",
+  }),
+  paymentRetryMaxS: field({
+    env: "NEWRETAIL_PAYMENT_RETRY_MAX_S",
+    default: 60,
+    parse: seconds(0.01),
+    doc: "Longest wait between two calls to the payment server for the same order.",
+  }),
+  mqttReconnectS: field({
+    env: "NEWRETAIL_MQTT_RECONNECT_S",
+    default: 5,
+    parse: seconds(0.1),
+    doc: "Wait before reconnecting to the MQTT broker after the connection is lost.",
+  }),
   orderTtlS: field({
     env: "NEWRETAIL_ORDER_TTL_S",
     default: 600,
