@@ -202,7 +202,7 @@ Deno.test(`a peer announcing a 2 GB body is closed at the header (${backend})`, 
       // A negative header length.
       { bytes: new Uint8Array([0x00, 0x00, 0x00, 0x80]), reason: "header_length_out_of_range" },
     ];
-    for (const { bytes, reason } of cases) {
+    for (const { bytes } of cases) {
       const conn = await Deno.connect({ hostname: "127.0.0.1", port: appliance.port });
       try {
         await conn.write(bytes);
