@@ -10,6 +10,7 @@ import { migrateCommand, seedDemoCommand } from "./src/cli/migrate.ts";
 import { deviceCommand } from "./src/cli/device.ts";
 import { devicesCommand } from "./src/cli/devices.ts";
 import { checkConfigCommand } from "./src/cli/check_config.ts";
+import { permissionsCommand } from "./src/cli/permissions.ts";
 
 /** Command name → runner (resolves with the exit code). */
 export const COMMANDS: Record<string, { run(args: string[]): Promise<number>; summary: string }> = {
@@ -19,6 +20,10 @@ export const COMMANDS: Record<string, { run(args: string[]): Promise<number>; su
   devices: { run: devicesCommand, summary: "list, enable or disable devices" },
   device: { run: deviceCommand, summary: "act as a device: log in, send one request" },
   "check-config": { run: checkConfigCommand, summary: "validate and print the configuration" },
+  permissions: {
+    run: permissionsCommand,
+    summary: "print the Deno permission flags serve needs with this configuration",
+  },
 };
 
 const USAGE = `newretail — edge appliance for self-service stores

@@ -12,13 +12,15 @@ import type { Config } from "./config/config.ts";
 import { EventBus } from "./events.ts";
 import type { Logger } from "./log.ts";
 import type { Database } from "./store/database.ts";
-import { markAllOffline } from "./store/devices.ts";
+import { listDevices, markAllOffline } from "./store/devices.ts";
+import { type AdminServer, type ComponentHealth, startAdminServer } from "./admin/server.ts";
 import { migrate } from "./store/migrate.ts";
 import { openPglite } from "./store/pglite.ts";
 import { openPostgres } from "./store/postgres.ts";
 import { seedDemo } from "./store/demo.ts";
 import { DeviceServer } from "./server/server.ts";
 import { PaymentServices } from "./payment/service.ts";
+import { pendingCallCount } from "./store/orders.ts";
 
 /** An opened local store. */
 export interface OpenedDatabase {
@@ -63,6 +65,8 @@ export interface Appliance {
   readonly metrics: MetricsRegistry;
   /** Payment-server outbox, MQTT, order expiry and payment-result pushes. */
   readonly payments: PaymentServices;
+  /** The admin HTTP server, unless `adminEnabled` is off. */
+  readonly admin?: AdminServer;
   /** Stops everything gracefully and closes the database. Idempotent. */
   shutdown(): Promise<void>;
 }
@@ -111,9 +115,42 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
         throw e;
       });
     services.push({ name: "payments", stop: () => payments.stop() });
+    // State probes for /healthz; unset means "not configured".
+    const probes: {
+      mqtt?: () => ComponentHealth | Promise<ComponentHealth>;
+      payment?: () => ComponentHealth | Promise<ComponentHealth>;
+    } = {
+      mqtt: payments.mqtt.configured
+        ? () => ({ state: payments.mqtt.connected ? "up" : "down" })
+        : undefined,
+      payment: payments.paymentServer.configured
+        ? async () => ({ state: "up", pendingCalls: await pendingCallCount(db) })
+        : undefined,
+    };
+
+    let admin: AdminServer | undefined;
+    if (config.adminEnabled) {
+      admin = startAdminServer({
+        hostname: config.adminHost,
+        port: config.adminPort,
+        log,
+        metrics,
+        pingDatabase: async () => {
+          await db.query("select 1 as one");
+        },
+        listDevices: () => listDevices(db),
+        mqtt: () => probes.mqtt?.() ?? { state: "off", detail: "MQTT not configured" },
+        payment: () =>
+          probes.payment?.() ?? { state: "off", detail: "payment server not configured" },
+      });
+      const started = admin;
+      services.push({ name: "admin", stop: () => started.close() });
+    }
+
     log.info("newretail started", {
       listen: `${server.addr.hostname}:${server.addr.port}`,
       port: server.addr.port,
+      admin: admin ? `${admin.hostname}:${admin.port}` : "off",
       database: db.kind,
       databaseAt: db.description,
       config: options.configSources,
@@ -128,6 +165,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       events,
       metrics,
       payments,
+      admin,
       shutdown() {
         stopping ??= (async () => {
           log.info("shutting down");

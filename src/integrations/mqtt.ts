@@ -9,7 +9,7 @@
  *
  * @module
  */
-import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from "mqtt";
+import type { IClientOptions, IPublishPacket, MqttClient } from "mqtt";
 import { type Config, ConfigError, withShop } from "../config/config.ts";
 import type { Logger } from "../log.ts";
 import { maskId } from "../log.ts";
@@ -168,6 +168,9 @@ export class StoreMqtt {
         );
       }
     }
+    // Loaded only when a broker is configured: npm:mqtt's `debug` dependency enumerates the whole
+    // environment at import, which needs unscoped --allow-env (see src/config/permissions.ts).
+    const { default: mqtt } = await import("mqtt");
     const client = mqtt.connect(config.mqttUrl, options);
     this.#client = client;
     client.handleMessage = (packet, done) => {
