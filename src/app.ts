@@ -36,8 +36,8 @@ export interface OpenedDatabase {
  * Opens the configured local store: PostgreSQL when `databaseUrl` is set, else embedded PGlite in
  * `stateDir` (locked against a second process).
  */
-export async function openDatabase(config: Config): Promise<OpenedDatabase> {
-  if (config.databaseUrl) return { db: openPostgres(config.databaseUrl), created: false };
+export async function openDatabase(config: Config, log?: Logger): Promise<OpenedDatabase> {
+  if (config.databaseUrl) return { db: openPostgres(config.databaseUrl, { log }), created: false };
   const db = await openPglite(config.stateDir);
   return { db, created: db.created };
 }
@@ -92,7 +92,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   const clock = options.clock ?? systemClock;
   // Checked before opening anything: an incomplete Odoo setup is a config error.
   const odooConfig = odooSettings(config);
-  const { db, created } = await openDatabase(config);
+  const { db, created } = await openDatabase(config, log);
   const services: Service[] = [];
   try {
     const applied = await migrate(db);

@@ -161,6 +161,12 @@ export const CONFIG_SPEC = {
     parse: seconds(0.01),
     doc: "A connection that has not logged in by then is closed.",
   }),
+  frameTimeoutS: field({
+    env: "NEWRETAIL_FRAME_TIMEOUT_S",
+    default: 30,
+    parse: seconds(0.01),
+    doc: "A frame begun but not completed by then (a peer trickling bytes) closes the connection.",
+  }),
   heartbeatIntervalS: field({
     env: "NEWRETAIL_HEARTBEAT_INTERVAL_S",
     default: 30,
