@@ -7,6 +7,7 @@
  */
 import type { Database } from "./database.ts";
 import core from "./migrations/001_core.sql" with { type: "text" };
+import push from "./migrations/003_push.sql" with { type: "text" };
 
 /** One migration. */
 export interface Migration {
@@ -18,6 +19,7 @@ export interface Migration {
 /** Every migration, in order. Embedded in the program (imports), so the binary needs no files. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "core", sql: core },
+  { version: 3, name: "push", sql: push },
 ];
 
 // Any constant works: it only has to be the same in every process migrating this database.
