@@ -11,6 +11,7 @@ import { getGoods } from "./get_goods.ts";
 import { getAllGoods } from "./get_all_goods.ts";
 import { getWarehouseGoods } from "./get_warehouse_goods.ts";
 import { stockGoods } from "./stock_goods.ts";
+import { getPosition } from "./get_position.ts";
 
 /** Action name → handler. Every action but `login` requires a logged-in device. */
 export type ActionTable = Readonly<Record<string, ActionHandler>>;
@@ -24,4 +25,5 @@ export const CORE_ACTIONS: ActionTable = {
   getAllGoods,
   getWarehouseGoods,
   stockGoods,
+  getPosition,
 };
