@@ -55,7 +55,7 @@ export const NOT_LOGGED_IN = "not logged in";
 class RequestTimeout extends Error {}
 
 async function withTimeout<T>(work: Promise<T>, seconds: number): Promise<T> {
-  let timer: number | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new RequestTimeout()), seconds * 1000);
   });

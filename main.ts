@@ -1,0 +1,56 @@
+/**
+ * newretail: the store appliance's command line. `serve` is what `deno task start` and systemd
+ * run; the other commands are for installers and operators.
+ *
+ * @module
+ */
+import { describeFailure } from "./src/cli/_common.ts";
+import { serveCommand } from "./src/cli/serve.ts";
+import { migrateCommand, seedDemoCommand } from "./src/cli/migrate.ts";
+import { deviceCommand } from "./src/cli/device.ts";
+import { devicesCommand } from "./src/cli/devices.ts";
+import { checkConfigCommand } from "./src/cli/check_config.ts";
+
+/** Command name → runner (resolves with the exit code). */
+export const COMMANDS: Record<string, { run(args: string[]): Promise<number>; summary: string }> = {
+  serve: { run: serveCommand, summary: "run the appliance (default)" },
+  migrate: { run: migrateCommand, summary: "apply database migrations" },
+  "seed-demo": { run: seedDemoCommand, summary: "load the demo catalogue" },
+  devices: { run: devicesCommand, summary: "list, enable or disable devices" },
+  device: { run: deviceCommand, summary: "act as a device: log in, send one request" },
+  "check-config": { run: checkConfigCommand, summary: "validate and print the configuration" },
+};
+
+const USAGE = `newretail — edge appliance for self-service stores
+
+Usage: newretail [COMMAND] [options]   (--help on any command)
+
+Commands:
+${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(14)}${c.summary}`).join("\n")}`;
+
+/** Runs the command line; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const [first, ...rest] = args;
+  if (first === "--help" || first === "-h" || first === "help") {
+    console.log(USAGE);
+    return 0;
+  }
+  const name = first === undefined || first.startsWith("-") ? "serve" : first;
+  const command = COMMANDS[name];
+  if (!command || !Object.hasOwn(COMMANDS, name)) {
+    console.error(`unknown command: ${name}\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    return await command.run(first === name ? rest : args);
+  } catch (e) {
+    const failure = describeFailure(e);
+    if (!failure) throw e;
+    console.error(failure.line);
+    return failure.code;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

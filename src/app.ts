@@ -1,0 +1,146 @@
+/**
+ * Assembles one appliance from its configuration: the local store, the device server and the
+ * background services. Everything is created here and passed in (no module state), so a test can
+ * run two appliances in one process.
+ *
+ * @module
+ */
+import { type Clock, systemClock } from "./actions/context.ts";
+import { type ActionTable, CORE_ACTIONS } from "./actions/mod.ts";
+import { MetricsRegistry } from "./admin/metrics.ts";
+import type { Config } from "./config/config.ts";
+import { EventBus } from "./events.ts";
+import type { Logger } from "./log.ts";
+import type { Database } from "./store/database.ts";
+import { markAllOffline } from "./store/devices.ts";
+import { migrate } from "./store/migrate.ts";
+import { openPglite } from "./store/pglite.ts";
+import { openPostgres } from "./store/postgres.ts";
+import { seedDemo } from "./store/demo.ts";
+import { DeviceServer } from "./server/server.ts";
+
+/** An opened local store. */
+export interface OpenedDatabase {
+  db: Database;
+  /** True when this open created a new embedded database. */
+  created: boolean;
+}
+
+/**
+ * Opens the configured local store: PostgreSQL when `databaseUrl` is set, else embedded PGlite in
+ * `stateDir` (locked against a second process).
+ */
+export async function openDatabase(config: Config): Promise<OpenedDatabase> {
+  if (config.databaseUrl) return { db: openPostgres(config.databaseUrl), created: false };
+  const db = await openPglite(config.stateDir);
+  return { db, created: db.created };
+}
+
+/** A background part of the appliance, stopped in reverse order of start. */
+export interface Service {
+  name: string;
+  stop(): Promise<void>;
+}
+
+/** What {@link startAppliance} needs. */
+export interface ApplianceOptions {
+  config: Config;
+  /** Where the configuration came from (for the start-up log line). */
+  configSources: string[];
+  log: Logger;
+  clock?: Clock;
+  /** The action table (defaults to every action). */
+  actions?: ActionTable;
+}
+
+/** A running appliance. */
+export interface Appliance {
+  readonly config: Config;
+  readonly db: Database;
+  readonly server: DeviceServer;
+  readonly events: EventBus;
+  readonly metrics: MetricsRegistry;
+  /** Stops everything gracefully and closes the database. Idempotent. */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Starts the appliance: store (migrated; a new embedded one seeded with the demo catalogue unless
+ * `demo` is off), device server, background services.
+ *
+ * @example
+ * ```ts
+ * const app = await startAppliance({ config, configSources: ["defaults"], log });
+ * console.log(app.server.addr.port);
+ * await app.shutdown();
+ * ```
+ */
+export async function startAppliance(options: ApplianceOptions): Promise<Appliance> {
+  const { config, log } = options;
+  const clock = options.clock ?? systemClock;
+  const { db, created } = await openDatabase(config);
+  const services: Service[] = [];
+  try {
+    const applied = await migrate(db);
+    if (applied.length > 0) log.info("database migrated", { applied });
+    if (created && config.demo) {
+      const counts = await seedDemo(db);
+      log.info("new embedded database loaded with the demo catalogue", counts);
+    }
+    // Nothing survives a restart: devices still marked online are left over from a crash.
+    const stale = await markAllOffline(db, new Date(clock.now()));
+    if (stale > 0) log.info("devices marked offline after restart", { devices: stale });
+
+    const events = new EventBus(log);
+    const metrics = new MetricsRegistry();
+    const server = DeviceServer.listen({
+      db,
+      config,
+      clock,
+      log,
+      actions: options.actions ?? CORE_ACTIONS,
+      events,
+      metrics,
+    });
+    log.info("newretail started", {
+      listen: `${server.addr.hostname}:${server.addr.port}`,
+      port: server.addr.port,
+      database: db.kind,
+      databaseAt: db.description,
+      config: options.configSources,
+      pid: Deno.pid,
+    });
+
+    let stopping: Promise<void> | undefined;
+    return {
+      config,
+      db,
+      server,
+      events,
+      metrics,
+      shutdown() {
+        stopping ??= (async () => {
+          log.info("shutting down");
+          await server.shutdown();
+          for (const service of services.reverse()) {
+            try {
+              await service.stop();
+            } catch (e) {
+              log.warn("service did not stop cleanly", {
+                service: service.name,
+                error: (e as Error).message,
+              });
+            }
+          }
+          await db.close();
+          log.info("stopped");
+        })();
+        return stopping;
+      },
+    };
+  } catch (e) {
+    for (const service of services.reverse()) await service.stop().catch(() => {});
+    await db.close();
+    throw e;
+  }
+}

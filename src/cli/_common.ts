@@ -1,0 +1,121 @@
+/**
+ * What the commands share: configuration flags, loading the configuration, opening the store for
+ * one-shot commands, and turning expected failures into one line on stderr.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { type Config, ConfigError, type ConfigKey, loadConfig } from "../config/config.ts";
+import { DatabaseLockedError, DatabaseUnavailableError } from "../store/database.ts";
+import { openDatabase, type OpenedDatabase } from "../app.ts";
+import { migrate } from "../store/migrate.ts";
+
+/** Where the configuration file is read from when `--config` is not given. */
+export const DEFAULT_CONFIG_FILE = "/etc/newretail/config.json";
+
+/** Flags every command that opens the store accepts. */
+export const CONFIG_FLAGS = {
+  config: { type: "string" },
+  host: { type: "string" },
+  port: { type: "string" },
+  "state-dir": { type: "string" },
+  "database-url": { type: "string" },
+  "no-demo": { type: "boolean" },
+  "log-level": { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** Help text of {@link CONFIG_FLAGS}. */
+export const CONFIG_FLAGS_HELP =
+  `  --config FILE         JSON config file (default ${DEFAULT_CONFIG_FILE} when present)
+  --host ADDR           device TCP listen address (NEWRETAIL_HOST, default 0.0.0.0)
+  --port N              device TCP port, 0 = any free port (NEWRETAIL_PORT, default 8686)
+  --state-dir DIR       embedded database location (NEWRETAIL_STATE_DIR, default ./data)
+  --database-url URL    PostgreSQL instead of the embedded database (DATABASE_URL)
+  --no-demo             do not load the demo catalogue into a new embedded database
+  --log-level LEVEL     debug, info, warn or error (NEWRETAIL_LOG_LEVEL)`;
+
+/** A failure the operator can fix: printed as one line, exit code 1 (2 for usage). */
+export class CliError extends Error {
+  /** Process exit code. */
+  readonly code: number;
+  /** @param message one line @param code exit code */
+  constructor(message: string, code = 1) {
+    super(message);
+    this.name = "CliError";
+    this.code = code;
+  }
+}
+
+/** Parsed configuration flags as config overrides. */
+export function configFlags(values: Record<string, unknown>): Partial<Record<ConfigKey, unknown>> {
+  return {
+    host: values.host,
+    port: values.port,
+    stateDir: values["state-dir"],
+    databaseUrl: values["database-url"],
+    demo: values["no-demo"] ? false : undefined,
+    logLevel: values["log-level"],
+  };
+}
+
+/** Loads the configuration: defaults ← file ← environment ← flags. */
+export function loadCliConfig(
+  values: Record<string, unknown>,
+): { config: Config; sources: string[] } {
+  const { config, sources } = loadConfig({
+    file: values.config as string | undefined,
+    defaultFile: DEFAULT_CONFIG_FILE,
+    env: readEnv,
+    flags: configFlags(values),
+  });
+  return { config, sources };
+}
+
+// Only the names the configuration declares are read: with `--allow-env=<names>` asking for
+// another would fail, and a missing permission reads as "not set" rather than crashing.
+function readEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
+      return undefined;
+    }
+    throw e;
+  }
+}
+
+/** Parses a command's arguments, turning parse errors into usage errors. */
+export function parseCommandArgs<
+  const O extends Record<
+    string,
+    { type: "string" | "boolean"; short?: string; multiple?: boolean }
+  >,
+>(args: string[], options: O, allowPositionals = true) {
+  try {
+    return parseArgs({ args, options, allowPositionals, strict: true });
+  } catch (e) {
+    throw new CliError((e as Error).message, 2);
+  }
+}
+
+/** Opens and migrates the store for a one-shot command. */
+export async function openMigratedStore(config: Config): Promise<OpenedDatabase> {
+  const opened = await openDatabase(config);
+  try {
+    await migrate(opened.db);
+  } catch (e) {
+    await opened.db.close();
+    throw e;
+  }
+  return opened;
+}
+
+/** The one line printed for an error a command expects (bad config, locked or unreachable store). */
+export function describeFailure(e: unknown): { line: string; code: number } | undefined {
+  if (e instanceof CliError) return { line: e.message, code: e.code };
+  if (e instanceof ConfigError) return { line: e.message, code: 1 };
+  if (e instanceof DatabaseLockedError) return { line: e.message, code: 1 };
+  if (e instanceof DatabaseUnavailableError) return { line: e.message, code: 1 };
+  return undefined;
+}

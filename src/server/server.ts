@@ -1,0 +1,351 @@
+/**
+ * The device TCP server: accept loop, connection cap, one {@link Session} per connection, the
+ * registry of logged-in devices, heartbeats, login timeouts and graceful shutdown. It is also the
+ * {@link DeviceLink} through which pushes reach devices.
+ *
+ * @module
+ */
+import type {
+  AppEvents,
+  Clock,
+  DeviceIdentity,
+  DeviceLink,
+  DeviceLoginEvent,
+  PushOptions,
+  PushOutcome,
+} from "../actions/context.ts";
+import { DEVICE_LOGIN_EVENT } from "../actions/context.ts";
+import type { ActionTable } from "../actions/mod.ts";
+import type { MetricsRegistry } from "../admin/metrics.ts";
+import type { Config } from "../config/config.ts";
+import type { Logger } from "../log.ts";
+import { encodeBody, type JsonObject } from "../protocol/body.ts";
+import type { Database } from "../store/database.ts";
+import { markOffline, touchDevices } from "../store/devices.ts";
+import { dispatch, type DispatchDeps } from "./dispatch.ts";
+import { SessionRegistry } from "./registry.ts";
+import { type CloseReason, Session, type SessionHooks } from "./session.ts";
+import { createServerMetrics, type ServerMetrics } from "./server_metrics.ts";
+
+/** What the server is built from (all passed in: two servers can run in one process). */
+export interface DeviceServerDeps {
+  db: Database;
+  config: Config;
+  clock: Clock;
+  log: Logger;
+  actions: ActionTable;
+  events: AppEvents;
+  metrics: MetricsRegistry;
+}
+
+// How often `last_seen_at` of active devices is written: one batched UPDATE, not one per frame.
+const TOUCH_INTERVAL_MS = 30_000;
+// A refused-connection storm is logged once per interval with a count, not once per connection.
+const REFUSAL_LOG_INTERVAL_MS = 10_000;
+
+/** The running device server. Create with {@link DeviceServer.listen}. */
+export class DeviceServer implements DeviceLink {
+  readonly #deps: DeviceServerDeps;
+  readonly #listener: Deno.Listener<Deno.TcpConn, Deno.NetAddr>;
+  readonly #sessions = new Set<Session>();
+  readonly #registry = new SessionRegistry<Session>();
+  readonly #metrics: ServerMetrics;
+  readonly #dispatchDeps: DispatchDeps;
+  readonly #hooks: SessionHooks;
+  readonly #offlineWrites = new Set<Promise<void>>();
+  #acceptLoop: Promise<void> | undefined;
+  #sweeper: ReturnType<typeof setInterval> | undefined;
+  #lastTouch: number;
+  #refusedSinceLog = 0;
+  #lastRefusalLog = 0;
+  #stopping = false;
+
+  private constructor(deps: DeviceServerDeps, listener: Deno.Listener<Deno.TcpConn, Deno.NetAddr>) {
+    this.#deps = deps;
+    this.#listener = listener;
+    this.#lastTouch = deps.clock.now();
+    this.#metrics = createServerMetrics(deps.metrics, {
+      open: () => this.#sessions.size,
+      loggedInByKind: () => {
+        const counts = new Map<string, number>();
+        for (const s of this.#registry.values()) {
+          const kind = s.device?.kind ?? "OTHER";
+          counts.set(kind, (counts.get(kind) ?? 0) + 1);
+        }
+        return counts;
+      },
+    });
+    this.#dispatchDeps = { ...deps, metrics: this.#metrics };
+    this.#hooks = {
+      handle: (session, frame) =>
+        dispatch(this.#dispatchDeps, {
+          device: session.device,
+          peer: session.peer,
+          log: session.log,
+          session: session.control,
+        }, frame),
+      onLogin: (session, device) => this.#onLogin(session, device),
+      takeOver: (session, equipId) => this.#takeOver(session, equipId),
+      onClose: (session, reason) => this.#onClose(session, reason),
+      onProtocolError: (session, error) => {
+        this.#metrics.protocolErrors.inc({ reason: error.reason });
+        session.log.warn("protocol error, closing connection", {
+          reason: error.reason,
+          detail: error.message,
+        });
+      },
+    };
+  }
+
+  /**
+   * Listens on the configured host and port and starts accepting.
+   *
+   * @example
+   * ```ts
+   * const server = DeviceServer.listen({ db, config, clock, log, actions, events, metrics });
+   * console.log(server.addr.port);
+   * await server.shutdown();
+   * ```
+   */
+  static listen(deps: DeviceServerDeps): DeviceServer {
+    const listener = Deno.listen({ hostname: deps.config.host, port: deps.config.port });
+    const server = new DeviceServer(deps, listener);
+    server.#acceptLoop = server.#accept();
+    server.#startSweeper();
+    return server;
+  }
+
+  /** The address listened on (the real port when configured as 0). */
+  get addr(): Deno.NetAddr {
+    return this.#listener.addr;
+  }
+
+  /** Connections open now. */
+  get connectionCount(): number {
+    return this.#sessions.size;
+  }
+
+  async #accept(): Promise<void> {
+    const { config, log } = this.#deps;
+    for (;;) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await this.#listener.accept();
+      } catch (e) {
+        if (this.#stopping || e instanceof Deno.errors.BadResource) return;
+        // EMFILE and friends: log the message only (printing its stack has crashed Deno), back off.
+        log.error("accept failed", { error: (e as Error).message });
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
+      if (this.#stopping) {
+        conn.close();
+        continue;
+      }
+      this.#metrics.connectionsTotal.inc();
+      if (this.#sessions.size >= config.maxConnections) {
+        this.#refuse(conn);
+        continue;
+      }
+      try {
+        conn.setNoDelay(true);
+      } catch {
+        // the peer may already be gone
+      }
+      const session = new Session(conn, this.#hooks, {
+        decoder: {
+          byteOrder: config.byteOrder,
+          limits: {
+            minHeaderBytes: 2,
+            maxHeaderBytes: config.maxHeaderBytes,
+            maxBodyBytes: config.maxBodyBytes,
+          },
+        },
+        writeQueueBytes: config.writeQueueBytes,
+        uniqueIdMode: config.uniqueIdMode,
+        pushTimeoutMs: config.pushTimeoutS * 1000,
+        now: () => this.#deps.clock.now(),
+      }, log);
+      this.#sessions.add(session);
+      session.log.info("connected");
+      session.run().catch((e) => {
+        session.log.error("session failed", { error: (e as Error).message });
+        session.close("read_failed");
+      });
+    }
+  }
+
+  #refuse(conn: Deno.Conn): void {
+    this.#metrics.connectionsRefused.inc();
+    try {
+      conn.close();
+    } catch {
+      // already gone
+    }
+    this.#refusedSinceLog++;
+    const now = this.#deps.clock.now();
+    if (now - this.#lastRefusalLog >= REFUSAL_LOG_INTERVAL_MS) {
+      this.#deps.log.warn("connection cap reached, refusing connections", {
+        maxConnections: this.#deps.config.maxConnections,
+        refused: this.#refusedSinceLog,
+      });
+      this.#refusedSinceLog = 0;
+      this.#lastRefusalLog = now;
+    }
+  }
+
+  #takeOver(session: Session, equipId: string): void {
+    if (session.device && session.device.equipId !== equipId) {
+      // The same connection logs in under another name: the first identity ends here.
+      this.#registry.release(session.device.equipId, session);
+      this.#recordOffline(session.device.equipId, session.loginAt);
+    }
+    const older = this.#registry.takeOver(equipId, session);
+    if (older) session.log.info("login takes over an older connection", { older: older.peer });
+  }
+
+  #onLogin(session: Session, device: DeviceIdentity): void {
+    this.#metrics.logins.inc({ kind: device.kind });
+    session.log.info("logged in", { kind: device.kind });
+    const detail: DeviceLoginEvent = { equipId: device.equipId, kind: device.kind };
+    this.#deps.events.emit(DEVICE_LOGIN_EVENT, detail);
+  }
+
+  #onClose(session: Session, reason: CloseReason): void {
+    this.#sessions.delete(session);
+    this.#metrics.disconnects.inc({ reason });
+    const fields = { reason, loggedIn: session.device !== undefined };
+    if (reason === "peer_closed" || reason === "logout" || reason === "shutdown") {
+      session.log.info("disconnected", fields);
+    } else {
+      session.log.warn("disconnected", fields);
+    }
+    if (session.device) {
+      this.#registry.release(session.device.equipId, session);
+      this.#recordOffline(session.device.equipId, session.loginAt);
+    }
+  }
+
+  #recordOffline(equipId: string, loginAt: Date | undefined): void {
+    if (!loginAt) return;
+    const write = markOffline(this.#deps.db, equipId, loginAt, new Date(this.#deps.clock.now()))
+      .catch((e) => {
+        this.#deps.log.warn("could not mark device offline", {
+          equipId,
+          error: (e as Error).message,
+        });
+      });
+    this.#offlineWrites.add(write);
+    write.finally(() => this.#offlineWrites.delete(write));
+  }
+
+  #startSweeper(): void {
+    const { config } = this.#deps;
+    // Fine enough for the shortest configured timeout, at most once a second.
+    const tickMs = Math.max(
+      10,
+      Math.min(1000, config.heartbeatIntervalS * 250, config.loginTimeoutS * 250),
+    );
+    this.#sweeper = setInterval(() => this.#sweep(), tickMs);
+  }
+
+  #sweep(): void {
+    const { config, clock } = this.#deps;
+    const now = clock.now();
+    const loginTimeoutMs = config.loginTimeoutS * 1000;
+    const heartbeatMs = config.heartbeatIntervalS * 1000;
+    for (const session of this.#sessions) {
+      if (session.closed) continue;
+      if (!session.device) {
+        if (now - session.connectedAt >= loginTimeoutMs) {
+          session.close("login_timeout");
+        }
+        continue;
+      }
+      if (now - session.lastHeartbeatAt < heartbeatMs) continue;
+      if (session.missedHeartbeats >= config.heartbeatMisses) {
+        session.log.warn("no healthReturn, closing connection", {
+          missed: session.missedHeartbeats,
+        });
+        session.close("heartbeat_timeout");
+        continue;
+      }
+      session.sendHeartbeat();
+    }
+    if (now - this.#lastTouch >= TOUCH_INTERVAL_MS) {
+      this.#lastTouch = now;
+      this.#touchActive(now);
+    }
+  }
+
+  #touchActive(now: number): void {
+    const heard: string[] = [];
+    for (const session of this.#registry.values()) {
+      if (!session.heardFrom || !session.device) continue;
+      session.heardFrom = false;
+      heard.push(session.device.equipId);
+    }
+    touchDevices(this.#deps.db, heard, new Date(now)).catch((e) => {
+      this.#deps.log.warn("could not record last seen times", { error: (e as Error).message });
+    });
+  }
+
+  /** Pushes a frame to the device's current session and waits for its `…Return`. */
+  async push(
+    equipId: string,
+    action: string,
+    body: JsonObject | null,
+    options: PushOptions = {},
+  ): Promise<PushOutcome> {
+    const session = this.#registry.get(equipId);
+    let outcome: PushOutcome;
+    if (!session || session.closed) {
+      outcome = { ok: false, reason: "offline" };
+    } else {
+      outcome = await session.push(action, encodeBody(body, options.encoding), options.timeoutMs);
+    }
+    this.#metrics.pushes.inc({ action, outcome: outcome.ok ? "acknowledged" : outcome.reason });
+    return outcome;
+  }
+
+  /** The logged-in devices. */
+  online(): { equipId: string; kind: string }[] {
+    const list: { equipId: string; kind: string }[] = [];
+    for (const s of this.#registry.values()) {
+      if (s.device && !s.closed) list.push({ equipId: s.device.equipId, kind: s.device.kind });
+    }
+    return list;
+  }
+
+  /** Whether the device has a logged-in session. */
+  isOnline(equipId: string): boolean {
+    const session = this.#registry.get(equipId);
+    return session !== undefined && !session.closed;
+  }
+
+  /**
+   * Graceful shutdown: stop accepting, let in-flight requests finish (at most `graceMs`), flush and
+   * close every connection, and wait until every device is marked offline. The caller closes the
+   * database afterwards.
+   */
+  async shutdown(graceMs = 5000): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    clearInterval(this.#sweeper);
+    try {
+      this.#listener.close();
+    } catch {
+      // already closed
+    }
+    await this.#acceptLoop;
+    const sessions = [...this.#sessions];
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all(sessions.map((s) => s.settle())),
+      new Promise((r) => timer = setTimeout(r, graceMs)),
+    ]);
+    clearTimeout(timer);
+    await Promise.all(sessions.map((s) => s.close("shutdown", { flushMs: 1000 })));
+    await Promise.all(this.#offlineWrites);
+  }
+}

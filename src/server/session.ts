@@ -1,0 +1,359 @@
+/**
+ * One device connection: its reader, its write queue, its login state and its pending pushes.
+ * Replies and pushes go through one queue, so their bytes never interleave (DESIGN.md: server).
+ *
+ * @module
+ */
+import type { DeviceIdentity, PushOutcome, SessionControl } from "../actions/context.ts";
+import type { Logger } from "../log.ts";
+import type { JsonObject } from "../protocol/body.ts";
+import { decodeBody } from "../protocol/body.ts";
+import {
+  type ByteOrder,
+  encodeFrame,
+  type Frame,
+  FrameDecoder,
+  type FrameDecoderOptions,
+  ProtocolError,
+} from "../protocol/frame.ts";
+import type { EncodedReply } from "./dispatch.ts";
+
+/** Why a connection was closed; stable strings, used in logs and as a metrics label. */
+export type CloseReason =
+  | "peer_closed"
+  | "read_failed"
+  | "write_failed"
+  | "protocol_error"
+  | "login_timeout"
+  | "heartbeat_timeout"
+  | "taken_over"
+  | "logout"
+  | "write_queue_full"
+  | "shutdown";
+
+/** What a session needs from its server. */
+export interface SessionHooks {
+  /** Runs one request; never throws. */
+  handle(session: Session, frame: Frame): Promise<EncodedReply>;
+  /** Called once a device logged in on this connection (after its loginReturn is queued). */
+  onLogin(session: Session, device: DeviceIdentity): void;
+  /** Makes this session the device's, closing an older one. */
+  takeOver(session: Session, equipId: string): void;
+  /** Called once, when the session is closed. */
+  onClose(session: Session, reason: CloseReason): void;
+  /** Counts a protocol error. */
+  onProtocolError(session: Session, error: ProtocolError): void;
+}
+
+/** Options of a {@link Session}. */
+export interface SessionOptions {
+  decoder: FrameDecoderOptions;
+  /** Bytes allowed in the write queue before the connection is dropped. */
+  writeQueueBytes: number;
+  /** Identity handed out at login. */
+  uniqueIdMode: "equipId" | "token";
+  /** Push acknowledgement timeout. */
+  pushTimeoutMs: number;
+  /** Milliseconds since the epoch. */
+  now(): number;
+}
+
+interface PendingPush {
+  resolve(outcome: PushOutcome): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+// Requests are answered in order; a peer that pipelines more than this waits for the reader.
+const MAX_QUEUED_REQUESTS = 32;
+const READ_BUFFER_BYTES = 4096;
+const RETURN_SUFFIX = "Return";
+
+/** A device connection. Created by the server; `run()` drives it until it closes. */
+export class Session {
+  /** `ip:port` of the peer. */
+  readonly peer: string;
+  /** When the connection was accepted (ms). */
+  readonly connectedAt: number;
+  /** The logged-in device, if any. */
+  device: DeviceIdentity | undefined;
+  /** When the device logged in. */
+  loginAt: Date | undefined;
+  /** Server `health` frames sent and not yet answered. */
+  missedHeartbeats = 0;
+  /** When the last server `health` was sent (ms). */
+  lastHeartbeatAt = 0;
+  /** Whether a frame arrived since the server last recorded `last_seen_at`. */
+  heardFrom = false;
+  /** This connection's logger (peer and, after login, device). */
+  log: Logger;
+
+  #conn: Deno.Conn;
+  #hooks: SessionHooks;
+  #options: SessionOptions;
+  #decoder: FrameDecoder;
+  #queue: Uint8Array[] = [];
+  #queuedBytes = 0;
+  #writing: Promise<void> | undefined;
+  #requests: Promise<void> = Promise.resolve();
+  #queuedRequests = 0;
+  #pushes = new Map<string, PendingPush[]>();
+  #closed = false;
+  #closing: Promise<void> | undefined;
+  #closeReason: CloseReason | undefined;
+
+  /** @param conn the accepted connection @param hooks the server @param log logger with the peer */
+  constructor(conn: Deno.Conn, hooks: SessionHooks, options: SessionOptions, log: Logger) {
+    this.#conn = conn;
+    this.#hooks = hooks;
+    this.#options = options;
+    this.#decoder = new FrameDecoder(options.decoder);
+    const addr = conn.remoteAddr as Deno.NetAddr;
+    this.peer = `${addr.hostname}:${addr.port}`;
+    this.connectedAt = options.now();
+    this.log = log.child({ peer: this.peer });
+  }
+
+  /** True once closed (or closing). */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Why it was closed. */
+  get closeReason(): CloseReason | undefined {
+    return this.#closeReason;
+  }
+
+  /** Bytes waiting to be written. */
+  get queuedBytes(): number {
+    return this.#queuedBytes;
+  }
+
+  /** Byte order of replies: the one the peer uses, little-endian until it has sent a frame. */
+  get byteOrder(): ByteOrder {
+    return this.#decoder.byteOrder ?? "le";
+  }
+
+  /** Reads until the peer goes away or the session is closed. Never throws. */
+  async run(): Promise<void> {
+    const buffer = new Uint8Array(READ_BUFFER_BYTES);
+    while (!this.#closed) {
+      let n: number | null;
+      try {
+        n = await this.#conn.read(buffer);
+      } catch (e) {
+        if (!this.#closed) {
+          this.log.debug("read failed", { error: (e as Error).message });
+          this.close("read_failed");
+        }
+        break;
+      }
+      if (n === null) {
+        this.close("peer_closed");
+        break;
+      }
+      let frames: Frame[];
+      try {
+        frames = this.#decoder.push(buffer.subarray(0, n));
+      } catch (e) {
+        if (!(e instanceof ProtocolError)) throw e;
+        this.#hooks.onProtocolError(this, e);
+        this.close("protocol_error");
+        break;
+      }
+      if (frames.length > 0) this.heardFrom = true;
+      for (const frame of frames) this.#receive(frame);
+      // Backpressure: a peer that pipelines faster than we answer stops being read.
+      if (this.#queuedRequests >= MAX_QUEUED_REQUESTS) await this.#requests;
+    }
+    await this.#closing;
+  }
+
+  #receive(frame: Frame): void {
+    const action = frame.header.action;
+    if (action.endsWith(RETURN_SUFFIX) && action.length > RETURN_SUFFIX.length) {
+      this.#acknowledge(action.slice(0, -RETURN_SUFFIX.length), frame);
+      return;
+    }
+    this.#queuedRequests++;
+    this.#requests = this.#requests.then(async () => {
+      try {
+        if (this.#closed) return;
+        const reply = await this.#hooks.handle(this, frame);
+        if (this.#closed) return;
+        this.send(reply.action, reply.uniqueId, reply.body);
+        if (action === "login" && this.device && reply.uniqueId === this.device.uniqueId) {
+          this.#hooks.onLogin(this, this.device);
+        }
+      } finally {
+        this.#queuedRequests--;
+      }
+    });
+  }
+
+  #acknowledge(action: string, frame: Frame): void {
+    if (action === "health") {
+      this.missedHeartbeats = 0;
+      return;
+    }
+    const waiting = this.#pushes.get(action);
+    const pending = waiting?.shift();
+    if (!pending) {
+      this.log.debug("unexpected reply ignored", { action: frame.header.action });
+      return;
+    }
+    clearTimeout(pending.timer);
+    let reply: JsonObject;
+    try {
+      reply = decodeBody(frame.body);
+    } catch {
+      reply = {}; // an empty or non-JSON acknowledgement still acknowledges
+    }
+    pending.resolve({ ok: true, reply });
+  }
+
+  /** Queues one frame. Drops the connection when the peer does not read its replies. */
+  send(action: string, uniqueId: string, body: Uint8Array): void {
+    if (this.#closed) return;
+    const bytes = encodeFrame({ action, uniqueId }, body, this.byteOrder);
+    if (this.#queuedBytes + bytes.byteLength > this.#options.writeQueueBytes) {
+      this.log.warn("write queue full, dropping connection", {
+        queuedBytes: this.#queuedBytes,
+        limit: this.#options.writeQueueBytes,
+      });
+      this.close("write_queue_full");
+      return;
+    }
+    this.#queue.push(bytes);
+    this.#queuedBytes += bytes.byteLength;
+    this.#writing ??= this.#drain();
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      while (this.#queue.length > 0) {
+        // Everything queued goes out in one write: fewer syscalls under load.
+        const chunk = this.#queue.length === 1 ? this.#queue[0] : concat(this.#queue);
+        this.#queue = [];
+        let offset = 0;
+        while (offset < chunk.byteLength) {
+          offset += await this.#conn.write(chunk.subarray(offset));
+        }
+        this.#queuedBytes -= chunk.byteLength;
+      }
+    } catch (e) {
+      this.#queue = [];
+      this.#queuedBytes = 0;
+      if (!this.#closed) {
+        this.log.debug("write failed", { error: (e as Error).message });
+        this.close("write_failed");
+      }
+    } finally {
+      this.#writing = undefined;
+    }
+  }
+
+  /**
+   * Sends a push and waits for its `…Return` (matched in order per action). Never throws.
+   */
+  push(
+    action: string,
+    body: Uint8Array,
+    timeoutMs = this.#options.pushTimeoutMs,
+  ): Promise<PushOutcome> {
+    if (this.#closed || !this.device) return Promise.resolve({ ok: false, reason: "closed" });
+    const uniqueId = this.device.uniqueId;
+    return new Promise<PushOutcome>((resolve) => {
+      const queue = this.#pushes.get(action) ?? [];
+      this.#pushes.set(action, queue);
+      const pending: PendingPush = {
+        resolve,
+        timer: setTimeout(() => {
+          const at = queue.indexOf(pending);
+          if (at >= 0) queue.splice(at, 1);
+          resolve({ ok: false, reason: "timeout" });
+        }, timeoutMs),
+      };
+      queue.push(pending);
+      this.send(action, uniqueId, body);
+    });
+  }
+
+  /** Sends the server's `health` and counts it as unanswered until `healthReturn` arrives. */
+  sendHeartbeat(): void {
+    if (!this.device) return;
+    this.missedHeartbeats++;
+    this.lastHeartbeatAt = this.#options.now();
+    this.send("health", this.device.uniqueId, new Uint8Array());
+  }
+
+  /** The login/logout controls handed to the `login` and `logout` handlers. */
+  readonly control: SessionControl = {
+    login: ({ equipId, kind, loginAt }) => {
+      const uniqueId = this.#options.uniqueIdMode === "token" ? crypto.randomUUID() : equipId;
+      this.#hooks.takeOver(this, equipId);
+      this.device = { equipId, kind, uniqueId };
+      this.loginAt = loginAt;
+      this.missedHeartbeats = 0;
+      this.lastHeartbeatAt = this.#options.now();
+      this.log = this.log.child({ equipId });
+      return uniqueId;
+    },
+    logout: () => {
+      // The reply is queued after the handler returns; close once it has been written.
+      this.#requests = this.#requests.then(() => this.close("logout", { flushMs: 1000 }));
+    },
+  };
+
+  /** Waits for the requests received so far to be answered. */
+  async settle(): Promise<void> {
+    await this.#requests;
+  }
+
+  /**
+   * Closes the connection (idempotent). With `flushMs`, queued bytes are written first, waiting at
+   * most that long.
+   */
+  close(reason: CloseReason, options: { flushMs?: number } = {}): Promise<void> {
+    if (this.#closing) return this.#closing;
+    this.#closed = true;
+    this.#closeReason = reason;
+    for (const queue of this.#pushes.values()) {
+      for (const pending of queue) {
+        clearTimeout(pending.timer);
+        pending.resolve({ ok: false, reason: "closed" });
+      }
+    }
+    this.#pushes.clear();
+    this.#closing = (async () => {
+      if (options.flushMs && this.#writing) {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([
+          this.#writing,
+          new Promise((r) => timer = setTimeout(r, options.flushMs)),
+        ]);
+        clearTimeout(timer);
+      }
+      try {
+        this.#conn.close();
+      } catch {
+        // already closed by the peer
+      }
+      this.#queue = [];
+      this.#queuedBytes = 0;
+      this.#hooks.onClose(this, reason);
+    })();
+    return this.#closing;
+  }
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  let size = 0;
+  for (const c of chunks) size += c.byteLength;
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.byteLength;
+  }
+  return out;
+}
