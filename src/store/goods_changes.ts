@@ -115,33 +115,27 @@ export type PendingPush =
   | { kind: "label"; mac: string; version: number }
   | { kind: "goods"; goodsId: number; version: number };
 
-/** The identity of a pending push within its device (for in-memory claims). */
-export function pendingKey(push: PendingPush): string {
-  return push.kind === "label" ? `m:${push.mac}` : `g:${push.goodsId}`;
-}
-
 /**
  * Pending pushes of one device that have tries left, oldest first: up to `limit` label pushes and
- * up to `limit` goods pushes, leaving out `exclude` (keys already being sent).
+ * up to `limit` goods pushes.
  */
 export async function pendingPushes(
   db: Queryable,
   equipId: string,
   maxTries: number,
   limit: number,
-  exclude: string[] = [],
 ): Promise<PendingPush[]> {
   const labels = await db.query<{ mac: string; version: number }>(
     `select mac, version from pending_label_pushes
-     where equip_id = $1 and tries < $2 and not (('m:' || mac) = any($4::text[]))
+     where equip_id = $1 and tries < $2
      order by queued_at, mac limit $3`,
-    [equipId, maxTries, limit, exclude],
+    [equipId, maxTries, limit],
   );
   const goods = await db.query<{ goods_id: number; version: number }>(
     `select goods_id, version from pending_scale_pushes
-     where equip_id = $1 and tries < $2 and not (('g:' || goods_id) = any($4::text[]))
+     where equip_id = $1 and tries < $2
      order by queued_at, goods_id limit $3`,
-    [equipId, maxTries, limit, exclude],
+    [equipId, maxTries, limit],
   );
   return [
     ...labels.map((r): PendingPush => ({ kind: "label", mac: r.mac, version: r.version })),

@@ -113,13 +113,6 @@ function suite(backend: ReturnType<typeof backends>[number]) {
         assert.ok((await devicesWithPending(db, 2)).includes("DZC_0001"));
       });
 
-      await t.step("claimed pushes are left out", async () => {
-        const all = await pendingPushes(db, "DZC_0001", 3, 10);
-        const rest = await pendingPushes(db, "DZC_0001", 3, 10, ["g:1"]);
-        assert.equal(rest.length, all.length - 1);
-        assert.ok(rest.every((p) => p.kind === "goods" && p.goodsId !== 1));
-      });
-
       await t.step("a label moved to other goods is pushed with its new goods", async () => {
         await db.query("delete from pending_label_pushes");
         await db.query("update label_bindings set goods_id = 2 where mac = $1", [MAC1]);
