@@ -10,6 +10,7 @@ import { migrateCommand, seedDemoCommand } from "./src/cli/migrate.ts";
 import { deviceCommand } from "./src/cli/device.ts";
 import { devicesCommand } from "./src/cli/devices.ts";
 import { checkConfigCommand } from "./src/cli/check_config.ts";
+import { pushGoodsCommand, refillCommand } from "./src/cli/push.ts";
 
 /** Command name → runner (resolves with the exit code). */
 export const COMMANDS: Record<string, { run(args: string[]): Promise<number>; summary: string }> = {
@@ -18,6 +19,8 @@ export const COMMANDS: Record<string, { run(args: string[]): Promise<number>; su
   "seed-demo": { run: seedDemoCommand, summary: "load the demo catalogue" },
   devices: { run: devicesCommand, summary: "list, enable or disable devices" },
   device: { run: deviceCommand, summary: "act as a device: log in, send one request" },
+  "push-goods": { run: pushGoodsCommand, summary: "push goods to shelf labels and scales again" },
+  refill: { run: refillCommand, summary: "send an AGV to refill a goods' shelf place" },
   "check-config": { run: checkConfigCommand, summary: "validate and print the configuration" },
 };
 

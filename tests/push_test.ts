@@ -162,32 +162,47 @@ function suite(start: () => Promise<Harness>, postgresOnly: boolean) {
       const scale = await connect("DZC_0001");
       const scaleFrames = autoAck(scale, "sendGoods");
 
-      await t.step("a price UPDATE by plain SQL reaches the label in GBK with its mac", async () => {
-        await sql("update goods set price = 8.88 where id = 1");
-        const push = await label.nextPush("sendGoods");
-        const goods = gbkGoods(push);
-        assert.equal(goods.length, 1);
-        assert.equal(goods[0].gid, 1);
-        assert.equal(goods[0].mac, MAC1);
-        assert.equal(goods[0].price, 8.88);
-        assert.equal(goods[0].name, "红富士苹果");
-        // GBK, not UTF-8: the name's bytes differ.
-        assert.throws(() => new TextDecoder("utf-8", { fatal: true }).decode(push.body));
-        label.acknowledge("sendGoods");
-        await until("the label push is acknowledged", async () =>
-          (await sql("select count(*)::int as n from pending_label_pushes where mac = $1", [MAC1]))[0]
-            .n === 0);
-      });
+      await t.step(
+        "a price UPDATE by plain SQL reaches the label in GBK with its mac",
+        async () => {
+          await sql("update goods set price = 8.88 where id = 1");
+          const push = await label.nextPush("sendGoods");
+          const goods = gbkGoods(push);
+          assert.equal(goods.length, 1);
+          assert.equal(goods[0].gid, 1);
+          assert.equal(goods[0].mac, MAC1);
+          assert.equal(goods[0].price, 8.88);
+          assert.equal(goods[0].name, "红富士苹果");
+          // GBK, not UTF-8: the name's bytes differ.
+          assert.throws(() => new TextDecoder("utf-8", { fatal: true }).decode(push.body));
+          label.acknowledge("sendGoods");
+          await until(
+            "the label push is acknowledged",
+            async () =>
+              (await sql("select count(*)::int as n from pending_label_pushes where mac = $1", [
+                MAC1,
+              ]))[0]
+                .n === 0,
+          );
+        },
+      );
 
       await t.step("scales get the change too (UTF-8)", async () => {
-        await until("the scale acknowledged goods 1 at 8.88", () =>
-          Promise.resolve(scaleFrames.some((f) =>
-            (f.json?.goods as { gid: number; price: number }[] | undefined)?.some((g) =>
-              g.gid === 1 && g.price === 8.88
-            )
-          )));
-        await until("no scale push pending", async () =>
-          (await sql("select count(*)::int as n from pending_scale_pushes"))[0].n === 0);
+        await until(
+          "the scale acknowledged goods 1 at 8.88",
+          () =>
+            Promise.resolve(
+              scaleFrames.some((f) =>
+                (f.json?.goods as { gid: number; price: number }[] | undefined)?.some((g) =>
+                  g.gid === 1 && g.price === 8.88
+                )
+              ),
+            ),
+        );
+        await until(
+          "no scale push pending",
+          async () => (await sql("select count(*)::int as n from pending_scale_pushes"))[0].n === 0,
+        );
       });
 
       await t.step("an offline label gets exactly one push, the newest, at re-login", async () => {
@@ -204,9 +219,14 @@ function suite(start: () => Promise<Harness>, postgresOnly: boolean) {
         const goods = gbkGoods(push);
         assert.deepEqual(goods.map((g) => [g.gid, g.mac, g.price]), [[2, MAC2, 5.03]]);
         again.acknowledge("sendGoods");
-        await until("nothing pending for the label", async () =>
-          (await sql("select count(*)::int as n from pending_label_pushes where mac = $1", [MAC2]))[0]
-            .n === 0);
+        await until(
+          "nothing pending for the label",
+          async () =>
+            (await sql("select count(*)::int as n from pending_label_pushes where mac = $1", [
+              MAC2,
+            ]))[0]
+              .n === 0,
+        );
         // Nothing is left to send, so a second push cannot come.
         await assert.rejects(again.nextPush("sendGoods", 300), /timed out/);
       });
@@ -217,17 +237,25 @@ function suite(start: () => Promise<Harness>, postgresOnly: boolean) {
         const retry = await label.nextPush("sendGoods"); // not acknowledged: tried again
         assert.equal(gbkGoods(retry)[0].price, 7.77);
         assert.equal(gbkGoods(first)[0].price, 7.77);
-        await until("the push is out of tries", async () =>
-          (await sql("select tries from pending_label_pushes where mac = $1", [MAC1]))[0]
-            ?.tries === 2);
+        await until(
+          "the push is out of tries",
+          async () =>
+            (await sql("select tries from pending_label_pushes where mac = $1", [MAC1]))[0]
+              ?.tries === 2,
+        );
         await label.close();
         const back = await connect("DZBQ_0001");
         const push = await back.nextPush("sendGoods");
         assert.equal(gbkGoods(push)[0].price, 7.77);
         back.acknowledge("sendGoods");
-        await until("delivered after re-login", async () =>
-          (await sql("select count(*)::int as n from pending_label_pushes where mac = $1", [MAC1]))[0]
-            .n === 0);
+        await until(
+          "delivered after re-login",
+          async () =>
+            (await sql("select count(*)::int as n from pending_label_pushes where mac = $1", [
+              MAC1,
+            ]))[0]
+              .n === 0,
+        );
       });
 
       await t.step("getPosition over TCP: found, unknown goods, no position", async () => {
@@ -249,28 +277,36 @@ function suite(start: () => Promise<Harness>, postgresOnly: boolean) {
         await agv.close();
       });
 
-      await t.step("sendPosition: retried on a silent AGV, then acknowledged by another", async () => {
-        const silent = await connect("AGV_0001");
-        const worker = await connect("AGV_0002");
-        const [job] = await sql(
-          "insert into refill_jobs (goods_id, reason) values (3, 'manual') returning id",
-        );
-        const offers = [await silent.nextPush("sendPosition"), await silent.nextPush("sendPosition")];
-        for (const offer of offers) {
-          assert.deepEqual(offer.json, {
-            stockPosition: { posx: "B2", posy: "4", posz: "1" },
-            goodsPosition: { posx: "A1", posy: "7", posz: "2" },
-            gid: 3,
+      await t.step(
+        "sendPosition: retried on a silent AGV, then acknowledged by another",
+        async () => {
+          const silent = await connect("AGV_0001");
+          const worker = await connect("AGV_0002");
+          const [job] = await sql(
+            "insert into refill_jobs (goods_id, reason) values (3, 'manual') returning id",
+          );
+          const offers = [
+            await silent.nextPush("sendPosition"),
+            await silent.nextPush("sendPosition"),
+          ];
+          for (const offer of offers) {
+            assert.deepEqual(offer.json, {
+              stockPosition: { posx: "B2", posy: "4", posz: "1" },
+              goodsPosition: { posx: "A1", posy: "7", posz: "2" },
+              gid: 3,
+            });
+          }
+          const taken = await worker.nextPush("sendPosition");
+          assert.equal(taken.json?.gid, 3);
+          worker.acknowledge("sendPosition");
+          await until("the job is done by AGV_0002", async () => {
+            const [row] = await sql("select state, equip_id from refill_jobs where id = $1", [
+              job.id,
+            ]);
+            return row.state === "done" && row.equip_id === "AGV_0002";
           });
-        }
-        const taken = await worker.nextPush("sendPosition");
-        assert.equal(taken.json?.gid, 3);
-        worker.acknowledge("sendPosition");
-        await until("the job is done by AGV_0002", async () => {
-          const [row] = await sql("select state, equip_id from refill_jobs where id = $1", [job.id]);
-          return row.state === "done" && row.equip_id === "AGV_0002";
-        });
-      });
+        },
+      );
 
       await t.step("shelf stock below its threshold makes a refill job by itself", async () => {
         await sql("update goods_positions set refill_below = 5 where goods_id = 3");
