@@ -6,7 +6,7 @@
  * @module
  */
 import { UserError } from "../errors.ts";
-import { DecimalError, decimalText, toScaled } from "../decimal.ts";
+import { type DecimalError, decimalText, toScaled } from "../decimal.ts";
 
 /** Most items one list field may hold. */
 export const MAX_LIST_ITEMS = 1000;

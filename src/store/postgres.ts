@@ -52,7 +52,8 @@ function queryable(sql: Sql): Queryable {
       try {
         // deno-lint-ignore no-explicit-any
         const rows = await sql.unsafe(text, params as any[], { prepare: params.length > 0 });
-        return rows as unknown as T[];
+        // A plain array, as PGlite returns: postgres.js's Result carries extra fields.
+        return Array.from(rows) as unknown as T[];
       } catch (e) {
         throw translate(e);
       }
