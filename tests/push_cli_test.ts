@@ -8,11 +8,9 @@ import { type Appliance, startAppliance } from "../src/app.ts";
 import { type Config, defaultConfig } from "../src/config/config.ts";
 import { createMemoryLogger } from "../src/log.ts";
 import { DeviceClient, parseBody } from "../src/device/client.ts";
-import { migrate } from "../src/store/migrate.ts";
-import { seedDemo } from "../src/store/demo.ts";
-import { openPostgres } from "../src/store/postgres.ts";
 import { setPosition } from "../src/store/positions.ts";
-import { createPostgresDatabase, testPostgresUrl } from "./_support/databases.ts";
+import { testPostgresUrl } from "./_support/databases.ts";
+import { startTestAppliance } from "./_support/appliance.ts";
 
 const MAC1 = "AC:23:3F:00:00:01";
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -48,24 +46,18 @@ function login(app: Appliance, equipId: string) {
 const pgUrl = testPostgresUrl();
 if (pgUrl) {
   Deno.test("push-goods, refill and device discover against a running appliance", async (t) => {
-    const created = await createPostgresDatabase(pgUrl);
-    const setup = openPostgres(created.url, { maxConnections: 1 });
-    await migrate(setup);
-    await seedDemo(setup);
-    await setPosition(setup, 3, { posx: "B", posy: "1", posz: "2" }, {
+    const test = await startTestAppliance("postgres", {
+      config: { discoveryEnabled: true, discoveryPort: 0, pushTimeoutS: 2 },
+    });
+    const app = test.app;
+    await setPosition(app.db, 3, { posx: "B", posy: "1", posz: "2" }, {
       posx: "A",
       posy: "3",
       posz: "1",
     });
-    await setup.close();
-    const app = await startAppliance({
-      config: testConfig({ databaseUrl: created.url }),
-      configSources: ["test"],
-      log: createMemoryLogger("warn"),
-    });
-    const env = { DATABASE_URL: created.url };
-    const label = await login(app, "DZBQ_0001");
-    const agv = await login(app, "AGV_0001");
+    const env = { DATABASE_URL: test.config.databaseUrl };
+    const label = await test.device("DZBQ_0001");
+    const agv = await test.device("AGV_0001");
     try {
       await label.request("getGoods", { mac_id: MAC1 }, { encoding: "gbk" });
 
@@ -125,10 +117,7 @@ if (pgUrl) {
         assert.match(text, /1 appliance\(s\) answered/);
       });
     } finally {
-      await label.close();
-      await agv.close();
-      await app.shutdown();
-      await created.drop();
+      await test.stop();
     }
   });
 }

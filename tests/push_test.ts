@@ -5,14 +5,11 @@
  */
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import { type Appliance, startAppliance } from "../src/app.ts";
-import { type Config, defaultConfig } from "../src/config/config.ts";
-import { createMemoryLogger } from "../src/log.ts";
+import type { Appliance } from "../src/app.ts";
+import type { Config } from "../src/config/config.ts";
 import { DeviceClient, parseBody, type ReceivedFrame } from "../src/device/client.ts";
-import { migrate } from "../src/store/migrate.ts";
-import { seedDemo } from "../src/store/demo.ts";
-import { openPostgres } from "../src/store/postgres.ts";
-import { createPostgresDatabase, testPostgresUrl } from "./_support/databases.ts";
+import { backends } from "./_support/databases.ts";
+import { eventually, startTestAppliance, type TestAppliance } from "./_support/appliance.ts";
 import { discover } from "../src/discovery/probe.ts";
 
 const MAC1 = "AC:23:3F:00:00:01"; // goods 1, 红富士苹果
@@ -25,72 +22,39 @@ interface Harness {
   app: Appliance;
   sql: Sql;
   logLines: Record<string, unknown>[];
-  /** PostgreSQL only: the suite's database URL. */
-  url?: string;
   dispose(): Promise<void>;
 }
 
-function testConfig(overrides: Partial<Config>): Config {
-  return {
-    ...defaultConfig(),
-    host: "127.0.0.1",
-    port: 0,
-    discoveryPort: 0,
-    adminEnabled: false,
-    pushTimeoutS: 0.5,
-    pushTries: 2,
-    heartbeatIntervalS: 600,
-    refillRetryS: 600,
-    ...overrides,
-  };
-}
+const CONFIG: Partial<Config> = {
+  discoveryEnabled: true,
+  discoveryPort: 0,
+  pushTimeoutS: 0.5,
+  pushTries: 2,
+  heartbeatIntervalS: 600,
+  refillRetryS: 600,
+};
 
-async function startPostgres(baseUrl: string): Promise<Harness> {
-  const created = await createPostgresDatabase(baseUrl);
-  const setup = openPostgres(created.url, { maxConnections: 1 });
-  try {
-    await migrate(setup);
-    await seedDemo(setup);
-  } finally {
-    await setup.close();
+async function start(backend: "postgres" | "pglite"): Promise<Harness> {
+  const t: TestAppliance = await startTestAppliance(backend, { config: CONFIG });
+  if (backend === "pglite") {
+    return {
+      app: t.app,
+      logLines: t.logs,
+      // PGlite has one connection: plain SQL straight into it, not through appliance code.
+      sql: (text, params) => t.app.db.query(text, params),
+      dispose: () => t.stop(),
+    };
   }
-  const log = createMemoryLogger("info");
-  const app = await startAppliance({
-    config: testConfig({ databaseUrl: created.url }),
-    configSources: ["test"],
-    log,
-  });
-  const plain = postgres(created.url, { max: 1, onnotice: () => {} });
+  // A connection of its own, as psql or the ERP would have.
+  const plain = postgres(t.config.databaseUrl, { max: 1, onnotice: () => {} });
   return {
-    app,
-    url: created.url,
-    logLines: log.lines,
+    app: t.app,
+    logLines: t.logs,
     // deno-lint-ignore no-explicit-any
     sql: async (text, params = []) => [...await plain.unsafe(text, params as any[])],
     async dispose() {
-      await app.shutdown();
       await plain.end();
-      await created.drop();
-    },
-  };
-}
-
-async function startPglite(): Promise<Harness> {
-  const stateDir = await Deno.makeTempDir({ prefix: "newretail-push-" });
-  const log = createMemoryLogger("info");
-  const app = await startAppliance({
-    config: testConfig({ stateDir, databaseUrl: "" }),
-    configSources: ["test"],
-    log,
-  });
-  return {
-    app,
-    logLines: log.lines,
-    // PGlite has one connection: plain SQL straight into it, not through appliance code.
-    sql: (text, params) => app.db.query(text, params),
-    async dispose() {
-      await app.shutdown();
-      await Deno.remove(stateDir, { recursive: true });
+      await t.stop();
     },
   };
 }
@@ -104,13 +68,9 @@ async function login(app: Appliance, equipId: string): Promise<DeviceClient> {
   });
 }
 
-/** Waits until `check` holds (polling the database; no timing is asserted). */
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+/** Waits until `check` holds (polling; no timing is asserted). */
+function until(what: string, check: () => Promise<boolean>): Promise<void> {
+  return eventually(check, what, 10_000);
 }
 
 async function fannedOut(sql: Sql, gid: number): Promise<boolean> {
@@ -367,6 +327,9 @@ function suite(start: () => Promise<Harness>, postgresOnly: boolean) {
   };
 }
 
-const pgUrl = testPostgresUrl();
-if (pgUrl) Deno.test("push end to end (postgres)", suite(() => startPostgres(pgUrl), true));
-Deno.test("push end to end (pglite)", suite(startPglite, false));
+for (const backend of backends()) {
+  Deno.test(
+    `push end to end (${backend.name})`,
+    suite(() => start(backend.name), backend.name === "postgres"),
+  );
+}
