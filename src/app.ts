@@ -102,7 +102,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
 
     const events = new EventBus(log);
     const metrics = new MetricsRegistry();
-    const server = DeviceServer.listen({
+    const server = await DeviceServer.listen({
       db,
       config,
       clock,

@@ -1,10 +1,11 @@
 /**
- * The device TCP server: accept loop, connection cap, one {@link Session} per connection, the
+ * The device TCP server (`node:net`, see session.ts for why): accept, connection cap, one {@link Session} per connection, the
  * registry of logged-in devices, heartbeats, login timeouts and graceful shutdown. It is also the
  * {@link DeviceLink} through which pushes reach devices.
  *
  * @module
  */
+import { createServer, type Server, type Socket } from "node:net";
 import type {
   AppEvents,
   Clock,
@@ -46,23 +47,24 @@ const REFUSAL_LOG_INTERVAL_MS = 10_000;
 /** The running device server. Create with {@link DeviceServer.listen}. */
 export class DeviceServer implements DeviceLink {
   readonly #deps: DeviceServerDeps;
-  readonly #listener: Deno.Listener<Deno.TcpConn, Deno.NetAddr>;
+  readonly #listener: Server;
+  readonly #addr: Deno.NetAddr;
   readonly #sessions = new Set<Session>();
   readonly #registry = new SessionRegistry<Session>();
   readonly #metrics: ServerMetrics;
   readonly #dispatchDeps: DispatchDeps;
   readonly #hooks: SessionHooks;
   readonly #offlineWrites = new Set<Promise<void>>();
-  #acceptLoop: Promise<void> | undefined;
   #sweeper: ReturnType<typeof setInterval> | undefined;
   #lastTouch: number;
   #refusedSinceLog = 0;
   #lastRefusalLog = 0;
   #stopping = false;
 
-  private constructor(deps: DeviceServerDeps, listener: Deno.Listener<Deno.TcpConn, Deno.NetAddr>) {
+  private constructor(deps: DeviceServerDeps, listener: Server, addr: Deno.NetAddr) {
     this.#deps = deps;
     this.#listener = listener;
+    this.#addr = addr;
     this.#lastTouch = deps.clock.now();
     this.#metrics = createServerMetrics(deps.metrics, {
       open: () => this.#sessions.size,
@@ -102,22 +104,36 @@ export class DeviceServer implements DeviceLink {
    *
    * @example
    * ```ts
-   * const server = DeviceServer.listen({ db, config, clock, log, actions, events, metrics });
+   * const server = await DeviceServer.listen({ db, config, clock, log, actions, events, metrics });
    * console.log(server.addr.port);
    * await server.shutdown();
    * ```
    */
-  static listen(deps: DeviceServerDeps): DeviceServer {
-    const listener = Deno.listen({ hostname: deps.config.host, port: deps.config.port });
-    const server = new DeviceServer(deps, listener);
-    server.#acceptLoop = server.#accept();
+  static async listen(deps: DeviceServerDeps): Promise<DeviceServer> {
+    const listener = createServer({ noDelay: true });
+    await new Promise<void>((resolve, reject) => {
+      listener.once("error", reject);
+      listener.listen({ host: deps.config.host, port: deps.config.port, backlog: 4096 }, () => {
+        listener.removeListener("error", reject);
+        resolve();
+      });
+    });
+    const address = listener.address() as { address: string; port: number };
+    const server = new DeviceServer(deps, listener, {
+      transport: "tcp",
+      hostname: address.address,
+      port: address.port,
+    });
+    listener.on("connection", (socket: Socket) => server.#accept(socket));
+    // EMFILE and friends: log the message only (printing its stack has crashed Deno).
+    listener.on("error", (e: Error) => deps.log.error("accept failed", { error: e.message }));
     server.#startSweeper();
     return server;
   }
 
   /** The address listened on (the real port when configured as 0). */
   get addr(): Deno.NetAddr {
-    return this.#listener.addr;
+    return this.#addr;
   }
 
   /** Connections open now. */
@@ -125,63 +141,39 @@ export class DeviceServer implements DeviceLink {
     return this.#sessions.size;
   }
 
-  async #accept(): Promise<void> {
+  #accept(socket: Socket): void {
     const { config, log } = this.#deps;
-    for (;;) {
-      let conn: Deno.TcpConn;
-      try {
-        conn = await this.#listener.accept();
-      } catch (e) {
-        if (this.#stopping || e instanceof Deno.errors.BadResource) return;
-        // EMFILE and friends: log the message only (printing its stack has crashed Deno), back off.
-        log.error("accept failed", { error: (e as Error).message });
-        await new Promise((r) => setTimeout(r, 100));
-        continue;
-      }
-      if (this.#stopping) {
-        conn.close();
-        continue;
-      }
-      this.#metrics.connectionsTotal.inc();
-      if (this.#sessions.size >= config.maxConnections) {
-        this.#refuse(conn);
-        continue;
-      }
-      try {
-        conn.setNoDelay(true);
-      } catch {
-        // the peer may already be gone
-      }
-      const session = new Session(conn, this.#hooks, {
-        decoder: {
-          byteOrder: config.byteOrder,
-          limits: {
-            minHeaderBytes: 2,
-            maxHeaderBytes: config.maxHeaderBytes,
-            maxBodyBytes: config.maxBodyBytes,
-          },
-        },
-        writeQueueBytes: config.writeQueueBytes,
-        uniqueIdMode: config.uniqueIdMode,
-        pushTimeoutMs: config.pushTimeoutS * 1000,
-        now: () => this.#deps.clock.now(),
-      }, log);
-      this.#sessions.add(session);
-      session.log.info("connected");
-      session.run().catch((e) => {
-        session.log.error("session failed", { error: (e as Error).message });
-        session.close("read_failed");
-      });
+    if (this.#stopping) {
+      socket.destroy();
+      return;
     }
+    this.#metrics.connectionsTotal.inc();
+    if (this.#sessions.size >= config.maxConnections) {
+      this.#refuse(socket);
+      return;
+    }
+    const session = new Session(socket, this.#hooks, {
+      decoder: {
+        byteOrder: config.byteOrder,
+        limits: {
+          minHeaderBytes: 2,
+          maxHeaderBytes: config.maxHeaderBytes,
+          maxBodyBytes: config.maxBodyBytes,
+        },
+      },
+      writeQueueBytes: config.writeQueueBytes,
+      uniqueIdMode: config.uniqueIdMode,
+      pushTimeoutMs: config.pushTimeoutS * 1000,
+      now: () => this.#deps.clock.now(),
+    }, log);
+    this.#sessions.add(session);
+    session.log.info("connected");
   }
 
-  #refuse(conn: Deno.Conn): void {
+  #refuse(socket: Socket): void {
     this.#metrics.connectionsRefused.inc();
-    try {
-      conn.close();
-    } catch {
-      // already gone
-    }
+    socket.on("error", () => {});
+    socket.destroy();
     this.#refusedSinceLog++;
     const now = this.#deps.clock.now();
     if (now - this.#lastRefusalLog >= REFUSAL_LOG_INTERVAL_MS) {
@@ -332,12 +324,7 @@ export class DeviceServer implements DeviceLink {
     if (this.#stopping) return;
     this.#stopping = true;
     clearInterval(this.#sweeper);
-    try {
-      this.#listener.close();
-    } catch {
-      // already closed
-    }
-    await this.#acceptLoop;
+    const closed = new Promise<void>((resolve) => this.#listener.close(() => resolve()));
     const sessions = [...this.#sessions];
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
@@ -347,5 +334,6 @@ export class DeviceServer implements DeviceLink {
     clearTimeout(timer);
     await Promise.all(sessions.map((s) => s.close("shutdown", { flushMs: 1000 })));
     await Promise.all(this.#offlineWrites);
+    await closed;
   }
 }
