@@ -139,7 +139,9 @@ try {
     if (round > 0) raw.push(performance.now() - t0);
   }
 
-  console.log(`\nsendGoods fan-out to ${LABELS} shelf labels (${app.db.kind}), median of ${ROUNDS}:`);
+  console.log(
+    `\nsendGoods fan-out to ${LABELS} shelf labels (${app.db.kind}), median of ${ROUNDS}:`,
+  );
   console.log(`  UPDATE → last label has its sendGoods: ${ms(median(viaDatabase))}`);
   console.log(`  raw push of the same frames (acknowledged): ${ms(median(raw))}`);
   console.log(`  ratio: ${(median(viaDatabase) / median(raw)).toFixed(2)}x`);

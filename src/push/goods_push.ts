@@ -12,7 +12,8 @@
  *   read at send time, waits for `sendGoodsReturn`, and counts failures; after `pushTries` the
  *   pushes are kept for the device's next login, when their tries are given back.
  * - Database work is limited to a few queries at once so that a 5,000-goods promotion does not
- *   queue ahead of device requests on the shared pool.
+ *   queue ahead of device requests on the shared pool, and the senders' reads and acknowledgements
+ *   are batched across devices (a price change for 1,000 labels is a handful of queries).
  *
  * @module
  */
@@ -28,17 +29,18 @@ import type { EventBus } from "../events.ts";
 import type { Logger } from "../log.ts";
 import type { Database } from "../store/database.ts";
 import {
-  completePushes,
+  completePushesOf,
   devicesWithPending,
   failPushes,
   fanOutChanges,
   GOODS_CHANGED_CHANNEL,
   type PendingPush,
-  pendingPushes,
+  pendingPushesOf,
   resetTries,
 } from "../store/goods_changes.ts";
 import { goodsById, goodsByLabels, type GoodsView } from "../store/goods.ts";
 import { Limiter } from "./_limiter.ts";
+import { Batcher } from "./_batcher.ts";
 
 /** The configuration the worker reads. */
 export type GoodsPushConfig = Pick<
@@ -101,6 +103,10 @@ export class GoodsPushWorker {
   readonly #deps: GoodsPushDeps;
   readonly #limiter: Limiter;
   readonly #senders = new Map<string, Sender>();
+  readonly #pending: Batcher<string, PendingPush[]>;
+  readonly #labelViews: Batcher<string, GoodsView | undefined>;
+  readonly #goodsViews: Batcher<number, GoodsView | undefined>;
+  readonly #completed: Batcher<{ equipId: string; pushes: PendingPush[] }, void>;
   #fanOut: Promise<void> | undefined;
   #fanOutAgain = false;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -111,6 +117,28 @@ export class GoodsPushWorker {
   private constructor(deps: GoodsPushDeps) {
     this.#deps = deps;
     this.#limiter = new Limiter(deps.dbConcurrency ?? 2);
+    const { db, config } = deps;
+    const perDevice = config.pushInFlight * config.pushBatchGoods;
+    this.#pending = new Batcher(async (equipIds) => {
+      const found = await this.#limiter.run(() =>
+        pendingPushesOf(db, equipIds, config.pushTries, perDevice)
+      );
+      return equipIds.map((e) => found.get(e) ?? []);
+    }, 200);
+    this.#labelViews = new Batcher(async (macs) => {
+      const views = await this.#limiter.run(() => goodsByLabels(db, [...new Set(macs)]));
+      const byMac = new Map(views.map((v) => [v.mac, v]));
+      return macs.map((m) => byMac.get(m));
+    }, 1000);
+    this.#goodsViews = new Batcher(async (ids) => {
+      const views = await this.#limiter.run(() => goodsById(db, [...new Set(ids)]));
+      const byId = new Map(views.map((v) => [v.gid, v]));
+      return ids.map((id) => byId.get(id));
+    }, 1000);
+    this.#completed = new Batcher(async (done) => {
+      await this.#limiter.run(() => completePushesOf(db, done));
+      return done.map(() => undefined);
+    }, 500);
   }
 
   /**
@@ -245,12 +273,10 @@ export class GoodsPushWorker {
   }
 
   async #send(equipId: string, sender: Sender): Promise<void> {
-    const { db, link, config } = this.#deps;
+    const { link, config } = this.#deps;
     while (!this.#stopped && link.isOnline(equipId)) {
       sender.again = false;
-      const pending = await this.#limiter.run(() =>
-        pendingPushes(db, equipId, config.pushTries, config.pushInFlight * config.pushBatchGoods)
-      );
+      const pending = await this.#pending.load(equipId);
       if (pending.length === 0) {
         if (sender.again) continue;
         return;
@@ -265,14 +291,14 @@ export class GoodsPushWorker {
     const { db, link, log, config } = this.#deps;
     const labels = pushes[0].kind === "label";
     // Read now, not when the change happened: latest state wins.
-    const views: GoodsView[] = await this.#limiter.run(() =>
-      labels
-        ? goodsByLabels(db, pushes.flatMap((p) => p.kind === "label" ? [p.mac] : []))
-        : goodsById(db, pushes.flatMap((p) => p.kind === "goods" ? [p.goodsId] : []))
-    );
+    const views = (await Promise.all(
+      pushes.map((p) =>
+        p.kind === "label" ? this.#labelViews.load(p.mac) : this.#goodsViews.load(p.goodsId)
+      ),
+    )).filter((v): v is GoodsView => v !== undefined);
     if (views.length === 0) {
       // Unbound labels, deactivated goods: nothing left to show.
-      await this.#limiter.run(() => completePushes(db, equipId, pushes));
+      await this.#completed.load({ equipId, pushes });
       return "acknowledged";
     }
     const body = { exception: "", goods: views.map((v) => deviceGoods(v)) };
@@ -282,7 +308,7 @@ export class GoodsPushWorker {
     });
     const exception = exceptionOf(outcome);
     if (outcome.ok && exception === "") {
-      await this.#limiter.run(() => completePushes(db, equipId, pushes));
+      await this.#completed.load({ equipId, pushes });
       return "acknowledged";
     }
     // A device that went away keeps its pushes, with their tries, for its next login.

@@ -125,57 +125,84 @@ export async function pendingPushes(
   maxTries: number,
   limit: number,
 ): Promise<PendingPush[]> {
-  const labels = await db.query<{ mac: string; version: number }>(
-    `select mac, version from pending_label_pushes
-     where equip_id = $1 and tries < $2
-     order by queued_at, mac limit $3`,
-    [equipId, maxTries, limit],
-  );
-  const goods = await db.query<{ goods_id: number; version: number }>(
-    `select goods_id, version from pending_scale_pushes
-     where equip_id = $1 and tries < $2
-     order by queued_at, goods_id limit $3`,
-    [equipId, maxTries, limit],
-  );
-  return [
-    ...labels.map((r): PendingPush => ({ kind: "label", mac: r.mac, version: r.version })),
-    ...goods.map((r): PendingPush => ({ kind: "goods", goodsId: r.goods_id, version: r.version })),
-  ];
+  return (await pendingPushesOf(db, [equipId], maxTries, limit)).get(equipId) ?? [];
 }
 
-function split(pushes: PendingPush[]) {
-  const labels = pushes.filter((p) => p.kind === "label");
-  const goods = pushes.filter((p) => p.kind === "goods");
-  return {
-    macs: labels.map((p) => p.mac),
-    macVersions: labels.map((p) => p.version),
-    gids: goods.map((p) => p.goodsId),
-    gidVersions: goods.map((p) => p.version),
-  };
+/**
+ * {@link pendingPushes} of many devices in two queries (the push worker serves hundreds of base
+ * stations at once: one query per device would make the database the bottleneck).
+ */
+export async function pendingPushesOf(
+  db: Queryable,
+  equipIds: string[],
+  maxTries: number,
+  limit: number,
+): Promise<Map<string, PendingPush[]>> {
+  const labels = await db.query<{ equip_id: string; mac: string; version: number }>(
+    `select equip_id, mac, version from (
+       select equip_id, mac, version, queued_at,
+         row_number() over (partition by equip_id order by queued_at, mac) as n
+       from pending_label_pushes where equip_id = any($1::text[]) and tries < $2) p
+     where n <= $3 order by queued_at, mac`,
+    [equipIds, maxTries, limit],
+  );
+  const goods = await db.query<{ equip_id: string; goods_id: number; version: number }>(
+    `select equip_id, goods_id, version from (
+       select equip_id, goods_id, version, queued_at,
+         row_number() over (partition by equip_id order by queued_at, goods_id) as n
+       from pending_scale_pushes where equip_id = any($1::text[]) and tries < $2) p
+     where n <= $3 order by queued_at, goods_id`,
+    [equipIds, maxTries, limit],
+  );
+  const byDevice = new Map<string, PendingPush[]>(equipIds.map((e) => [e, []]));
+  for (const r of labels) {
+    byDevice.get(r.equip_id)?.push({ kind: "label", mac: r.mac, version: r.version });
+  }
+  for (const r of goods) {
+    byDevice.get(r.equip_id)?.push({ kind: "goods", goodsId: r.goods_id, version: r.version });
+  }
+  return byDevice;
 }
 
 /**
  * Removes acknowledged pushes, unless they were re-queued since they were read (a newer change:
  * it must still be sent).
  */
-export async function completePushes(
+export function completePushes(
   db: Queryable,
   equipId: string,
   pushes: PendingPush[],
 ): Promise<void> {
-  const s = split(pushes);
-  if (s.macs.length > 0) {
+  return completePushesOf(db, [{ equipId, pushes }]);
+}
+
+/** {@link completePushes} of many devices in two statements. */
+export async function completePushesOf(
+  db: Queryable,
+  done: { equipId: string; pushes: PendingPush[] }[],
+): Promise<void> {
+  const labels = done.flatMap(({ equipId, pushes }) =>
+    pushes.flatMap((p) => p.kind === "label" ? [{ equipId, key: p.mac, version: p.version }] : [])
+  );
+  const goods = done.flatMap(({ equipId, pushes }) =>
+    pushes.flatMap((p) =>
+      p.kind === "goods" ? [{ equipId, key: p.goodsId, version: p.version }] : []
+    )
+  );
+  if (labels.length > 0) {
     await db.query(
-      `delete from pending_label_pushes p using unnest($2::text[], $3::int[]) as a(mac, version)
-       where p.equip_id = $1 and p.mac = a.mac and p.version = a.version`,
-      [equipId, s.macs, s.macVersions],
+      `delete from pending_label_pushes p
+       using unnest($1::text[], $2::text[], $3::int[]) as a(equip_id, mac, version)
+       where p.equip_id = a.equip_id and p.mac = a.mac and p.version = a.version`,
+      [labels.map((l) => l.equipId), labels.map((l) => l.key), labels.map((l) => l.version)],
     );
   }
-  if (s.gids.length > 0) {
+  if (goods.length > 0) {
     await db.query(
-      `delete from pending_scale_pushes p using unnest($2::int[], $3::int[]) as a(gid, version)
-       where p.equip_id = $1 and p.goods_id = a.gid and p.version = a.version`,
-      [equipId, s.gids, s.gidVersions],
+      `delete from pending_scale_pushes p
+       using unnest($1::text[], $2::int[], $3::int[]) as a(equip_id, goods_id, version)
+       where p.equip_id = a.equip_id and p.goods_id = a.goods_id and p.version = a.version`,
+      [goods.map((g) => g.equipId), goods.map((g) => g.key), goods.map((g) => g.version)],
     );
   }
 }
@@ -188,21 +215,22 @@ export async function failPushes(
   error: string,
   maxTries: number,
 ): Promise<number> {
-  const s = split(pushes);
+  const macs = pushes.flatMap((p) => p.kind === "label" ? [p.mac] : []);
+  const gids = pushes.flatMap((p) => p.kind === "goods" ? [p.goodsId] : []);
   let exhausted = 0;
-  if (s.macs.length > 0) {
+  if (macs.length > 0) {
     const rows = await db.query<{ tries: number }>(
       `update pending_label_pushes set tries = tries + 1, last_error = $3
        where equip_id = $1 and mac = any($2::text[]) returning tries`,
-      [equipId, s.macs, error],
+      [equipId, macs, error],
     );
     exhausted += rows.filter((r) => r.tries >= maxTries).length;
   }
-  if (s.gids.length > 0) {
+  if (gids.length > 0) {
     const rows = await db.query<{ tries: number }>(
       `update pending_scale_pushes set tries = tries + 1, last_error = $3
        where equip_id = $1 and goods_id = any($2::int[]) returning tries`,
-      [equipId, s.gids, error],
+      [equipId, gids, error],
     );
     exhausted += rows.filter((r) => r.tries >= maxTries).length;
   }
