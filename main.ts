@@ -11,6 +11,7 @@ import { deviceCommand } from "./src/cli/device.ts";
 import { devicesCommand } from "./src/cli/devices.ts";
 import { checkConfigCommand } from "./src/cli/check_config.ts";
 import { pushGoodsCommand, refillCommand } from "./src/cli/push.ts";
+import { positionsCommand } from "./src/cli/positions.ts";
 
 /** Command name → runner (resolves with the exit code). */
 export const COMMANDS: Record<string, { run(args: string[]): Promise<number>; summary: string }> = {
@@ -20,6 +21,7 @@ export const COMMANDS: Record<string, { run(args: string[]): Promise<number>; su
   devices: { run: devicesCommand, summary: "list, enable or disable devices" },
   device: { run: deviceCommand, summary: "act as a device: log in, send one request" },
   "push-goods": { run: pushGoodsCommand, summary: "push goods to shelf labels and scales again" },
+  positions: { run: positionsCommand, summary: "list or set goods positions for the AGVs" },
   refill: { run: refillCommand, summary: "send an AGV to refill a goods' shelf place" },
   "check-config": { run: checkConfigCommand, summary: "validate and print the configuration" },
 };

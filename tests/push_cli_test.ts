@@ -8,7 +8,6 @@ import { type Appliance, startAppliance } from "../src/app.ts";
 import { type Config, defaultConfig } from "../src/config/config.ts";
 import { createMemoryLogger } from "../src/log.ts";
 import { DeviceClient, parseBody } from "../src/device/client.ts";
-import { setPosition } from "../src/store/positions.ts";
 import { testPostgresUrl } from "./_support/databases.ts";
 import { startTestAppliance } from "./_support/appliance.ts";
 
@@ -50,16 +49,40 @@ if (pgUrl) {
       config: { discoveryEnabled: true, discoveryPort: 0, pushTimeoutS: 2 },
     });
     const app = test.app;
-    await setPosition(app.db, 3, { posx: "B", posy: "1", posz: "2" }, {
-      posx: "A",
-      posy: "3",
-      posz: "1",
-    });
     const env = { DATABASE_URL: test.config.databaseUrl };
     const label = await test.device("DZBQ_0001");
     const agv = await test.device("AGV_0001");
     try {
       await label.request("getGoods", { mac_id: MAC1 }, { encoding: "gbk" });
+
+      await t.step("positions set and list", async () => {
+        const set = await cli(
+          ["positions", "set", "--gid", "3", "--stock", "B,1,2", "--shelf", "A,3,1"],
+          env,
+        );
+        assert.equal(set.code, 0, set.text);
+        const bad = await cli([
+          "positions",
+          "set",
+          "--gid",
+          "3",
+          "--stock",
+          "B,1",
+          "--shelf",
+          "A,3,1",
+        ], env);
+        assert.equal(bad.code, 2);
+        assert.match(bad.text, /--stock must be AISLE,SHELF,HEIGHT/);
+        const unknown = await cli(
+          ["positions", "set", "--gid", "999999", "--stock", "B,1,2", "--shelf", "A,3,1"],
+          env,
+        );
+        assert.equal(unknown.code, 1);
+        assert.match(unknown.text, /unknown goods/);
+        const list = await cli(["positions", "list"], env);
+        assert.equal(list.code, 0, list.text);
+        assert.match(list.text, /^3\t\S+\tB,1,2\tA,3,1\tdefault \(0\)\t9\.750$/m);
+      });
 
       await t.step("push-goods --gid 1 pushes to the label and reports done", async () => {
         const run = cli(["push-goods", "--gid", "1", "--wait", "20"], env);

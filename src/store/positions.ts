@@ -97,6 +97,41 @@ export async function setPosition(
   );
 }
 
+/** A position as `positions list` shows it. */
+export interface PositionListing extends GoodsPosition {
+  name: string;
+  /** The goods' own threshold, or null for the configured default. */
+  refillBelow: string | null;
+  /** Quantity in the shelf warehouse, null when there is no such warehouse. */
+  shelfQuantity: string | null;
+}
+
+/** Every goods position, by goods id, with its threshold and shelf quantity. */
+export async function listPositions(
+  db: Queryable,
+  shelfWarehouse: string,
+): Promise<PositionListing[]> {
+  const rows = await db.query<
+    PositionRow & { name: string; below: string | null; qty: string | null }
+  >(
+    `select g.id as gid, g.name, p.stock_x, p.stock_y, p.stock_z, p.shelf_x, p.shelf_y, p.shelf_z,
+       p.refill_below::text as below,
+       case when exists (select 1 from warehouses where code = $1) then
+         coalesce((select s.quantity from stock s join warehouses w on w.id = s.warehouse_id
+           where w.code = $1 and s.goods_id = g.id), 0)::text end as qty
+     from goods_positions p join goods g on g.id = p.goods_id order by g.id`,
+    [shelfWarehouse],
+  );
+  return rows.map((r) => ({
+    gid: r.gid,
+    name: r.name,
+    stockPosition: { posx: r.stock_x ?? "", posy: r.stock_y ?? "", posz: r.stock_z ?? "" },
+    goodsPosition: { posx: r.shelf_x ?? "", posy: r.shelf_y ?? "", posz: r.shelf_z ?? "" },
+    refillBelow: r.below,
+    shelfQuantity: r.qty,
+  }));
+}
+
 /** Where shelf stock is and the default threshold (from the configuration). */
 export interface RefillSettings {
   /** Code of the shelf warehouse. */

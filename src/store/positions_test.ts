@@ -7,6 +7,7 @@ import {
   checkRefillThresholds,
   completeRefillJob,
   createRefillJob,
+  listPositions,
   openRefillJobs,
   positionOf,
   recordRefillAttempt,
@@ -68,7 +69,7 @@ function suite(backend: ReturnType<typeof backends>[number]) {
       });
 
       await t.step("shelf stock falling below the threshold opens one job per fall", async () => {
-        // Goods 3: shop floor (MD) holds 13 in the demo.
+        // Goods 3: the shop floor (MD) holds 9.75 kg in the demo.
         await setPosition(db, 3, STOCK, SHELF, "5");
         assert.deepEqual(await checkRefillThresholds(db, [3], REFILL), []);
         await db.query("update stock set quantity = 4 where goods_id = 3 and warehouse_id = 1");
@@ -100,6 +101,18 @@ function suite(backend: ReturnType<typeof backends>[number]) {
           assert.equal((await refillJob(db, jobs[0]))?.state, "cancelled");
         },
       );
+
+      await t.step("the listing shows thresholds and shelf quantities", async () => {
+        const rows = await listPositions(db, "MD");
+        assert.deepEqual(
+          rows.map((r) => [r.gid, r.refillBelow, r.shelfQuantity]),
+          [[3, "5.000", "1.000"], [6, null, "2.000"]],
+        );
+        assert.deepEqual((await listPositions(db, "NOPE")).map((r) => r.shelfQuantity), [
+          null,
+          null,
+        ]);
+      });
 
       await t.step("no job when the shelf warehouse does not exist", async () => {
         await db.query("update goods_positions set refill_armed = true");
