@@ -152,7 +152,14 @@ try {
      select '基准 批量 ' || g, 2.00, 'BENCH' || g from generate_series(1, $1::int) g`,
     [BURST],
   );
-  await new Promise((r) => setTimeout(r, 500));
+  // The inserts are changes too: let them be fanned out before the scale exists.
+  for (;;) {
+    const [{ n }] = await sql(
+      "select count(*)::int as n from goods_changes where change_no > pushed_no",
+    );
+    if (n === 0) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
   const [scale] = await openDevices(port, 1, { prefix: "DZC_B" });
   devices.push(scale);
   const scaleGoods = new Set<number>();

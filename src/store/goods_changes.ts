@@ -10,7 +10,7 @@
 import type { Database, Queryable } from "./database.ts";
 import { checkRefillThresholds, type RefillSettings } from "./positions.ts";
 
-/** The NOTIFY channel of goods changes; the payload is the goods id. */
+/** The NOTIFY channel of goods changes; the payload is goods ids, comma-separated. */
 export const GOODS_CHANGED_CHANNEL = "goods_changed";
 
 /** Device kind of scales (`DZC_…`): every scale gets every goods change. */
@@ -33,12 +33,12 @@ export interface FanOut {
  * how many existed.
  */
 export async function markGoodsChanged(db: Queryable, ids: number[]): Promise<number> {
-  const rows = await db.query<{ n: number }>(
-    `with marked as (select g.id, mark_goods_changed(g.id) from goods g where g.id = any($1::int[]))
-     select count(*)::int as n from marked`,
+  const rows = await db.query<{ id: number }>(
+    "select id from goods where id = any($1::int[])",
     [ids],
   );
-  return rows[0].n;
+  await db.query("select mark_goods_changed($1::int[])", [rows.map((r) => r.id)]);
+  return rows.length;
 }
 
 /** The ids of every active goods, in id order (for `push-goods --all`). */

@@ -139,10 +139,27 @@ function suite(backend: ReturnType<typeof backends>[number]) {
         );
         await drain(db);
         await db.query("delete from pending_scale_pushes");
-        await db.transaction(async (tx) => {
-          await tx.query("update goods set price = price + 0.5 where name like 'bulk %'");
-        });
-        assert.equal(await unpushedChanges(db), 5000);
+        const payloads: string[] = [];
+        let listening!: () => void;
+        const ready = new Promise<void>((r) => listening = r);
+        const unlisten = await db.listen(GOODS_CHANGED_CHANNEL, (p) => payloads.push(p), listening);
+        await ready;
+        try {
+          await db.transaction(async (tx) => {
+            await tx.query("update goods set price = price + 0.5 where name like 'bulk %'");
+          });
+          assert.equal(await unpushedChanges(db), 5000);
+          for (let i = 0; i < 250 && payloads.length < 5; i++) {
+            await new Promise((r) => setTimeout(r, 20));
+          }
+        } finally {
+          await unlisten();
+        }
+        // A few notifications of up to 1,000 ids each, not 5,000 of one id.
+        assert.equal(payloads.length, 5);
+        const ids = payloads.flatMap((p) => p.split(",").map(Number));
+        assert.ok(payloads.every((p) => p.split(",").length <= 1000));
+        assert.equal(new Set(ids).size, 5000);
         let passes = 0;
         let goods = 0;
         for (;;) {
