@@ -60,7 +60,10 @@ export interface GoodsPushDeps {
   events: Pick<EventBus, "on">;
   log: Logger;
   config: GoodsPushConfig;
-  /** Database queries the worker runs at once (default 2). */
+  /**
+   * Database queries the worker runs at once (default 2; 1 on PGlite, whose queries run on the
+   * appliance's own thread: a burst then waits its turn behind device requests).
+   */
   dbConcurrency?: number;
   /** Changed goods per fan-out transaction (default 500). */
   fanOutBatch?: number;
@@ -116,7 +119,7 @@ export class GoodsPushWorker {
 
   private constructor(deps: GoodsPushDeps) {
     this.#deps = deps;
-    this.#limiter = new Limiter(deps.dbConcurrency ?? 2);
+    this.#limiter = new Limiter(deps.dbConcurrency ?? (deps.db.kind === "pglite" ? 1 : 2));
     const { db, config } = deps;
     const perDevice = config.pushInFlight * config.pushBatchGoods;
     this.#pending = new Batcher(async (equipIds) => {
