@@ -12,6 +12,7 @@ import { devicesCommand } from "./src/cli/devices.ts";
 import { checkConfigCommand } from "./src/cli/check_config.ts";
 import { pushGoodsCommand, refillCommand } from "./src/cli/push.ts";
 import { positionsCommand } from "./src/cli/positions.ts";
+import { permissionsCommand } from "./src/cli/permissions.ts";
 
 /** Command name → runner (resolves with the exit code). */
 export const COMMANDS: Record<string, { run(args: string[]): Promise<number>; summary: string }> = {
@@ -24,6 +25,10 @@ export const COMMANDS: Record<string, { run(args: string[]): Promise<number>; su
   positions: { run: positionsCommand, summary: "list or set goods positions for the AGVs" },
   refill: { run: refillCommand, summary: "send an AGV to refill a goods' shelf place" },
   "check-config": { run: checkConfigCommand, summary: "validate and print the configuration" },
+  permissions: {
+    run: permissionsCommand,
+    summary: "print the Deno permission flags serve needs with this configuration",
+  },
 };
 
 const USAGE = `newretail — edge appliance for self-service stores

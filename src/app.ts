@@ -12,7 +12,8 @@ import type { Config } from "./config/config.ts";
 import { EventBus } from "./events.ts";
 import type { Logger } from "./log.ts";
 import type { Database } from "./store/database.ts";
-import { markAllOffline } from "./store/devices.ts";
+import { listDevices, markAllOffline } from "./store/devices.ts";
+import { type AdminServer, type ComponentHealth, startAdminServer } from "./admin/server.ts";
 import { migrate } from "./store/migrate.ts";
 import { openPglite } from "./store/pglite.ts";
 import { openPostgres } from "./store/postgres.ts";
@@ -21,6 +22,8 @@ import { DeviceServer } from "./server/server.ts";
 import { GoodsPushWorker } from "./push/goods_push.ts";
 import { RefillDispatcher } from "./push/refill_dispatcher.ts";
 import { DiscoveryResponder } from "./discovery/responder.ts";
+import { PaymentServices } from "./payment/service.ts";
+import { pendingCallCount } from "./store/orders.ts";
 
 /** An opened local store. */
 export interface OpenedDatabase {
@@ -33,8 +36,8 @@ export interface OpenedDatabase {
  * Opens the configured local store: PostgreSQL when `databaseUrl` is set, else embedded PGlite in
  * `stateDir` (locked against a second process).
  */
-export async function openDatabase(config: Config): Promise<OpenedDatabase> {
-  if (config.databaseUrl) return { db: openPostgres(config.databaseUrl), created: false };
+export async function openDatabase(config: Config, log?: Logger): Promise<OpenedDatabase> {
+  if (config.databaseUrl) return { db: openPostgres(config.databaseUrl, { log }), created: false };
   const db = await openPglite(config.stateDir);
   return { db, created: db.created };
 }
@@ -69,6 +72,10 @@ export interface Appliance {
   readonly refill: RefillDispatcher;
   /** The UDP discovery responder; undefined when off or its port could not be bound. */
   readonly discovery: DiscoveryResponder | undefined;
+  /** Payment-server outbox, MQTT, order expiry and payment-result pushes. */
+  readonly payments: PaymentServices;
+  /** The admin HTTP server, unless `adminEnabled` is off. */
+  readonly admin?: AdminServer;
   /** Stops everything gracefully and closes the database. Idempotent. */
   shutdown(): Promise<void>;
 }
@@ -87,7 +94,7 @@ export interface Appliance {
 export async function startAppliance(options: ApplianceOptions): Promise<Appliance> {
   const { config, log } = options;
   const clock = options.clock ?? systemClock;
-  const { db, created } = await openDatabase(config);
+  const { db, created } = await openDatabase(config, log);
   const services: Service[] = [];
   try {
     const applied = await migrate(db);
@@ -119,10 +126,48 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     services.push({ name: "refill jobs", stop: () => refill.stop() });
     const discovery = startDiscovery(config, server.addr.port, log);
     if (discovery) services.push({ name: "discovery", stop: () => discovery.close() });
+    const payments = await PaymentServices.start({ db, config, clock, log, events, link: server })
+      .catch(async (e) => {
+        await server.shutdown();
+        throw e;
+      });
+    services.push({ name: "payments", stop: () => payments.stop() });
+    // State probes for /healthz; unset means "not configured".
+    const probes: {
+      mqtt?: () => ComponentHealth | Promise<ComponentHealth>;
+      payment?: () => ComponentHealth | Promise<ComponentHealth>;
+    } = {
+      mqtt: payments.mqtt.configured
+        ? () => ({ state: payments.mqtt.connected ? "up" : "down" })
+        : undefined,
+      payment: payments.paymentServer.configured
+        ? async () => ({ state: "up", pendingCalls: await pendingCallCount(db) })
+        : undefined,
+    };
+
+    let admin: AdminServer | undefined;
+    if (config.adminEnabled) {
+      admin = startAdminServer({
+        hostname: config.adminHost,
+        port: config.adminPort,
+        log,
+        metrics,
+        pingDatabase: async () => {
+          await db.query("select 1 as one");
+        },
+        listDevices: () => listDevices(db),
+        mqtt: () => probes.mqtt?.() ?? { state: "off", detail: "MQTT not configured" },
+        payment: () =>
+          probes.payment?.() ?? { state: "off", detail: "payment server not configured" },
+      });
+      const started = admin;
+      services.push({ name: "admin", stop: () => started.close() });
+    }
 
     log.info("newretail started", {
       listen: `${server.addr.hostname}:${server.addr.port}`,
       port: server.addr.port,
+      admin: admin ? `${admin.hostname}:${admin.port}` : "off",
       database: db.kind,
       databaseAt: db.description,
       config: options.configSources,
@@ -139,6 +184,8 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       pushes,
       refill,
       discovery,
+      payments,
+      admin,
       shutdown() {
         stopping ??= (async () => {
           log.info("shutting down");

@@ -13,6 +13,12 @@ export const MAX_LIST_ITEMS = 1000;
 
 const MAX_INT = 2_147_483_647;
 
+// PostgreSQL text cannot hold U+0000: such a value would fail in the database as "internal error".
+function withoutNul(text: string, field: string): string {
+  if (text.includes("\u0000")) throw new UserError(`${field} contains a NUL character`);
+  return text;
+}
+
 /** A list of non-empty texts from `"a,b"`, a single number, or a JSON array of texts/numbers. */
 export function textList(value: unknown, field: string): string[] {
   let items: unknown[];
@@ -21,7 +27,7 @@ export function textList(value: unknown, field: string): string[] {
   else if (Array.isArray(value)) items = value;
   else throw new UserError(`${field} must be text or a list`);
   const texts = items.map((item) => {
-    if (typeof item === "string") return item.trim();
+    if (typeof item === "string") return withoutNul(item.trim(), field);
     if (typeof item === "number" && Number.isSafeInteger(item)) return String(item);
     throw new UserError(`${field} has an item that is not text: ${JSON.stringify(item)}`);
   }).filter((s) => s !== "");
@@ -71,6 +77,7 @@ export function requiredText(value: unknown, field: string, maxLength = 200): st
     : undefined;
   if (text === undefined) throw new UserError(`${field} must be text`);
   if (text === "") throw new UserError(`${field} is required`);
+  withoutNul(text, field);
   if (text.length > maxLength) {
     throw new UserError(`${field} is longer than ${maxLength} characters`);
   }

@@ -12,6 +12,8 @@ import { getAllGoods } from "./get_all_goods.ts";
 import { getWarehouseGoods } from "./get_warehouse_goods.ts";
 import { stockGoods } from "./stock_goods.ts";
 import { getPosition } from "./get_position.ts";
+import { getPayInfo } from "./get_pay_info.ts";
+import { makePayment } from "./make_payment.ts";
 
 /** Action name → handler. Every action but `login` requires a logged-in device. */
 export type ActionTable = Readonly<Record<string, ActionHandler>>;
@@ -26,4 +28,6 @@ export const CORE_ACTIONS: ActionTable = {
   getWarehouseGoods,
   stockGoods,
   getPosition,
+  getPayInfo,
+  makePayment,
 };

@@ -9,10 +9,14 @@
 import { type ActionHandler, requireDevice } from "./context.ts";
 import { id, MAX_LIST_ITEMS, positiveDecimal, requiredText } from "./_values.ts";
 import { UserError } from "../errors.ts";
+import { toScaled } from "../decimal.ts";
 import { bookStockReceipt, type ReceiptLine } from "../store/stock.ts";
 
 /** Decimal places of a received quantity (grams for weighed goods). */
 export const QUANTITY_SCALE = 3;
+
+/** Largest quantity of one line: far above any delivery, far below the stock column's range. */
+export const MAX_LINE_QUANTITY = 1_000_000_000;
 
 function receiptLine(value: unknown, index: number): ReceiptLine {
   const where = `goods[${index}]`;
@@ -21,6 +25,9 @@ function receiptLine(value: unknown, index: number): ReceiptLine {
   }
   const line = value as Record<string, unknown>;
   const qty = positiveDecimal(line.qty, `${where}.qty`, QUANTITY_SCALE);
+  if (toScaled(qty, QUANTITY_SCALE) > BigInt(MAX_LINE_QUANTITY) * 10n ** BigInt(QUANTITY_SCALE)) {
+    throw new UserError(`${where}.qty is larger than ${MAX_LINE_QUANTITY}`);
+  }
   if (line.gid !== undefined && line.gid !== null) {
     return { gid: id(line.gid, `${where}.gid`), qty };
   }

@@ -91,6 +91,11 @@ function url(...schemes: string[]): Parser<string> {
     if (!schemes.includes(parsed.protocol.replace(/:$/, ""))) {
       fail(`must be a URL with scheme ${schemes.join(", ")}, got ${describe(v)}`);
     }
+    // "postgres:db" or "http:/x" parse as URLs without a host; only a socket directory in
+    // ?host= (PostgreSQL over a Unix socket) stands in for one.
+    if (parsed.hostname === "" && !parsed.searchParams.get("host")) {
+      fail(`must be a URL with a host, got ${describe(v)}`);
+    }
     return s;
   };
 }
@@ -155,6 +160,12 @@ export const CONFIG_SPEC = {
     default: 30,
     parse: seconds(0.01),
     doc: "A connection that has not logged in by then is closed.",
+  }),
+  frameTimeoutS: field({
+    env: "NEWRETAIL_FRAME_TIMEOUT_S",
+    default: 30,
+    parse: seconds(0.01),
+    doc: "A frame begun but not completed by then (a peer trickling bytes) closes the connection.",
   }),
   heartbeatIntervalS: field({
     env: "NEWRETAIL_HEARTBEAT_INTERVAL_S",
@@ -293,6 +304,25 @@ export const CONFIG_SPEC = {
     parse: text,
     doc:
       "Payment URL handed to the device for its QR code; {order}, {amount}, {shop} are replaced.",
+  }),
+  paymentRetryMinS: field({
+    env: "NEWRETAIL_PAYMENT_RETRY_MIN_S",
+    default: 1,
+    parse: seconds(0.01),
+    doc:
+      "First wait before calling the payment server again after a failed call (doubles each time).",
+  }),
+  paymentRetryMaxS: field({
+    env: "NEWRETAIL_PAYMENT_RETRY_MAX_S",
+    default: 60,
+    parse: seconds(0.01),
+    doc: "Longest wait between two calls to the payment server for the same order.",
+  }),
+  mqttReconnectS: field({
+    env: "NEWRETAIL_MQTT_RECONNECT_S",
+    default: 5,
+    parse: seconds(0.1),
+    doc: "Wait before reconnecting to the MQTT broker after the connection is lost.",
   }),
   orderTtlS: field({
     env: "NEWRETAIL_ORDER_TTL_S",
@@ -442,7 +472,10 @@ function parseField(key: string, value: unknown, origin: string): unknown {
   try {
     return spec.parse(value);
   } catch (e) {
-    throw new ConfigError(key, `${(e as Error).message} (from ${origin})`);
+    let message = (e as Error).message;
+    // A secret's bad value would otherwise land in the journal with its password.
+    if (spec.secret) message = message.replace(/, got .*$/s, " (value not shown: secret)");
+    throw new ConfigError(key, `${message} (from ${origin})`);
   }
 }
 
@@ -506,7 +539,18 @@ export function loadConfig(inputs: ConfigInputs = {}): LoadedConfig {
     sources.push(`flag ${key}`);
   }
 
+  checkCombinations(config as Config);
   return { config: config as Config, sources };
+}
+
+// Values that are each valid but cannot work together; reported like a single bad value.
+function checkCombinations(config: Config): void {
+  if (config.adminEnabled && config.adminPort !== 0 && config.adminPort === config.port) {
+    throw new ConfigError(
+      "adminPort",
+      `must differ from port (both ${config.port}); set another admin port or adminEnabled false`,
+    );
+  }
 }
 
 /** The names of every environment variable the configuration reads. */
@@ -521,20 +565,31 @@ export function maskedConfig(config: Config): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, spec] of Object.entries(CONFIG_SPEC) as [ConfigKey, FieldSpec<unknown>][]) {
     const value = config[key];
-    out[key] = spec.secret && typeof value === "string" && value !== "" ? maskSecret(value) : value;
+    if (!spec.secret || typeof value !== "string" || value === "") out[key] = value;
+    // A password such as "a:b" parses as a URL: only URL-valued keys keep their visible parts.
+    else out[key] = key.endsWith("Url") ? maskSecret(value) : "***";
   }
   return out;
 }
 
-/** Hides a secret: a URL keeps its scheme, host and path but not its password; other text is starred. */
+const SECRET_PARAM = /pass|secret|token|key/i;
+
+/**
+ * Hides a secret: a URL keeps its scheme, host and path but not its password (nor query
+ * parameters such as `?password=`); other text is starred.
+ */
 export function maskSecret(value: string): string {
+  let u: URL;
   try {
-    const u = new URL(value);
-    if (u.password) u.password = "***";
-    return u.toString();
+    u = new URL(value);
   } catch {
     return "***";
   }
+  if (u.password) u.password = "***";
+  for (const name of [...u.searchParams.keys()]) {
+    if (SECRET_PARAM.test(name)) u.searchParams.set(name, "***");
+  }
+  return u.toString();
 }
 
 /** Each key with its environment name, default and meaning (for documentation and `--help`). */

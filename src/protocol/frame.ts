@@ -152,6 +152,11 @@ export class FrameDecoder {
     return this.#end - this.#start;
   }
 
+  /** True while a frame has begun but not completed (its header may already be consumed). */
+  get midFrame(): boolean {
+    return this.#pendingHeader !== undefined || this.#end > this.#start;
+  }
+
   /** Appends a chunk and returns every frame it completes. */
   push(chunk: Uint8Array): Frame[] {
     this.#append(chunk);

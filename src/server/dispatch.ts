@@ -19,7 +19,7 @@ import type { Database } from "../store/database.ts";
 import { DatabaseUnavailableError } from "../store/database.ts";
 import type { Logger } from "../log.ts";
 import type { Frame } from "../protocol/frame.ts";
-import { BodyError, decodeBody, encodeBody } from "../protocol/body.ts";
+import { BodyError, decodeBody, encodeBody, type JsonObject } from "../protocol/body.ts";
 import { UserError } from "../errors.ts";
 import type { ServerMetrics } from "./server_metrics.ts";
 
@@ -70,6 +70,10 @@ function exception(reason: string): ActionResult {
   return { body: { exception: reason } };
 }
 
+// Replies whose failure form has more than `exception`: devices read these fields on every reply
+// (the old server's getPayInfo sent a stale variable instead of `url` when it failed).
+const FAILURE_FIELDS: Readonly<Record<string, JsonObject>> = { getPayInfo: { url: "" } };
+
 /**
  * Runs one request and encodes its reply. Never throws: every failure becomes an `exception`.
  */
@@ -95,7 +99,12 @@ export async function dispatch(
   }
 
   const reason = result.body?.exception;
-  if (typeof reason === "string" && reason !== "") deps.metrics.requestErrors.inc(label);
+  if (typeof reason === "string" && reason !== "") {
+    deps.metrics.requestErrors.inc(label);
+    if (Object.hasOwn(FAILURE_FIELDS, action)) {
+      result = { ...result, body: { ...FAILURE_FIELDS[action], ...result.body } };
+    }
+  }
   deps.metrics.requestSeconds.observe((performance.now() - started) / 1000, label);
   return {
     action: `${action}Return`,
@@ -127,7 +136,7 @@ async function runHandler(
     return await withTimeout(deps.actions[action](ctx, body), deps.config.requestTimeoutS);
   } catch (e) {
     if (e instanceof UserError || e instanceof BodyError) {
-      origin.log.debug("request refused", { action, reason: e.message });
+      origin.log.info("request refused", { action, reason: e.message });
       return exception(e.message);
     }
     if (e instanceof DatabaseUnavailableError) {

@@ -110,7 +110,7 @@ export class DeviceServer implements DeviceLink {
    * ```
    */
   static async listen(deps: DeviceServerDeps): Promise<DeviceServer> {
-    const listener = createServer({ noDelay: true });
+    const listener = createServer({ noDelay: true, allowHalfOpen: true });
     await new Promise<void>((resolve, reject) => {
       listener.once("error", reject);
       listener.listen({ host: deps.config.host, port: deps.config.port, backlog: 4096 }, () => {
@@ -236,7 +236,12 @@ export class DeviceServer implements DeviceLink {
     // Fine enough for the shortest configured timeout, at most once a second.
     const tickMs = Math.max(
       10,
-      Math.min(1000, config.heartbeatIntervalS * 250, config.loginTimeoutS * 250),
+      Math.min(
+        1000,
+        config.heartbeatIntervalS * 250,
+        config.loginTimeoutS * 250,
+        config.frameTimeoutS * 250,
+      ),
     );
     this.#sweeper = setInterval(() => this.#sweep(), tickMs);
   }
@@ -246,8 +251,17 @@ export class DeviceServer implements DeviceLink {
     const now = clock.now();
     const loginTimeoutMs = config.loginTimeoutS * 1000;
     const heartbeatMs = config.heartbeatIntervalS * 1000;
+    const frameTimeoutMs = config.frameTimeoutS * 1000;
     for (const session of this.#sessions) {
       if (session.closed) continue;
+      const partialSince = session.partialFrameSince;
+      if (partialSince !== undefined && now - partialSince >= frameTimeoutMs) {
+        session.log.warn("frame not completed in time, closing connection", {
+          frameTimeoutS: config.frameTimeoutS,
+        });
+        session.close("frame_timeout");
+        continue;
+      }
       if (!session.device) {
         if (now - session.connectedAt >= loginTimeoutMs) {
           session.close("login_timeout");

@@ -31,6 +31,7 @@ export type CloseReason =
   | "write_failed"
   | "protocol_error"
   | "login_timeout"
+  | "frame_timeout"
   | "heartbeat_timeout"
   | "taken_over"
   | "logout"
@@ -89,6 +90,11 @@ export class Session {
   lastHeartbeatAt = 0;
   /** Whether a frame arrived since the server last recorded `last_seen_at`. */
   heardFrom = false;
+  /**
+   * When the frame now being received began (ms), `undefined` between frames. A peer that
+   * trickles one frame forever (slowloris) is closed by the server's frame timeout.
+   */
+  partialFrameSince: number | undefined;
   /** This connection's logger (peer and, after login, device). */
   log: Logger;
 
@@ -117,6 +123,11 @@ export class Session {
     socket.on("data", (chunk: Uint8Array) => this.#onData(chunk));
     socket.on("error", (e: Error) => {
       if (!this.#closed) this.log.debug("connection error", { error: e.message });
+    });
+    // A FIN ends the peer's requests, not its wish for replies (`printf … | nc` half-closes):
+    // answer what was asked (each request is bounded by the request timeout), then close.
+    socket.on("end", () => {
+      this.#requests.then(() => this.close("peer_closed", { flushMs: 1000 }));
     });
     socket.on("close", () => {
       this.#socketClosed.resolve();
@@ -156,6 +167,10 @@ export class Session {
       return;
     }
     if (frames.length > 0) this.heardFrom = true;
+    if (!this.#decoder.midFrame) this.partialFrameSince = undefined;
+    else if (frames.length > 0 || this.partialFrameSince === undefined) {
+      this.partialFrameSince = this.#options.now();
+    }
     for (const frame of frames) this.#receive(frame);
     // Backpressure: a peer that pipelines faster than we answer stops being read.
     if (this.#queuedRequests >= MAX_QUEUED_REQUESTS && !this.#paused) {

@@ -7,6 +7,7 @@
  */
 import type { Database } from "./database.ts";
 import core from "./migrations/001_core.sql" with { type: "text" };
+import payment from "./migrations/002_payment.sql" with { type: "text" };
 import push from "./migrations/003_push.sql" with { type: "text" };
 
 /** One migration. */
@@ -19,6 +20,7 @@ export interface Migration {
 /** Every migration, in order. Embedded in the program (imports), so the binary needs no files. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "core", sql: core },
+  { version: 2, name: "payment", sql: payment },
   { version: 3, name: "push", sql: push },
 ];
 

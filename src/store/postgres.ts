@@ -6,6 +6,7 @@
 import postgres from "postgres";
 import { type Database, DatabaseUnavailableError, type Queryable, type Row } from "./database.ts";
 import { maskSecret } from "../config/config.ts";
+import type { Logger } from "../log.ts";
 
 /** Options of {@link openPostgres}. */
 export interface PostgresOptions {
@@ -13,6 +14,8 @@ export interface PostgresOptions {
   maxConnections?: number;
   /** Seconds to wait for a connection. */
   connectTimeoutS?: number;
+  /** Where driver faults that were contained are reported. */
+  log?: Logger;
 }
 
 // Errors that mean "the server is not there" rather than "the SQL is wrong".
@@ -69,8 +72,27 @@ function queryable(sql: Sql): Queryable {
 }
 
 /**
+ * postgres.js 3.4.9 batches small writes behind `setImmediate`; when a connection's socket closes
+ * with such a write pending (the server restarted), the deferred write runs on a null socket and
+ * throws from a timer, where nothing can catch it: the process would die
+ * (porsager/postgres#1066, #1154, #1208). The write's query has already been rejected with
+ * CONNECTION_CLOSED by then, so the throw is contained here.
+ */
+function isDeferredWriteOnClosedSocket(error: unknown): boolean {
+  return error instanceof TypeError &&
+    error.message === "Cannot read properties of null (reading 'write')" &&
+    /postgres[\\/].*connection\.js/.test(error.stack ?? "") &&
+    (error.stack ?? "").includes("nextWrite");
+}
+
+/**
  * Opens a connection pool. Connections are made lazily: a database that is down at start-up is
  * reported by the first query.
+ *
+ * When a query finds the server gone, the whole pool is replaced by a fresh one: the driver would
+ * otherwise wait out its growing reconnect backoff (up to 20 s) before failing each request, and
+ * a connection that died mid-write stays unable to send anything again (its write timer is left
+ * set). A fresh pool fails fast while the server is down and works as soon as it is back.
  *
  * @example
  * ```ts
@@ -80,36 +102,76 @@ function queryable(sql: Sql): Queryable {
  * ```
  */
 export function openPostgres(url: string, options: PostgresOptions = {}): Database {
-  const sql = postgres(url, {
-    max: options.maxConnections ?? 10,
-    connect_timeout: options.connectTimeoutS ?? 5,
-    onnotice: () => {},
-    // Keep dates and numerics as the driver gives them: numeric as text (exact).
-    idle_timeout: 60,
-  });
-  const base = queryable(sql);
+  const newPool = (max: number) =>
+    postgres(url, {
+      max,
+      connect_timeout: options.connectTimeoutS ?? 5,
+      onnotice: () => {},
+      // Keep dates and numerics as the driver gives them: numeric as text (exact).
+      idle_timeout: 60,
+    });
+  let sql = newPool(options.maxConnections ?? 10);
+  // LISTEN has a connection of its own, which the driver re-establishes (and re-listens) itself.
+  let listenSql: postgres.Sql | undefined;
+  const retired = new Set<Promise<void>>();
+  let closed = false;
+
+  const replaceAfterFailure = (failed: postgres.Sql, error: unknown) => {
+    if (closed || failed !== sql || !(error instanceof DatabaseUnavailableError)) return;
+    sql = newPool(options.maxConnections ?? 10);
+    // Queries still running on healthy connections get a few seconds to finish.
+    const ending = failed.end({ timeout: 5 }).catch(() => {});
+    retired.add(ending);
+    ending.finally(() => retired.delete(ending));
+  };
+  const guarded = <T>(run: (pool: postgres.Sql) => Promise<T>): Promise<T> => {
+    const pool = sql;
+    return run(pool).catch((e) => {
+      replaceAfterFailure(pool, e);
+      throw e;
+    });
+  };
+
+  const onUncaught = (event: ErrorEvent) => {
+    if (!isDeferredWriteOnClosedSocket(event.error)) return;
+    event.preventDefault();
+    options.log?.warn("database driver wrote to a closed connection; contained", {
+      error: event.error.message,
+    });
+  };
+  globalThis.addEventListener("error", onUncaught);
+
   return {
     kind: "postgres",
     description: maskSecret(url),
-    query: base.query,
-    exec: base.exec,
-    async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-      try {
-        return await sql.begin((tx) => fn(queryable(tx))) as T;
-      } catch (e) {
-        throw translate(e);
-      }
+    query: <T extends Row = Row>(text: string, params?: unknown[]) =>
+      guarded((pool) => queryable(pool).query<T>(text, params)),
+    exec: (text: string) => guarded((pool) => queryable(pool).exec(text)),
+    transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+      return guarded(async (pool) => {
+        try {
+          return await pool.begin((tx) => fn(queryable(tx))) as T;
+        } catch (e) {
+          throw translate(e);
+        }
+      });
     },
     async listen(channel, onNotify, onListen) {
+      listenSql ??= newPool(1);
       try {
-        const sub = await sql.listen(channel, (payload) => onNotify(payload), onListen);
+        const sub = await listenSql.listen(channel, (payload) => onNotify(payload), onListen);
         return () => sub.unlisten();
       } catch (e) {
         throw translate(e);
       }
     },
     async close() {
-      await sql.end({ timeout: 5 });
+      closed = true;
+      try {
+        await Promise.all([sql.end({ timeout: 5 }), listenSql?.end({ timeout: 5 }), ...retired]);
+      } finally {
+        globalThis.removeEventListener("error", onUncaught);
+      }
     },
   };
 }

@@ -65,7 +65,19 @@ export async function bookStockReceipt(
 ): Promise<BookedReceipt> {
   const earlier = await existingReceipt(db, receipt.equipId, receipt.ref);
   if (earlier !== undefined) return { receiptId: earlier, created: false };
-  return await db.transaction(async (tx) => {
+  try {
+    return await bookNew(db, receipt);
+  } catch (e) {
+    // numeric_value_out_of_range: the stock of a goods would leave the column's range.
+    if ((e as { code?: unknown })?.code === "22003") {
+      throw new UserError("stock quantity out of range: the receipt would overflow the stock");
+    }
+    throw e;
+  }
+}
+
+function bookNew(db: Database, receipt: StockReceipt): Promise<BookedReceipt> {
+  return db.transaction(async (tx) => {
     const warehouse = await tx.query("select 1 from warehouses where id = $1", [
       receipt.warehouseId,
     ]);

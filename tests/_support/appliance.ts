@@ -32,6 +32,8 @@ export interface TestApplianceOptions {
   clock?: Clock;
   /** Load the demo catalogue (default true). */
   demo?: boolean;
+  /** For "postgres": the server to create the test database on (default `DATABASE_URL`). */
+  postgresUrl?: string;
 }
 
 /** Starts an appliance on `backend` ("postgres" needs `DATABASE_URL`). */
@@ -50,7 +52,7 @@ export async function startTestAppliance(
     ...options.config,
   };
   if (backend === "postgres") {
-    const created = await createPostgresDatabase(testPostgresUrl()!);
+    const created = await createPostgresDatabase(options.postgresUrl ?? testPostgresUrl()!);
     config.databaseUrl = created.url;
     dispose = created.drop;
   } else {

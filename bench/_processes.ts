@@ -1,0 +1,143 @@
+/**
+ * The processes a benchmark measures: the appliance (`main.ts serve`) and the echo baseline, each
+ * in its own child process so that its RSS is its own and the load generator does not share its
+ * event loop.
+ *
+ * @module
+ */
+import { createPostgresDatabase } from "../tests/_support/databases.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+
+/** A running server under test. */
+export interface ServerProcess {
+  name: string;
+  pid: number;
+  port: number;
+  /** Resident set size now, in bytes. */
+  rss(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/** A free TCP port on loopback. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  listener.close();
+  return port;
+}
+
+async function rssOf(pid: number): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+  return kb * 1024;
+}
+
+async function waitForPort(port: number, child: Deno.ChildProcess, timeoutMs = 90_000) {
+  const deadline = Date.now() + timeoutMs;
+  let exited = false;
+  child.status.then(() => exited = true);
+  for (;;) {
+    if (exited) throw new Error("server process exited during start-up");
+    try {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      conn.close();
+      return;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`port ${port} not open after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+function wrap(name: string, child: Deno.ChildProcess, port: number, cleanup: () => Promise<void>) {
+  return {
+    name,
+    pid: child.pid,
+    port,
+    rss: () => rssOf(child.pid),
+    async stop() {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // already gone
+      }
+      const timer = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch { /* gone */ }
+      }, 15_000);
+      await child.status;
+      clearTimeout(timer);
+      await cleanup();
+    },
+  };
+}
+
+/** Starts the minimal framed echo server (`mode`: node, deno, deno-queued). */
+export async function startEcho(mode = "node"): Promise<ServerProcess> {
+  const port = freePort();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}bench/echo_server.ts`, "--port", String(port), "--mode", mode],
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  await waitForPort(port, child);
+  return wrap(`echo (${mode})`, child, port, () => Promise.resolve());
+}
+
+/** Options of {@link startAppliance}. */
+export interface ApplianceProcessOptions {
+  backend: "postgres" | "pglite";
+  /** Extra `NEWRETAIL_*` settings. */
+  env?: Record<string, string>;
+}
+
+/**
+ * Starts `main.ts serve` on a fresh database with the demo catalogue: a new PostgreSQL database
+ * (from `DATABASE_URL`, seeded with `seed-demo`) or a new embedded one in a temporary directory.
+ */
+export async function startApplianceProcess(
+  options: ApplianceProcessOptions,
+): Promise<ServerProcess & { databaseUrl?: string }> {
+  const port = freePort();
+  const env: Record<string, string> = {
+    NEWRETAIL_HOST: "127.0.0.1",
+    NEWRETAIL_PORT: String(port),
+    NEWRETAIL_ADMIN: "false",
+    NEWRETAIL_DISCOVERY: "false",
+    NEWRETAIL_LOG_LEVEL: "info",
+    ...options.env,
+  };
+  let cleanup: () => Promise<void>;
+  let databaseUrl: string | undefined;
+  if (options.backend === "postgres") {
+    const base = Deno.env.get("DATABASE_URL");
+    if (!base) throw new Error("DATABASE_URL is needed for the PostgreSQL benchmarks");
+    const created = await createPostgresDatabase(base);
+    databaseUrl = created.url;
+    env.DATABASE_URL = created.url;
+    const seed = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${ROOT}main.ts`, "seed-demo"],
+      env,
+      stdout: "null",
+      stderr: "inherit",
+    }).output();
+    if (!seed.success) throw new Error("seed-demo failed");
+    cleanup = created.drop;
+  } else {
+    const stateDir = await Deno.makeTempDir({ prefix: "newretail-bench-" });
+    env.DATABASE_URL = "";
+    env.NEWRETAIL_STATE_DIR = stateDir;
+    cleanup = () => Deno.remove(stateDir, { recursive: true });
+  }
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}main.ts`, "serve"],
+    env,
+    // Logs go nowhere: journald's cost is not the appliance's.
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  await waitForPort(port, child);
+  return { ...wrap(`appliance (${options.backend})`, child, port, cleanup), databaseUrl };
+}

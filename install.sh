@@ -1,0 +1,302 @@
+#!/bin/sh
+# newretail installer. Run from the unpacked release (dist/newretail/), as root:
+#
+#   sudo ./install.sh                 install or upgrade, enable the systemd unit
+#   sudo ./install.sh --uninstall     remove the program and the unit; keep config and data
+#   ./install.sh --root DIR           the same into a scratch root (for tests and image builds)
+#
+# Installs the compiled binary `newretail` when it is beside this script, else the bundle
+# (newretail.js + PGlite's files) with a Deno runtime (--deno PATH, or the `deno` on PATH).
+# Idempotent: a second run changes nothing and says so. Never overwrites an existing config.
+set -eu
+
+usage() {
+  cat <<'EOF'
+Usage: install.sh [--root DIR] [--deno PATH] [--no-start] [--uninstall] [--help]
+
+  --root DIR    install into DIR instead of / (no systemctl calls, no service start)
+  --deno PATH   Deno runtime to install with the bundle (default: `deno` on PATH)
+  --no-start    do not (re)start the service after installing
+  --uninstall   remove program, launcher and unit; keep /etc/newretail and /var/lib/newretail
+EOF
+}
+
+say() { printf 'newretail install: %s\n' "$*"; }
+die() {
+  printf 'newretail install: error: %s\n' "$*" >&2
+  exit 1
+}
+
+ROOT=""
+DENO_SRC=""
+UNINSTALL=0
+START=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+  --root)
+    [ $# -ge 2 ] || die "--root needs a directory"
+    ROOT=$2
+    shift 2
+    ;;
+  --root=*)
+    ROOT=${1#--root=}
+    shift
+    ;;
+  --deno)
+    [ $# -ge 2 ] || die "--deno needs a path"
+    DENO_SRC=$2
+    shift 2
+    ;;
+  --deno=*)
+    DENO_SRC=${1#--deno=}
+    shift
+    ;;
+  --no-start)
+    START=0
+    shift
+    ;;
+  --uninstall)
+    UNINSTALL=1
+    shift
+    ;;
+  -h | --help)
+    usage
+    exit 0
+    ;;
+  *)
+    usage >&2
+    die "unknown option: $1"
+    ;;
+  esac
+done
+
+if [ -n "$ROOT" ]; then
+  [ -d "$ROOT" ] || die "--root $ROOT is not a directory"
+  ROOT=$(cd "$ROOT" && pwd)
+  [ "$ROOT" != "/" ] || ROOT=""
+fi
+REAL=0
+[ -n "$ROOT" ] || REAL=1
+if [ "$REAL" = 1 ] && [ "$(id -u)" != 0 ]; then
+  die "run as root (sudo $0), or use --root DIR for a scratch install"
+fi
+
+SRC=$(cd "$(dirname "$0")" && pwd)
+LIB=/opt/newretail
+BIN=/usr/local/bin/newretail
+UNIT=/etc/systemd/system/newretail.service
+WANTS=/etc/systemd/system/multi-user.target.wants/newretail.service
+SYSUSERS=/usr/lib/sysusers.d/newretail.conf
+CONF_DIR=/etc/newretail
+STATE_DIR=/var/lib/newretail
+CACHE_DIR=/var/cache/newretail
+CHANGED=0
+
+# put SRC DEST MODE: copies when the content differs (atomically: a running process keeps its
+# old file), sets the mode either way, and says which.
+put() {
+  if [ -f "$ROOT$2" ] && cmp -s "$1" "$ROOT$2"; then
+    current=$(stat -c %a "$ROOT$2")
+    if [ "$current" != "$3" ]; then
+      chmod "$3" "$ROOT$2" || die "cannot chmod $2"
+      say "mode of $2 set to $3"
+      CHANGED=1
+    fi
+    return 0
+  fi
+  mkdir -p "$(dirname "$ROOT$2")" || die "cannot create $(dirname "$2")"
+  cp "$1" "$ROOT$2.new.$$" || die "cannot copy $1 to $2"
+  chmod "$3" "$ROOT$2.new.$$" || die "cannot chmod $2"
+  mv -f "$ROOT$2.new.$$" "$ROOT$2" || die "cannot move $2 into place"
+  say "installed $2"
+  CHANGED=1
+}
+
+# dir PATH MODE [OWNER]: creates a directory, fixing mode (and owner, as uid:gid) when they differ.
+dir() {
+  if [ ! -d "$ROOT$1" ]; then
+    mkdir -p "$ROOT$1" || die "cannot create $1"
+    say "created $1"
+    CHANGED=1
+  fi
+  if [ "$(stat -c %a "$ROOT$1")" != "$2" ]; then
+    chmod "$2" "$ROOT$1" || die "cannot chmod $1"
+    CHANGED=1
+  fi
+  if [ $# -ge 3 ] && [ -n "$3" ] && [ "$(id -u)" = 0 ]; then
+    if [ "$(stat -c %u:%g "$ROOT$1")" != "$3" ]; then
+      chown "$3" "$ROOT$1" || die "cannot chown $1"
+      CHANGED=1
+    fi
+  fi
+}
+
+remove() {
+  if [ -e "$ROOT$1" ] || [ -L "$ROOT$1" ]; then
+    rm -rf "$ROOT$1" || die "cannot remove $1"
+    say "removed $1"
+    CHANGED=1
+  fi
+}
+
+if [ "$UNINSTALL" = 1 ]; then
+  if [ "$REAL" = 1 ] && command -v systemctl >/dev/null 2>&1 && [ -f "$UNIT" ]; then
+    systemctl disable --now newretail.service 2>/dev/null || say "warning: could not stop/disable the service"
+  fi
+  remove "$WANTS"
+  remove "$UNIT"
+  remove "$BIN"
+  remove "$LIB"
+  remove "$SYSUSERS"
+  if [ "$REAL" = 1 ] && command -v systemctl >/dev/null 2>&1; then systemctl daemon-reload || true; fi
+  [ "$CHANGED" = 1 ] || say "nothing to remove: newretail is not installed"
+  say "kept $CONF_DIR (configuration) and $STATE_DIR (data) and the newretail user; remove them by hand to erase everything"
+  exit 0
+fi
+
+# What to install.
+if [ -f "$SRC/newretail" ] && [ -x "$SRC/newretail" ]; then
+  MODE=binary
+elif [ -f "$SRC/newretail.js" ]; then
+  MODE=bundle
+  for f in pglite.wasm initdb.wasm pglite.data; do
+    [ -f "$SRC/$f" ] || die "$SRC/$f is missing: rebuild with deno task bundle"
+  done
+  if [ -z "$DENO_SRC" ]; then
+    DENO_SRC=$(command -v deno 2>/dev/null) || die "no Deno runtime: install deno or pass --deno PATH"
+  fi
+  DENO_SRC=$(readlink -f "$DENO_SRC") || die "--deno $DENO_SRC not found"
+  [ -x "$DENO_SRC" ] || die "--deno $DENO_SRC is not an executable"
+else
+  die "nothing to install in $SRC: expected newretail (compiled) or newretail.js (deno task bundle)"
+fi
+for f in newretail.service config.example.json; do
+  [ -f "$SRC/$f" ] || die "$SRC/$f is missing from the release"
+done
+say "installing the $MODE from $SRC into ${ROOT:-/}"
+
+# The service user. sysusers.d is what systemd uses at boot too; useradd where it is absent.
+TMP=$(mktemp -d) || die "cannot create a temporary directory"
+trap 'rm -rf "$TMP"' EXIT
+printf 'u newretail - "newretail store appliance" %s /usr/sbin/nologin\n' "$STATE_DIR" >"$TMP/sysusers"
+put "$TMP/sysusers" "$SYSUSERS" 644
+PASSWD="$ROOT/etc/passwd"
+if ! grep -q '^newretail:' "$PASSWD" 2>/dev/null; then
+  if command -v systemd-sysusers >/dev/null 2>&1; then
+    if [ -n "$ROOT" ]; then
+      mkdir -p "$ROOT/etc"
+      systemd-sysusers --root="$ROOT" "$ROOT$SYSUSERS" >"$TMP/sysusers.log" 2>&1 ||
+        die "cannot create the newretail user: $(tail -n 1 "$TMP/sysusers.log")"
+    else
+      systemd-sysusers "$SYSUSERS" >"$TMP/sysusers.log" 2>&1 ||
+        die "cannot create the newretail user: $(tail -n 1 "$TMP/sysusers.log")"
+    fi
+  elif [ "$REAL" = 1 ]; then
+    useradd --system --home-dir "$STATE_DIR" --no-create-home --shell /usr/sbin/nologin newretail ||
+      die "cannot create the newretail user"
+  else
+    die "systemd-sysusers is needed for --root (apt-get install systemd)"
+  fi
+  grep -q '^newretail:' "$PASSWD" || die "the newretail user was not created in $PASSWD"
+  say "created user newretail"
+  CHANGED=1
+fi
+OWNER=$(awk -F: '$1 == "newretail" { print $3 ":" $4 }' "$PASSWD")
+CONF_OWNER=$(awk -F: '$1 == "newretail" { print "0:" $4 }' "$PASSWD")
+
+# Directories: config readable by the service's group only, data owned by the service.
+dir "$CONF_DIR" 750 "$CONF_OWNER"
+dir "$STATE_DIR" 750 "$OWNER"
+dir "$CACHE_DIR" 750 "$OWNER"
+
+# Program.
+if [ "$MODE" = binary ]; then
+  put "$SRC/newretail" "$BIN" 755
+  remove "$LIB/newretail.js"
+else
+  for f in newretail.js pglite.wasm initdb.wasm pglite.data; do put "$SRC/$f" "$LIB/$f" 644; done
+  put "$DENO_SRC" "$LIB/bin/deno" 755
+  # The launcher asks the bundle for the permissions the current config needs (with read and
+  # env only), then runs it with exactly those: editing the config never needs a reinstall.
+  cat >"$TMP/launcher" <<EOF
+#!/bin/sh
+# newretail launcher, written by install.sh: runs $LIB/newretail.js on the bundled Deno runtime
+# with the permissions its configuration needs (see: newretail permissions --help).
+set -eu
+LIB=$LIB
+# Deno's own cache (compiled code): the unit's CacheDirectory, also for commands run by hand.
+export DENO_DIR="\${DENO_DIR:-$CACHE_DIR/deno}" DENO_NO_UPDATE_CHECK=1
+set -- "\${@:-serve}"
+RUN="\$LIB/bin/deno run --quiet --no-config --no-lock --no-remote --no-npm --unstable-net --no-prompt"
+flags=\$(\$RUN --allow-read --allow-env "\$LIB/newretail.js" permissions -- "\$@")
+nl='
+'
+IFS=\$nl
+set -f
+exec \$LIB/bin/deno run --quiet --no-config --no-lock --no-remote --no-npm --unstable-net --no-prompt \$flags "\$LIB/newretail.js" "\$@"
+EOF
+  put "$TMP/launcher" "$BIN" 755
+fi
+for f in VERSION OPERATIONS.md; do
+  if [ -f "$SRC/$f" ]; then put "$SRC/$f" "$LIB/$f" 644; fi
+done
+put "$SRC/config.example.json" "$LIB/config.example.json" 644
+
+# Configuration: from the example the first time only.
+if [ -f "$ROOT$CONF_DIR/config.json" ]; then
+  say "kept the existing $CONF_DIR/config.json"
+else
+  cp "$SRC/config.example.json" "$ROOT$CONF_DIR/config.json.new.$$" || die "cannot write $CONF_DIR/config.json"
+  chmod 640 "$ROOT$CONF_DIR/config.json.new.$$"
+  if [ "$(id -u)" = 0 ]; then chown "$CONF_OWNER" "$ROOT$CONF_DIR/config.json.new.$$" || die "cannot chown $CONF_DIR/config.json"; fi
+  mv "$ROOT$CONF_DIR/config.json.new.$$" "$ROOT$CONF_DIR/config.json" || die "cannot write $CONF_DIR/config.json"
+  say "created $CONF_DIR/config.json from the example: edit it, then: systemctl restart newretail"
+  CHANGED=1
+fi
+
+# The unit, enabled at boot.
+UNIT_BEFORE=$CHANGED
+CHANGED=0
+put "$SRC/newretail.service" "$UNIT" 644
+UNIT_CHANGED=$CHANGED
+CHANGED=$((UNIT_BEFORE | UNIT_CHANGED))
+if [ "$REAL" = 1 ]; then
+  command -v systemctl >/dev/null 2>&1 || die "systemctl not found: this installer needs systemd"
+  if [ "$UNIT_CHANGED" = 1 ]; then systemctl daemon-reload || die "systemctl daemon-reload failed"; fi
+  if ! systemctl is-enabled --quiet newretail.service 2>/dev/null; then
+    systemctl enable newretail.service || die "cannot enable newretail.service"
+    CHANGED=1
+  fi
+else
+  if [ ! -L "$ROOT$WANTS" ]; then
+    mkdir -p "$(dirname "$ROOT$WANTS")"
+    ln -s "$UNIT" "$ROOT$WANTS" || die "cannot enable the unit"
+    say "enabled newretail.service"
+    CHANGED=1
+  fi
+fi
+
+# Check the configuration with the installed program (one line naming a bad key).
+if [ "$MODE" = bundle ]; then
+  CHECK="$ROOT$LIB/bin/deno run --quiet --no-config --no-lock --no-remote --no-npm --unstable-net --no-prompt --allow-read --allow-env $ROOT$LIB/newretail.js"
+else
+  CHECK="$ROOT$BIN"
+fi
+if ! $CHECK check-config --config "$ROOT$CONF_DIR/config.json" >/dev/null 2>"$TMP/check"; then
+  die "$CONF_DIR/config.json: $(head -n 1 "$TMP/check")"
+fi
+
+if [ "$REAL" = 1 ] && [ "$START" = 1 ]; then
+  if systemctl is-active --quiet newretail.service; then
+    if [ "$CHANGED" = 1 ]; then systemctl restart newretail.service || die "restart failed: journalctl -u newretail"; say "restarted newretail"; fi
+  else
+    systemctl start newretail.service || die "start failed: journalctl -u newretail -n 50"
+    say "started newretail"
+  fi
+fi
+
+if [ "$CHANGED" = 0 ]; then
+  say "already installed and up to date: nothing changed"
+else
+  say "done. Status: systemctl status newretail · logs: journalctl -u newretail -f · health: curl http://127.0.0.1:8687/healthz"
+fi

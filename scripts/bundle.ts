@@ -1,0 +1,74 @@
+/**
+ * `deno task bundle`: the installable form that runs on a plain Deno runtime, in `dist/newretail/`:
+ * `newretail.js` (every module, npm packages and the SQL migrations inlined by `deno bundle`),
+ * PGlite's wasm and data files beside it (PGlite loads them relative to the module), and what
+ * `install.sh` installs with it (the unit, the example config, the operations guide).
+ * The bundle is checked to import nothing but `node:` built-ins, so it runs offline.
+ *
+ * @module
+ */
+const root = new URL("../", import.meta.url);
+// `deno task bundle [DIR]`: dist/newretail/ unless another directory is given (tests).
+const out = Deno.args[0]
+  ? new URL(Deno.args[0].replace(/\/?$/, "/"), `file://${Deno.cwd()}/`)
+  : new URL("dist/newretail/", root);
+const pgliteDist = new URL("node_modules/@electric-sql/pglite/dist/", root);
+const PGLITE_FILES = ["pglite.wasm", "initdb.wasm", "pglite.data"];
+const SHIPPED = [
+  ["install.sh", "install.sh"],
+  ["systemd/newretail.service", "newretail.service"],
+  ["config.example.json", "config.example.json"],
+  ["docs/OPERATIONS.md", "OPERATIONS.md"],
+];
+
+async function run(args: string[]): Promise<void> {
+  const { code, stderr } = await new Deno.Command("deno", {
+    args,
+    cwd: new URL(".", root),
+    stdout: "inherit",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(stderr);
+  // deno bundle warns about PGlite's direct eval; everything else is worth seeing.
+  for (const line of text.split("\n")) {
+    if (line && !/direct eval|direct-eval|esbuild\.github\.io|is experimental/.test(line)) {
+      console.error(line);
+    }
+  }
+  if (code !== 0) throw new Error(`deno ${args.join(" ")} failed (exit ${code})`);
+}
+
+await Deno.remove(out, { recursive: true }).catch((e) => {
+  if (!(e instanceof Deno.errors.NotFound)) throw e;
+});
+await Deno.mkdir(out, { recursive: true });
+// PGlite's files are copied from node_modules: fill it (from the cache) only when it lacks them,
+// since reinstalling under a running test or appliance would pull files from under it.
+try {
+  await Deno.stat(new URL(PGLITE_FILES[0], pgliteDist));
+} catch {
+  await run(["install", "--quiet"]);
+}
+await run([
+  "bundle",
+  "--quiet",
+  "--platform",
+  "deno",
+  "--output",
+  decodeURIComponent(new URL("newretail.js", out).pathname),
+  "main.ts",
+]);
+
+const bundle = await Deno.readTextFile(new URL("newretail.js", out));
+const external = [...bundle.matchAll(/(?:from|import)\s*\(?\s*["']((?!node:)[a-z]+:[^"']*)["']/g)]
+  .map((m) => m[1]);
+if (external.length > 0) {
+  throw new Error(`the bundle still imports ${[...new Set(external)].join(", ")}`);
+}
+for (const name of PGLITE_FILES) await Deno.copyFile(new URL(name, pgliteDist), new URL(name, out));
+for (const [from, to] of SHIPPED) await Deno.copyFile(new URL(from, root), new URL(to, out));
+await Deno.chmod(new URL("install.sh", out), 0o755);
+const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", root)));
+await Deno.writeTextFile(new URL("VERSION", out), `${config.version}\n`);
+const where = decodeURIComponent(out.pathname);
+console.log(`bundle ready in ${where} (install with: sudo ${where}install.sh)`);

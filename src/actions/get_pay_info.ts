@@ -1,0 +1,139 @@
+/**
+ * `getPayInfo` (PROTOCOL.md §3): prices the device's lines from the catalogue, stores a pending
+ * order with its payment-server call, and answers with the payment URL at once; the call itself
+ * is made in the background (src/integrations/payment_server.ts).
+ *
+ * Body: `{"order_id": "T1001", "totalPrice": 5.24, "goods": [{"gid": 1, "weight": 0.41}]}`, or
+ * the old list form `{"goods": {"gid": "1,2", "standardPrice": "12.8,2", "weight": "0.41,1"}}`.
+ *
+ * @module
+ */
+import {
+  type ActionContext,
+  type ActionHandler,
+  type ActionResult,
+  requireDevice,
+} from "./context.ts";
+import { requiredText } from "./_values.ts";
+import { UserError } from "../errors.ts";
+import { DatabaseUnavailableError } from "../store/database.ts";
+import type { JsonObject } from "../protocol/body.ts";
+import { isScale } from "../protocol/device_id.ts";
+import { maskId } from "../log.ts";
+import { createOrder, findTerminalOrder, type OrderRecord, pricedGoods } from "../store/orders.ts";
+import {
+  compareDecimal,
+  deviceTotal,
+  ERROR_PRICE,
+  priceLines,
+  requestedLines,
+  totalMatches,
+} from "../payment/pricing.ts";
+import { ORDER_CREATED_EVENT } from "../payment/events.ts";
+
+/**
+ * The payment URL for the device's QR code: `{order}`, `{amount}` and `{shop}` of the template
+ * replaced (URL-encoded).
+ *
+ * @example
+ * ```ts
+ * payUrl("https://pay.example.com/qr?o={order}&a={amount}", "250101120000001", "5.24", "shop0001");
+ * // "https://pay.example.com/qr?o=250101120000001&a=5.24"
+ * ```
+ */
+export function payUrl(template: string, order: string, amount: string, shop: string): string {
+  return template
+    .replaceAll("{order}", encodeURIComponent(order))
+    .replaceAll("{amount}", encodeURIComponent(amount))
+    .replaceAll("{shop}", encodeURIComponent(shop));
+}
+
+function reply(order: OrderRecord): ActionResult {
+  return { body: { exception: "", url: order.payUrl } };
+}
+
+async function createPayment(ctx: ActionContext, body: JsonObject): Promise<ActionResult> {
+  const device = requireDevice(ctx);
+  if (body.order_id === undefined || body.order_id === null) {
+    throw new UserError("order_id is required");
+  }
+  const terminalOrderId = requiredText(body.order_id, "order_id", 64);
+  if (body.totalPrice === undefined || body.totalPrice === null) {
+    throw new UserError("totalPrice is required");
+  }
+  const total = deviceTotal(body.totalPrice);
+  if (body.goods === undefined || body.goods === null) throw new UserError("goods is required");
+  const kind = isScale(device.equipId) ? "scale" : "normal";
+  const requested = requestedLines(body.goods, kind);
+
+  // A device that did not get the reply asks again with the same order number.
+  const earlier = await findTerminalOrder(ctx.db, device.equipId, terminalOrderId);
+  if (earlier) return retried(earlier, total);
+
+  const priced = priceLines(requested, await pricedGoods(ctx.db, requested.map((l) => l.gid)));
+  if (!totalMatches(total, priced.amount)) {
+    ctx.log.info("order refused: total differs", {
+      equipId: device.equipId,
+      orderId: terminalOrderId,
+      deviceTotal: total,
+      serverTotal: priced.amount,
+    });
+    throw new UserError(ERROR_PRICE);
+  }
+  const now = new Date(ctx.clock.now());
+  const { order, created } = await createOrder(ctx.db, {
+    equipId: device.equipId,
+    uniqueId: device.uniqueId,
+    terminalOrderId,
+    kind,
+    amount: priced.amount,
+    deviceTotal: total,
+    shopId: ctx.config.shopId,
+    lines: priced.lines,
+    createdAt: now,
+    expiresAt: new Date(now.getTime() + ctx.config.orderTtlS * 1000),
+    payUrl: (code) => payUrl(ctx.config.payUrlTemplate, code, priced.amount, ctx.config.shopId),
+  });
+  if (!created) return retried(order, total);
+  ctx.log.info("order created", {
+    equipId: device.equipId,
+    orderId: terminalOrderId,
+    code: order.code,
+    kind,
+    amount: order.amount,
+    lines: priced.lines.length,
+    customer: order.openId ? maskId(order.openId) : "",
+  });
+  ctx.events.emit(ORDER_CREATED_EVENT, { orderId: order.id, code: order.code });
+  return reply(order);
+}
+
+function retried(order: OrderRecord, total: string): ActionResult {
+  if (compareDecimal(order.deviceTotal, total) !== 0) {
+    throw new UserError(
+      `order_id ${order.terminalOrderId} is already used by order ${order.code} of ${order.amount}`,
+    );
+  }
+  return reply(order);
+}
+
+/**
+ * Handles `getPayInfo`. Every failure answers `{"exception": "<reason>", "url": ""}`: the old
+ * server sent a stale variable when creating the order failed, which devices could not read.
+ */
+export const getPayInfo: ActionHandler = async (ctx, body) => {
+  try {
+    return await createPayment(ctx, body);
+  } catch (e) {
+    let reason: string;
+    if (e instanceof UserError) reason = e.message;
+    else if (e instanceof DatabaseUnavailableError) {
+      ctx.log.warn("getPayInfo failed: database unavailable", { error: e.message });
+      reason = "database unavailable, try again later";
+    } else {
+      ctx.log.error("getPayInfo failed", { error: (e as Error)?.message ?? String(e) });
+      reason = "internal error";
+    }
+    return { body: { exception: reason, url: "" } };
+  }
+};

@@ -1,0 +1,203 @@
+import assert from "node:assert/strict";
+import { type Backend, backends } from "../../tests/_support/databases.ts";
+import type { ActionContext, ActionResult } from "./context.ts";
+import { defaultConfig } from "../config/config.ts";
+import { createMemoryLogger } from "../log.ts";
+import type { Database } from "../store/database.ts";
+import { callState, findTerminalOrder, openDoorSession } from "../store/orders.ts";
+import { getPayInfo, payUrl } from "./get_pay_info.ts";
+import { makePayment } from "./make_payment.ts";
+import { ORDER_CREATED_EVENT } from "../payment/events.ts";
+
+const NOW = Date.UTC(2025, 0, 2, 3, 4, 5);
+
+function context(db: Database, equipId: string, emitted: unknown[] = []): ActionContext {
+  const config = defaultConfig();
+  config.shopId = "shopT";
+  config.payUrlTemplate = "https://pay.test/qr?o={order}&a={amount}&s={shop}";
+  config.orderTtlS = 600;
+  return {
+    header: { action: "getPayInfo", length: 0, uniqueId: equipId },
+    device: { equipId, uniqueId: equipId, kind: equipId.split("_")[0] },
+    peer: "127.0.0.1:5000",
+    db,
+    config,
+    clock: { now: () => NOW },
+    log: createMemoryLogger(),
+    session: {
+      login: () => assert.fail("no login here"),
+      logout: () => assert.fail("no logout here"),
+    },
+    events: { emit: (event, detail) => emitted.push({ event, detail }) },
+  };
+}
+
+function body(result: ActionResult) {
+  return result.body as Record<string, unknown>;
+}
+
+async function suite(t: Deno.TestContext, db: Database) {
+  await t.step("a scale order is priced by weight and answered with the URL", async () => {
+    const emitted: unknown[] = [];
+    await openDoorSession(db, "shopT", "oWx-customer-1", new Date(NOW));
+    const reply = body(
+      await getPayInfo(context(db, "DZC_0001", emitted), {
+        order_id: "S-1",
+        totalPrice: 5.29,
+        goods: [{ gid: 1, standardPrice: 12.8, weight: 0.413 }],
+      }),
+    );
+    assert.equal(reply.exception, "");
+    const order = await findTerminalOrder(db, "DZC_0001", "S-1");
+    assert.ok(order);
+    assert.match(order.code, /^250102030405\d{3}$/);
+    assert.equal(reply.url, `https://pay.test/qr?o=${order.code}&a=5.29&s=shopT`);
+    assert.equal(order.kind, "scale");
+    assert.equal(order.amount, "5.29");
+    assert.equal(order.state, "pending");
+    assert.equal(order.openId, "oWx-customer-1");
+    assert.equal(order.expiresAt.getTime(), NOW + 600_000);
+    assert.deepEqual(await callState(db, order.id), {
+      state: "pending",
+      attempts: 0,
+      lastError: "",
+    });
+    assert.deepEqual(emitted, [{
+      event: ORDER_CREATED_EVENT,
+      detail: { orderId: order.id, code: order.code },
+    }]);
+  });
+
+  await t.step("the same order_id again gives the same order and URL, nothing new", async () => {
+    const emitted: unknown[] = [];
+    const first = await findTerminalOrder(db, "DZC_0001", "S-1");
+    const reply = body(
+      await getPayInfo(context(db, "DZC_0001", emitted), {
+        order_id: "S-1",
+        totalPrice: "5.29",
+        goods: { gid: "1", standardPrice: "12.8", weight: "0.413" },
+      }),
+    );
+    assert.deepEqual(reply, { exception: "", url: first!.payUrl });
+    assert.deepEqual(emitted, []);
+    const count = await db.query<{ n: number }>(
+      "select count(*)::int as n from orders where equip_id = 'DZC_0001'",
+    );
+    assert.equal(count[0].n, 1);
+    // The same number for a different total is another sale: refused, not merged.
+    const other = body(
+      await getPayInfo(context(db, "DZC_0001"), {
+        order_id: "S-1",
+        totalPrice: 12.8,
+        goods: [{ gid: 1, weight: 1 }],
+      }),
+    );
+    assert.equal(other.url, "");
+    assert.match(String(other.exception), /order_id S-1 is already used/);
+    // Another device may use the same number.
+    const elsewhere = body(
+      await getPayInfo(context(db, "DZC_0002"), {
+        order_id: "S-1",
+        totalPrice: 5.29,
+        goods: [{ gid: 1, weight: 0.413 }],
+      }),
+    );
+    assert.equal(elsewhere.exception, "");
+    assert.notEqual(elsewhere.url, first!.payUrl);
+  });
+
+  await t.step("concurrent identical requests make one order", async () => {
+    const request = { order_id: "P-9", totalPrice: 7, goods: [{ gid: 10, qty: 2 }] };
+    const replies = await Promise.all(
+      Array.from({ length: 4 }, () => getPayInfo(context(db, "POS_0001"), request)),
+    );
+    const urls = new Set(replies.map((r) => body(r).url));
+    assert.equal(urls.size, 1);
+    assert.ok(String([...urls][0]).startsWith("https://pay.test/"));
+    const count = await db.query<{ n: number }>(
+      "select count(*)::int as n from orders where equip_id = 'POS_0001' and terminal_order_id = 'P-9'",
+    );
+    assert.equal(count[0].n, 1);
+  });
+
+  await t.step("errorPrice when the device's total is off by more than 0.01", async () => {
+    const goods = [{ gid: 9, qty: 2 }, { gid: 10, qty: 1 }]; // 4.00 + 3.50
+    assert.deepEqual(
+      body(await getPayInfo(context(db, "POS_0001"), { order_id: "E1", totalPrice: 7.52, goods })),
+      { exception: "errorPrice", url: "" },
+    );
+    const within = body(
+      await getPayInfo(context(db, "POS_0001"), { order_id: "E1", totalPrice: 7.51, goods }),
+    );
+    assert.equal(within.exception, "");
+    assert.match(String(within.url), /^https:\/\/pay\.test\/qr\?o=\d{15}&a=7\.50&s=shopT$/);
+    assert.equal((await findTerminalOrder(db, "POS_0001", "E1"))?.amount, "7.50");
+  });
+
+  await t.step("every failure answers an exception and an empty url", async () => {
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ totalPrice: 1, goods: [{ gid: 9, qty: 1 }] }, /order_id is required/],
+      [{ order_id: "X", goods: [{ gid: 9, qty: 1 }] }, /totalPrice is required/],
+      [{ order_id: "X", totalPrice: 2 }, /goods is required/],
+      [{ order_id: "X", totalPrice: "2,00", goods: [{ gid: 9, qty: 1 }] }, /totalPrice must be/],
+      [{ order_id: "X", totalPrice: 2, goods: [{ gid: 999, qty: 1 }] }, /unknown goods: gid 999/],
+      [{ order_id: "X", totalPrice: 2, goods: [{ gid: 9, qty: 0.5 }] }, /sold by the piece/],
+      [{ order_id: "X", totalPrice: 2, goods: "nonsense" }, /goods must be a list/],
+      [{ order_id: { a: 1 }, totalPrice: 2, goods: [{ gid: 9, qty: 1 }] }, /order_id must be text/],
+    ];
+    for (const [request, reason] of cases) {
+      const reply = body(await getPayInfo(context(db, "POS_0001"), request));
+      assert.equal(reply.url, "", JSON.stringify(request));
+      assert.match(String(reply.exception), reason);
+    }
+    assert.equal(await findTerminalOrder(db, "POS_0001", "X"), undefined);
+  });
+
+  await t.step("a failing store answers the error reply, not a stale value", async () => {
+    const broken: Database = {
+      ...db,
+      query: () => Promise.reject(new Error("relation does not exist")),
+    };
+    const reply = body(
+      await getPayInfo(context(broken, "POS_0001"), {
+        order_id: "B1",
+        totalPrice: 2,
+        goods: [{ gid: 9, qty: 1 }],
+      }),
+    );
+    assert.deepEqual(reply, { exception: "internal error", url: "" });
+  });
+
+  await t.step("makePayment marks paid, idempotently, by terminal number or code", async () => {
+    const order = (await findTerminalOrder(db, "POS_0001", "P-9"))!;
+    const ctx = context(db, "POS_0001");
+    assert.deepEqual(body(await makePayment(ctx, { oid: "P-9" })), { exception: "" });
+    assert.deepEqual(body(await makePayment(ctx, { oid: "P-9" })), { exception: "" });
+    assert.deepEqual(body(await makePayment(ctx, { oid: order.code })), { exception: "" });
+    const paid = await findTerminalOrder(db, "POS_0001", "P-9");
+    assert.equal(paid?.state, "paid");
+    assert.equal(paid?.settledBy, "device");
+    // Paid before the payment server was called: the call is not made.
+    assert.equal((await callState(db, order.id))?.state, "cancelled");
+    await assert.rejects(makePayment(ctx, { oid: "nope" }), /unknown order: nope/);
+    await assert.rejects(makePayment(ctx, {}), /oid is required/);
+  });
+}
+
+for (const backend of backends()) {
+  Deno.test(`getPayInfo and makePayment (${backend.name})`, async (t) => {
+    const opened = await (backend as Backend).open();
+    try {
+      await suite(t, opened.db);
+    } finally {
+      await opened.dispose();
+    }
+  });
+}
+
+Deno.test("payUrl fills the template with URL-encoded values", () => {
+  assert.equal(
+    payUrl("https://p/{shop}/{order}?a={amount}&again={order}", "1 2", "5.00", "shop&1"),
+    "https://p/shop%261/1%202?a=5.00&again=1%202",
+  );
+});

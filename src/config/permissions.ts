@@ -1,0 +1,121 @@
+/**
+ * The narrowest Deno permissions a configuration needs: the listen addresses and the hosts of
+ * every configured URL (net), the config file, state directory, CA file and PGlite's files (read),
+ * the state directory (write), and the environment names the configuration and the PostgreSQL
+ * driver read (env). `deno.json`'s `appliance` set is this function's answer for the default
+ * configuration (a test keeps them equal), and the installed launcher asks `newretail
+ * permissions` for it at every start, so editing the config file never needs a new install.
+ *
+ * @module
+ */
+import { type Config, CONFIG_SPEC, configEnvNames } from "./config.ts";
+
+/** Deno permissions, as in a deno.json permission set. */
+export interface DenoPermissions {
+  /** `true`: unrestricted (see {@link appliancePermissions} for when). */
+  net: true | string[];
+  read: string[];
+  write: string[];
+  /** `true`: unrestricted (only with MQTT, see {@link appliancePermissions}). */
+  env: true | string[];
+}
+
+/** Paths that depend on how the program is installed, not on the configuration. */
+export interface ProgramPaths {
+  /** The config file read (the `--config` one, else the default location, read when present). */
+  configFile: string;
+  /** Directories holding the program's own files read at run time (PGlite's wasm and data). */
+  assetDirs: string[];
+}
+
+/**
+ * Environment names npm:postgres reads when the URL leaves them out (`PG*`), and the user-name
+ * fallbacks it asks for before connecting.
+ */
+export const DRIVER_ENV = ["PG*", "USER", "USERNAME", "LOGNAME"];
+
+const DEFAULT_PORTS: Record<string, number> = {
+  "http:": 80,
+  "https:": 443,
+  "ws:": 80,
+  "wss:": 443,
+  "mqtt:": 1883,
+  "tcp:": 1883,
+  "mqtts:": 8883,
+  "tls:": 8883,
+  "postgres:": 5432,
+  "postgresql:": 5432,
+};
+
+/** `host:port` a URL connects to, as Deno's net permission names it. */
+export function urlTarget(url: string): string | undefined {
+  const u = new URL(url);
+  const port = u.port || DEFAULT_PORTS[u.protocol];
+  if (!u.hostname) return undefined;
+  return port ? `${u.hostname}:${port}` : u.hostname;
+}
+
+function unique(list: string[]): string[] {
+  return [...new Set(list)];
+}
+
+/**
+ * The permissions `serve` needs with this configuration.
+ *
+ * Network is unrestricted while UDP discovery is on: a discovery answer goes back to whichever
+ * device asked, and Deno's net permission lists hosts, not address ranges. With discovery off,
+ * it is the listen addresses plus the host of every configured URL (database, MQTT, payment
+ * server, and any `…Url` key added later).
+ *
+ * Environment is unrestricted when MQTT is configured: npm:mqtt's `debug` dependency reads the
+ * names of every variable (`Object.keys(process.env)`) when it is loaded, and Deno grants that
+ * only with unscoped `--allow-env`. Without MQTT, the module is never loaded and the list holds.
+ *
+ * @example
+ * ```ts
+ * const p = appliancePermissions(defaultConfig(), {
+ *   configFile: "/etc/newretail/config.json", assetDirs: ["/opt/newretail"] });
+ * ```
+ */
+export function appliancePermissions(config: Config, paths: ProgramPaths): DenoPermissions {
+  const targets: string[] = [`${config.host}:${config.port}`];
+  if (config.adminEnabled) targets.push(`${config.adminHost}:${config.adminPort}`);
+  const read = [paths.configFile, ...paths.assetDirs];
+  const write: string[] = [];
+  for (const key of Object.keys(CONFIG_SPEC) as (keyof Config)[]) {
+    const value = config[key];
+    if (!key.endsWith("Url") || typeof value !== "string" || value === "") continue;
+    // Templates (payUrlTemplate) are handed to devices, never fetched: the key ends in Template.
+    const target = urlTarget(value);
+    if (target) targets.push(target);
+    const socketDir = new URL(value).searchParams.get("host");
+    if (socketDir?.startsWith("/")) {
+      // PostgreSQL over a Unix socket: connecting needs read and write of the socket file.
+      read.push(socketDir);
+      write.push(socketDir);
+    }
+  }
+  if (!config.databaseUrl) {
+    read.push(config.stateDir);
+    write.push(config.stateDir);
+  }
+  if (config.mqttCaFile) read.push(config.mqttCaFile);
+  return {
+    net: config.discoveryEnabled ? true : unique(targets),
+    read: unique(read),
+    write: unique(write),
+    env: config.mqttUrl ? true : unique([...configEnvNames(), ...DRIVER_ENV]),
+  };
+}
+
+/** The command-line flags of a permission set (one flag per element, no shell quoting needed). */
+export function permissionFlags(p: DenoPermissions): string[] {
+  const list = (name: string, values: string[]) =>
+    values.length ? [`--allow-${name}=${values.join(",")}`] : [];
+  return [
+    ...(p.net === true ? ["--allow-net"] : list("net", p.net)),
+    ...list("read", p.read),
+    ...list("write", p.write),
+    ...(p.env === true ? ["--allow-env"] : list("env", p.env)),
+  ];
+}

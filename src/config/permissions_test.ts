@@ -1,0 +1,104 @@
+import assert from "node:assert/strict";
+import { defaultConfig, loadConfig } from "./config.ts";
+import { appliancePermissions, DRIVER_ENV, permissionFlags, urlTarget } from "./permissions.ts";
+
+const DEV_PATHS = { configFile: "/etc/newretail/config.json", assetDirs: ["./node_modules"] };
+
+// The static sets serve whatever the environment or config file configures at run time, MQTT
+// included (which widens env); the installed launcher computes a narrower set per config file.
+const ANY_MQTT = { mqttUrl: "mqtt://broker.invalid" };
+
+Deno.test("permissions: deno.json's appliance set is the default configuration's", async () => {
+  const denoJson = JSON.parse(await Deno.readTextFile(new URL("../../deno.json", import.meta.url)));
+  assert.deepEqual(
+    denoJson.permissions.appliance,
+    appliancePermissions({ ...defaultConfig(), ...ANY_MQTT }, DEV_PATHS),
+  );
+  assert.equal(denoJson.tasks.start, "deno run -P=appliance main.ts serve");
+  const store = denoJson.permissions.store;
+  assert.deepEqual(
+    store,
+    appliancePermissions(
+      { ...defaultConfig(), ...ANY_MQTT, stateDir: "/var/lib/newretail" },
+      { configFile: "/etc/newretail/config.json", assetDirs: [] },
+    ),
+    "the compiled binary's set: the installed paths (PGlite's files are inside the binary)",
+  );
+  assert.match(denoJson.tasks.compile, /-P=store/);
+});
+
+Deno.test("permissions: with discovery off, net is the listen addresses and configured hosts", () => {
+  const { config } = loadConfig({
+    env: (n) =>
+      ({
+        NEWRETAIL_DISCOVERY: "off",
+        NEWRETAIL_HOST: "192.168.1.10",
+        DATABASE_URL: "postgres://app:pw@db.store.lan/newretail",
+        MQTT_URL: "mqtts://broker.example.com",
+        NEWRETAIL_PAYMENT_SERVER_URL: "https://pay.example.com:8443/orders",
+        NEWRETAIL_MQTT_CA_FILE: "/etc/newretail/ca.pem",
+      })[n],
+  });
+  const p = appliancePermissions(config, {
+    configFile: "/etc/newretail/config.json",
+    assetDirs: ["/opt/newretail"],
+  });
+  assert.deepEqual(p.net, [
+    "192.168.1.10:8686",
+    "127.0.0.1:8687",
+    "db.store.lan:5432",
+    "broker.example.com:8883",
+    "pay.example.com:8443",
+  ]);
+  assert.deepEqual(p.read, [
+    "/etc/newretail/config.json",
+    "/opt/newretail",
+    "/etc/newretail/ca.pem",
+  ]);
+  assert.deepEqual(p.write, [], "PostgreSQL: nothing written locally");
+  assert.equal(p.env, true, "with MQTT configured: npm:mqtt enumerates the environment");
+  const { config: noMqtt } = loadConfig({ flags: { mqttUrl: "" } });
+  const scoped = appliancePermissions(noMqtt, { configFile: "/c.json", assetDirs: [] });
+  assert.ok(Array.isArray(scoped.env), "without MQTT the env list is scoped");
+  assert.ok(scoped.env.includes("NEWRETAIL_PORT") && scoped.env.includes("DATABASE_URL"));
+  for (const name of DRIVER_ENV) assert.ok(scoped.env.includes(name));
+});
+
+Deno.test("permissions: admin off drops its address; PGlite reads and writes the state dir", () => {
+  const { config } = loadConfig({
+    flags: {
+      discoveryEnabled: false,
+      adminEnabled: false,
+      stateDir: "/var/lib/newretail",
+      port: 0,
+      host: "127.0.0.1",
+    },
+  });
+  const p = appliancePermissions(config, { configFile: "/c.json", assetDirs: [] });
+  assert.deepEqual(p.net, ["127.0.0.1:0"]);
+  assert.deepEqual(p.read, ["/c.json", "/var/lib/newretail"]);
+  assert.deepEqual(p.write, ["/var/lib/newretail"]);
+});
+
+Deno.test("permissions: PostgreSQL over a Unix socket may use the socket directory", () => {
+  const { config } = loadConfig({
+    flags: {
+      discoveryEnabled: false,
+      databaseUrl: "postgres://newretail@localhost/newretail?host=/run/postgresql",
+    },
+  });
+  const p = appliancePermissions(config, { configFile: "/c.json", assetDirs: [] });
+  assert.ok(p.read.includes("/run/postgresql") && p.write.includes("/run/postgresql"));
+});
+
+Deno.test("permissions: flags and URL targets", () => {
+  assert.equal(urlTarget("http://pay.local/x"), "pay.local:80");
+  assert.equal(urlTarget("https://pay.local/x"), "pay.local:443");
+  assert.equal(urlTarget("mqtt://[::1]:1884"), "[::1]:1884");
+  assert.equal(urlTarget("postgresql://u@db/x"), "db:5432");
+  assert.deepEqual(
+    permissionFlags({ net: ["a:1", "b:2"], read: ["/r"], write: [], env: ["X", "Y"] }),
+    ["--allow-net=a:1,b:2", "--allow-read=/r", "--allow-env=X,Y"],
+  );
+  assert.deepEqual(permissionFlags({ net: true, read: [], write: [], env: [] }), ["--allow-net"]);
+});

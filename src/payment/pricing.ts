@@ -1,0 +1,193 @@
+/**
+ * Reading and pricing the lines of a `getPayInfo` request (PROTOCOL.md §3). Pure: exact decimal
+ * arithmetic on scaled integers, no binary floating point between the device's numbers and the
+ * stored amounts.
+ *
+ * @module
+ */
+import { UserError } from "../errors.ts";
+import { type DecimalError, decimalText, fromScaled, roundScaled, toScaled } from "../decimal.ts";
+import { id, MAX_LIST_ITEMS } from "../actions/_values.ts";
+import type { OrderKind, OrderLineDraft, PricedGoods } from "../store/orders.ts";
+
+/** Decimal places of a quantity (grams of weighed goods). */
+export const QUANTITY_SCALE = 3;
+
+/** Decimal places of money. */
+export const MONEY_SCALE = 2;
+
+/** The largest difference between the device's total and the server's, in cents. */
+export const PRICE_TOLERANCE_CENTS = 1n;
+
+/** The `exception` of a total that does not match (devices look for this exact text). */
+export const ERROR_PRICE = "errorPrice";
+
+/** A line as the device asked for it. */
+export interface RequestedLine {
+  gid: number;
+  /** Positive decimal text as the device wrote it (kg for weighed goods). */
+  quantity: string;
+}
+
+function quantityText(value: unknown, where: string): string {
+  const text = decimalText(value);
+  if (text === undefined) throw new UserError(`${where} must be a number`);
+  let units: bigint;
+  try {
+    units = toScaled(text, QUANTITY_SCALE);
+  } catch (e) {
+    throw new UserError(`${where}: ${(e as DecimalError).message}`);
+  }
+  if (units <= 0n) throw new UserError(`${where} must be greater than 0`);
+  return text;
+}
+
+function present(value: unknown): boolean {
+  return value !== undefined && value !== null && value !== "";
+}
+
+// A scale weighs (kg); a POS counts. Each accepts the other's field when its own is absent.
+function quantityFields(kind: OrderKind): ["weight", "qty"] | ["qty", "weight"] {
+  return kind === "scale" ? ["weight", "qty"] : ["qty", "weight"];
+}
+
+function objectLines(items: unknown[], kind: OrderKind): RequestedLine[] {
+  const [first, second] = quantityFields(kind);
+  return items.map((item, i) => {
+    const where = `goods[${i}]`;
+    if (typeof item !== "object" || item === null || Array.isArray(item)) {
+      throw new UserError(`${where} must be an object with gid and ${first}`);
+    }
+    const line = item as Record<string, unknown>;
+    if (!present(line.gid)) throw new UserError(`${where}.gid is required`);
+    const field = present(line[first]) ? first : present(line[second]) ? second : undefined;
+    if (!field) throw new UserError(`${where}.${first} is required`);
+    return {
+      gid: id(line.gid, `${where}.gid`),
+      quantity: quantityText(line[field], `${where}.${field}`),
+    };
+  });
+}
+
+function splitList(value: unknown, field: string): string[] {
+  if (typeof value === "number") return [String(value)];
+  if (Array.isArray(value)) return value.map((v) => typeof v === "string" ? v.trim() : String(v));
+  if (typeof value !== "string") throw new UserError(`goods.${field} must be a list`);
+  // Lines may repeat a goods id: unlike look-up lists, these are not de-duplicated.
+  return value.split(",").map((s) => s.trim());
+}
+
+// The old form: parallel comma-separated lists, {"gid":"1,2","standardPrice":"3.5,2","weight":"0.5,1"}.
+function listLines(lists: Record<string, unknown>, kind: OrderKind): RequestedLine[] {
+  if (!present(lists.gid)) throw new UserError("goods.gid is required");
+  const [first, second] = quantityFields(kind);
+  const field = present(lists[first]) ? first : present(lists[second]) ? second : undefined;
+  if (!field) throw new UserError(`goods.${first} is required`);
+  const gids = splitList(lists.gid, "gid");
+  const quantities = splitList(lists[field], field);
+  if (gids.length !== quantities.length) {
+    throw new UserError(
+      `goods.gid has ${gids.length} items but goods.${field} has ${quantities.length}`,
+    );
+  }
+  return gids.map((gid, i) => ({
+    gid: id(gid, `goods.gid[${i}]`),
+    quantity: quantityText(quantities[i], `goods.${field}[${i}]`),
+  }));
+}
+
+/**
+ * Reads the `goods` of a `getPayInfo`: an array of `{"gid", "weight"|"qty", …}` objects, the old
+ * form of parallel comma-separated lists, or either of those as JSON text. The device's own line
+ * prices are not read: the server prices from its catalogue.
+ */
+export function requestedLines(value: unknown, kind: OrderKind): RequestedLine[] {
+  let goods = value;
+  if (typeof goods === "string" && /^\s*[[{]/.test(goods)) {
+    try {
+      goods = JSON.parse(goods);
+    } catch {
+      throw new UserError("goods is not valid JSON");
+    }
+  }
+  let lines: RequestedLine[];
+  if (Array.isArray(goods)) lines = objectLines(goods, kind);
+  else if (typeof goods === "object" && goods !== null) {
+    lines = listLines(goods as Record<string, unknown>, kind);
+  } else throw new UserError("goods must be a list of lines");
+  if (lines.length === 0) throw new UserError("goods is empty");
+  if (lines.length > MAX_LIST_ITEMS) {
+    throw new UserError(`goods has more than ${MAX_LIST_ITEMS} lines`);
+  }
+  return lines;
+}
+
+/** The server's pricing of an order. */
+export interface PricedOrder {
+  lines: OrderLineDraft[];
+  /** Two decimals. */
+  amount: string;
+}
+
+/**
+ * Prices every line from the catalogue: unit price × quantity, rounded half away from zero to
+ * the cent per line; the total is the sum of the lines. Unknown goods, a piece count that is not
+ * whole, or a zero total are refused.
+ */
+export function priceLines(requested: RequestedLine[], catalogue: PricedGoods[]): PricedOrder {
+  const byId = new Map(catalogue.map((g) => [g.id, g]));
+  const unknown = [...new Set(requested.filter((l) => !byId.has(l.gid)).map((l) => l.gid))];
+  if (unknown.length > 0) throw new UserError(`unknown goods: gid ${unknown.join(", ")}`);
+  let total = 0n;
+  const lines = requested.map((line, i) => {
+    const goods = byId.get(line.gid)!;
+    const quantity = toScaled(line.quantity, QUANTITY_SCALE);
+    if (!goods.weighed && quantity % 10n ** BigInt(QUANTITY_SCALE) !== 0n) {
+      throw new UserError(
+        `goods[${i}]: ${goods.name} is sold by the piece, its quantity must be whole`,
+      );
+    }
+    const amount = roundScaled(toScaled(goods.price, MONEY_SCALE) * quantity, QUANTITY_SCALE);
+    total += amount;
+    return {
+      goodsId: goods.id,
+      name: goods.name,
+      unitPrice: fromScaled(toScaled(goods.price, MONEY_SCALE), MONEY_SCALE),
+      quantity: line.quantity,
+      amount: fromScaled(amount, MONEY_SCALE),
+    };
+  });
+  if (total <= 0n) throw new UserError("the order total must be greater than 0");
+  return { lines, amount: fromScaled(total, MONEY_SCALE) };
+}
+
+/** Reads the device's `totalPrice` as exact decimal text (any number of decimals). */
+export function deviceTotal(value: unknown): string {
+  const text = decimalText(value);
+  if (text === undefined) throw new UserError("totalPrice must be a number");
+  if (text.length > 40) throw new UserError("totalPrice is too long");
+  return text;
+}
+
+function scaleOf(text: string): number {
+  const dot = text.indexOf(".");
+  return dot < 0 ? 0 : text.length - dot - 1;
+}
+
+/** Exact comparison of two decimal texts: negative, zero or positive. */
+export function compareDecimal(a: string, b: string): number {
+  const scale = Math.max(scaleOf(a), scaleOf(b));
+  const d = toScaled(a, scale) - toScaled(b, scale);
+  return d < 0n ? -1 : d > 0n ? 1 : 0;
+}
+
+/**
+ * Whether the device's total is within one cent of the server's, compared exactly (a device that
+ * sums in floating point may send `5.239999999999999`).
+ */
+export function totalMatches(device: string, server: string): boolean {
+  const scale = Math.max(MONEY_SCALE, scaleOf(device));
+  const diff = toScaled(device, scale) - toScaled(server, scale);
+  const tolerance = PRICE_TOLERANCE_CENTS * 10n ** BigInt(scale - MONEY_SCALE);
+  return (diff < 0n ? -diff : diff) <= tolerance;
+}

@@ -1,0 +1,152 @@
+import assert from "node:assert/strict";
+import { UserError } from "../errors.ts";
+import type { PricedGoods } from "../store/orders.ts";
+import {
+  compareDecimal,
+  deviceTotal,
+  priceLines,
+  requestedLines,
+  totalMatches,
+} from "./pricing.ts";
+import { payResultBody, printList } from "./print_list.ts";
+
+const CATALOGUE: PricedGoods[] = [
+  { id: 1, name: "红富士苹果", price: "12.80", weighed: true },
+  { id: 9, name: "农夫山泉 550ml", price: "2.00", weighed: false },
+  { id: 10, name: "可口可乐 330ml", price: "3.50", weighed: false },
+];
+
+function refused(fn: () => unknown, pattern: RegExp) {
+  assert.throws(fn, (e: unknown) => e instanceof UserError && pattern.test(e.message));
+}
+
+Deno.test("requestedLines reads the array form, the old list form and either as JSON text", () => {
+  const array = [{ gid: 1, standardPrice: 12.8, weight: 0.41 }, { gid: "9", price: 2, weight: 2 }];
+  const expected = [{ gid: 1, quantity: "0.41" }, { gid: 9, quantity: "2" }];
+  assert.deepEqual(requestedLines(array, "scale"), expected);
+  assert.deepEqual(
+    requestedLines({ gid: "1, 9", standardPrice: "12.8,2", weight: "0.41,2" }, "scale"),
+    expected,
+  );
+  assert.deepEqual(requestedLines(JSON.stringify(array), "scale"), expected);
+  assert.deepEqual(requestedLines({ gid: [1, 9], weight: [0.41, 2] }, "scale"), expected);
+  // A goods id may repeat: two lines, not one.
+  assert.equal(requestedLines({ gid: "9,9", qty: "1,1" }, "normal").length, 2);
+});
+
+Deno.test("requestedLines: a scale weighs, a POS counts, each takes the other's field if alone", () => {
+  assert.deepEqual(requestedLines([{ gid: 1, weight: "0.5", qty: 3 }], "scale"), [
+    { gid: 1, quantity: "0.5" },
+  ]);
+  assert.deepEqual(requestedLines([{ gid: 1, weight: "0.5", qty: 3 }], "normal"), [
+    { gid: 1, quantity: "3" },
+  ]);
+  assert.deepEqual(requestedLines([{ gid: 1, weight: "0.5" }], "normal"), [
+    { gid: 1, quantity: "0.5" },
+  ]);
+});
+
+Deno.test("requestedLines refuses malformed goods with a reason naming the field", () => {
+  refused(() => requestedLines(undefined, "normal"), /goods must be a list/);
+  refused(() => requestedLines(42, "normal"), /goods must be a list/);
+  refused(() => requestedLines([], "normal"), /goods is empty/);
+  refused(() => requestedLines("[{", "normal"), /not valid JSON/);
+  refused(() => requestedLines([7], "normal"), /goods\[0\] must be an object/);
+  refused(() => requestedLines([{ qty: 1 }], "normal"), /goods\[0\]\.gid is required/);
+  refused(() => requestedLines([{ gid: 1 }], "scale"), /goods\[0\]\.weight is required/);
+  refused(() => requestedLines([{ gid: -1, qty: 1 }], "normal"), /gid must be a positive/);
+  refused(() => requestedLines([{ gid: 1, qty: "abc" }], "normal"), /qty must be a number/);
+  refused(() => requestedLines([{ gid: 1, qty: 0 }], "normal"), /greater than 0/);
+  refused(() => requestedLines([{ gid: 1, weight: "0.0001" }], "scale"), /more than 3 decimal/);
+  refused(() => requestedLines([{ gid: 1, qty: 1e21 }], "normal"), /must be a number/);
+  refused(() => requestedLines({ gid: "1,2", weight: "1" }, "scale"), /2 items but goods.weight/);
+  refused(() => requestedLines({ weight: "1" }, "scale"), /goods.gid is required/);
+  refused(() => requestedLines({ gid: "1,x", weight: "1,1" }, "scale"), /gid\[1\]/);
+  refused(
+    () => requestedLines(Array.from({ length: 1001 }, () => ({ gid: 1, qty: 1 })), "normal"),
+    /more than 1000 lines/,
+  );
+});
+
+Deno.test("priceLines prices from the catalogue, rounds each line to the cent, sums exactly", () => {
+  const priced = priceLines([{ gid: 1, quantity: "0.413" }, { gid: 9, quantity: "3" }, {
+    gid: 10,
+    quantity: "1",
+  }], CATALOGUE);
+  // 12.80 × 0.413 = 5.2864 → 5.29; 2.00 × 3 = 6.00; 3.50.
+  assert.deepEqual(priced.lines.map((l) => l.amount), ["5.29", "6.00", "3.50"]);
+  assert.equal(priced.amount, "14.79");
+  assert.deepEqual(priced.lines[0], {
+    goodsId: 1,
+    name: "红富士苹果",
+    unitPrice: "12.80",
+    quantity: "0.413",
+    amount: "5.29",
+  });
+  assert.equal(priceLines([{ gid: 1, quantity: "1.25" }], CATALOGUE).amount, "16.00");
+  // Half a cent rounds away from zero: 5.00 × 0.001 = 0.005 → 0.01.
+  const half = priceLines([{ gid: 1, quantity: "0.001" }], [{ ...CATALOGUE[0], price: "5.00" }]);
+  assert.equal(half.amount, "0.01"); // 0.005 → 0.01
+});
+
+Deno.test("priceLines refuses unknown goods, a fractional piece count and a zero total", () => {
+  refused(
+    () => priceLines([{ gid: 77, quantity: "1" }, { gid: 78, quantity: "1" }], CATALOGUE),
+    /unknown goods: gid 77, 78/,
+  );
+  refused(() => priceLines([{ gid: 9, quantity: "1.5" }], CATALOGUE), /sold by the piece/);
+  refused(
+    () => priceLines([{ gid: 9, quantity: "1" }], [{ ...CATALOGUE[1], price: "0.00" }]),
+    /greater than 0/,
+  );
+});
+
+Deno.test("totalMatches compares exactly within one cent, whatever the device's decimals", () => {
+  assert.equal(totalMatches("5.24", "5.24"), true);
+  assert.equal(totalMatches("5.25", "5.24"), true);
+  assert.equal(totalMatches("5.23", "5.24"), true);
+  assert.equal(totalMatches("5.26", "5.24"), false);
+  assert.equal(totalMatches("5.2300001", "5.24"), true);
+  assert.equal(totalMatches("5.2299999", "5.24"), false);
+  assert.equal(totalMatches("5.239999999999999", "5.24"), true);
+  assert.equal(totalMatches("-5.24", "5.24"), false);
+  assert.equal(totalMatches("5", "5.00"), true);
+  assert.equal(deviceTotal(5.24), "5.24");
+  assert.equal(deviceTotal(" 5.24 "), "5.24");
+  refused(() => deviceTotal("five"), /totalPrice must be a number/);
+  refused(() => deviceTotal(true), /totalPrice must be a number/);
+  assert.equal(compareDecimal("5.240", "5.24"), 0);
+  assert.equal(compareDecimal("5.241", "5.24"), 1);
+});
+
+Deno.test("printList and the sendPayResult body keep names intact and amounts two-decimal", () => {
+  const lines = [{ name: "红富士苹果", count: "1.2", price: "12.80", total: "15.36" }];
+  assert.equal(
+    printList("15.36", lines),
+    '{"totalAmount":"15.36","productList":[{"name":"红富士苹果","count":"1.2","price":"12.80","total":"15.36"}]}',
+  );
+  const owed = {
+    orderId: 1,
+    code: "250101000000001",
+    equipId: "DZC_0001",
+    terminalOrderId: "T1",
+    amount: "15.36",
+    result: "success" as const,
+    reason: "",
+    attempts: 0,
+  };
+  assert.deepEqual(payResultBody(owed, lines), {
+    order_id: "T1",
+    totalPrice: 15.36,
+    result: "success",
+    printList: printList("15.36", lines),
+    exception: "",
+  });
+  assert.deepEqual(payResultBody({ ...owed, result: "error", reason: "order expired" }, lines), {
+    order_id: "T1",
+    totalPrice: 15.36,
+    result: "error",
+    printList: "",
+    exception: "order expired",
+  });
+});

@@ -1,0 +1,168 @@
+/**
+ * Delivers `sendPayResult` (PROTOCOL.md §4) to the device that created each settled or expired
+ * order. What is owed lives in the database (`pay_results`), so nothing is lost across restarts:
+ * a device that is offline, or does not answer within the configured tries, gets it the next
+ * time it logs in.
+ *
+ * @module
+ */
+import {
+  type Clock,
+  DEVICE_LOGIN_EVENT,
+  type DeviceLink,
+  type DeviceLoginEvent,
+} from "../actions/context.ts";
+import type { Config } from "../config/config.ts";
+import type { EventBus } from "../events.ts";
+import type { Logger } from "../log.ts";
+import type { Database } from "../store/database.ts";
+import {
+  devicesOwedResults,
+  markResultAttempt,
+  markResultDelivered,
+  orderLines,
+  type OwedResult,
+  owedResults,
+} from "../store/orders.ts";
+import { payResultBody } from "./print_list.ts";
+
+/** The push action. */
+export const SEND_PAY_RESULT = "sendPayResult";
+
+const RESULT_BATCH = 100;
+
+/** What the notifier is built from. */
+export interface PayResultNotifierDeps {
+  db: Database;
+  link: DeviceLink;
+  config: Pick<Config, "pushTimeoutS" | "pushTries">;
+  clock: Clock;
+  log: Logger;
+}
+
+/** Pushes owed payment results to devices, one device at a time per device. */
+export class PayResultNotifier {
+  readonly #deps: PayResultNotifierDeps;
+  // One delivery run per device at a time; a request during a run schedules one more run.
+  readonly #running = new Map<string, Promise<void>>();
+  readonly #again = new Set<string>();
+  #stopped = false;
+
+  /** @param deps store, device link, push settings, clock, logger */
+  constructor(deps: PayResultNotifierDeps) {
+    this.#deps = deps;
+  }
+
+  /**
+   * Delivers on every device login; returns the unsubscribe function. Call {@link deliverOnline}
+   * once after attaching to serve devices that logged in before.
+   */
+  attach(events: EventBus): () => void {
+    return events.on(DEVICE_LOGIN_EVENT, (detail) => {
+      const login = detail as DeviceLoginEvent;
+      if (typeof login?.equipId === "string") this.deliver(login.equipId);
+    });
+  }
+
+  /** Delivers what is owed to every device that is online now. */
+  async deliverOnline(): Promise<void> {
+    const owed = await devicesOwedResults(this.#deps.db);
+    await Promise.all(
+      owed.filter((id) => this.#deps.link.isOnline(id)).map((id) => this.deliver(id)),
+    );
+  }
+
+  /**
+   * Delivers what is owed to one device now, if it is online. Resolves when this run (and any
+   * run it was queued behind) is over; never throws.
+   */
+  deliver(equipId: string): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
+    const running = this.#running.get(equipId);
+    if (running) {
+      this.#again.add(equipId);
+      return running;
+    }
+    const run = (async () => {
+      do {
+        this.#again.delete(equipId);
+        try {
+          await this.#deliverOwed(equipId);
+        } catch (e) {
+          this.#deps.log.error("payment result delivery failed", {
+            equipId,
+            error: (e as Error)?.message ?? String(e),
+          });
+        }
+      } while (this.#again.has(equipId) && !this.#stopped);
+    })();
+    this.#running.set(equipId, run);
+    run.finally(() => this.#running.delete(equipId));
+    return run;
+  }
+
+  async #deliverOwed(equipId: string): Promise<void> {
+    const { db, link } = this.#deps;
+    if (!link.isOnline(equipId)) return;
+    for (;;) {
+      const batch = await owedResults(db, equipId, RESULT_BATCH);
+      if (batch.length === 0 || !(await this.#deliverBatch(equipId, batch))) return;
+      if (batch.length < RESULT_BATCH) return;
+    }
+  }
+
+  // True when every result of the batch was acknowledged.
+  async #deliverBatch(equipId: string, batch: OwedResult[]): Promise<boolean> {
+    const { db, link, config, clock, log } = this.#deps;
+    for (const owed of batch) {
+      const body = payResultBody(owed, await orderLines(db, owed.orderId));
+      const fields = {
+        equipId,
+        code: owed.code,
+        orderId: owed.terminalOrderId,
+        result: owed.result,
+      };
+      let delivered = false;
+      for (let attempt = 1; attempt <= config.pushTries && !this.#stopped; attempt++) {
+        const outcome = await link.push(equipId, SEND_PAY_RESULT, body, {
+          timeoutMs: config.pushTimeoutS * 1000,
+        });
+        if (outcome.ok) {
+          await markResultDelivered(db, owed.orderId, owed.result, new Date(clock.now()));
+          const answer = outcome.reply.exception;
+          if (typeof answer === "string" && answer !== "") {
+            log.warn("payment result refused by device", { ...fields, exception: answer });
+          } else log.info("payment result delivered", fields);
+          delivered = true;
+          break;
+        }
+        await markResultAttempt(db, owed.orderId, outcome.reason);
+        // Offline or a closed connection: the next login delivers it.
+        if (outcome.reason !== "timeout") {
+          log.info("payment result kept for the device's next login", {
+            ...fields,
+            reason: outcome.reason,
+          });
+          return false;
+        }
+      }
+      if (!delivered) {
+        if (!this.#stopped) {
+          log.warn("payment result undelivered, kept for the device's next login", {
+            ...fields,
+            tries: config.pushTries,
+          });
+        }
+        // A device that does not answer would make every further result wait out the timeouts.
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Stops delivering; waits for runs in progress (each bounded by the push timeout). */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await Promise.all([...this.#running.values()]);
+  }
+}
