@@ -36,6 +36,7 @@ export class DiscoveryResponder {
   readonly #limiter: RateLimiter;
   readonly #loop: Promise<void>;
   #closed = false;
+  #warnedInterfaces = false;
   /** Probes answered, probes over the rate limit, datagrams ignored (counters for tests/metrics). */
   readonly stats = { answered: 0, limited: 0, ignored: 0 };
 
@@ -88,7 +89,12 @@ export class DiscoveryResponder {
         log.warn("discovery receive failed", { error: (e as Error).message });
         continue;
       }
-      await this.#handle(data, from);
+      try {
+        await this.#handle(data, from);
+      } catch (e) {
+        // Nothing a datagram carries may stop the responder.
+        log.error("discovery datagram handling failed", { error: (e as Error).message });
+      }
     }
   }
 
@@ -105,12 +111,8 @@ export class DiscoveryResponder {
       log.debug("discovery probe over the rate limit", { from: from.hostname });
       return;
     }
-    const ip = this.#options.advertiseHost ||
-      localAddressFor(from.hostname, (this.#options.interfaces ?? Deno.networkInterfaces)());
-    if (!ip) {
-      log.warn("discovery probe not answered: no local IPv4 address", { from: from.hostname });
-      return;
-    }
+    const ip = this.#options.advertiseHost || this.#localAddress(from.hostname);
+    if (!ip) return;
     const answer = encodeAnswer({ ip, port: this.#options.tcpPort, shop: this.#options.shop });
     try {
       await this.#listener.send(answer, from);
@@ -119,6 +121,26 @@ export class DiscoveryResponder {
     } catch (e) {
       log.warn("discovery answer not sent", { to: from.hostname, error: (e as Error).message });
     }
+  }
+
+  // Reading the interfaces needs Deno's sys permission (networkInterfaces): without it, or with no
+  // IPv4 address, the probe is not answered and the operator is told how to fix it, once.
+  #localAddress(sender: string): string | undefined {
+    const { log } = this.#options;
+    let ip: string | undefined;
+    try {
+      ip = localAddressFor(sender, (this.#options.interfaces ?? Deno.networkInterfaces)());
+    } catch (e) {
+      if (!this.#warnedInterfaces) {
+        this.#warnedInterfaces = true;
+        log.error("discovery cannot read the network interfaces; set advertiseHost", {
+          error: (e as Error).message,
+        });
+      }
+      return undefined;
+    }
+    if (!ip) log.warn("discovery probe not answered: no local IPv4 address", { from: sender });
+    return ip;
   }
 
   /** Stops answering and releases the port. */

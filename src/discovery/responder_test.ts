@@ -109,3 +109,29 @@ Deno.test("answers are rate-limited per sender", async () => {
     await r.close();
   }
 });
+
+Deno.test("interfaces that cannot be read: no answer, one clear log line, still running", async () => {
+  const log = createMemoryLogger();
+  const r = DiscoveryResponder.listen({
+    hostname: "127.0.0.1",
+    port: 0,
+    tcpPort: 18686,
+    shop: "shop0042",
+    advertiseHost: "",
+    ratePerMinute: 100,
+    log,
+    interfaces: () => {
+      throw new Deno.errors.NotCapable('Requires sys access to "networkInterfaces"');
+    },
+  });
+  try {
+    const probe = encoder.encode('{"action":"discover"}');
+    assert.deepEqual(await exchange(r.addr.port, [probe, probe, encoder.encode("junk")]), []);
+    assert.equal(r.stats.ignored, 1, "the datagram after the failures was still read");
+    const errors = log.lines.filter((l) => l.level === "error");
+    assert.equal(errors.length, 1);
+    assert.match(String(errors[0].msg), /set advertiseHost/);
+  } finally {
+    await r.close();
+  }
+});
