@@ -110,6 +110,7 @@ export class GoodsPushWorker {
   readonly #labelViews: Batcher<string, GoodsView | undefined>;
   readonly #goodsViews: Batcher<number, GoodsView | undefined>;
   readonly #completed: Batcher<{ equipId: string; pushes: PendingPush[] }, void>;
+  readonly #loggedIn: Batcher<string, void>;
   #fanOut: Promise<void> | undefined;
   #fanOutAgain = false;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -137,6 +138,11 @@ export class GoodsPushWorker {
       const views = await this.#limiter.run(() => goodsById(db, [...new Set(ids)]));
       const byId = new Map(views.map((v) => [v.gid, v]));
       return ids.map((id) => byId.get(id));
+    }, 1000);
+    // A login storm after a restart resets tries in a few statements, not two per device.
+    this.#loggedIn = new Batcher(async (equipIds) => {
+      await this.#limiter.run(() => resetTries(db, [...new Set(equipIds)]));
+      return equipIds.map(() => undefined);
     }, 1000);
     this.#completed = new Batcher(async (done) => {
       await this.#limiter.run(() => completePushesOf(db, done));
@@ -229,9 +235,9 @@ export class GoodsPushWorker {
 
   #onLogin(detail: DeviceLoginEvent): void {
     if (this.#stopped) return;
-    const { db, log } = this.#deps;
+    const { log } = this.#deps;
     // What it missed while offline, with fresh tries (kept pushes ran out of them).
-    this.#limiter.run(() => resetTries(db, detail.equipId))
+    this.#loggedIn.load(detail.equipId)
       .then(() => this.kick(detail.equipId))
       .catch((e) => {
         log.warn("could not resume pushes after login", {

@@ -237,14 +237,16 @@ export async function failPushes(
   return exhausted;
 }
 
-/** Gives a device's kept pushes their tries back (it logged in again). */
-export async function resetTries(db: Queryable, equipId: string): Promise<void> {
-  await db.query("update pending_label_pushes set tries = 0 where equip_id = $1 and tries > 0", [
-    equipId,
-  ]);
-  await db.query("update pending_scale_pushes set tries = 0 where equip_id = $1 and tries > 0", [
-    equipId,
-  ]);
+/** Gives devices' kept pushes their tries back (they logged in again). */
+export async function resetTries(db: Queryable, equipIds: string[]): Promise<void> {
+  await db.query(
+    "update pending_label_pushes set tries = 0 where equip_id = any($1::text[]) and tries > 0",
+    [equipIds],
+  );
+  await db.query(
+    "update pending_scale_pushes set tries = 0 where equip_id = any($1::text[]) and tries > 0",
+    [equipIds],
+  );
 }
 
 /** Devices that have pushes with tries left. */

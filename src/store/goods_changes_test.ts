@@ -108,7 +108,7 @@ function suite(backend: ReturnType<typeof backends>[number]) {
         assert.equal(await failPushes(db, "DZC_0001", pushes, "timeout", 2), 2);
         assert.deepEqual(await pendingPushes(db, "DZC_0001", 2, 10), []);
         assert.ok(!(await devicesWithPending(db, 2)).includes("DZC_0001"));
-        await resetTries(db, "DZC_0001");
+        await resetTries(db, ["DZC_0001"]);
         assert.equal((await pendingPushes(db, "DZC_0001", 2, 10)).length, 2);
         assert.ok((await devicesWithPending(db, 2)).includes("DZC_0001"));
       });
