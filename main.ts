@@ -13,6 +13,8 @@ import { checkConfigCommand } from "./src/cli/check_config.ts";
 import { odooCommand } from "./src/cli/odoo.ts";
 import { outboxCommand } from "./src/cli/outbox.ts";
 import { bindingsCommand } from "./src/cli/bindings.ts";
+import { pushGoodsCommand, refillCommand } from "./src/cli/push.ts";
+import { positionsCommand } from "./src/cli/positions.ts";
 import { permissionsCommand } from "./src/cli/permissions.ts";
 
 /** Command name → runner (resolves with the exit code). */
@@ -22,6 +24,9 @@ export const COMMANDS: Record<string, { run(args: string[]): Promise<number>; su
   "seed-demo": { run: seedDemoCommand, summary: "load the demo catalogue" },
   devices: { run: devicesCommand, summary: "list, enable or disable devices" },
   device: { run: deviceCommand, summary: "act as a device: log in, send one request" },
+  "push-goods": { run: pushGoodsCommand, summary: "push goods to shelf labels and scales again" },
+  positions: { run: positionsCommand, summary: "list or set goods positions for the AGVs" },
+  refill: { run: refillCommand, summary: "send an AGV to refill a goods' shelf place" },
   "check-config": { run: checkConfigCommand, summary: "validate and print the configuration" },
   odoo: { run: odooCommand, summary: "Odoo upstream: check the connection, pull the catalogue" },
   outbox: { run: outboxCommand, summary: "deliveries owed to Odoo: list, retry" },

@@ -19,6 +19,9 @@ import { openPglite } from "./store/pglite.ts";
 import { openPostgres } from "./store/postgres.ts";
 import { seedDemo } from "./store/demo.ts";
 import { DeviceServer } from "./server/server.ts";
+import { GoodsPushWorker } from "./push/goods_push.ts";
+import { RefillDispatcher } from "./push/refill_dispatcher.ts";
+import { DiscoveryResponder } from "./discovery/responder.ts";
 import { PaymentServices } from "./payment/service.ts";
 import { odooSettings } from "./upstream/odoo/settings.ts";
 import { OdooConnector, odooHealthComponent } from "./upstream/odoo/connector.ts";
@@ -66,6 +69,12 @@ export interface Appliance {
   readonly server: DeviceServer;
   readonly events: EventBus;
   readonly metrics: MetricsRegistry;
+  /** The sendGoods push worker. */
+  readonly pushes: GoodsPushWorker;
+  /** The AGV refill job dispatcher. */
+  readonly refill: RefillDispatcher;
+  /** The UDP discovery responder; undefined when off or its port could not be bound. */
+  readonly discovery: DiscoveryResponder | undefined;
   /** Payment-server outbox, MQTT, order expiry and payment-result pushes. */
   readonly payments: PaymentServices;
   /** The Odoo connector in Odoo mode (NEWRETAIL_ODOO_URL set), else undefined. */
@@ -117,6 +126,14 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       events,
       metrics,
     });
+    // Also stopped first by shutdown(); listed so that a failed start-up below closes it too.
+    services.push({ name: "device server", stop: () => server.shutdown() });
+    const pushes = await GoodsPushWorker.start({ db, link: server, events, log, config });
+    services.push({ name: "goods push", stop: () => pushes.stop() });
+    const refill = await RefillDispatcher.start({ db, link: server, events, log, config });
+    services.push({ name: "refill jobs", stop: () => refill.stop() });
+    const discovery = startDiscovery(config, server.addr.port, log);
+    if (discovery) services.push({ name: "discovery", stop: () => discovery.close() });
     const payments = await PaymentServices.start({ db, config, clock, log, events, link: server })
       .catch(async (e) => {
         await server.shutdown();
@@ -189,6 +206,9 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       server,
       events,
       metrics,
+      pushes,
+      refill,
+      discovery,
       payments,
       odoo,
       admin,
@@ -216,5 +236,34 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     for (const service of services.reverse()) await service.stop().catch(() => {});
     await db.close();
     throw e;
+  }
+}
+
+// Discovery is a convenience (devices can be given the address by hand): a UDP port that cannot
+// be bound is logged, not fatal.
+function startDiscovery(
+  config: Config,
+  tcpPort: number,
+  log: Logger,
+): DiscoveryResponder | undefined {
+  if (!config.discoveryEnabled) return undefined;
+  try {
+    const discovery = DiscoveryResponder.listen({
+      hostname: config.host,
+      port: config.discoveryPort,
+      tcpPort,
+      shop: config.shopId,
+      advertiseHost: config.advertiseHost,
+      ratePerMinute: config.discoveryRatePerMinute,
+      log,
+    });
+    log.info("answering discovery probes", { udpPort: discovery.addr.port });
+    return discovery;
+  } catch (e) {
+    log.error("discovery off: cannot listen on UDP", {
+      port: config.discoveryPort,
+      error: (e as Error).message,
+    });
+    return undefined;
   }
 }

@@ -11,6 +11,7 @@ import { getGoods } from "./get_goods.ts";
 import { getAllGoods } from "./get_all_goods.ts";
 import { getWarehouseGoods } from "./get_warehouse_goods.ts";
 import { stockGoods } from "./stock_goods.ts";
+import { getPosition } from "./get_position.ts";
 import { getPayInfo } from "./get_pay_info.ts";
 import { makePayment } from "./make_payment.ts";
 
@@ -26,6 +27,7 @@ export const CORE_ACTIONS: ActionTable = {
   getAllGoods,
   getWarehouseGoods,
   stockGoods,
+  getPosition,
   getPayInfo,
   makePayment,
 };

@@ -7,6 +7,7 @@
 import { DeviceClient } from "../device/client.ts";
 import type { JsonObject } from "../protocol/body.ts";
 import { CliError, parseCommandArgs } from "./_common.ts";
+import { discoverCommand } from "./discover.ts";
 
 const HELP =
   `newretail device [--host H] [--port P] --equip ID [--be] [--timeout S] ACTION [key=value | key:=json …]
@@ -15,6 +16,7 @@ Connects like a store device, logs in as ID, sends ACTION with a body built from
 prints the reply. key=value sends text; key:=json sends a JSON value (number, list, object).
 
 Examples:
+  newretail device discover --broadcast 192.168.1.255   (who answers UDP discovery)
   newretail device --equip DZBQ_0001 getGoods code=6901234500011
   newretail device --equip DZBQ_0001 getGoods mac_id=AC:23:3F:00:00:01   (reply in GBK)
   newretail device --equip DZC_0001 getAllGoods ost:=0 lmt:=5
@@ -44,6 +46,7 @@ export function bodyFromPairs(pairs: string[]): JsonObject {
 
 /** Runs `device`. */
 export async function deviceCommand(args: string[]): Promise<number> {
+  if (args[0] === "discover") return await discoverCommand(args.slice(1));
   const { values, positionals } = parseCommandArgs(args, {
     host: { type: "string" },
     port: { type: "string" },

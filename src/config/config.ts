@@ -344,6 +344,44 @@ export const CONFIG_SPEC = {
     parse: integer(1, 100),
     doc: "Tries of a push before it is kept for the device's next login.",
   }),
+  pushInFlight: field({
+    env: "NEWRETAIL_PUSH_IN_FLIGHT",
+    default: 2,
+    parse: integer(1, 64),
+    doc: "sendGoods pushes awaiting their …Return at once, per device.",
+  }),
+  pushBatchGoods: field({
+    env: "NEWRETAIL_PUSH_BATCH_GOODS",
+    default: 20,
+    parse: integer(1, 1000),
+    doc: "Most goods in one sendGoods push (a base station serving many labels, a scale).",
+  }),
+
+  // AGV refill jobs (PROTOCOL.md §3–4)
+  shelfWarehouse: field({
+    env: "NEWRETAIL_SHELF_WAREHOUSE",
+    default: "MD",
+    parse: text,
+    doc: "Code of the warehouse whose stock is what is on the shelves (refill thresholds).",
+  }),
+  refillThreshold: field({
+    env: "NEWRETAIL_REFILL_THRESHOLD",
+    default: "0",
+    parse: (v) => {
+      const s = typeof v === "number" ? String(v) : text(v);
+      return /^\d{1,11}(\.\d{1,3})?$/.test(s)
+        ? s
+        : fail(`must be a quantity >= 0, got ${describe(v)}`);
+    },
+    doc:
+      "Shelf quantity under which a positioned goods gets a refill job, unless it has its own; 0: only goods with their own threshold.",
+  }),
+  refillRetryS: field({
+    env: "NEWRETAIL_REFILL_RETRY_S",
+    default: 30,
+    parse: seconds(0.01),
+    doc: "Seconds before an open refill job that no AGV acknowledged is offered again.",
+  }),
 
   // Discovery (PROTOCOL.md §5)
   discoveryEnabled: field({
@@ -364,6 +402,12 @@ export const CONFIG_SPEC = {
     parse: (v) => text(v) === "" ? "" : host(v),
     doc:
       "Address told to devices in discovery answers; empty: the local address facing the sender.",
+  }),
+  discoveryRatePerMinute: field({
+    env: "NEWRETAIL_DISCOVERY_RATE",
+    default: 12,
+    parse: integer(1, 10000),
+    doc: "Discovery answers per sender address per minute; further probes are ignored.",
   }),
 
   // Admin HTTP

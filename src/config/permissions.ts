@@ -18,6 +18,8 @@ export interface DenoPermissions {
   write: string[];
   /** `true`: unrestricted (only with MQTT, see {@link appliancePermissions}). */
   env: true | string[];
+  /** System information: `networkInterfaces` for discovery answers without `advertiseHost`. */
+  sys: string[];
 }
 
 /** Paths that depend on how the program is installed, not on the configuration. */
@@ -67,6 +69,9 @@ function unique(list: string[]): string[] {
  * it is the listen addresses plus the host of every configured URL (database, MQTT, payment
  * server, and any `…Url` key added later).
  *
+ * Discovery without `advertiseHost` answers with the local address on the sender's subnet, read
+ * from the network interfaces (sys `networkInterfaces`).
+ *
  * Environment is unrestricted when MQTT is configured: npm:mqtt's `debug` dependency reads the
  * names of every variable (`Object.keys(process.env)`) when it is loaded, and Deno grants that
  * only with unscoped `--allow-env`. Without MQTT, the module is never loaded and the list holds.
@@ -105,6 +110,7 @@ export function appliancePermissions(config: Config, paths: ProgramPaths): DenoP
     read: unique(read),
     write: unique(write),
     env: config.mqttUrl ? true : unique([...configEnvNames(), ...DRIVER_ENV]),
+    sys: config.discoveryEnabled && !config.advertiseHost ? ["networkInterfaces"] : [],
   };
 }
 
@@ -117,5 +123,6 @@ export function permissionFlags(p: DenoPermissions): string[] {
     ...list("read", p.read),
     ...list("write", p.write),
     ...(p.env === true ? ["--allow-env"] : list("env", p.env)),
+    ...list("sys", p.sys),
   ];
 }

@@ -97,8 +97,24 @@ Deno.test("permissions: flags and URL targets", () => {
   assert.equal(urlTarget("mqtt://[::1]:1884"), "[::1]:1884");
   assert.equal(urlTarget("postgresql://u@db/x"), "db:5432");
   assert.deepEqual(
-    permissionFlags({ net: ["a:1", "b:2"], read: ["/r"], write: [], env: ["X", "Y"] }),
+    permissionFlags({ net: ["a:1", "b:2"], read: ["/r"], write: [], env: ["X", "Y"], sys: [] }),
     ["--allow-net=a:1,b:2", "--allow-read=/r", "--allow-env=X,Y"],
   );
-  assert.deepEqual(permissionFlags({ net: true, read: [], write: [], env: [] }), ["--allow-net"]);
+  assert.deepEqual(permissionFlags({ net: true, read: [], write: [], env: [], sys: [] }), [
+    "--allow-net",
+  ]);
+  assert.deepEqual(
+    permissionFlags({ net: true, read: [], write: [], env: [], sys: ["networkInterfaces"] }),
+    ["--allow-net", "--allow-sys=networkInterfaces"],
+  );
+});
+
+Deno.test("permissions: discovery reads the network interfaces unless advertiseHost is set", () => {
+  const paths = { configFile: "/c.json", assetDirs: [] };
+  const on = loadConfig({ flags: {} }).config;
+  assert.deepEqual(appliancePermissions(on, paths).sys, ["networkInterfaces"]);
+  const advertised = loadConfig({ flags: { advertiseHost: "192.168.1.10" } }).config;
+  assert.deepEqual(appliancePermissions(advertised, paths).sys, []);
+  const off = loadConfig({ flags: { discoveryEnabled: false } }).config;
+  assert.deepEqual(appliancePermissions(off, paths).sys, []);
 });

@@ -8,6 +8,7 @@
 import type { Database } from "./database.ts";
 import core from "./migrations/001_core.sql" with { type: "text" };
 import payment from "./migrations/002_payment.sql" with { type: "text" };
+import push from "./migrations/003_push.sql" with { type: "text" };
 import odoo from "./migrations/004_odoo.sql" with { type: "text" };
 
 /** One migration. */
@@ -21,6 +22,7 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "core", sql: core },
   { version: 2, name: "payment", sql: payment },
+  { version: 3, name: "push", sql: push },
   { version: 4, name: "odoo", sql: odoo },
 ];
 

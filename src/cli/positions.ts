@@ -1,0 +1,101 @@
+/**
+ * `positions list | set`: where goods are kept and refilled, for the AGVs (getPosition,
+ * sendPosition) and the refill thresholds.
+ *
+ * @module
+ */
+import { listPositions, type Place, setPosition } from "../store/positions.ts";
+import { UserError } from "../errors.ts";
+import {
+  CliError,
+  CONFIG_FLAGS,
+  CONFIG_FLAGS_HELP,
+  loadCliConfig,
+  openMigratedStore,
+  parseCommandArgs,
+} from "./_common.ts";
+
+const HELP = `newretail positions list
+newretail positions set --gid N --stock AISLE,SHELF,HEIGHT --shelf AISLE,SHELF,HEIGHT
+                        [--refill-below QTY | --refill-below default]
+
+Lists goods positions, or sets one: --stock is where the goods' stock is kept, --shelf the shelf
+place an AGV refills. --refill-below opens a refill job by itself when the shelf quantity falls
+below QTY ("default": the configured refillThreshold).
+
+${CONFIG_FLAGS_HELP}`;
+
+function place(text: string | undefined, flag: string): Place {
+  const parts = (text ?? "").split(",").map((s) => s.trim());
+  if (parts.length !== 3 || parts.some((p) => p === "" || p.length > 32)) {
+    throw new CliError(`${flag} must be AISLE,SHELF,HEIGHT (e.g. A3,S2,1), got ${text}`, 2);
+  }
+  return { posx: parts[0], posy: parts[1], posz: parts[2] };
+}
+
+/** Runs `positions`. */
+export async function positionsCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs(args, {
+    ...CONFIG_FLAGS,
+    gid: { type: "string" },
+    stock: { type: "string" },
+    shelf: { type: "string" },
+    "refill-below": { type: "string" },
+  });
+  const [verb, ...rest] = positionals;
+  if (values.help || !verb) {
+    console.log(HELP);
+    return values.help ? 0 : 2;
+  }
+  if ((verb !== "list" && verb !== "set") || rest.length > 0) {
+    throw new CliError(`unknown positions command: ${positionals.join(" ")} (list or set)`, 2);
+  }
+  let change: { gid: number; stock: Place; shelf: Place; below?: string | null } | undefined;
+  if (verb === "set") {
+    const gid = Number(values.gid);
+    if (!Number.isInteger(gid) || gid < 1) throw new CliError("--gid N is needed", 2);
+    const below = values["refill-below"];
+    if (below !== undefined && below !== "default" && !/^\d{1,11}(\.\d{1,3})?$/.test(below)) {
+      throw new CliError(`--refill-below must be a quantity or "default", got ${below}`, 2);
+    }
+    change = {
+      gid,
+      stock: place(values.stock, "--stock"),
+      shelf: place(values.shelf, "--shelf"),
+      below: below === "default" ? null : below,
+    };
+  }
+  const { config } = loadCliConfig(values);
+  const { db } = await openMigratedStore(config);
+  try {
+    if (change) {
+      try {
+        await setPosition(db, change.gid, change.stock, change.shelf, change.below);
+      } catch (e) {
+        if (e instanceof UserError) throw new CliError(e.message);
+        throw e;
+      }
+      console.log(`goods ${change.gid}: position set`);
+      return 0;
+    }
+    const rows = await listPositions(db, config.shelfWarehouse);
+    console.log(["GID", "NAME", "STOCK", "SHELF", "REFILL BELOW", "SHELF QTY"].join("\t"));
+    for (const r of rows) {
+      const p = (x: Place) => `${x.posx},${x.posy},${x.posz}`;
+      console.log(
+        [
+          r.gid,
+          r.name,
+          p(r.stockPosition),
+          p(r.goodsPosition),
+          r.refillBelow ?? `default (${config.refillThreshold})`,
+          r.shelfQuantity ?? "-",
+        ].join("\t"),
+      );
+    }
+    console.log(`${rows.length} position(s)`);
+    return 0;
+  } finally {
+    await db.close();
+  }
+}

@@ -1,0 +1,338 @@
+/**
+ * The sendGoods push worker (PROTOCOL.md §4): a goods change reaches every shelf label and scale
+ * by itself, whoever made it.
+ *
+ * - The database signals changes (`NOTIFY goods_changed`); a notification only wakes the fan-out,
+ *   which reads what is to do from `goods_changes` (change counter > pushed counter). So a
+ *   notification lost while the listener was disconnected costs nothing: re-`LISTEN` runs the
+ *   same pass (catch-up), and so does start-up.
+ * - The fan-out turns changes into pending pushes (one per label, one per scale and goods, latest
+ *   state wins) in the database, then wakes one sender per affected online device.
+ * - A sender sends at most `pushInFlight` pushes at once, each with up to `pushBatchGoods` goods
+ *   read at send time, waits for `sendGoodsReturn`, and counts failures; after `pushTries` the
+ *   pushes are kept for the device's next login, when their tries are given back.
+ * - Database work is limited to a few queries at once so that a 5,000-goods promotion does not
+ *   queue ahead of device requests on the shared pool, and the senders' reads and acknowledgements
+ *   are batched across devices (a price change for 1,000 labels is a handful of queries).
+ *
+ * @module
+ */
+import {
+  DEVICE_LOGIN_EVENT,
+  type DeviceLink,
+  type DeviceLoginEvent,
+  type PushOutcome,
+} from "../actions/context.ts";
+import { deviceGoods } from "../actions/goods_view.ts";
+import type { Config } from "../config/config.ts";
+import type { EventBus } from "../events.ts";
+import type { Logger } from "../log.ts";
+import type { Database } from "../store/database.ts";
+import {
+  completePushesOf,
+  devicesWithPending,
+  failPushes,
+  fanOutChanges,
+  GOODS_CHANGED_CHANNEL,
+  type PendingPush,
+  pendingPushesOf,
+  resetTries,
+} from "../store/goods_changes.ts";
+import { goodsById, goodsByLabels, type GoodsView } from "../store/goods.ts";
+import { Limiter } from "./_limiter.ts";
+import { Batcher } from "./_batcher.ts";
+
+/** The configuration the worker reads. */
+export type GoodsPushConfig = Pick<
+  Config,
+  | "pushTries"
+  | "pushTimeoutS"
+  | "pushInFlight"
+  | "pushBatchGoods"
+  | "shelfWarehouse"
+  | "refillThreshold"
+>;
+
+/** What {@link GoodsPushWorker.start} needs. */
+export interface GoodsPushDeps {
+  db: Database;
+  link: DeviceLink;
+  events: Pick<EventBus, "on">;
+  log: Logger;
+  config: GoodsPushConfig;
+  /**
+   * Database queries the worker runs at once (default 2; 1 on PGlite, whose queries run on the
+   * appliance's own thread: a burst then waits its turn behind device requests).
+   */
+  dbConcurrency?: number;
+  /** Changed goods per fan-out transaction (default 500). */
+  fanOutBatch?: number;
+  /** Wait before retrying a failed fan-out (default 5 s). */
+  retryMs?: number;
+}
+
+/** How one push attempt ended. */
+type Delivery = "acknowledged" | "failed" | "offline";
+
+/** Splits pushes into sendGoods frames: label and scale pushes never share one (GBK vs UTF-8). */
+export function planBatches(
+  pushes: PendingPush[],
+  batchSize: number,
+  maxBatches: number,
+): PendingPush[][] {
+  const batches: PendingPush[][] = [];
+  for (const kind of ["label", "goods"] as const) {
+    const ofKind = pushes.filter((p) => p.kind === kind);
+    for (let i = 0; i < ofKind.length; i += batchSize) {
+      batches.push(ofKind.slice(i, i + batchSize));
+    }
+  }
+  return batches.slice(0, maxBatches);
+}
+
+function exceptionOf(outcome: PushOutcome): string {
+  if (!outcome.ok) return outcome.reason;
+  const exception = outcome.reply?.exception;
+  return typeof exception === "string" ? exception : "";
+}
+
+interface Sender {
+  again: boolean;
+  done: Promise<void>;
+}
+
+/** The running worker; {@link GoodsPushWorker.stop} ends it. */
+export class GoodsPushWorker {
+  readonly #deps: GoodsPushDeps;
+  readonly #limiter: Limiter;
+  readonly #senders = new Map<string, Sender>();
+  readonly #pending: Batcher<string, PendingPush[]>;
+  readonly #labelViews: Batcher<string, GoodsView | undefined>;
+  readonly #goodsViews: Batcher<number, GoodsView | undefined>;
+  readonly #completed: Batcher<{ equipId: string; pushes: PendingPush[] }, void>;
+  readonly #loggedIn: Batcher<string, void>;
+  #fanOut: Promise<void> | undefined;
+  #fanOutAgain = false;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #stopped = false;
+  #unlisten: (() => Promise<void>) | undefined;
+  #offLogin: (() => void) | undefined;
+
+  private constructor(deps: GoodsPushDeps) {
+    this.#deps = deps;
+    this.#limiter = new Limiter(deps.dbConcurrency ?? (deps.db.kind === "pglite" ? 1 : 2));
+    const { db, config } = deps;
+    const perDevice = config.pushInFlight * config.pushBatchGoods;
+    this.#pending = new Batcher(async (equipIds) => {
+      const found = await this.#limiter.run(() =>
+        pendingPushesOf(db, equipIds, config.pushTries, perDevice)
+      );
+      return equipIds.map((e) => found.get(e) ?? []);
+    }, 200);
+    this.#labelViews = new Batcher(async (macs) => {
+      const views = await this.#limiter.run(() => goodsByLabels(db, [...new Set(macs)]));
+      const byMac = new Map(views.map((v) => [v.mac, v]));
+      return macs.map((m) => byMac.get(m));
+    }, 1000);
+    this.#goodsViews = new Batcher(async (ids) => {
+      const views = await this.#limiter.run(() => goodsById(db, [...new Set(ids)]));
+      const byId = new Map(views.map((v) => [v.gid, v]));
+      return ids.map((id) => byId.get(id));
+    }, 1000);
+    // A login storm after a restart resets tries in a few statements, not two per device.
+    this.#loggedIn = new Batcher(async (equipIds) => {
+      await this.#limiter.run(() => resetTries(db, [...new Set(equipIds)]));
+      return equipIds.map(() => undefined);
+    }, 1000);
+    this.#completed = new Batcher(async (done) => {
+      await this.#limiter.run(() => completePushesOf(db, done));
+      return done.map(() => undefined);
+    }, 500);
+  }
+
+  /**
+   * Subscribes to goods changes and device logins and catches up on changes not yet pushed.
+   *
+   * @example
+   * ```ts
+   * const worker = await GoodsPushWorker.start({ db, link: server, events, log, config });
+   * // … later
+   * await worker.stop();
+   * ```
+   */
+  static async start(deps: GoodsPushDeps): Promise<GoodsPushWorker> {
+    const worker = new GoodsPushWorker(deps);
+    worker.#offLogin = deps.events.on(DEVICE_LOGIN_EVENT, (detail) => {
+      worker.#onLogin(detail as DeviceLoginEvent);
+    });
+    try {
+      worker.#unlisten = await deps.db.listen(
+        GOODS_CHANGED_CHANNEL,
+        () => worker.requestFanOut(),
+        () => {
+          deps.log.info("listening for goods changes", { channel: GOODS_CHANGED_CHANNEL });
+          // (Re-)established: what changed while nobody listened is in goods_changes.
+          worker.requestFanOut();
+          worker.#kickOnlineWithPending();
+        },
+      );
+    } catch (e) {
+      worker.#offLogin();
+      throw e;
+    }
+    return worker;
+  }
+
+  /** Runs a fan-out pass soon (coalesced with one that is running). */
+  requestFanOut(): void {
+    if (this.#stopped) return;
+    if (this.#fanOut) {
+      this.#fanOutAgain = true;
+      return;
+    }
+    this.#fanOutAgain = false;
+    this.#fanOut = this.#runFanOut().finally(() => {
+      this.#fanOut = undefined;
+      if (this.#fanOutAgain) this.requestFanOut();
+    });
+  }
+
+  /** Starts (or re-runs) the sender of one device, if it is online. */
+  kick(equipId: string): void {
+    if (this.#stopped) return;
+    const running = this.#senders.get(equipId);
+    if (running) {
+      running.again = true;
+      return;
+    }
+    if (!this.#deps.link.isOnline(equipId)) return;
+    const sender: Sender = { again: false, done: Promise.resolve() };
+    this.#senders.set(equipId, sender);
+    sender.done = this.#send(equipId, sender)
+      .catch((e) => {
+        this.#deps.log.warn("sendGoods sender failed", { equipId, error: (e as Error).message });
+      })
+      .finally(() => {
+        this.#senders.delete(equipId);
+        if (sender.again) this.kick(equipId);
+      });
+  }
+
+  /** Stops listening and waits for running passes and senders. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    clearTimeout(this.#retryTimer);
+    this.#offLogin?.();
+    try {
+      await this.#unlisten?.();
+    } catch (e) {
+      this.#deps.log.warn("could not unlisten goods changes", { error: (e as Error).message });
+    }
+    await this.#fanOut;
+    await Promise.all([...this.#senders.values()].map((s) => s.done));
+  }
+
+  #onLogin(detail: DeviceLoginEvent): void {
+    if (this.#stopped) return;
+    const { log } = this.#deps;
+    // What it missed while offline, with fresh tries (kept pushes ran out of them).
+    this.#loggedIn.load(detail.equipId)
+      .then(() => this.kick(detail.equipId))
+      .catch((e) => {
+        log.warn("could not resume pushes after login", {
+          equipId: detail.equipId,
+          error: (e as Error).message,
+        });
+      });
+  }
+
+  #kickOnlineWithPending(): void {
+    const { db, log, config } = this.#deps;
+    this.#limiter.run(() => devicesWithPending(db, config.pushTries))
+      .then((devices) => devices.forEach((d) => this.kick(d)))
+      .catch((e) => log.warn("could not list pending pushes", { error: (e as Error).message }));
+  }
+
+  async #runFanOut(): Promise<void> {
+    const { db, log, config } = this.#deps;
+    const batch = this.#deps.fanOutBatch ?? 500;
+    const refill = { shelfWarehouse: config.shelfWarehouse, threshold: config.refillThreshold };
+    try {
+      while (!this.#stopped) {
+        const out = await this.#limiter.run(() => fanOutChanges(db, batch, refill));
+        if (out.goods === 0) break;
+        log.debug("goods changes fanned out", {
+          goods: out.goods,
+          labelDevices: out.labelDevices.length,
+          scales: out.scaleDevices.length,
+        });
+        if (out.refillJobs.length > 0) {
+          log.info("shelf stock low: refill jobs opened", { jobs: out.refillJobs });
+        }
+        for (const equipId of new Set([...out.labelDevices, ...out.scaleDevices])) {
+          this.kick(equipId);
+        }
+      }
+    } catch (e) {
+      log.warn("goods change fan-out failed; retrying", { error: (e as Error).message });
+      clearTimeout(this.#retryTimer);
+      this.#retryTimer = setTimeout(() => this.requestFanOut(), this.#deps.retryMs ?? 5000);
+    }
+  }
+
+  async #send(equipId: string, sender: Sender): Promise<void> {
+    const { link, config } = this.#deps;
+    while (!this.#stopped && link.isOnline(equipId)) {
+      sender.again = false;
+      const pending = await this.#pending.load(equipId);
+      if (pending.length === 0) {
+        if (sender.again) continue;
+        return;
+      }
+      const batches = planBatches(pending, config.pushBatchGoods, config.pushInFlight);
+      const results = await Promise.all(batches.map((b) => this.#deliver(equipId, b)));
+      if (results.includes("offline")) return;
+    }
+  }
+
+  async #deliver(equipId: string, pushes: PendingPush[]): Promise<Delivery> {
+    const { db, link, log, config } = this.#deps;
+    const labels = pushes[0].kind === "label";
+    // Read now, not when the change happened: latest state wins.
+    const views = (await Promise.all(
+      pushes.map((p) =>
+        p.kind === "label" ? this.#labelViews.load(p.mac) : this.#goodsViews.load(p.goodsId)
+      ),
+    )).filter((v): v is GoodsView => v !== undefined);
+    if (views.length === 0) {
+      // Unbound labels, deactivated goods: nothing left to show.
+      await this.#completed.load({ equipId, pushes });
+      return "acknowledged";
+    }
+    const body = { exception: "", goods: views.map((v) => deviceGoods(v)) };
+    const outcome = await link.push(equipId, "sendGoods", body, {
+      encoding: labels ? "gbk" : "utf8",
+      timeoutMs: config.pushTimeoutS * 1000,
+    });
+    const exception = exceptionOf(outcome);
+    if (outcome.ok && exception === "") {
+      await this.#completed.load({ equipId, pushes });
+      return "acknowledged";
+    }
+    // A device that went away keeps its pushes, with their tries, for its next login.
+    if (!outcome.ok && outcome.reason === "offline") return "offline";
+    const reason = outcome.ok ? `device answered: ${exception}` : outcome.reason;
+    const exhausted = await this.#limiter.run(() =>
+      failPushes(db, equipId, pushes, reason, config.pushTries)
+    );
+    if (exhausted > 0) {
+      log.warn("sendGoods undelivered; kept for the device's next login", {
+        equipId,
+        pushes: exhausted,
+        reason,
+      });
+    }
+    return outcome.ok || outcome.reason === "timeout" ? "failed" : "offline";
+  }
+}

@@ -1,0 +1,215 @@
+/**
+ * The refill job dispatcher (PROTOCOL.md §4 sendPosition): offers each open refill job to a
+ * connected AGV (`AGV_…`), waits for `sendPositionReturn`, retries, and hands the job to another
+ * AGV when the first does not answer or refuses. A job no AGV took stays open: it is offered
+ * again when an AGV logs in and every `refillRetryS`.
+ *
+ * Jobs come from `refill --gid N` (another process: the insert trigger notifies `refill_jobs`)
+ * and from shelf stock falling below a threshold (the goods push fan-out).
+ *
+ * @module
+ */
+import { DEVICE_LOGIN_EVENT, type DeviceLink, type DeviceLoginEvent } from "../actions/context.ts";
+import type { Config } from "../config/config.ts";
+import type { EventBus } from "../events.ts";
+import type { Logger } from "../log.ts";
+import type { Database } from "../store/database.ts";
+import {
+  cancelRefillJob,
+  completeRefillJob,
+  openRefillJobs,
+  positionOf,
+  recordRefillAttempt,
+  REFILL_JOBS_CHANNEL,
+  type RefillJob,
+} from "../store/positions.ts";
+import { UserError } from "../errors.ts";
+
+/** The configuration the dispatcher reads. */
+export type RefillConfig = Pick<Config, "pushTries" | "pushTimeoutS" | "refillRetryS">;
+
+/** What {@link RefillDispatcher.start} needs. */
+export interface RefillDeps {
+  db: Database;
+  link: DeviceLink;
+  events: Pick<EventBus, "on">;
+  log: Logger;
+  config: RefillConfig;
+}
+
+/** Whether a device is an AGV (identity `AGV_…`, PROTOCOL.md §3). */
+export function isAgv(device: { equipId: string; kind?: string }): boolean {
+  return device.equipId.startsWith("AGV_") || device.kind === "AGV";
+}
+
+/**
+ * The order in which AGVs are offered a job: those with the fewest jobs in flight first, then by
+ * identity (stable), leaving out those that already failed this job.
+ */
+export function agvOrder(
+  online: { equipId: string; kind: string }[],
+  busy: ReadonlyMap<string, number>,
+  failed: ReadonlySet<string>,
+): string[] {
+  return online.filter((d) => isAgv(d) && !failed.has(d.equipId))
+    .map((d) => d.equipId)
+    .sort((a, b) => (busy.get(a) ?? 0) - (busy.get(b) ?? 0) || a.localeCompare(b));
+}
+
+/** The running dispatcher. */
+export class RefillDispatcher {
+  readonly #deps: RefillDeps;
+  /** Jobs being offered now. */
+  readonly #active = new Map<number, Promise<void>>();
+  /** AGV → jobs in flight. */
+  readonly #busy = new Map<string, number>();
+  #scan: Promise<void> | undefined;
+  #scanAgain = false;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #stopped = false;
+  #unlisten: (() => Promise<void>) | undefined;
+  #offLogin: (() => void) | undefined;
+
+  private constructor(deps: RefillDeps) {
+    this.#deps = deps;
+  }
+
+  /**
+   * Subscribes to new jobs and AGV logins and offers the open jobs.
+   *
+   * @example
+   * ```ts
+   * const refill = await RefillDispatcher.start({ db, link: server, events, log, config });
+   * await refill.stop();
+   * ```
+   */
+  static async start(deps: RefillDeps): Promise<RefillDispatcher> {
+    const dispatcher = new RefillDispatcher(deps);
+    dispatcher.#offLogin = deps.events.on(DEVICE_LOGIN_EVENT, (detail) => {
+      if (isAgv(detail as DeviceLoginEvent)) dispatcher.wake();
+    });
+    try {
+      dispatcher.#unlisten = await deps.db.listen(
+        REFILL_JOBS_CHANNEL,
+        () => dispatcher.wake(),
+        () => dispatcher.wake(),
+      );
+    } catch (e) {
+      dispatcher.#offLogin();
+      throw e;
+    }
+    return dispatcher;
+  }
+
+  /** Looks for open jobs to offer (coalesced with a scan that is running). */
+  wake(): void {
+    if (this.#stopped) return;
+    if (this.#scan) {
+      this.#scanAgain = true;
+      return;
+    }
+    this.#scanAgain = false;
+    this.#scan = this.#runScan().finally(() => {
+      this.#scan = undefined;
+      if (this.#scanAgain) this.wake();
+    });
+  }
+
+  /** Stops and waits for jobs being offered. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    clearTimeout(this.#retryTimer);
+    this.#offLogin?.();
+    try {
+      await this.#unlisten?.();
+    } catch (e) {
+      this.#deps.log.warn("could not unlisten refill jobs", { error: (e as Error).message });
+    }
+    await this.#scan;
+    await Promise.all(this.#active.values());
+  }
+
+  async #runScan(): Promise<void> {
+    const { db, link, log, config } = this.#deps;
+    let jobs: RefillJob[];
+    try {
+      jobs = await openRefillJobs(db, 100);
+    } catch (e) {
+      log.warn("could not read refill jobs", { error: (e as Error).message });
+      this.#retryLater(config.refillRetryS);
+      return;
+    }
+    const waiting = jobs.filter((j) => !this.#active.has(j.id));
+    if (waiting.length === 0) return;
+    if (!link.online().some(isAgv)) {
+      log.debug("refill jobs waiting for an AGV", { jobs: waiting.length });
+      return; // an AGV login wakes us
+    }
+    for (const job of waiting) {
+      const offer = this.#offer(job)
+        .catch((e) => log.warn("refill job offer failed", { job: job.id, error: e.message }))
+        .finally(() => this.#active.delete(job.id));
+      this.#active.set(job.id, offer);
+    }
+  }
+
+  #retryLater(seconds: number): void {
+    if (this.#stopped) return;
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = setTimeout(() => this.wake(), seconds * 1000);
+  }
+
+  async #offer(job: RefillJob): Promise<void> {
+    const { db, link, log, config } = this.#deps;
+    let body;
+    try {
+      const position = await positionOf(db, { gid: job.goodsId });
+      body = {
+        stockPosition: position.stockPosition,
+        goodsPosition: position.goodsPosition,
+        gid: job.goodsId,
+      };
+    } catch (e) {
+      if (!(e instanceof UserError)) throw e;
+      await cancelRefillJob(db, job.id, e.message);
+      log.warn("refill job cancelled", { job: job.id, reason: e.message });
+      return;
+    }
+    const failed = new Set<string>();
+    while (!this.#stopped) {
+      const [agv] = agvOrder(link.online(), this.#busy, failed);
+      if (!agv) break;
+      this.#busy.set(agv, (this.#busy.get(agv) ?? 0) + 1);
+      try {
+        for (let attempt = 1; attempt <= config.pushTries && !this.#stopped; attempt++) {
+          const outcome = await link.push(agv, "sendPosition", body, {
+            timeoutMs: config.pushTimeoutS * 1000,
+          });
+          const exception = outcome.ok
+            ? (typeof outcome.reply?.exception === "string" ? outcome.reply.exception : "")
+            : outcome.reason;
+          if (outcome.ok && exception === "") {
+            if (await completeRefillJob(db, job.id, agv)) {
+              log.info("refill job acknowledged", { job: job.id, gid: job.goodsId, agv });
+            }
+            return;
+          }
+          await recordRefillAttempt(db, job.id, `${agv}: ${exception}`);
+          log.warn("refill job not acknowledged", { job: job.id, agv, attempt, reason: exception });
+          // A refusal or a vanished AGV will not change by asking again: next AGV.
+          if (outcome.ok || outcome.reason !== "timeout") break;
+        }
+      } finally {
+        const n = (this.#busy.get(agv) ?? 1) - 1;
+        if (n > 0) this.#busy.set(agv, n);
+        else this.#busy.delete(agv);
+      }
+      failed.add(agv);
+    }
+    if (!this.#stopped) {
+      log.warn("no AGV took the refill job; it stays open", { job: job.id, tried: [...failed] });
+      this.#retryLater(config.refillRetryS);
+    }
+  }
+}

@@ -1,0 +1,275 @@
+/**
+ * Goods changes and the sendGoods backlog (PROTOCOL.md §4). The database marks every change a
+ * device shows (migration 003: trigger → `goods_changes` + `NOTIFY goods_changed`); this module
+ * fans changes out into pending pushes per shelf label and per scale, and keeps those until the
+ * device acknowledges them. Latest state wins: a pending push names a label (or a scale and a
+ * goods), never a price, and its content is read when it is sent.
+ *
+ * @module
+ */
+import type { Database, Queryable } from "./database.ts";
+import { checkRefillThresholds, type RefillSettings } from "./positions.ts";
+
+/** The NOTIFY channel of goods changes; the payload is goods ids, comma-separated. */
+export const GOODS_CHANGED_CHANNEL = "goods_changed";
+
+/** Device kind of scales (`DZC_…`): every scale gets every goods change. */
+export const SCALE_KIND = "DZC";
+
+/** What one fan-out pass did. */
+export interface FanOut {
+  /** Goods whose change was fanned out. */
+  goods: number;
+  /** Devices that now have label pushes pending. */
+  labelDevices: string[];
+  /** Scales that now have goods pushes pending. */
+  scaleDevices: string[];
+  /** Refill jobs the pass created (shelf stock fell below a threshold). */
+  refillJobs: number[];
+}
+
+/**
+ * Marks goods as changed (as the trigger does), so that the appliance pushes them again; returns
+ * how many existed.
+ */
+export async function markGoodsChanged(db: Queryable, ids: number[]): Promise<number> {
+  const rows = await db.query<{ id: number }>(
+    "select id from goods where id = any($1::int[])",
+    [ids],
+  );
+  await db.query("select mark_goods_changed($1::int[])", [rows.map((r) => r.id)]);
+  return rows.length;
+}
+
+/** The ids of every active goods, in id order (for `push-goods --all`). */
+export async function activeGoodsIds(db: Queryable): Promise<number[]> {
+  const rows = await db.query<{ id: number }>("select id from goods where active order by id");
+  return rows.map((r) => r.id);
+}
+
+/** Goods changes not yet fanned out. */
+export async function unpushedChanges(db: Queryable): Promise<number> {
+  const rows = await db.query<{ n: number }>(
+    "select count(*)::int as n from goods_changes where change_no > pushed_no",
+  );
+  return rows[0].n;
+}
+
+/**
+ * Fans out up to `limit` changed goods, oldest change first, in one transaction: a pending push
+ * for every bound label whose serving device is known (configured or learned) and for every
+ * enabled scale, then the refill thresholds of those goods. Rows another transaction is changing
+ * right now are skipped: their commit notifies again.
+ */
+export function fanOutChanges(
+  db: Database,
+  limit: number,
+  refill: RefillSettings,
+): Promise<FanOut> {
+  return db.transaction(async (tx) => {
+    const changed = await tx.query<{ goods_id: number }>(
+      `select goods_id from goods_changes where change_no > pushed_no
+       order by change_no limit $1 for update skip locked`,
+      [limit],
+    );
+    const ids = changed.map((r) => r.goods_id);
+    if (ids.length === 0) return { goods: 0, labelDevices: [], scaleDevices: [], refillJobs: [] };
+    const labels = await tx.query<{ equip_id: string }>(
+      `insert into pending_label_pushes (mac, equip_id)
+       select lb.mac, ld.equip_id from label_bindings lb
+       join label_devices ld on ld.mac = lb.mac
+       where lb.goods_id = any($1::int[])
+       on conflict (mac) do update set equip_id = excluded.equip_id,
+         version = pending_label_pushes.version + 1, tries = 0, last_error = null,
+         queued_at = now()
+       returning equip_id`,
+      [ids],
+    );
+    const scales = await tx.query<{ equip_id: string }>(
+      `insert into pending_scale_pushes (equip_id, goods_id)
+       select d.equip_id, g.id from goods g cross join devices d
+       where g.id = any($1::int[]) and g.active and d.kind = $2 and d.enabled
+       on conflict (equip_id, goods_id) do update set
+         version = pending_scale_pushes.version + 1, tries = 0, last_error = null,
+         queued_at = now()
+       returning equip_id`,
+      [ids, SCALE_KIND],
+    );
+    // The rows are locked: change_no cannot move under us before commit.
+    await tx.query(
+      "update goods_changes set pushed_no = change_no where goods_id = any($1::int[])",
+      [ids],
+    );
+    const refillJobs = await checkRefillThresholds(tx, ids, refill);
+    return {
+      goods: ids.length,
+      labelDevices: [...new Set(labels.map((r) => r.equip_id))],
+      scaleDevices: [...new Set(scales.map((r) => r.equip_id))],
+      refillJobs,
+    };
+  });
+}
+
+/** One pending push: a label (by MAC) or a goods for a scale, with the version it was read at. */
+export type PendingPush =
+  | { kind: "label"; mac: string; version: number }
+  | { kind: "goods"; goodsId: number; version: number };
+
+/**
+ * Pending pushes of one device that have tries left, oldest first: up to `limit` label pushes and
+ * up to `limit` goods pushes.
+ */
+export async function pendingPushes(
+  db: Queryable,
+  equipId: string,
+  maxTries: number,
+  limit: number,
+): Promise<PendingPush[]> {
+  return (await pendingPushesOf(db, [equipId], maxTries, limit)).get(equipId) ?? [];
+}
+
+/**
+ * {@link pendingPushes} of many devices in two queries (the push worker serves hundreds of base
+ * stations at once: one query per device would make the database the bottleneck).
+ */
+export async function pendingPushesOf(
+  db: Queryable,
+  equipIds: string[],
+  maxTries: number,
+  limit: number,
+): Promise<Map<string, PendingPush[]>> {
+  const labels = await db.query<{ equip_id: string; mac: string; version: number }>(
+    `select equip_id, mac, version from (
+       select equip_id, mac, version, queued_at,
+         row_number() over (partition by equip_id order by queued_at, mac) as n
+       from pending_label_pushes where equip_id = any($1::text[]) and tries < $2) p
+     where n <= $3 order by queued_at, mac`,
+    [equipIds, maxTries, limit],
+  );
+  const goods = await db.query<{ equip_id: string; goods_id: number; version: number }>(
+    `select equip_id, goods_id, version from (
+       select equip_id, goods_id, version, queued_at,
+         row_number() over (partition by equip_id order by queued_at, goods_id) as n
+       from pending_scale_pushes where equip_id = any($1::text[]) and tries < $2) p
+     where n <= $3 order by queued_at, goods_id`,
+    [equipIds, maxTries, limit],
+  );
+  const byDevice = new Map<string, PendingPush[]>(equipIds.map((e) => [e, []]));
+  for (const r of labels) {
+    byDevice.get(r.equip_id)?.push({ kind: "label", mac: r.mac, version: r.version });
+  }
+  for (const r of goods) {
+    byDevice.get(r.equip_id)?.push({ kind: "goods", goodsId: r.goods_id, version: r.version });
+  }
+  return byDevice;
+}
+
+/**
+ * Removes acknowledged pushes, unless they were re-queued since they were read (a newer change:
+ * it must still be sent).
+ */
+export function completePushes(
+  db: Queryable,
+  equipId: string,
+  pushes: PendingPush[],
+): Promise<void> {
+  return completePushesOf(db, [{ equipId, pushes }]);
+}
+
+/** {@link completePushes} of many devices in two statements. */
+export async function completePushesOf(
+  db: Queryable,
+  done: { equipId: string; pushes: PendingPush[] }[],
+): Promise<void> {
+  const labels = done.flatMap(({ equipId, pushes }) =>
+    pushes.flatMap((p) => p.kind === "label" ? [{ equipId, key: p.mac, version: p.version }] : [])
+  );
+  const goods = done.flatMap(({ equipId, pushes }) =>
+    pushes.flatMap((p) =>
+      p.kind === "goods" ? [{ equipId, key: p.goodsId, version: p.version }] : []
+    )
+  );
+  if (labels.length > 0) {
+    await db.query(
+      `delete from pending_label_pushes p
+       using unnest($1::text[], $2::text[], $3::int[]) as a(equip_id, mac, version)
+       where p.equip_id = a.equip_id and p.mac = a.mac and p.version = a.version`,
+      [labels.map((l) => l.equipId), labels.map((l) => l.key), labels.map((l) => l.version)],
+    );
+  }
+  if (goods.length > 0) {
+    await db.query(
+      `delete from pending_scale_pushes p
+       using unnest($1::text[], $2::int[], $3::int[]) as a(equip_id, goods_id, version)
+       where p.equip_id = a.equip_id and p.goods_id = a.goods_id and p.version = a.version`,
+      [goods.map((g) => g.equipId), goods.map((g) => g.key), goods.map((g) => g.version)],
+    );
+  }
+}
+
+/** Counts a failed try of these pushes; returns how many are now out of tries. */
+export async function failPushes(
+  db: Queryable,
+  equipId: string,
+  pushes: PendingPush[],
+  error: string,
+  maxTries: number,
+): Promise<number> {
+  const macs = pushes.flatMap((p) => p.kind === "label" ? [p.mac] : []);
+  const gids = pushes.flatMap((p) => p.kind === "goods" ? [p.goodsId] : []);
+  let exhausted = 0;
+  if (macs.length > 0) {
+    const rows = await db.query<{ tries: number }>(
+      `update pending_label_pushes set tries = tries + 1, last_error = $3
+       where equip_id = $1 and mac = any($2::text[]) returning tries`,
+      [equipId, macs, error],
+    );
+    exhausted += rows.filter((r) => r.tries >= maxTries).length;
+  }
+  if (gids.length > 0) {
+    const rows = await db.query<{ tries: number }>(
+      `update pending_scale_pushes set tries = tries + 1, last_error = $3
+       where equip_id = $1 and goods_id = any($2::int[]) returning tries`,
+      [equipId, gids, error],
+    );
+    exhausted += rows.filter((r) => r.tries >= maxTries).length;
+  }
+  return exhausted;
+}
+
+/** Gives devices' kept pushes their tries back (they logged in again). */
+export async function resetTries(db: Queryable, equipIds: string[]): Promise<void> {
+  await db.query(
+    "update pending_label_pushes set tries = 0 where equip_id = any($1::text[]) and tries > 0",
+    [equipIds],
+  );
+  await db.query(
+    "update pending_scale_pushes set tries = 0 where equip_id = any($1::text[]) and tries > 0",
+    [equipIds],
+  );
+}
+
+/** Devices that have pushes with tries left. */
+export async function devicesWithPending(db: Queryable, maxTries: number): Promise<string[]> {
+  const rows = await db.query<{ equip_id: string }>(
+    `select equip_id from pending_label_pushes where tries < $1
+     union select equip_id from pending_scale_pushes where tries < $1`,
+    [maxTries],
+  );
+  return rows.map((r) => r.equip_id);
+}
+
+/** How many pushes are pending, for metrics and the CLI's progress line. */
+export async function pendingCounts(
+  db: Queryable,
+  equipIds?: string[],
+): Promise<{ labels: number; scales: number }> {
+  const filter = equipIds ? "where equip_id = any($1::text[])" : "";
+  const params = equipIds ? [equipIds] : [];
+  const rows = await db.query<{ labels: number; scales: number }>(
+    `select (select count(*) from pending_label_pushes ${filter})::int as labels,
+       (select count(*) from pending_scale_pushes ${filter})::int as scales`,
+    params,
+  );
+  return rows[0];
+}

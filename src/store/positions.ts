@@ -1,0 +1,272 @@
+/**
+ * Goods positions and AGV refill jobs (PROTOCOL.md §3 getPosition, §4 sendPosition).
+ *
+ * @module
+ */
+import type { Queryable } from "./database.ts";
+import { UserError } from "../errors.ts";
+
+/** The NOTIFY channel of new refill jobs; the payload is the job id. */
+export const REFILL_JOBS_CHANNEL = "refill_jobs";
+
+/** A place in the store as devices see it: aisle (通道), shelf (货架), height (高度). */
+export interface Place {
+  posx: string;
+  posy: string;
+  posz: string;
+}
+
+/** Where a goods' stock is kept and the shelf place to refill. */
+export interface GoodsPosition {
+  gid: number;
+  stockPosition: Place;
+  goodsPosition: Place;
+}
+
+/** How to find a goods: by id or by barcode. */
+export type GoodsRef = { gid: number } | { code: string };
+
+interface PositionRow extends Record<string, unknown> {
+  gid: number;
+  has_position: boolean;
+  stock_x: string | null;
+  stock_y: string | null;
+  stock_z: string | null;
+  shelf_x: string | null;
+  shelf_y: string | null;
+  shelf_z: string | null;
+}
+
+/**
+ * The position of an active goods. Throws {@link UserError} for unknown goods and for goods
+ * without a position (both are answered with an `exception`).
+ */
+export async function positionOf(db: Queryable, ref: GoodsRef): Promise<GoodsPosition> {
+  const where = "gid" in ref ? "g.id = $1" : "g.barcode = $1";
+  const rows = await db.query<PositionRow>(
+    `select g.id as gid, p.goods_id is not null as has_position, p.stock_x, p.stock_y, p.stock_z,
+       p.shelf_x, p.shelf_y, p.shelf_z
+     from goods g left join goods_positions p on p.goods_id = g.id
+     where g.active and ${where}`,
+    ["gid" in ref ? ref.gid : ref.code],
+  );
+  const label = "gid" in ref ? `gid ${ref.gid}` : `code ${ref.code}`;
+  if (rows.length === 0) throw new UserError(`unknown goods: ${label}`);
+  const row = rows[0];
+  if (!row.has_position) throw new UserError(`no position for goods ${row.gid}`);
+  return {
+    gid: row.gid,
+    stockPosition: { posx: row.stock_x ?? "", posy: row.stock_y ?? "", posz: row.stock_z ?? "" },
+    goodsPosition: { posx: row.shelf_x ?? "", posy: row.shelf_y ?? "", posz: row.shelf_z ?? "" },
+  };
+}
+
+/**
+ * Sets a goods' positions (and optionally its own refill threshold, `null` for the configured
+ * default). Throws {@link UserError} for unknown goods.
+ */
+export async function setPosition(
+  db: Queryable,
+  gid: number,
+  stock: Place,
+  shelf: Place,
+  refillBelow?: string | null,
+): Promise<void> {
+  const goods = await db.query("select 1 from goods where id = $1", [gid]);
+  if (goods.length === 0) throw new UserError(`unknown goods: gid ${gid}`);
+  await db.query(
+    `insert into goods_positions (goods_id, stock_x, stock_y, stock_z, shelf_x, shelf_y, shelf_z,
+       refill_below)
+     values ($1, $2, $3, $4, $5, $6, $7, $8::numeric)
+     on conflict (goods_id) do update set stock_x = excluded.stock_x, stock_y = excluded.stock_y,
+       stock_z = excluded.stock_z, shelf_x = excluded.shelf_x, shelf_y = excluded.shelf_y,
+       shelf_z = excluded.shelf_z,
+       refill_below = case when $9 then excluded.refill_below else goods_positions.refill_below end,
+       updated_at = now()`,
+    [
+      gid,
+      stock.posx,
+      stock.posy,
+      stock.posz,
+      shelf.posx,
+      shelf.posy,
+      shelf.posz,
+      refillBelow ?? null,
+      refillBelow !== undefined,
+    ],
+  );
+}
+
+/** A position as `positions list` shows it. */
+export interface PositionListing extends GoodsPosition {
+  name: string;
+  /** The goods' own threshold, or null for the configured default. */
+  refillBelow: string | null;
+  /** Quantity in the shelf warehouse, null when there is no such warehouse. */
+  shelfQuantity: string | null;
+}
+
+/** Every goods position, by goods id, with its threshold and shelf quantity. */
+export async function listPositions(
+  db: Queryable,
+  shelfWarehouse: string,
+): Promise<PositionListing[]> {
+  const rows = await db.query<
+    PositionRow & { name: string; below: string | null; qty: string | null }
+  >(
+    `select g.id as gid, g.name, p.stock_x, p.stock_y, p.stock_z, p.shelf_x, p.shelf_y, p.shelf_z,
+       p.refill_below::text as below,
+       case when exists (select 1 from warehouses where code = $1) then
+         coalesce((select s.quantity from stock s join warehouses w on w.id = s.warehouse_id
+           where w.code = $1 and s.goods_id = g.id), 0)::text end as qty
+     from goods_positions p join goods g on g.id = p.goods_id order by g.id`,
+    [shelfWarehouse],
+  );
+  return rows.map((r) => ({
+    gid: r.gid,
+    name: r.name,
+    stockPosition: { posx: r.stock_x ?? "", posy: r.stock_y ?? "", posz: r.stock_z ?? "" },
+    goodsPosition: { posx: r.shelf_x ?? "", posy: r.shelf_y ?? "", posz: r.shelf_z ?? "" },
+    refillBelow: r.below,
+    shelfQuantity: r.qty,
+  }));
+}
+
+/** Where shelf stock is and the default threshold (from the configuration). */
+export interface RefillSettings {
+  /** Code of the shelf warehouse. */
+  shelfWarehouse: string;
+  /** Default threshold as exact decimal text; "0" means only goods with their own threshold. */
+  threshold: string;
+}
+
+/**
+ * After stock changes: opens a threshold refill job for each given positioned goods whose shelf
+ * quantity fell below its threshold (once per fall: the goods is re-armed when the shelf is seen
+ * at or above the threshold again). Returns the new jobs' ids. Nothing happens when the shelf
+ * warehouse does not exist (a catalogue without one must not get a job for every goods).
+ */
+export async function checkRefillThresholds(
+  db: Queryable,
+  goodsIds: number[],
+  settings: RefillSettings,
+): Promise<number[]> {
+  if (goodsIds.length === 0) return [];
+  const shelf = `with shelf as (
+      select p.goods_id, coalesce(p.refill_below, $3::numeric) as threshold,
+        coalesce((select s.quantity from stock s where s.goods_id = p.goods_id
+          and s.warehouse_id = w.id), 0) as qty
+      from goods_positions p join goods g on g.id = p.goods_id and g.active
+      join warehouses w on w.code = $2
+      where p.goods_id = any($1::int[])
+    )`;
+  const params = [goodsIds, settings.shelfWarehouse, settings.threshold];
+  await db.query(
+    `${shelf} update goods_positions p set refill_armed = true from shelf s
+     where p.goods_id = s.goods_id and not p.refill_armed and s.qty >= s.threshold`,
+    params,
+  );
+  const rows = await db.query<{ id: number }>(
+    `${shelf}, low as (
+       update goods_positions p set refill_armed = false from shelf s
+       where p.goods_id = s.goods_id and p.refill_armed and s.threshold > 0
+         and s.qty < s.threshold
+       returning p.goods_id)
+     insert into refill_jobs (goods_id, reason) select goods_id, 'threshold' from low
+     on conflict (goods_id) where state = 'open' do nothing
+     returning id`,
+    params,
+  );
+  return rows.map((r) => r.id);
+}
+
+/** A refill job. */
+export interface RefillJob {
+  id: number;
+  goodsId: number;
+  reason: "manual" | "threshold";
+  state: "open" | "done" | "cancelled";
+  /** The AGV that acknowledged it. */
+  equipId: string | null;
+  attempts: number;
+  lastError: string | null;
+}
+
+const JOB_FIELDS = `id, goods_id as "goodsId", reason, state, equip_id as "equipId", attempts,
+  last_error as "lastError"`;
+
+/**
+ * Opens a manual refill job for a goods (`refill --gid N`), or returns the goods' open job.
+ * Throws {@link UserError} for unknown goods and goods without a position.
+ */
+export async function createRefillJob(
+  db: Queryable,
+  gid: number,
+): Promise<{ job: RefillJob; created: boolean }> {
+  await positionOf(db, { gid });
+  const inserted = await db.query<RefillJob & Record<string, unknown>>(
+    `insert into refill_jobs (goods_id, reason) values ($1, 'manual')
+     on conflict (goods_id) where state = 'open' do nothing returning ${JOB_FIELDS}`,
+    [gid],
+  );
+  if (inserted.length > 0) return { job: inserted[0], created: true };
+  const open = await db.query<RefillJob & Record<string, unknown>>(
+    `select ${JOB_FIELDS} from refill_jobs where goods_id = $1 and state = 'open'`,
+    [gid],
+  );
+  return { job: open[0], created: false };
+}
+
+/** One job, or undefined. */
+export async function refillJob(db: Queryable, id: number): Promise<RefillJob | undefined> {
+  const rows = await db.query<RefillJob & Record<string, unknown>>(
+    `select ${JOB_FIELDS} from refill_jobs where id = $1`,
+    [id],
+  );
+  return rows[0];
+}
+
+/** Open jobs, oldest first. */
+export function openRefillJobs(db: Queryable, limit: number): Promise<RefillJob[]> {
+  return db.query<RefillJob & Record<string, unknown>>(
+    `select ${JOB_FIELDS} from refill_jobs where state = 'open' order by id limit $1`,
+    [limit],
+  );
+}
+
+/** Records an unacknowledged offer of a job to an AGV. */
+export async function recordRefillAttempt(
+  db: Queryable,
+  id: number,
+  error: string,
+): Promise<void> {
+  await db.query(
+    `update refill_jobs set attempts = attempts + 1, last_error = $2, updated_at = now()
+     where id = $1`,
+    [id, error],
+  );
+}
+
+/** Marks a job acknowledged by an AGV. Returns false when it was no longer open. */
+export async function completeRefillJob(
+  db: Queryable,
+  id: number,
+  equipId: string,
+): Promise<boolean> {
+  const rows = await db.query(
+    `update refill_jobs set state = 'done', equip_id = $2, attempts = attempts + 1,
+       last_error = null, updated_at = now()
+     where id = $1 and state = 'open' returning id`,
+    [id, equipId],
+  );
+  return rows.length > 0;
+}
+
+/** Cancels an open job (its goods lost its position). */
+export async function cancelRefillJob(db: Queryable, id: number, reason: string): Promise<void> {
+  await db.query(
+    `update refill_jobs set state = 'cancelled', last_error = $2, updated_at = now()
+     where id = $1 and state = 'open'`,
+    [id, reason],
+  );
+}
