@@ -27,6 +27,7 @@ import { odooSettings } from "./upstream/odoo/settings.ts";
 import { OdooConnector, odooHealthComponent } from "./upstream/odoo/connector.ts";
 import { setUpstreamEnabled } from "./upstream/odoo/local_store.ts";
 import { pendingCallCount } from "./store/orders.ts";
+import { BacklogMetrics, readBacklog } from "./admin/backlog_metrics.ts";
 
 /** An opened local store. */
 export interface OpenedDatabase {
@@ -170,6 +171,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
 
     let admin: AdminServer | undefined;
     if (config.adminEnabled) {
+      const backlog = new BacklogMetrics(metrics, () => readBacklog(db, config.pushTries));
       admin = startAdminServer({
         hostname: config.adminHost,
         port: config.adminPort,
@@ -183,6 +185,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
         payment: () =>
           probes.payment?.() ?? { state: "off", detail: "payment server not configured" },
         odoo: odoo ? () => odooHealthComponent(odoo.health()) : undefined,
+        refreshMetrics: () => backlog.refresh(),
       });
       const started = admin;
       services.push({ name: "admin", stop: () => started.close() });

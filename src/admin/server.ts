@@ -37,6 +37,11 @@ export interface AdminDeps {
   payment?: () => ComponentHealth | Promise<ComponentHealth>;
   /** Odoo connector state; absent means no Odoo (local store mode). */
   odoo?: () => ComponentHealth | Promise<ComponentHealth>;
+  /**
+   * Brings gauges read from the database up to date; awaited before each `/metrics` render, at
+   * most `databaseTimeoutS` (a dead database does not hang the scrape: the last values are shown).
+   */
+  refreshMetrics?: () => Promise<void>;
   /** Seconds a database ping may take before the database counts as down (default 2). */
   databaseTimeoutS?: number;
   /** Program version for `/healthz` (default "dev"). */
@@ -202,6 +207,15 @@ export function createAdminHandler(
     };
   }
 
+  async function refreshMetrics(): Promise<void> {
+    if (!deps.refreshMetrics) return;
+    try {
+      await withTimeout(deps.refreshMetrics(), timeoutS, "metrics refresh");
+    } catch (e) {
+      deps.log.debug("metrics not refreshed", { error: (e as Error).message });
+    }
+  }
+
   async function devices(): Promise<DeviceView[]> {
     return (await deps.listDevices()).map(deviceView);
   }
@@ -224,7 +238,8 @@ export function createAdminHandler(
           return json(report, report.status === "ok" ? 200 : 503);
         }
         case "/metrics": {
-          await health(); // refreshes newretail_database_up
+          // health() refreshes newretail_database_up; both wait on the database, side by side.
+          await Promise.all([health(), refreshMetrics()]);
           return new Response(deps.metrics.render(), {
             headers: { "content-type": PROMETHEUS_TEXT, "cache-control": "no-store" },
           });

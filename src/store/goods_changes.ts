@@ -273,3 +273,24 @@ export async function pendingCounts(
   );
   return rows[0];
 }
+
+/**
+ * The sendGoods backlog for `/metrics`: pending pushes by device kind, and how many of them are
+ * out of tries (kept for the device's next login).
+ */
+export async function pushBacklog(
+  db: Queryable,
+  maxTries: number,
+): Promise<{ labels: number; scales: number; labelsFailed: number; scalesFailed: number }> {
+  const rows = await db.query<
+    { labels: number; scales: number; labelsFailed: number; scalesFailed: number }
+  >(
+    `select l.n as labels, l.failed as "labelsFailed", s.n as scales, s.failed as "scalesFailed"
+     from (select count(*)::int as n, (count(*) filter (where tries >= $1))::int as failed
+           from pending_label_pushes) l,
+          (select count(*)::int as n, (count(*) filter (where tries >= $1))::int as failed
+           from pending_scale_pushes) s`,
+    [maxTries],
+  );
+  return rows[0];
+}

@@ -226,6 +226,14 @@ export async function refillJob(db: Queryable, id: number): Promise<RefillJob | 
   return rows[0];
 }
 
+/** How many refill jobs are open (for metrics). */
+export async function openRefillJobCount(db: Queryable): Promise<number> {
+  const rows = await db.query<{ n: number }>(
+    "select count(*)::int as n from refill_jobs where state = 'open'",
+  );
+  return rows[0].n;
+}
+
 /** Open jobs, oldest first. */
 export function openRefillJobs(db: Queryable, limit: number): Promise<RefillJob[]> {
   return db.query<RefillJob & Record<string, unknown>>(
