@@ -2,14 +2,20 @@
  * The appliance in Odoo mode, end to end over real TCP and real HTTP: it pulls the catalogue from
  * the Odoo stand-in by itself, devices see Odoo's products under Odoo's ids, a price change in
  * Odoo reaches getGoods, an archived product disappears, a stock receipt is answered at once
- * while Odoo is down and delivered (once) when Odoo is back. And bad credentials: the appliance
- * still serves devices and says what is wrong.
+ * while Odoo is down and delivered (once) when Odoo is back, a shelf label bound to an Odoo
+ * product is pushed its new price. And bad credentials: the appliance still serves devices and
+ * says what is wrong.
  */
-import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
 import { backends } from "./_support/databases.ts";
 import { eventually, startTestAppliance } from "./_support/appliance.ts";
 import { startOdooStandin } from "./_support/odoo_standin.ts";
 import { listOutbox } from "../src/upstream/odoo/outbox.ts";
+import { importBindings, parseBindings } from "../src/store/bindings_csv.ts";
+import { unpushedChanges } from "../src/store/goods_changes.ts";
+import { parseBody } from "../src/device/client.ts";
+
+const ODOO_LABEL = "AC:23:3F:00:09:01";
 
 for (const backend of backends()) {
   Deno.test(`appliance in Odoo mode over TCP (${backend.name})`, async (t) => {
@@ -167,6 +173,52 @@ for (const backend of backends()) {
           10_000,
         );
       });
+
+      await t.step(
+        "a shelf label bound to an Odoo product gets the new price (GBK sendGoods) after a pull",
+        async () => {
+          const db = appliance.app.db;
+          const parsed = parseBindings(`mac,gid\n${ODOO_LABEL},42\n`);
+          deepStrictEqual(parsed.errors, []);
+          deepStrictEqual((await importBindings(db, parsed.rows)).errors, []);
+          // The binding is a goods change too: fanned out (to nobody yet) before the label learns,
+          // so the only push the label can get is the one for the price change below.
+          await eventually(async () => (await unpushedChanges(db)) === 0, "binding fanned out");
+          const label = await appliance.device("DZBQ_0901");
+          const learned = await label.request("getGoods", { mac_id: ODOO_LABEL }, {
+            encoding: "gbk",
+          });
+          strictEqual(learned.json?.exception, "");
+          deepStrictEqual(
+            (learned.json?.goods as Record<string, unknown>[]).map((g) => [g.gid, g.price]),
+            [[42, 6.35]],
+          );
+
+          // A Chinese name as well: GBK and UTF-8 bytes differ only outside ASCII.
+          odoo.state.write("product.template", [34], { list_price: 7.45, name: "桌面收纳盒" });
+          const push = await label.nextPush("sendGoods", 20_000);
+          const body = parseBody(push.body, "gbk");
+          ok(body, "sendGoods body is GBK JSON");
+          throws(() => new TextDecoder("utf-8", { fatal: true }).decode(push.body));
+          strictEqual(body.exception, "");
+          const goods = body.goods as Record<string, unknown>[];
+          deepStrictEqual(goods.map((g) => [g.gid, g.mac, g.price, g.name]), [[
+            42,
+            ODOO_LABEL,
+            7.45,
+            "桌面收纳盒",
+          ]]);
+          label.acknowledge("sendGoods");
+          await eventually(
+            async () =>
+              (await db.query<{ n: number }>(
+                "select count(*)::int as n from pending_label_pushes where mac = $1",
+                [ODOO_LABEL],
+              ))[0].n === 0,
+            "the label push acknowledged",
+          );
+        },
+      );
     } finally {
       await appliance.stop();
       await odoo.close();
