@@ -19,6 +19,7 @@ import { openPglite } from "./store/pglite.ts";
 import { openPostgres } from "./store/postgres.ts";
 import { seedDemo } from "./store/demo.ts";
 import { DeviceServer } from "./server/server.ts";
+import { watchDisabledDevices } from "./server/disabled_devices.ts";
 import { GoodsPushWorker } from "./push/goods_push.ts";
 import { RefillDispatcher } from "./push/refill_dispatcher.ts";
 import { DiscoveryResponder } from "./discovery/responder.ts";
@@ -129,6 +130,8 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     });
     // Also stopped first by shutdown(); listed so that a failed start-up below closes it too.
     services.push({ name: "device server", stop: () => server.shutdown() });
+    const disabled = await watchDisabledDevices({ db, server, log });
+    services.push({ name: "disabled devices", stop: () => disabled.stop() });
     const pushes = await GoodsPushWorker.start({ db, link: server, events, log, config });
     services.push({ name: "goods push", stop: () => pushes.stop() });
     const refill = await RefillDispatcher.start({ db, link: server, events, log, config });

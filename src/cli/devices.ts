@@ -20,7 +20,7 @@ newretail devices disable ID
 
 Lists devices with their state, or enables/disables one (an unknown ID is registered, so that
 "admission": "registered" stores can admit a device before it is plugged in). A disabled device
-is refused at its next login.
+is refused at its next login; a connected one is disconnected at once by the running appliance.
 
 ${CONFIG_FLAGS_HELP}`;
 

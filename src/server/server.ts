@@ -207,7 +207,10 @@ export class DeviceServer implements DeviceLink {
     this.#sessions.delete(session);
     this.#metrics.disconnects.inc({ reason });
     const fields = { reason, loggedIn: session.device !== undefined };
-    if (reason === "peer_closed" || reason === "logout" || reason === "shutdown") {
+    if (
+      reason === "peer_closed" || reason === "logout" || reason === "shutdown" ||
+      reason === "disabled"
+    ) {
       session.log.info("disconnected", fields);
     } else {
       session.log.warn("disconnected", fields);
@@ -321,6 +324,15 @@ export class DeviceServer implements DeviceLink {
       if (s.device && !s.closed) list.push({ equipId: s.device.equipId, kind: s.device.kind });
     }
     return list;
+  }
+
+  /** Closes the device's logged-in session, if any (`devices disable`); false when none. */
+  disconnect(equipId: string, reason: CloseReason): boolean {
+    const session = this.#registry.get(equipId);
+    if (!session || session.closed) return false;
+    session.log.info("closing the connection", { reason });
+    session.close(reason, { flushMs: 1000 });
+    return true;
   }
 
   /** Whether the device has a logged-in session. */

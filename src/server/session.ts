@@ -36,6 +36,7 @@ export type CloseReason =
   | "taken_over"
   | "logout"
   | "write_queue_full"
+  | "disabled"
   | "shutdown";
 
 /** What a session needs from its server. */

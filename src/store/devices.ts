@@ -5,6 +5,12 @@
  */
 import type { Queryable } from "./database.ts";
 
+/**
+ * The NOTIFY channel of devices being disabled (migration 005); the payload is the device id, a
+ * hint only: a listener re-reads which of its devices are disabled.
+ */
+export const DEVICE_DISABLED_CHANNEL = "device_disabled";
+
 /** A device row as the admin view and the CLI show it. */
 export interface DeviceRecord {
   equip_id: string;
@@ -130,4 +136,14 @@ export async function setDeviceEnabled(
     [equipId, kind, enabled],
   );
   return { created: rows[0].inserted };
+}
+
+/** Which of these devices are disabled. */
+export async function disabledAmong(db: Queryable, equipIds: string[]): Promise<string[]> {
+  if (equipIds.length === 0) return [];
+  const rows = await db.query<{ equip_id: string }>(
+    "select equip_id from devices where equip_id = any($1::text[]) and not enabled",
+    [equipIds],
+  );
+  return rows.map((r) => r.equip_id);
 }

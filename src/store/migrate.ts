@@ -10,6 +10,7 @@ import core from "./migrations/001_core.sql" with { type: "text" };
 import payment from "./migrations/002_payment.sql" with { type: "text" };
 import push from "./migrations/003_push.sql" with { type: "text" };
 import odoo from "./migrations/004_odoo.sql" with { type: "text" };
+import deviceDisabled from "./migrations/005_device_disabled.sql" with { type: "text" };
 
 /** One migration. */
 export interface Migration {
@@ -24,6 +25,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 2, name: "payment", sql: payment },
   { version: 3, name: "push", sql: push },
   { version: 4, name: "odoo", sql: odoo },
+  { version: 5, name: "device_disabled", sql: deviceDisabled },
 ];
 
 // Any constant works: it only has to be the same in every process migrating this database.
