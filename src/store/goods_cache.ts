@@ -57,6 +57,9 @@ export class GoodsCache implements GoodsReader {
   readonly #now: () => number;
   readonly #byBarcode = new Map<string, Entry>();
   readonly #byId = new Map<number, Entry>();
+  // One database read per key at a time: a thousand tills scanning the same promotion wait for
+  // one query, not a thousand.
+  readonly #inFlight = new Map<string, Promise<GoodsView[]>>();
   #generation = 0;
   #unlisten: (() => Promise<void>) | undefined;
   #listening = false;
@@ -95,6 +98,8 @@ export class GoodsCache implements GoodsReader {
   /** Forgets these goods (and every "not found" answer: a new goods may now have that code). */
   invalidate(ids: number[]): void {
     this.#generation++;
+    // A read already in flight may be older than the change: later look-ups must not join it.
+    this.#inFlight.clear();
     const gone = new Set(ids);
     for (const id of ids) this.#byId.delete(id);
     for (const [code, entry] of this.#byBarcode) {
@@ -106,6 +111,7 @@ export class GoodsCache implements GoodsReader {
   /** Forgets everything. */
   clear(): void {
     this.#generation++;
+    this.#inFlight.clear();
     this.#byBarcode.clear();
     this.#byId.clear();
   }

@@ -80,6 +80,22 @@ for (const backend of backends()) {
         assert.equal(cache.misses, misses + 1, "read again from the database");
       });
 
+      await t.step("concurrent misses share one read; a change starts a fresh one", async () => {
+        cache.clear();
+        const misses = cache.misses;
+        const together = await Promise.all([1, 2, 3].map(() => cache.byIds([4])));
+        assert.deepEqual(together.map((r) => r[0].gid), [4, 4, 4]);
+        assert.equal(cache.misses, misses + 3, "three look-ups missed…");
+        cache.clear();
+        const first = cache.byIds([5]);
+        cache.invalidate([5]);
+        const second = cache.byIds([5]);
+        await Promise.all([first, second]);
+        const after = cache.misses;
+        await cache.byIds([5]);
+        assert.equal(cache.misses, after, "…the read started after the change was kept");
+      });
+
       await t.step("entries expire after the TTL", async () => {
         await cache.byIds([3]);
         const misses = cache.misses;
