@@ -14,6 +14,7 @@
  */
 import type { Database } from "./database.ts";
 import { goodsByBarcodes, goodsById, type GoodsView } from "./goods.ts";
+import { GOODS_CHANGED_CHANNEL } from "./goods_changes.ts";
 
 /** The goods look-ups the request path uses; the cache and the plain store both provide them. */
 export interface GoodsReader {
@@ -30,9 +31,6 @@ export function directGoodsReader(db: Database): GoodsReader {
     byIds: (ids) => goodsById(db, ids),
   };
 }
-
-/** The channel the goods-change triggers notify (payload: comma-separated goods ids). */
-export const GOODS_CHANGED_CHANNEL = "goods_changed";
 
 /** Options of {@link GoodsCache}. */
 export interface GoodsCacheOptions {
