@@ -237,7 +237,7 @@ exec \$LIB/bin/deno run --quiet --no-config --no-lock --no-remote --no-npm --uns
 EOF
   put "$TMP/launcher" "$BIN" 755
 fi
-for f in VERSION OPERATIONS.md; do
+for f in VERSION README.md; do
   if [ -f "$SRC/$f" ]; then put "$SRC/$f" "$LIB/$f" 644; fi
 done
 put "$SRC/config.example.json" "$LIB/config.example.json" 644

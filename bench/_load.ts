@@ -137,12 +137,12 @@ export interface LoopResult {
 }
 
 /**
- * Every device sends `frameFor(device)`, waits for the reply, and repeats, for `seconds` (after a
- * warm-up that is not recorded).
+ * Every device sends `frameFor(device, n)` (n = its request count), waits for the reply, and
+ * repeats, for `seconds` (after a warm-up that is not recorded).
  */
 export async function closedLoop(
   devices: LoadDevice[],
-  frameFor: (device: LoadDevice) => Uint8Array,
+  frameFor: (device: LoadDevice, n: number) => Uint8Array,
   seconds: number,
   warmupSeconds = 1,
 ): Promise<LoopResult> {
@@ -151,11 +151,10 @@ export async function closedLoop(
   const recordFrom = start + warmupSeconds * 1000;
   const end = recordFrom + seconds * 1000;
   await Promise.all(devices.map(async (device) => {
-    const frame = frameFor(device);
-    while (!device.closed) {
+    for (let n = 0; !device.closed; n++) {
       const t0 = performance.now();
       if (t0 >= end) break;
-      await device.request(frame);
+      await device.request(frameFor(device, n));
       if (t0 >= recordFrom) latencies.push(performance.now() - t0);
     }
   }));

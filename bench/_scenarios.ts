@@ -1,9 +1,125 @@
 /**
- * Scenarios that need more than the core (price push, payment): registered here as they land.
+ * Scenarios beyond plain look-ups: the price push (bench/push_bench.ts, run per backend) and
+ * payment orders against a payment-server stand-in.
  *
  * @module
  */
 import type { BenchContext } from "./run.ts";
+import { encodeFrame } from "../src/protocol/frame.ts";
+import { closeDevices, closedLoop, openDevices, quantile } from "./_load.ts";
+import { startApplianceProcess, startEcho } from "./_processes.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+
+/** Price push: UPDATE → last of 1,000 labels acknowledged, against raw fan-out; 5,000-goods burst. */
+async function push(ctx: BenchContext) {
+  const parts: string[] = [];
+  for (const backend of ctx.backends) {
+    const env: Record<string, string> = { NO_COLOR: "1" };
+    if (backend === "pglite") env.DATABASE_URL = "";
+    const args = ["run", "-A", `${ROOT}bench/push_bench.ts`];
+    if (ctx.quick) args.push("--labels", "200", "--burst", "1000", "--rounds", "2");
+    const out = await new Deno.Command(Deno.execPath(), {
+      args,
+      env,
+      stdout: "piped",
+      stderr: "inherit",
+    })
+      .output();
+    const text = new TextDecoder().decode(out.stdout).trim();
+    parts.push(`### ${backend}\n\n\`\`\`\n${text}\n\`\`\``);
+    console.log(text);
+  }
+  ctx.report.text(
+    "Price push (sendGoods)",
+    "From bench/push_bench.ts (one process: the appliance in-process, labels on loopback). Fan-out: time from one price `UPDATE` made by plain SQL to the last shelf label receiving and acknowledging its GBK `sendGoods`, against the raw fan-out of the same frames through the server's push path (no database, no worker) in the same run; median of the rounds. Burst: a promotion changing 5,000 prices in one transaction, delivered to a scale, while POS devices keep asking `getGoods` at 10/s each.\n\n" +
+      parts.join("\n\n"),
+  );
+}
+
+/** getPayInfo throughput with the payment server stand-in answering. */
+async function payment(ctx: BenchContext) {
+  const c = 100;
+  const seconds = ctx.quick ? 3 : 8;
+  const calls = { n: 0 };
+  const standIn = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    await req.text();
+    calls.n++;
+    return Response.json({ code: 0 });
+  });
+  const rows: (string | number)[][] = [];
+  try {
+    const body = new TextEncoder().encode('{"code":"6901234500011"}');
+    const echoServer = await startEcho("node");
+    let echoRate: number;
+    try {
+      const devices = await openDevices(echoServer.port, c, { login: false });
+      const r = await closedLoop(
+        devices,
+        (d) => encodeFrame({ action: "getGoods", uniqueId: d.uniqueId }, body, "le"),
+        seconds,
+      );
+      closeDevices(devices);
+      echoRate = r.requests / r.seconds;
+      rows.push([
+        "echo",
+        Math.round(echoRate),
+        "1.00",
+        quantile(r.latencies, 0.5).toFixed(2),
+        quantile(r.latencies, 0.99).toFixed(2),
+        "-",
+      ]);
+    } finally {
+      await echoServer.stop();
+    }
+    for (const backend of ctx.backends) {
+      const before = calls.n;
+      const app = await startApplianceProcess({
+        backend,
+        env: { NEWRETAIL_PAYMENT_SERVER_URL: `http://127.0.0.1:${standIn.addr.port}/pay` },
+      });
+      try {
+        const devices = await openDevices(app.port, c, { prefix: "POS_P" });
+        await new Promise((r) => setTimeout(r, 2000)); // let the login work settle
+        const r = await closedLoop(devices, (d, n) => {
+          const order = {
+            order_id: `${d.equipId}-${n}`,
+            totalPrice: 5.5,
+            goods: [{ gid: 9, price: 2, qty: 1 }, { gid: 10, price: 3.5, qty: 1 }],
+          };
+          return encodeFrame(
+            { action: "getPayInfo", uniqueId: d.uniqueId },
+            new TextEncoder().encode(JSON.stringify(order)),
+            "le",
+          );
+        }, seconds);
+        closeDevices(devices);
+        const rate = r.requests / r.seconds;
+        rows.push([
+          backend,
+          Math.round(rate),
+          (rate / echoRate).toFixed(2),
+          quantile(r.latencies, 0.5).toFixed(2),
+          quantile(r.latencies, 0.99).toFixed(2),
+          calls.n - before,
+        ]);
+      } finally {
+        await app.stop();
+      }
+    }
+  } finally {
+    await standIn.shutdown();
+  }
+  ctx.report.table(
+    "Payment orders: getPayInfo",
+    `${c} POS devices in closed loops, each \`getPayInfo\` a new order of 2 lines (priced from the catalogue, stored with its lines and its payment-server call in one transaction); the payment server stand-in (local HTTP) answers every POST at once. "calls" = POSTs the stand-in received during the run (the outbox works in the background). Echo = the framed echo server at the same C.`,
+    ["server", "req/s", "vs echo", "p50 ms", "p99 ms", "calls"],
+    rows,
+  );
+}
 
 /** Name → scenario. */
-export const EXTRA_SCENARIOS: Record<string, (ctx: BenchContext) => Promise<void>> = {};
+export const EXTRA_SCENARIOS: Record<string, (ctx: BenchContext) => Promise<void>> = {
+  push,
+  payment,
+};

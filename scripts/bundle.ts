@@ -18,7 +18,7 @@ const SHIPPED = [
   ["install.sh", "install.sh"],
   ["systemd/newretail.service", "newretail.service"],
   ["config.example.json", "config.example.json"],
-  ["docs/OPERATIONS.md", "OPERATIONS.md"],
+  ["README.md", "README.md"],
 ];
 
 async function run(args: string[]): Promise<void> {

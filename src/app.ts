@@ -20,6 +20,7 @@ import { openPostgres } from "./store/postgres.ts";
 import { seedDemo } from "./store/demo.ts";
 import { DeviceServer } from "./server/server.ts";
 import { watchDisabledDevices } from "./server/disabled_devices.ts";
+import { GoodsCache } from "./store/goods_cache.ts";
 import { GoodsPushWorker } from "./push/goods_push.ts";
 import { RefillDispatcher } from "./push/refill_dispatcher.ts";
 import { DiscoveryResponder } from "./discovery/responder.ts";
@@ -119,8 +120,20 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
 
     const events = new EventBus(log);
     const metrics = new MetricsRegistry();
+    const goods = new GoodsCache(db);
+    await goods.start();
+    services.push({ name: "goods cache", stop: () => goods.stop() });
+    metrics.gauge(
+      "newretail_goods_cache_lookups_total",
+      "Goods look-ups by barcode or id, answered from the cache (hit) or the database (miss).",
+      () => [
+        { labels: { result: "hit" }, value: goods.hits },
+        { labels: { result: "miss" }, value: goods.misses },
+      ],
+    );
     const server = await DeviceServer.listen({
       db,
+      goods,
       config,
       clock,
       log,

@@ -6,6 +6,7 @@
  */
 import type { Config } from "../config/config.ts";
 import type { Database } from "../store/database.ts";
+import type { GoodsReader } from "../store/goods_cache.ts";
 import type { Logger } from "../log.ts";
 import type { FrameHeader } from "../protocol/frame.ts";
 import type { BodyEncoding, JsonObject } from "../protocol/body.ts";
@@ -55,6 +56,8 @@ export interface ActionContext {
   /** Peer address `ip:port`. */
   readonly peer: string;
   readonly db: Database;
+  /** Goods by barcode and id: the hottest look-ups, served from a coherent cache. */
+  readonly goods: GoodsReader;
   readonly config: Config;
   readonly clock: Clock;
   readonly log: Logger;

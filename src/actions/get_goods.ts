@@ -8,14 +8,7 @@ import { type ActionHandler, requireDevice } from "./context.ts";
 import { idList, requiredText, textList } from "./_values.ts";
 import { deviceGoods } from "./goods_view.ts";
 import { UserError } from "../errors.ts";
-import {
-  goodsByBarcodes,
-  goodsById,
-  goodsByLabels,
-  goodsByName,
-  goodsByRfids,
-  learnLabelDevices,
-} from "../store/goods.ts";
+import { goodsByLabels, goodsByName, goodsByRfids, learnLabelDevices } from "../store/goods.ts";
 
 /** Look-up keys, in the order in which the first present one wins. */
 export const GET_GOODS_KEYS = ["code", "mac_id", "gid", "gname", "rfids"] as const;
@@ -32,7 +25,7 @@ export const getGoods: ActionHandler = async (ctx, body) => {
   const key = GET_GOODS_KEYS.find((k) => present(body[k]));
   switch (key) {
     case "code": {
-      const goods = await goodsByBarcodes(ctx.db, textList(body.code, "code"));
+      const goods = await ctx.goods.byBarcodes(textList(body.code, "code"));
       return { body: { exception: "", goods: goods.map((g) => deviceGoods(g)) } };
     }
     case "mac_id": {
@@ -43,7 +36,7 @@ export const getGoods: ActionHandler = async (ctx, body) => {
       return { body: { exception: "", goods: goods.map((g) => deviceGoods(g)) }, encoding: "gbk" };
     }
     case "gid": {
-      const goods = await goodsById(ctx.db, idList(body.gid, "gid"));
+      const goods = await ctx.goods.byIds(idList(body.gid, "gid"));
       return { body: { exception: "", goods: goods.map((g) => deviceGoods(g)) } };
     }
     case "gname": {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { type Backend, backends } from "../../tests/_support/databases.ts";
 import type { ActionContext, ActionResult } from "./context.ts";
 import { defaultConfig } from "../config/config.ts";
-import { createMemoryLogger } from "../log.ts";
+import { actionContext } from "../../tests/_support/action_context.ts";
 import type { Database } from "../store/database.ts";
 import { callState, findTerminalOrder, openDoorSession } from "../store/orders.ts";
 import { getPayInfo, payUrl } from "./get_pay_info.ts";
@@ -16,20 +16,12 @@ function context(db: Database, equipId: string, emitted: unknown[] = []): Action
   config.shopId = "shopT";
   config.payUrlTemplate = "https://pay.test/qr?o={order}&a={amount}&s={shop}";
   config.orderTtlS = 600;
-  return {
+  return actionContext(db, equipId, {
     header: { action: "getPayInfo", length: 0, uniqueId: equipId },
-    device: { equipId, uniqueId: equipId, kind: equipId.split("_")[0] },
-    peer: "127.0.0.1:5000",
-    db,
     config,
     clock: { now: () => NOW },
-    log: createMemoryLogger(),
-    session: {
-      login: () => assert.fail("no login here"),
-      logout: () => assert.fail("no logout here"),
-    },
     events: { emit: (event, detail) => emitted.push({ event, detail }) },
-  };
+  });
 }
 
 function body(result: ActionResult) {

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { backends } from "../../tests/_support/databases.ts";
-import { defaultConfig } from "../config/config.ts";
-import { createMemoryLogger } from "../log.ts";
+import { actionContext } from "../../tests/_support/action_context.ts";
 import { UserError } from "../errors.ts";
 import { setPosition } from "../store/positions.ts";
 import type { ActionContext } from "./context.ts";
@@ -9,17 +8,9 @@ import type { Database } from "../store/database.ts";
 import { getPosition } from "./get_position.ts";
 
 function context(db: Database): ActionContext {
-  return {
+  return actionContext(db, "AGV_0001", {
     header: { action: "getPosition", length: 0, uniqueId: "AGV_0001" },
-    device: { equipId: "AGV_0001", uniqueId: "AGV_0001", kind: "AGV" },
-    peer: "127.0.0.1:1",
-    db,
-    config: defaultConfig(),
-    clock: { now: () => 0 },
-    log: createMemoryLogger(),
-    session: { login: () => "", logout: () => {} },
-    events: { emit: () => {} },
-  };
+  });
 }
 
 function suite(backend: ReturnType<typeof backends>[number]) {

@@ -66,4 +66,4 @@ export function normalizeTables(markdown: string): string {
 }
 
 /** The Markdown files that carry the generated table (those that exist are checked). */
-export const DOC_FILES = ["README.md", "docs/OPERATIONS.md"];
+export const DOC_FILES = ["README.md"];

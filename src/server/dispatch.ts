@@ -16,6 +16,7 @@ import type {
 import type { ActionTable } from "../actions/mod.ts";
 import type { Config } from "../config/config.ts";
 import type { Database } from "../store/database.ts";
+import type { GoodsReader } from "../store/goods_cache.ts";
 import { DatabaseUnavailableError } from "../store/database.ts";
 import type { Logger } from "../log.ts";
 import type { Frame } from "../protocol/frame.ts";
@@ -26,6 +27,7 @@ import type { ServerMetrics } from "./server_metrics.ts";
 /** What every request on every connection shares. */
 export interface DispatchDeps {
   db: Database;
+  goods: GoodsReader;
   config: Config;
   clock: Clock;
   log: Logger;
@@ -124,6 +126,7 @@ async function runHandler(
     device: origin.device,
     peer: origin.peer,
     db: deps.db,
+    goods: deps.goods,
     config: deps.config,
     clock: deps.clock,
     log: origin.log,

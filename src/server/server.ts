@@ -22,6 +22,7 @@ import type { Config } from "../config/config.ts";
 import type { Logger } from "../log.ts";
 import { encodeBody, type JsonObject } from "../protocol/body.ts";
 import type { Database } from "../store/database.ts";
+import type { GoodsReader } from "../store/goods_cache.ts";
 import { markOffline, touchDevices } from "../store/devices.ts";
 import { dispatch, type DispatchDeps } from "./dispatch.ts";
 import { SessionRegistry } from "./registry.ts";
@@ -31,6 +32,7 @@ import { createServerMetrics, type ServerMetrics } from "./server_metrics.ts";
 /** What the server is built from (all passed in: two servers can run in one process). */
 export interface DeviceServerDeps {
   db: Database;
+  goods: GoodsReader;
   config: Config;
   clock: Clock;
   log: Logger;

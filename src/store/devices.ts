@@ -34,34 +34,40 @@ export type Admission = { admitted: true; registered: boolean } | {
 };
 
 /**
- * Admits a device and marks it online in one statement sequence: refuses a disabled device, and
- * an unknown one under the `registered` policy; otherwise records the login time and address.
+ * Admits a device and marks it online, in one statement on the usual path (a login storm after a
+ * power cut is thousands of these at once): refuses a disabled device, and an unknown one under
+ * the `registered` policy; otherwise records the login time and address.
  */
 export async function admitDevice(
   db: Queryable,
   login: { equipId: string; kind: string; address: string; at: Date; policy: AdmissionPolicy },
 ): Promise<Admission> {
-  const existing = await db.query<{ enabled: boolean }>(
-    "select enabled from devices where equip_id = $1",
-    [login.equipId],
-  );
-  if (existing.length === 0 && login.policy === "registered") {
-    return { admitted: false, reason: `device ${login.equipId} is not registered` };
-  }
-  if (existing.length > 0 && !existing[0].enabled) {
-    return { admitted: false, reason: `device ${login.equipId} is disabled` };
-  }
-  const rows = await db.query<{ enabled: boolean; inserted: boolean }>(
-    `insert into devices (equip_id, kind, online, last_address, last_login_at, last_seen_at)
-     values ($1, $2, true, $3, $4, $4)
-     on conflict (equip_id) do update set online = true, last_address = excluded.last_address,
-       last_login_at = excluded.last_login_at, last_seen_at = excluded.last_seen_at
-     returning enabled, (xmax = 0) as inserted`,
-    [login.equipId, login.kind, login.address, login.at],
-  );
-  // Disabled between the two statements (devices disable): refuse rather than serve it.
-  if (!rows[0].enabled) return { admitted: false, reason: `device ${login.equipId} is disabled` };
-  return { admitted: true, registered: rows[0].inserted };
+  const params = [login.equipId, login.kind, login.address, login.at];
+  const rows = login.policy === "open"
+    ? await db.query<{ inserted: boolean }>(
+      `insert into devices (equip_id, kind, online, last_address, last_login_at, last_seen_at)
+       values ($1, $2, true, $3, $4, $4)
+       on conflict (equip_id) do update set online = true, last_address = excluded.last_address,
+         last_login_at = excluded.last_login_at, last_seen_at = excluded.last_seen_at
+       where devices.enabled
+       returning (xmax = 0) as inserted`,
+      params,
+    )
+    : await db.query<{ inserted: boolean }>(
+      `update devices set online = true, last_address = $3, last_login_at = $4, last_seen_at = $4
+       where equip_id = $1 and enabled and $2::text is not null
+       returning false as inserted`,
+      params,
+    );
+  if (rows.length > 0) return { admitted: true, registered: rows[0].inserted };
+  // Refused: say why (the device exists but is disabled, or is unknown).
+  const known = await db.query("select 1 from devices where equip_id = $1", [login.equipId]);
+  return {
+    admitted: false,
+    reason: known.length > 0
+      ? `device ${login.equipId} is disabled`
+      : `device ${login.equipId} is not registered`,
+  };
 }
 
 /**

@@ -1,0 +1,180 @@
+/**
+ * A read-through cache of the goods devices look up most (by barcode and by id), kept coherent by
+ * the database's own change feed: the triggers of migration 003 `NOTIFY goods_changed` with the
+ * ids of goods whose shown data, label bindings or stock changed, whoever changed them (the
+ * appliance, psql, the ERP). A scanner's `getGoods` is then answered without a database round
+ * trip (bench/RESULTS.md: the database query was most of a request's cost).
+ *
+ * Coherence: an invalidation bumps a generation; a fill that started before it is not stored, so
+ * a read racing a change never caches the old row. When the subscription is (re-)established the
+ * whole cache is dropped (changes may have been missed while it was down), and every entry also
+ * expires after `ttlMs` as a bound on anything else.
+ *
+ * @module
+ */
+import type { Database } from "./database.ts";
+import { goodsByBarcodes, goodsById, type GoodsView } from "./goods.ts";
+import { GOODS_CHANGED_CHANNEL } from "./goods_changes.ts";
+
+/** The goods look-ups the request path uses; the cache and the plain store both provide them. */
+export interface GoodsReader {
+  /** Active goods by barcode, one per known code, in the order asked. */
+  byBarcodes(codes: string[]): Promise<GoodsView[]>;
+  /** Active goods by id, in the order asked. */
+  byIds(ids: number[]): Promise<GoodsView[]>;
+}
+
+/** The goods reader without a cache (tests of handlers, one-shot commands). */
+export function directGoodsReader(db: Database): GoodsReader {
+  return {
+    byBarcodes: (codes) => goodsByBarcodes(db, codes),
+    byIds: (ids) => goodsById(db, ids),
+  };
+}
+
+/** Options of {@link GoodsCache}. */
+export interface GoodsCacheOptions {
+  /** Milliseconds an entry is trusted without a notification (default 60 s). */
+  ttlMs?: number;
+  /** Entries kept at most per key kind; the oldest go first (default 50,000). */
+  maxEntries?: number;
+  now?: () => number;
+}
+
+interface Entry {
+  /** `null`: known not to exist (or inactive). */
+  view: GoodsView | null;
+  at: number;
+}
+
+/** The cache. {@link GoodsCache.start} subscribes it to the change feed. */
+export class GoodsCache implements GoodsReader {
+  readonly #db: Database;
+  readonly #ttlMs: number;
+  readonly #maxEntries: number;
+  readonly #now: () => number;
+  readonly #byBarcode = new Map<string, Entry>();
+  readonly #byId = new Map<number, Entry>();
+  // One database read per key at a time: a thousand tills scanning the same promotion wait for
+  // one query, not a thousand.
+  readonly #inFlight = new Map<string, Promise<GoodsView[]>>();
+  #generation = 0;
+  #unlisten: (() => Promise<void>) | undefined;
+  #listening = false;
+  /** Look-ups answered from memory / from the database (for /metrics). */
+  hits = 0;
+  misses = 0;
+
+  /** @param db the local store @param options expiry and size */
+  constructor(db: Database, options: GoodsCacheOptions = {}) {
+    this.#db = db;
+    this.#ttlMs = options.ttlMs ?? 60_000;
+    this.#maxEntries = options.maxEntries ?? 50_000;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Subscribes to the change feed. Until it is subscribed, every look-up reads the database. */
+  async start(): Promise<void> {
+    this.#unlisten = await this.#db.listen(
+      GOODS_CHANGED_CHANNEL,
+      (payload) => this.invalidate(parseIds(payload)),
+      () => {
+        this.clear();
+        this.#listening = true;
+      },
+    );
+  }
+
+  /** Unsubscribes and empties the cache. */
+  async stop(): Promise<void> {
+    this.#listening = false;
+    this.clear();
+    await this.#unlisten?.();
+    this.#unlisten = undefined;
+  }
+
+  /** Forgets these goods (and every "not found" answer: a new goods may now have that code). */
+  invalidate(ids: number[]): void {
+    this.#generation++;
+    // A read already in flight may be older than the change: later look-ups must not join it.
+    this.#inFlight.clear();
+    const gone = new Set(ids);
+    for (const id of ids) this.#byId.delete(id);
+    for (const [code, entry] of this.#byBarcode) {
+      if (entry.view === null || gone.has(entry.view.gid)) this.#byBarcode.delete(code);
+    }
+    for (const [id, entry] of this.#byId) if (entry.view === null) this.#byId.delete(id);
+  }
+
+  /** Forgets everything. */
+  clear(): void {
+    this.#generation++;
+    this.#inFlight.clear();
+    this.#byBarcode.clear();
+    this.#byId.clear();
+  }
+
+  /** Cached entries (barcodes + ids). */
+  get size(): number {
+    return this.#byBarcode.size + this.#byId.size;
+  }
+
+  byBarcodes(codes: string[]): Promise<GoodsView[]> {
+    return this.#lookup(
+      this.#byBarcode,
+      codes,
+      (missing) => goodsByBarcodes(this.#db, missing),
+      (v) => v.barcode,
+    );
+  }
+
+  byIds(ids: number[]): Promise<GoodsView[]> {
+    return this.#lookup(this.#byId, ids, (missing) => goodsById(this.#db, missing), (v) => v.gid);
+  }
+
+  async #lookup<K>(
+    map: Map<K, Entry>,
+    keys: K[],
+    load: (missing: K[]) => Promise<GoodsView[]>,
+    keyOf: (view: GoodsView) => K,
+  ): Promise<GoodsView[]> {
+    const now = this.#now();
+    const found = new Map<K, GoodsView | null>();
+    const missing: K[] = [];
+    for (const key of keys) {
+      const entry = this.#listening ? map.get(key) : undefined;
+      if (entry && now - entry.at < this.#ttlMs) found.set(key, entry.view);
+      else missing.push(key);
+    }
+    if (missing.length > 0) {
+      this.misses += missing.length;
+      const generation = this.#generation;
+      const loaded = await load(missing);
+      const byKey = new Map(loaded.map((v) => [keyOf(v), v]));
+      // A change committed while we read: what we read may be older than it, so keep nothing.
+      const store = this.#listening && generation === this.#generation;
+      for (const key of missing) {
+        const view = byKey.get(key) ?? null;
+        found.set(key, view);
+        if (store) this.#put(map, key, { view, at: now });
+      }
+    }
+    this.hits += keys.length - missing.length;
+    return keys.flatMap((k) => found.get(k) ?? []);
+  }
+
+  #put<K>(map: Map<K, Entry>, key: K, entry: Entry): void {
+    map.delete(key);
+    map.set(key, entry);
+    if (map.size > this.#maxEntries) map.delete(map.keys().next().value as K);
+  }
+}
+
+function parseIds(payload: string): number[] {
+  const ids: number[] = [];
+  for (const part of payload.split(",")) {
+    const id = Number(part);
+    if (Number.isSafeInteger(id)) ids.push(id);
+  }
+  return ids;
+}
