@@ -102,11 +102,25 @@ export class LoadDevice {
   }
 }
 
+/** Options of {@link openDevices}. */
+export interface OpenDevicesOptions {
+  prefix?: string;
+  login?: boolean;
+  concurrency?: number;
+  /**
+   * Handles server pushes from the first byte on. The appliance delivers what a device missed
+   * right after its `loginReturn`: a handler set only after `openDevices` returns would miss those
+   * pushes, leave them unacknowledged, and the server would retry them only after its push
+   * timeout (30 s in push_bench).
+   */
+  onPush?: (device: LoadDevice, frame: Frame) => void;
+}
+
 /** Connects and logs in `count` devices, at most `concurrency` at a time. */
 export async function openDevices(
   port: number,
   count: number,
-  options: { prefix?: string; login?: boolean; concurrency?: number } = {},
+  options: OpenDevicesOptions = {},
 ): Promise<LoadDevice[]> {
   const prefix = options.prefix ?? "POS_B";
   const devices: LoadDevice[] = new Array(count);
@@ -115,6 +129,7 @@ export async function openDevices(
     while (next < count) {
       const i = next++;
       const device = await LoadDevice.connect(port, `${prefix}${String(i).padStart(5, "0")}`);
+      if (options.onPush) device.onPush(options.onPush);
       if (options.login ?? true) await device.login();
       devices[i] = device;
     }

@@ -94,9 +94,9 @@ try {
     [macs, equips],
   );
 
-  const labels = await openDevices(port, LABELS, { prefix: "DZBQ_B" });
-  devices.push(...labels);
-  let received = 0;
+  // Labels whose sendGoods arrived this round (distinct: a label sent twice must not stand in for
+  // one still waiting).
+  const received = new Set<string>();
   let lastAt = 0;
   const lastBody = new Map<string, JsonObject>();
   const ack = (device: LoadDevice, frame: Frame) => {
@@ -108,23 +108,38 @@ try {
       ),
     );
   };
-  for (const d of labels) {
-    d.onPush((device, frame) => {
-      received++;
+  // The handler is set before login: the appliance may push the setup's bindings right after each
+  // loginReturn (what the label missed while offline), and an unanswered push waits 30 s.
+  const labels = await openDevices(port, LABELS, {
+    prefix: "DZBQ_B",
+    onPush: (device, frame) => {
+      received.add(device.equipId);
       lastAt = performance.now();
       lastBody.set(device.equipId, JSON.parse(decodeText(frame.body, "gbk")));
       ack(device, frame);
-    });
-  }
+    },
+  });
+  devices.push(...labels);
+  // No push of the setup (or of the previous round) may still be on its way when a round starts.
+  const settled = async () => {
+    const deadline = performance.now() + 120_000;
+    for (;;) {
+      const [{ n }] = await sql("select count(*)::int as n from pending_label_pushes");
+      if (n === 0) return;
+      if (performance.now() > deadline) throw new Error("timed out: label pushes acknowledged");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  await settled();
 
   const viaDatabase: number[] = [];
   for (let round = 0; round <= ROUNDS; round++) {
-    received = 0;
+    received.clear();
     const t0 = performance.now();
     await sql("update goods set price = price + 0.01 where id = $1", [gid]);
-    await waitFor(() => received >= LABELS, "every label got its sendGoods");
+    await waitFor(() => received.size >= LABELS, "every label got its sendGoods");
     if (round > 0) viaDatabase.push(lastAt - t0); // round 0 warms up
-    await new Promise((r) => setTimeout(r, 200)); // let the acknowledgements be recorded
+    await settled();
   }
 
   const raw: number[] = [];
@@ -160,15 +175,17 @@ try {
     if (n === 0) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  const [scale] = await openDevices(port, 1, { prefix: "DZC_B" });
-  devices.push(scale);
   const scaleGoods = new Set<number>();
-  scale.onPush((device, frame) => {
-    for (const g of JSON.parse(decodeText(frame.body)).goods as { gid: number }[]) {
-      scaleGoods.add(g.gid);
-    }
-    ack(device, frame);
+  const [scale] = await openDevices(port, 1, {
+    prefix: "DZC_B",
+    onPush: (device, frame) => {
+      for (const g of JSON.parse(decodeText(frame.body)).goods as { gid: number }[]) {
+        scaleGoods.add(g.gid);
+      }
+      ack(device, frame);
+    },
   });
+  devices.push(scale);
   const pos = await openDevices(port, POS, { prefix: "POS_B" });
   devices.push(...pos);
   const request = (d: LoadDevice) =>
