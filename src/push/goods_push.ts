@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { CoalescedRun } from "../coalesced_run.ts";
 import {
   DEVICE_LOGIN_EVENT,
   type DeviceLink,
@@ -111,8 +112,7 @@ export class GoodsPushWorker {
   readonly #goodsViews: Batcher<number, GoodsView | undefined>;
   readonly #completed: Batcher<{ equipId: string; pushes: PendingPush[] }, void>;
   readonly #loggedIn: Batcher<string, void>;
-  #fanOut: Promise<void> | undefined;
-  #fanOutAgain = false;
+  readonly #fanOut: CoalescedRun;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #stopped = false;
   #unlisten: (() => Promise<void>) | undefined;
@@ -120,6 +120,10 @@ export class GoodsPushWorker {
 
   private constructor(deps: GoodsPushDeps) {
     this.#deps = deps;
+    this.#fanOut = new CoalescedRun(
+      () => this.#runFanOut(),
+      (e) => deps.log.warn("goods fan-out failed", { error: (e as Error).message }),
+    );
     this.#limiter = new Limiter(deps.dbConcurrency ?? (deps.db.kind === "pglite" ? 1 : 2));
     const { db, config } = deps;
     const perDevice = config.pushInFlight * config.pushBatchGoods;
@@ -185,16 +189,7 @@ export class GoodsPushWorker {
 
   /** Runs a fan-out pass soon (coalesced with one that is running). */
   requestFanOut(): void {
-    if (this.#stopped) return;
-    if (this.#fanOut) {
-      this.#fanOutAgain = true;
-      return;
-    }
-    this.#fanOutAgain = false;
-    this.#fanOut = this.#runFanOut().finally(() => {
-      this.#fanOut = undefined;
-      if (this.#fanOutAgain) this.requestFanOut();
-    });
+    if (!this.#stopped) this.#fanOut.request();
   }
 
   /** Starts (or re-runs) the sender of one device, if it is online. */
@@ -229,7 +224,7 @@ export class GoodsPushWorker {
     } catch (e) {
       this.#deps.log.warn("could not unlisten goods changes", { error: (e as Error).message });
     }
-    await this.#fanOut;
+    await this.#fanOut.stop();
     await Promise.all([...this.#senders.values()].map((s) => s.done));
   }
 

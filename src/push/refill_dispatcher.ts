@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { CoalescedRun } from "../coalesced_run.ts";
 import { DEVICE_LOGIN_EVENT, type DeviceLink, type DeviceLoginEvent } from "../actions/context.ts";
 import type { Config } from "../config/config.ts";
 import type { EventBus } from "../events.ts";
@@ -63,8 +64,7 @@ export class RefillDispatcher {
   readonly #active = new Map<number, Promise<void>>();
   /** AGV → jobs in flight. */
   readonly #busy = new Map<string, number>();
-  #scan: Promise<void> | undefined;
-  #scanAgain = false;
+  readonly #scan: CoalescedRun;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #stopped = false;
   #unlisten: (() => Promise<void>) | undefined;
@@ -72,6 +72,10 @@ export class RefillDispatcher {
 
   private constructor(deps: RefillDeps) {
     this.#deps = deps;
+    this.#scan = new CoalescedRun(
+      () => this.#runScan(),
+      (e) => deps.log.warn("refill scan failed", { error: (e as Error).message }),
+    );
   }
 
   /**
@@ -103,16 +107,7 @@ export class RefillDispatcher {
 
   /** Looks for open jobs to offer (coalesced with a scan that is running). */
   wake(): void {
-    if (this.#stopped) return;
-    if (this.#scan) {
-      this.#scanAgain = true;
-      return;
-    }
-    this.#scanAgain = false;
-    this.#scan = this.#runScan().finally(() => {
-      this.#scan = undefined;
-      if (this.#scanAgain) this.wake();
-    });
+    if (!this.#stopped) this.#scan.request();
   }
 
   /** Stops and waits for jobs being offered. */
@@ -126,7 +121,7 @@ export class RefillDispatcher {
     } catch (e) {
       this.#deps.log.warn("could not unlisten refill jobs", { error: (e as Error).message });
     }
-    await this.#scan;
+    await this.#scan.stop();
     await Promise.all(this.#active.values());
   }
 

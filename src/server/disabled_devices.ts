@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { CoalescedRun } from "../coalesced_run.ts";
 import type { Logger } from "../log.ts";
 import type { Database } from "../store/database.ts";
 import { DEVICE_DISABLED_CHANNEL, disabledAmong } from "../store/devices.ts";
@@ -40,10 +41,6 @@ export async function watchDisabledDevices(
   deps: { db: Database; server: DisconnectableServer; log: Logger },
 ): Promise<DisabledDevicesWatch> {
   const { db, server, log } = deps;
-  let running: Promise<void> | undefined;
-  let again = false;
-  let stopped = false;
-
   async function check(): Promise<void> {
     const online = server.online().map((d) => d.equipId);
     for (const equipId of await disabledAmong(db, online)) {
@@ -53,34 +50,18 @@ export async function watchDisabledDevices(
     }
   }
 
-  // One check at a time; notifications during a check (a bulk disable is one per device) make
-  // exactly one more.
-  function wake(): void {
-    if (stopped) return;
-    if (running) {
-      again = true;
-      return;
-    }
-    running = (async () => {
-      do {
-        again = false;
-        try {
-          await check();
-        } catch (e) {
-          log.warn("could not check for disabled devices", { error: (e as Error).message });
-        }
-      } while (again && !stopped);
-    })().finally(() => {
-      running = undefined;
-    });
-  }
+  // Notifications during a check (a bulk disable is one per device) make exactly one more.
+  const checks = new CoalescedRun(
+    check,
+    (e) => log.warn("could not check for disabled devices", { error: (e as Error).message }),
+  );
+  const wake = () => checks.request();
 
   const unlisten = await db.listen(DEVICE_DISABLED_CHANNEL, wake, wake);
   return {
     async stop() {
-      stopped = true;
+      await checks.stop();
       await unlisten().catch(() => {});
-      await running;
     },
   };
 }
