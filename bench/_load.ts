@@ -93,7 +93,10 @@ export class LoadDevice {
       encodeFrame({ action: "login", equipId: this.equipId }, EMPTY, "le"),
     );
     this.uniqueId = String(reply.header.uniqueId ?? "");
-    if (!this.uniqueId) throw new Error(`login refused for ${this.equipId}`);
+    if (!this.uniqueId) {
+      const reason = new TextDecoder().decode(reply.body);
+      throw new Error(`login refused for ${this.equipId}: ${reply.header.action} ${reason}`);
+    }
   }
 
   /** Closes the socket. */

@@ -12,7 +12,7 @@ import type { Logger } from "../log.ts";
 export interface PostgresOptions {
   /** Pool size. */
   maxConnections?: number;
-  /** Seconds to wait for a connection. */
+  /** Seconds a connection's handshake may take (default 15). */
   connectTimeoutS?: number;
   /** Where driver faults that were contained are reported. */
   log?: Logger;
@@ -105,7 +105,10 @@ export function openPostgres(url: string, options: PostgresOptions = {}): Databa
   const newPool = (max: number) =>
     postgres(url, {
       max,
-      connect_timeout: options.connectTimeoutS ?? 5,
+      // Covers the whole handshake, timed on our event loop: during a login storm (thousands of
+      // devices after a power cut) 5 s was seen to pass before the handshake was read, and every
+      // login failed as "database unavailable". A server that is down refuses at once anyway.
+      connect_timeout: options.connectTimeoutS ?? 15,
       onnotice: () => {},
       // Keep dates and numerics as the driver gives them: numeric as text (exact).
       idle_timeout: 60,
