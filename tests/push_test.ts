@@ -69,8 +69,8 @@ async function login(app: Appliance, equipId: string): Promise<DeviceClient> {
 }
 
 /** Waits until `check` holds (polling; no timing is asserted). */
-function until(what: string, check: () => Promise<boolean>): Promise<void> {
-  return eventually(check, what, 10_000);
+async function until(what: string, check: () => Promise<boolean>): Promise<void> {
+  await eventually(check, what, 10_000);
 }
 
 async function fannedOut(sql: Sql, gid: number): Promise<boolean> {

@@ -96,15 +96,4 @@ export async function startTestAppliance(
   };
 }
 
-/** Polls `check` until it returns true (at most `timeoutMs`); for state that settles asynchronously. */
-export async function eventually(
-  check: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 5000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+export { eventually } from "./eventually.ts";
