@@ -123,13 +123,31 @@ export class GoodsCache implements GoodsReader {
     return this.#lookup(
       this.#byBarcode,
       codes,
-      (missing) => goodsByBarcodes(this.#db, missing),
+      (missing) => this.#load(`c:${missing.join(",")}`, () => goodsByBarcodes(this.#db, missing)),
       (v) => v.barcode,
     );
   }
 
   byIds(ids: number[]): Promise<GoodsView[]> {
-    return this.#lookup(this.#byId, ids, (missing) => goodsById(this.#db, missing), (v) => v.gid);
+    return this.#lookup(
+      this.#byId,
+      ids,
+      (missing) => this.#load(`i:${missing.join(",")}`, () => goodsById(this.#db, missing)),
+      (v) => v.gid,
+    );
+  }
+
+  /** Joins the read of the same keys already in flight, or starts it. */
+  #load(key: string, read: () => Promise<GoodsView[]>): Promise<GoodsView[]> {
+    let loading = this.#inFlight.get(key);
+    if (!loading) {
+      const started: Promise<GoodsView[]> = read().finally(() => {
+        // A change may have replaced the entry with a fresher read meanwhile: keep that one.
+        if (this.#inFlight.get(key) === started) this.#inFlight.delete(key);
+      });
+      this.#inFlight.set(key, loading = started);
+    }
+    return loading;
   }
 
   async #lookup<K>(

@@ -1,16 +1,9 @@
 import assert from "node:assert/strict";
 import { backends } from "../../tests/_support/databases.ts";
+import { eventually } from "../../tests/_support/eventually.ts";
 import { GoodsCache } from "./goods_cache.ts";
-import type { Database } from "./database.ts";
+import type { Database, Row } from "./database.ts";
 import { bookStockReceipt } from "./stock.ts";
-
-async function until(check: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 async function priceOf(cache: GoodsCache, code: string): Promise<string | undefined> {
   return (await cache.byBarcodes([code]))[0]?.price;
@@ -39,15 +32,21 @@ for (const backend of backends()) {
 
       await t.step("a price changed by plain SQL is seen at once", async () => {
         await db.query("update goods set price = 13.50 where id = 1");
-        await until(async () => (await priceOf(cache, "6901234500011")) === "13.50", "new price");
+        await eventually(
+          async () => (await priceOf(cache, "6901234500011")) === "13.50",
+          "new price",
+        );
         assert.equal((await cache.byIds([1]))[0].price, "13.50");
       });
 
       await t.step("deactivated goods disappear; stock and label changes refresh", async () => {
         await db.query("update goods set active = false where id = 10");
-        await until(async () => (await cache.byBarcodes(["6901234500103"])).length === 0, "gone");
+        await eventually(
+          async () => (await cache.byBarcodes(["6901234500103"])).length === 0,
+          "gone",
+        );
         await db.query("update goods set active = true where id = 10");
-        await until(async () => (await cache.byIds([10])).length === 1, "back");
+        await eventually(async () => (await cache.byIds([10])).length === 1, "back");
 
         const before = Number((await cache.byIds([1]))[0].stock);
         await bookStockReceipt(db as Database, {
@@ -56,10 +55,13 @@ for (const backend of backends()) {
           warehouseId: 1,
           lines: [{ gid: 1, qty: "2" }],
         });
-        await until(async () => Number((await cache.byIds([1]))[0].stock) === before + 2, "stock");
+        await eventually(
+          async () => Number((await cache.byIds([1]))[0].stock) === before + 2,
+          "stock",
+        );
 
         await db.query("delete from label_bindings where goods_id = 1");
-        await until(async () => (await cache.byIds([1]))[0].mac === "", "label unbound");
+        await eventually(async () => (await cache.byIds([1]))[0].mac === "", "label unbound");
       });
 
       await t.step("a code unknown before is found once goods get it", async () => {
@@ -67,7 +69,10 @@ for (const backend of backends()) {
         await db.query(
           `insert into goods (barcode, name, price, cost, active) values ('6900000000001', '新品', 1, 1, true)`,
         );
-        await until(async () => (await cache.byBarcodes(["6900000000001"])).length === 1, "new");
+        await eventually(
+          async () => (await cache.byBarcodes(["6900000000001"])).length === 1,
+          "new",
+        );
       });
 
       await t.step("a fill racing an invalidation is not kept", async () => {
@@ -81,11 +86,24 @@ for (const backend of backends()) {
       });
 
       await t.step("concurrent misses share one read; a change starts a fresh one", async () => {
-        cache.clear();
-        const misses = cache.misses;
-        const together = await Promise.all([1, 2, 3].map(() => cache.byIds([4])));
-        assert.deepEqual(together.map((r) => r[0].gid), [4, 4, 4]);
-        assert.equal(cache.misses, misses + 3, "three look-ups missed…");
+        // The real database, with its queries counted.
+        let reads = 0;
+        const counted: Database = {
+          ...db,
+          query: <T extends Row = Row>(text: string, params?: unknown[]) => {
+            reads++;
+            return db.query<T>(text, params);
+          },
+        };
+        const shared = new GoodsCache(counted);
+        await shared.start();
+        try {
+          const together = await Promise.all([1, 2, 3].map(() => shared.byIds([4])));
+          assert.deepEqual(together.map((r) => r[0].gid), [4, 4, 4]);
+          assert.equal(reads, 1, `three concurrent misses of one id: one query, got ${reads}`);
+        } finally {
+          await shared.stop();
+        }
         cache.clear();
         const first = cache.byIds([5]);
         cache.invalidate([5]);
