@@ -127,6 +127,13 @@ export function openPostgres(url: string, options: PostgresOptions = {}): Databa
     retired.add(ending);
     ending.finally(() => retired.delete(ending));
   };
+  // One query wrapper per pool, not one per query (this is every device request's path).
+  const wrappers = new WeakMap<postgres.Sql, Queryable>();
+  const wrapped = (pool: postgres.Sql): Queryable => {
+    let q = wrappers.get(pool);
+    if (!q) wrappers.set(pool, q = queryable(pool));
+    return q;
+  };
   const guarded = <T>(run: (pool: postgres.Sql) => Promise<T>): Promise<T> => {
     const pool = sql;
     return run(pool).catch((e) => {
@@ -148,8 +155,8 @@ export function openPostgres(url: string, options: PostgresOptions = {}): Databa
     kind: "postgres",
     description: maskSecret(url),
     query: <T extends Row = Row>(text: string, params?: unknown[]) =>
-      guarded((pool) => queryable(pool).query<T>(text, params)),
-    exec: (text: string) => guarded((pool) => queryable(pool).exec(text)),
+      guarded((pool) => wrapped(pool).query<T>(text, params)),
+    exec: (text: string) => guarded((pool) => wrapped(pool).exec(text)),
     transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
       return guarded(async (pool) => {
         try {
