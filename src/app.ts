@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type Clock, systemClock } from "./actions/context.ts";
+import { type Clock, systemClock } from "./clock.ts";
 import { type ActionTable, CORE_ACTIONS } from "./actions/mod.ts";
 import { MetricsRegistry } from "./admin/metrics.ts";
 import type { Config } from "./config/config.ts";

@@ -6,7 +6,23 @@
  * @module
  */
 import type { Logger } from "./log.ts";
-import type { AppEvents } from "./actions/context.ts";
+
+/**
+ * Background work an action may wake after committing (the payment outbox, pushes). Events are
+ * names such as `order-created`; listeners are registered by `main.ts`.
+ */
+export interface AppEvents {
+  emit(event: string, detail?: unknown): void;
+}
+
+/** Event emitted (with a {@link DeviceLoginEvent}) once a device's `loginReturn` is sent. */
+export const DEVICE_LOGIN_EVENT = "device-login";
+
+/** Detail of {@link DEVICE_LOGIN_EVENT}. */
+export interface DeviceLoginEvent {
+  equipId: string;
+  kind: string;
+}
 
 /** Listener of one event. */
 export type EventListener = (detail: unknown) => void | Promise<void>;

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import type { Clock } from "../actions/context.ts";
+import type { Clock } from "../clock.ts";
 import type { Config } from "../config/config.ts";
 import type { Logger } from "../log.ts";
 import { maskId } from "../log.ts";

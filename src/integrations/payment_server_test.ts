@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { backends } from "../../tests/_support/databases.ts";
 import { eventually, PaymentServerStandIn } from "../../tests/payment_support.ts";
-import { systemClock } from "../actions/context.ts";
+import { systemClock } from "../clock.ts";
 import { createMemoryLogger } from "../log.ts";
 import type { Database } from "../store/database.ts";
 import { callState, createOrder, type OrderRecord } from "../store/orders.ts";

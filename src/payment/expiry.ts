@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Clock } from "../actions/context.ts";
+import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import type { Database } from "../store/database.ts";
 import { expireDueOrders, nextExpiry } from "../store/orders.ts";

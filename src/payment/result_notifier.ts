@@ -6,12 +6,9 @@
  *
  * @module
  */
-import {
-  type Clock,
-  DEVICE_LOGIN_EVENT,
-  type DeviceLink,
-  type DeviceLoginEvent,
-} from "../actions/context.ts";
+import type { Clock } from "../clock.ts";
+import { DEVICE_LOGIN_EVENT, type DeviceLoginEvent } from "../events.ts";
+import type { DeviceLink } from "../device_link.ts";
 import type { Config } from "../config/config.ts";
 import type { EventBus } from "../events.ts";
 import type { Logger } from "../log.ts";

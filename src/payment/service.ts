@@ -5,7 +5,8 @@
  *
  * @module
  */
-import type { Clock, DeviceLink } from "../actions/context.ts";
+import type { Clock } from "../clock.ts";
+import type { DeviceLink } from "../device_link.ts";
 import type { Config } from "../config/config.ts";
 import type { EventBus } from "../events.ts";
 import type { Logger } from "../log.ts";

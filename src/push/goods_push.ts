@@ -18,12 +18,8 @@
  * @module
  */
 import { CoalescedRun } from "../coalesced_run.ts";
-import {
-  DEVICE_LOGIN_EVENT,
-  type DeviceLink,
-  type DeviceLoginEvent,
-  type PushOutcome,
-} from "../actions/context.ts";
+import { DEVICE_LOGIN_EVENT, type DeviceLoginEvent } from "../events.ts";
+import type { DeviceLink, PushOutcome } from "../device_link.ts";
 import { deviceGoods } from "../actions/goods_view.ts";
 import type { Config } from "../config/config.ts";
 import type { EventBus } from "../events.ts";

@@ -10,7 +10,8 @@
  * @module
  */
 import { CoalescedRun } from "../coalesced_run.ts";
-import { DEVICE_LOGIN_EVENT, type DeviceLink, type DeviceLoginEvent } from "../actions/context.ts";
+import { DEVICE_LOGIN_EVENT, type DeviceLoginEvent } from "../events.ts";
+import type { DeviceLink } from "../device_link.ts";
 import type { Config } from "../config/config.ts";
 import type { EventBus } from "../events.ts";
 import type { Logger } from "../log.ts";

@@ -5,14 +5,10 @@
  *
  * @module
  */
-import type {
-  ActionContext,
-  ActionResult,
-  AppEvents,
-  Clock,
-  DeviceIdentity,
-  SessionControl,
-} from "../actions/context.ts";
+import type { ActionContext, ActionResult } from "../actions/context.ts";
+import type { AppEvents } from "../events.ts";
+import type { Clock } from "../clock.ts";
+import type { DeviceIdentity, SessionControl } from "../device_link.ts";
 import type { ActionTable } from "../actions/mod.ts";
 import type { Config } from "../config/config.ts";
 import type { Database } from "../store/database.ts";

@@ -6,16 +6,10 @@
  * @module
  */
 import { createServer, type Server, type Socket } from "node:net";
-import type {
-  AppEvents,
-  Clock,
-  DeviceIdentity,
-  DeviceLink,
-  DeviceLoginEvent,
-  PushOptions,
-  PushOutcome,
-} from "../actions/context.ts";
-import { DEVICE_LOGIN_EVENT } from "../actions/context.ts";
+import type { AppEvents, DeviceLoginEvent } from "../events.ts";
+import type { Clock } from "../clock.ts";
+import type { DeviceIdentity, DeviceLink, PushOptions, PushOutcome } from "../device_link.ts";
+import { DEVICE_LOGIN_EVENT } from "../events.ts";
 import type { ActionTable } from "../actions/mod.ts";
 import type { MetricsRegistry } from "../admin/metrics.ts";
 import type { Config } from "../config/config.ts";

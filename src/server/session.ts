@@ -11,7 +11,7 @@
  * @module
  */
 import type { Socket } from "node:net";
-import type { DeviceIdentity, PushOutcome, SessionControl } from "../actions/context.ts";
+import type { DeviceIdentity, PushOutcome, SessionControl } from "../device_link.ts";
 import type { Logger } from "../log.ts";
 import type { JsonObject } from "../protocol/body.ts";
 import { decodeBody } from "../protocol/body.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 import { type Appliance, startAppliance } from "../../src/app.ts";
-import type { Clock } from "../../src/actions/context.ts";
+import type { Clock } from "../../src/clock.ts";
 import { type Config, defaultConfig } from "../../src/config/config.ts";
 import { createMemoryLogger, type LogFields } from "../../src/log.ts";
 import { seedDemo } from "../../src/store/demo.ts";
