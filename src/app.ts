@@ -28,7 +28,7 @@ import { PaymentServices } from "./payment/service.ts";
 import { odooSettings } from "./upstream/odoo/settings.ts";
 import { OdooConnector, odooHealthComponent } from "./upstream/odoo/connector.ts";
 import { setUpstreamEnabled } from "./upstream/odoo/local_store.ts";
-import { pendingCallCount } from "./store/orders.ts";
+import { pendingCallCount } from "./store/payment_calls.ts";
 import { BacklogMetrics, readBacklog } from "./admin/backlog_metrics.ts";
 
 /** An opened local store. */

@@ -11,7 +11,8 @@ import { type Appliance, startAppliance } from "../src/app.ts";
 import { type Config, defaultConfig } from "../src/config/config.ts";
 import { createMemoryLogger } from "../src/log.ts";
 import { DeviceClient } from "../src/device/client.ts";
-import { callState, findTerminalOrder } from "../src/store/orders.ts";
+import { callState } from "../src/store/payment_calls.ts";
+import { findTerminalOrder } from "../src/store/orders.ts";
 
 const backend = backends()[0];
 

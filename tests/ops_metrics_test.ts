@@ -15,7 +15,8 @@ import { MetricsRegistry } from "../src/admin/metrics.ts";
 import { startAdminServer } from "../src/admin/server.ts";
 import { createMemoryLogger } from "../src/log.ts";
 import { unpushedChanges } from "../src/store/goods_changes.ts";
-import { callState, findTerminalOrder } from "../src/store/orders.ts";
+import { callState } from "../src/store/payment_calls.ts";
+import { findTerminalOrder } from "../src/store/orders.ts";
 import { cancelRefillJob, createRefillJob, setPosition } from "../src/store/positions.ts";
 
 const MAC1 = "AC:23:3F:00:00:01"; // demo: bound to goods 1

@@ -17,7 +17,9 @@ import { type Appliance, startAppliance } from "../src/app.ts";
 import { type Config, defaultConfig } from "../src/config/config.ts";
 import { createMemoryLogger } from "../src/log.ts";
 import { DeviceClient } from "../src/device/client.ts";
-import { callState, currentCustomer, findTerminalOrder } from "../src/store/orders.ts";
+import { callState } from "../src/store/payment_calls.ts";
+import { currentCustomer } from "../src/store/door_sessions.ts";
+import { findTerminalOrder } from "../src/store/orders.ts";
 
 interface World {
   broker: TestBroker;

@@ -20,7 +20,8 @@ import { DatabaseUnavailableError } from "../store/database.ts";
 import type { JsonObject } from "../protocol/body.ts";
 import { isScale } from "../protocol/device_id.ts";
 import { maskId } from "../log.ts";
-import { createOrder, findTerminalOrder, type OrderRecord, pricedGoods } from "../store/orders.ts";
+import { createOrder, findTerminalOrder, type OrderRecord } from "../store/orders.ts";
+import { pricedGoods } from "../store/priced_goods.ts";
 import {
   compareDecimal,
   deviceTotal,

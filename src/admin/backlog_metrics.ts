@@ -11,7 +11,8 @@
 import type { Labels, MetricsRegistry } from "./metrics.ts";
 import type { Queryable } from "../store/database.ts";
 import { pushBacklog } from "../store/goods_changes.ts";
-import { owedResultCount, pendingCallCount } from "../store/orders.ts";
+import { owedResultCount } from "../store/pay_results.ts";
+import { pendingCallCount } from "../store/payment_calls.ts";
 import { openRefillJobCount } from "../store/positions.ts";
 
 /** One reading of the backlog. */

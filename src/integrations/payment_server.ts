@@ -21,7 +21,7 @@ import {
   markCallFailed,
   markCallSent,
   nextCallDue,
-} from "../store/orders.ts";
+} from "../store/payment_calls.ts";
 import { WakeableLoop } from "../payment/loop.ts";
 
 /** Calls made at once. */

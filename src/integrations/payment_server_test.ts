@@ -4,7 +4,8 @@ import { eventually, PaymentServerStandIn } from "../../tests/payment_support.ts
 import { systemClock } from "../clock.ts";
 import { createMemoryLogger } from "../log.ts";
 import type { Database } from "../store/database.ts";
-import { callState, createOrder, type OrderRecord } from "../store/orders.ts";
+import { callState } from "../store/payment_calls.ts";
+import { createOrder, type OrderRecord } from "../store/orders.ts";
 import { PaymentServerClient, retryDelayS } from "./payment_server.ts";
 
 function config(url: string) {

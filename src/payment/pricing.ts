@@ -8,7 +8,8 @@
 import { UserError } from "../errors.ts";
 import { type DecimalError, decimalText, fromScaled, roundScaled, toScaled } from "../decimal.ts";
 import { id, MAX_LIST_ITEMS } from "../actions/_values.ts";
-import type { OrderKind, OrderLineDraft, PricedGoods } from "../store/orders.ts";
+import type { OrderKind, OrderLineDraft } from "../store/orders.ts";
+import type { PricedGoods } from "../store/priced_goods.ts";
 
 /** Decimal places of a quantity (grams of weighed goods). */
 export const QUANTITY_SCALE = 3;

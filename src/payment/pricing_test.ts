@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { UserError } from "../errors.ts";
-import type { PricedGoods } from "../store/orders.ts";
+import type { PricedGoods } from "../store/priced_goods.ts";
 import {
   compareDecimal,
   deviceTotal,

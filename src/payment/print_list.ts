@@ -4,7 +4,8 @@
  * @module
  */
 import type { JsonObject } from "../protocol/body.ts";
-import type { OwedResult, ReceiptLine } from "../store/orders.ts";
+import type { OwedResult } from "../store/pay_results.ts";
+import type { PrintLine } from "../store/print_lines.ts";
 
 /**
  * The receipt as JSON text: amounts as strings with two decimals, counts (weights) as the device
@@ -16,7 +17,7 @@ import type { OwedResult, ReceiptLine } from "../store/orders.ts";
  * // '{"totalAmount":"1.44","productList":[{"name":"红富士苹果","count":"1.2","price":"1.20","total":"1.44"}]}'
  * ```
  */
-export function printList(totalAmount: string, lines: ReceiptLine[]): string {
+export function printList(totalAmount: string, lines: PrintLine[]): string {
   return JSON.stringify({
     totalAmount,
     productList: lines.map((l) => ({
@@ -33,7 +34,7 @@ export function printList(totalAmount: string, lines: ReceiptLine[]): string {
  * receipt, or `error` with the reason in `exception` and no receipt (nothing to print).
  * `totalPrice` is a JSON number as devices send it; a two-decimal amount survives that exactly.
  */
-export function payResultBody(owed: OwedResult, lines: ReceiptLine[]): JsonObject {
+export function payResultBody(owed: OwedResult, lines: PrintLine[]): JsonObject {
   const success = owed.result === "success";
   return {
     order_id: owed.terminalOrderId,

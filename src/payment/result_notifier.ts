@@ -17,10 +17,10 @@ import {
   devicesOwedResults,
   markResultAttempt,
   markResultDelivered,
-  orderLines,
   type OwedResult,
   owedResults,
-} from "../store/orders.ts";
+} from "../store/pay_results.ts";
+import { printLines } from "../store/print_lines.ts";
 import { payResultBody } from "./print_list.ts";
 
 /** The push action. */
@@ -112,7 +112,7 @@ export class PayResultNotifier {
   async #deliverBatch(equipId: string, batch: OwedResult[]): Promise<boolean> {
     const { db, link, config, clock, log } = this.#deps;
     for (const owed of batch) {
-      const body = payResultBody(owed, await orderLines(db, owed.orderId));
+      const body = payResultBody(owed, await printLines(db, owed.orderId));
       const fields = {
         equipId,
         code: owed.code,

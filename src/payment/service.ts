@@ -12,12 +12,8 @@ import type { EventBus } from "../events.ts";
 import type { Logger } from "../log.ts";
 import { maskId } from "../log.ts";
 import type { Database } from "../store/database.ts";
-import {
-  closeDoorSession,
-  findOrderByCode,
-  openDoorSession,
-  settleOrder,
-} from "../store/orders.ts";
+import { closeDoorSession, openDoorSession } from "../store/door_sessions.ts";
+import { findOrderByCode, settleOrder } from "../store/orders.ts";
 import { type StoreMessage, StoreMqtt } from "../integrations/mqtt.ts";
 import { PaymentServerClient } from "../integrations/payment_server.ts";
 import { ORDER_CREATED_EVENT } from "./events.ts";

@@ -5,23 +5,21 @@ import { migrate } from "./migrate.ts";
 import {
   callState,
   claimDueCalls,
-  closeDoorSession,
-  createOrder,
-  currentCustomer,
-  devicesOwedResults,
-  expireDueOrders,
   markCallFailed,
   markCallSent,
-  markResultDelivered,
   nextCallDue,
+} from "./payment_calls.ts";
+import { closeDoorSession, currentCustomer, openDoorSession } from "./door_sessions.ts";
+import {
+  createOrder,
+  expireDueOrders,
   nextExpiry,
-  openDoorSession,
   orderCode,
   type OrderDraft,
-  orderLines,
-  owedResults,
   settleOrder,
 } from "./orders.ts";
+import { devicesOwedResults, markResultDelivered, owedResults } from "./pay_results.ts";
+import { printLines } from "./print_lines.ts";
 
 const T0 = new Date(Date.UTC(2025, 5, 1, 8, 0, 0));
 const at = (s: number) => new Date(T0.getTime() + s * 1000);
@@ -72,7 +70,7 @@ async function suite(t: Deno.TestContext, db: Database) {
     orderId = order.id;
     assert.equal(order.openId, "oC");
     assert.equal(order.payUrl, `https://pay/${order.code}`);
-    assert.deepEqual([...await orderLines(db, order.id)], [
+    assert.deepEqual([...await printLines(db, order.id)], [
       { name: "农夫山泉 550ml", count: "2", price: "2.00", total: "4.00" },
       { name: "可口可乐 330ml", count: "1", price: "3.50", total: "3.50" },
     ]);
