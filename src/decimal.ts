@@ -20,18 +20,38 @@ export class DecimalError extends Error {
   }
 }
 
-/** The decimal text of a JSON value (number or numeric string), or undefined if it is neither. */
+// A number as JSON or JavaScript writes it: an exponent is allowed (`1e-7`, `1.5E+300`).
+const NUMBER = /^(-)?(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;
+
+// Beyond any double (1e308, 5e-324): such a text is not a number a device could mean.
+const MAX_EXPONENT = 400;
+
+/**
+ * The plain decimal text of a JSON value (number or numeric string), or undefined if it is
+ * neither. An exponent is written out: `1e-7` → `"0.0000001"`, `1e21` → `"1000…0"`, so that the
+ * caller refuses it for its real reason (too many decimals, too large).
+ */
 export function decimalText(value: unknown): string | undefined {
+  let text: string;
   if (typeof value === "number") {
     if (!Number.isFinite(value)) return undefined;
-    const text = String(value);
-    return /e/i.test(text) ? undefined : text;
-  }
-  if (typeof value === "string") {
-    const text = value.trim();
-    return DECIMAL.test(text) ? text : undefined;
-  }
-  return undefined;
+    text = String(value);
+  } else if (typeof value === "string") text = value.trim();
+  else return undefined;
+  const m = NUMBER.exec(text);
+  if (!m) return undefined;
+  const [, minus = "", whole, fraction = "", exponent] = m;
+  if (exponent === undefined) return text;
+  const shift = Number(exponent);
+  if (Math.abs(shift) > MAX_EXPONENT) return undefined;
+  const digits = whole + fraction;
+  const point = whole.length + shift;
+  const plain = point <= 0
+    ? `0.${"0".repeat(-point)}${digits}`
+    : point >= digits.length
+    ? digits + "0".repeat(point - digits.length)
+    : `${digits.slice(0, point)}.${digits.slice(point)}`;
+  return minus + plain.replace(/^0+(?=\d)/, "");
 }
 
 /**

@@ -13,11 +13,23 @@ Deno.test("decimalText keeps the literal a device wrote", () => {
   assert.equal(decimalText(5.24), "5.24");
   assert.equal(decimalText(" 3.50 "), "3.50");
   assert.equal(decimalText(12), "12");
-  assert.equal(decimalText(1e21), undefined);
-  assert.equal(decimalText(1e-7), undefined);
   assert.equal(decimalText(NaN), undefined);
+  assert.equal(decimalText(Infinity), undefined);
   assert.equal(decimalText("1,5"), undefined);
   assert.equal(decimalText(true), undefined);
+});
+
+Deno.test("decimalText writes an exponent out, so the caller can say what is wrong", () => {
+  assert.equal(decimalText(1e21), "1" + "0".repeat(21));
+  assert.equal(decimalText(1e300)?.length, 301);
+  assert.equal(decimalText(1e-7), "0.0000001");
+  assert.equal(decimalText(-1.5e-7), "-0.00000015");
+  assert.equal(decimalText("2.5E3"), "2500");
+  assert.equal(decimalText("0.5e1"), "5");
+  assert.equal(decimalText("1.25e1"), "12.5");
+  assert.equal(decimalText("1e+2"), "100");
+  assert.equal(decimalText("1e999"), undefined);
+  assert.equal(decimalText("1e"), undefined);
 });
 
 Deno.test("toScaled and fromScaled are exact", () => {

@@ -5,7 +5,7 @@
  * @module
  */
 import type { ActionHandler } from "./context.ts";
-import { optionalInt } from "./_values.ts";
+import { int, MAX_INT, optional } from "../fields.ts";
 import { deviceGoods } from "./goods_view.ts";
 import { goodsPage } from "../store/goods.ts";
 
@@ -16,8 +16,8 @@ export const MAX_PAGE_SIZE = 1000;
 
 /** Handles `getAllGoods`. */
 export const getAllGoods: ActionHandler = async (ctx, body) => {
-  const offset = optionalInt(body.ost, "ost", 0, 0, 2_147_483_647);
-  const limit = optionalInt(body.lmt, "lmt", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE);
+  const offset = optional(body, "ost", int(0, MAX_INT), 0);
+  const limit = optional(body, "lmt", int(1, MAX_PAGE_SIZE), DEFAULT_PAGE_SIZE);
   const goods = await goodsPage(ctx.db, offset, limit);
   return { body: { exception: "", goods: goods.map((g) => deviceGoods(g, { pcname: true })) } };
 };

@@ -5,7 +5,7 @@
  * @module
  */
 import { type ActionHandler, requireDevice } from "./context.ts";
-import { idList, requiredText, textList } from "./_values.ts";
+import { idList, present, text, textList } from "../fields.ts";
 import { deviceGoods } from "./goods_view.ts";
 import { UserError } from "../errors.ts";
 import { goodsByLabels, goodsByName, goodsByRfids, learnLabelDevices } from "../store/goods.ts";
@@ -15,10 +15,6 @@ export const GET_GOODS_KEYS = ["code", "mac_id", "gid", "gname", "rfids"] as con
 
 /** Most goods a name search returns. */
 export const NAME_SEARCH_LIMIT = 100;
-
-function present(value: unknown): boolean {
-  return value !== undefined && value !== null;
-}
 
 /** Handles `getGoods`. */
 export const getGoods: ActionHandler = async (ctx, body) => {
@@ -40,7 +36,7 @@ export const getGoods: ActionHandler = async (ctx, body) => {
       return { body: { exception: "", goods: goods.map((g) => deviceGoods(g)) } };
     }
     case "gname": {
-      const goods = await goodsByName(ctx.db, requiredText(body.gname, "gname"), NAME_SEARCH_LIMIT);
+      const goods = await goodsByName(ctx.db, text()(body.gname, "gname"), NAME_SEARCH_LIMIT);
       return { body: { exception: "", goods: goods.map((g) => deviceGoods(g)) } };
     }
     case "rfids": {

@@ -14,7 +14,7 @@ import {
   type ActionResult,
   requireDevice,
 } from "./context.ts";
-import { requiredText } from "./_values.ts";
+import { amount, required, text } from "../fields.ts";
 import { UserError } from "../errors.ts";
 import { DatabaseUnavailableError } from "../store/database.ts";
 import type { JsonObject } from "../protocol/body.ts";
@@ -24,7 +24,6 @@ import { createOrder, findTerminalOrder, type OrderRecord } from "../store/order
 import { pricedGoods } from "../store/priced_goods.ts";
 import {
   compareDecimal,
-  deviceTotal,
   ERROR_PRICE,
   priceLines,
   requestedLines,
@@ -55,17 +54,10 @@ function reply(order: OrderRecord): ActionResult {
 
 async function createPayment(ctx: ActionContext, body: JsonObject): Promise<ActionResult> {
   const device = requireDevice(ctx);
-  if (body.order_id === undefined || body.order_id === null) {
-    throw new UserError("order_id is required");
-  }
-  const terminalOrderId = requiredText(body.order_id, "order_id", 64);
-  if (body.totalPrice === undefined || body.totalPrice === null) {
-    throw new UserError("totalPrice is required");
-  }
-  const total = deviceTotal(body.totalPrice);
-  if (body.goods === undefined || body.goods === null) throw new UserError("goods is required");
+  const terminalOrderId = required(body, "order_id", text(64));
+  const total = required(body, "totalPrice", amount);
   const kind = isScale(device.equipId) ? "scale" : "normal";
-  const requested = requestedLines(body.goods, kind);
+  const requested = required(body, "goods", (goods) => requestedLines(goods, kind));
 
   // A device that did not get the reply asks again with the same order number.
   const earlier = await findTerminalOrder(ctx.db, device.equipId, terminalOrderId);

@@ -5,20 +5,16 @@
  * @module
  */
 import type { ActionHandler } from "./context.ts";
-import { id, requiredText } from "./_values.ts";
+import { id, present, text } from "../fields.ts";
 import { UserError } from "../errors.ts";
 import { positionOf } from "../store/positions.ts";
-
-function present(value: unknown): boolean {
-  return value !== undefined && value !== null && value !== "";
-}
 
 /** Handles `getPosition`. */
 export const getPosition: ActionHandler = async (ctx, body) => {
   let position;
   if (present(body.gid)) position = await positionOf(ctx.db, { gid: id(body.gid, "gid") });
   else if (present(body.code)) {
-    position = await positionOf(ctx.db, { code: requiredText(body.code, "code", 64) });
+    position = await positionOf(ctx.db, { code: text(64)(body.code, "code") });
   } else throw new UserError("getPosition needs gid or code");
   return {
     body: {

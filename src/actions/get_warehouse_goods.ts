@@ -5,7 +5,7 @@
  * @module
  */
 import type { ActionHandler } from "./context.ts";
-import { id, optionalInt } from "./_values.ts";
+import { id, int, MAX_INT, optional, required } from "../fields.ts";
 import { deviceGoods } from "./goods_view.ts";
 import { MAX_PAGE_SIZE } from "./get_all_goods.ts";
 import { UserError } from "../errors.ts";
@@ -13,10 +13,9 @@ import { warehouseExists, warehouseGoods } from "../store/goods.ts";
 
 /** Handles `getWarehouseGoods`. */
 export const getWarehouseGoods: ActionHandler = async (ctx, body) => {
-  if (body.whid === undefined || body.whid === null) throw new UserError("whid is required");
-  const warehouseId = id(body.whid, "whid");
-  const offset = optionalInt(body.ost, "ost", 0, 0, 2_147_483_647);
-  const limit = body.lmt === undefined ? null : optionalInt(body.lmt, "lmt", 0, 1, MAX_PAGE_SIZE);
+  const warehouseId = required(body, "whid", id);
+  const offset = optional(body, "ost", int(0, MAX_INT), 0);
+  const limit = optional(body, "lmt", int(1, MAX_PAGE_SIZE), null);
   if (!(await warehouseExists(ctx.db, warehouseId))) {
     throw new UserError(`unknown warehouse: ${warehouseId}`);
   }

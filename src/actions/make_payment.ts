@@ -7,15 +7,14 @@
  * @module
  */
 import { type ActionHandler, requireDevice } from "./context.ts";
-import { requiredText } from "./_values.ts";
+import { required, text } from "../fields.ts";
 import { UserError } from "../errors.ts";
 import { findOrderByCode, findTerminalOrder, settleOrder } from "../store/orders.ts";
 
 /** Handles `makePayment`. */
 export const makePayment: ActionHandler = async (ctx, body) => {
   const device = requireDevice(ctx);
-  if (body.oid === undefined || body.oid === null) throw new UserError("oid is required");
-  const oid = requiredText(body.oid, "oid", 64);
+  const oid = required(body, "oid", text(64));
   const order = await findTerminalOrder(ctx.db, device.equipId, oid) ??
     await findOrderByCode(ctx.db, oid);
   if (!order) throw new UserError(`unknown order: ${oid}`);

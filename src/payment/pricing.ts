@@ -6,16 +6,21 @@
  * @module
  */
 import { UserError } from "../errors.ts";
-import { type DecimalError, decimalText, fromScaled, roundScaled, toScaled } from "../decimal.ts";
-import { id, MAX_LIST_ITEMS } from "../actions/_values.ts";
+import { fromScaled, roundScaled, toScaled } from "../decimal.ts";
+import {
+  type Fields,
+  id,
+  MAX_AMOUNT,
+  MAX_LIST_ITEMS,
+  MONEY_SCALE,
+  present,
+  quantity,
+  QUANTITY_SCALE,
+  required,
+  requireWholePieces,
+} from "../fields.ts";
 import type { OrderKind, OrderLineDraft } from "../store/orders.ts";
 import type { PricedGoods } from "../store/priced_goods.ts";
-
-/** Decimal places of a quantity (grams of weighed goods). */
-export const QUANTITY_SCALE = 3;
-
-/** Decimal places of money. */
-export const MONEY_SCALE = 2;
 
 /** The largest difference between the device's total and the server's, in cents. */
 export const PRICE_TOLERANCE_CENTS = 1n;
@@ -30,23 +35,6 @@ export interface RequestedLine {
   quantity: string;
 }
 
-function quantityText(value: unknown, where: string): string {
-  const text = decimalText(value);
-  if (text === undefined) throw new UserError(`${where} must be a number`);
-  let units: bigint;
-  try {
-    units = toScaled(text, QUANTITY_SCALE);
-  } catch (e) {
-    throw new UserError(`${where}: ${(e as DecimalError).message}`);
-  }
-  if (units <= 0n) throw new UserError(`${where} must be greater than 0`);
-  return text;
-}
-
-function present(value: unknown): boolean {
-  return value !== undefined && value !== null && value !== "";
-}
-
 // A scale weighs (kg); a POS counts. Each accepts the other's field when its own is absent.
 function quantityFields(kind: OrderKind): ["weight", "qty"] | ["qty", "weight"] {
   return kind === "scale" ? ["weight", "qty"] : ["qty", "weight"];
@@ -59,33 +47,27 @@ function objectLines(items: unknown[], kind: OrderKind): RequestedLine[] {
     if (typeof item !== "object" || item === null || Array.isArray(item)) {
       throw new UserError(`${where} must be an object with gid and ${first}`);
     }
-    const line = item as Record<string, unknown>;
-    if (!present(line.gid)) throw new UserError(`${where}.gid is required`);
-    const field = present(line[first]) ? first : present(line[second]) ? second : undefined;
-    if (!field) throw new UserError(`${where}.${first} is required`);
-    return {
-      gid: id(line.gid, `${where}.gid`),
-      quantity: quantityText(line[field], `${where}.${field}`),
-    };
+    const line = item as Fields;
+    const gid = required(line, "gid", id, `${where}.gid`);
+    const field = present(line[first]) || !present(line[second]) ? first : second;
+    return { gid, quantity: required(line, field, quantity, `${where}.${field}`) };
   });
 }
 
 function splitList(value: unknown, field: string): string[] {
   if (typeof value === "number") return [String(value)];
   if (Array.isArray(value)) return value.map((v) => typeof v === "string" ? v.trim() : String(v));
-  if (typeof value !== "string") throw new UserError(`goods.${field} must be a list`);
+  if (typeof value !== "string") throw new UserError(`${field} must be a list`);
   // Lines may repeat a goods id: unlike look-up lists, these are not de-duplicated.
   return value.split(",").map((s) => s.trim());
 }
 
 // The old form: parallel comma-separated lists, {"gid":"1,2","standardPrice":"3.5,2","weight":"0.5,1"}.
-function listLines(lists: Record<string, unknown>, kind: OrderKind): RequestedLine[] {
-  if (!present(lists.gid)) throw new UserError("goods.gid is required");
+function listLines(lists: Fields, kind: OrderKind): RequestedLine[] {
+  const gids = required(lists, "gid", splitList, "goods.gid");
   const [first, second] = quantityFields(kind);
-  const field = present(lists[first]) ? first : present(lists[second]) ? second : undefined;
-  if (!field) throw new UserError(`goods.${first} is required`);
-  const gids = splitList(lists.gid, "gid");
-  const quantities = splitList(lists[field], field);
+  const field = present(lists[first]) || !present(lists[second]) ? first : second;
+  const quantities = required(lists, field, splitList, `goods.${field}`);
   if (gids.length !== quantities.length) {
     throw new UserError(
       `goods.gid has ${gids.length} items but goods.${field} has ${quantities.length}`,
@@ -93,7 +75,7 @@ function listLines(lists: Record<string, unknown>, kind: OrderKind): RequestedLi
   }
   return gids.map((gid, i) => ({
     gid: id(gid, `goods.gid[${i}]`),
-    quantity: quantityText(quantities[i], `goods.${field}[${i}]`),
+    quantity: quantity(quantities[i], `goods.${field}[${i}]`),
   }));
 }
 
@@ -114,7 +96,7 @@ export function requestedLines(value: unknown, kind: OrderKind): RequestedLine[]
   let lines: RequestedLine[];
   if (Array.isArray(goods)) lines = objectLines(goods, kind);
   else if (typeof goods === "object" && goods !== null) {
-    lines = listLines(goods as Record<string, unknown>, kind);
+    lines = listLines(goods as Fields, kind);
   } else throw new UserError("goods must be a list of lines");
   if (lines.length === 0) throw new UserError("goods is empty");
   if (lines.length > MAX_LIST_ITEMS) {
@@ -133,7 +115,7 @@ export interface PricedOrder {
 /**
  * Prices every line from the catalogue: unit price × quantity, rounded half away from zero to
  * the cent per line; the total is the sum of the lines. Unknown goods, a piece count that is not
- * whole, or a zero total are refused.
+ * whole, or a total that is zero or beyond {@link MAX_AMOUNT} are refused.
  */
 export function priceLines(requested: RequestedLine[], catalogue: PricedGoods[]): PricedOrder {
   const byId = new Map(catalogue.map((g) => [g.id, g]));
@@ -142,13 +124,9 @@ export function priceLines(requested: RequestedLine[], catalogue: PricedGoods[])
   let total = 0n;
   const lines = requested.map((line, i) => {
     const goods = byId.get(line.gid)!;
-    const quantity = toScaled(line.quantity, QUANTITY_SCALE);
-    if (!goods.weighed && quantity % 10n ** BigInt(QUANTITY_SCALE) !== 0n) {
-      throw new UserError(
-        `goods[${i}]: ${goods.name} is sold by the piece, its quantity must be whole`,
-      );
-    }
-    const amount = roundScaled(toScaled(goods.price, MONEY_SCALE) * quantity, QUANTITY_SCALE);
+    requireWholePieces(goods, line.quantity, `goods[${i}]`);
+    const units = toScaled(line.quantity, QUANTITY_SCALE);
+    const amount = roundScaled(toScaled(goods.price, MONEY_SCALE) * units, QUANTITY_SCALE);
     total += amount;
     return {
       goodsId: goods.id,
@@ -159,15 +137,10 @@ export function priceLines(requested: RequestedLine[], catalogue: PricedGoods[])
     };
   });
   if (total <= 0n) throw new UserError("the order total must be greater than 0");
+  if (total > BigInt(MAX_AMOUNT) * 10n ** BigInt(MONEY_SCALE)) {
+    throw new UserError(`the order total is larger than ${MAX_AMOUNT}`);
+  }
   return { lines, amount: fromScaled(total, MONEY_SCALE) };
-}
-
-/** Reads the device's `totalPrice` as exact decimal text (any number of decimals). */
-export function deviceTotal(value: unknown): string {
-  const text = decimalText(value);
-  if (text === undefined) throw new UserError("totalPrice must be a number");
-  if (text.length > 40) throw new UserError("totalPrice is too long");
-  return text;
 }
 
 function scaleOf(text: string): number {

@@ -5,6 +5,7 @@
  */
 import type { Database, Queryable } from "./database.ts";
 import { UserError } from "../errors.ts";
+import { requireWholePieces } from "../fields.ts";
 
 /** One received line: goods by id or by barcode, and a positive quantity as exact decimal text. */
 export type ReceiptLine = ({ gid: number } | { code: string }) & { qty: string };
@@ -31,32 +32,42 @@ async function existingReceipt(db: Queryable, equipId: string, ref: string) {
   return rows[0]?.id;
 }
 
+interface ReceivedGoods {
+  id: number;
+  name: string;
+  weighed: boolean;
+}
+
 async function resolveGoods(tx: Queryable, lines: ReceiptLine[]): Promise<number[]> {
   const ids = lines.flatMap((l) => "gid" in l ? [l.gid] : []);
   const codes = lines.flatMap((l) => "code" in l ? [l.code] : []);
-  const byId = new Set(
-    (await tx.query<{ id: number }>("select id from goods where id = any($1::int[])", [ids]))
-      .map((r) => r.id),
+  const byId = new Map(
+    (await tx.query<ReceivedGoods & Record<string, unknown>>(
+      "select id, name, weighed from goods where id = any($1::int[])",
+      [ids],
+    )).map((r) => [r.id, r]),
   );
   const byCode = new Map(
-    (await tx.query<{ id: number; barcode: string }>(
-      "select id, barcode from goods where active and barcode = any($1::text[])",
+    (await tx.query<ReceivedGoods & { barcode: string } & Record<string, unknown>>(
+      "select id, name, weighed, barcode from goods where active and barcode = any($1::text[])",
       [codes],
-    )).map((r) => [r.barcode, r.id]),
+    )).map((r) => [r.barcode, r]),
   );
-  return lines.map((line) => {
-    if ("gid" in line) {
-      if (!byId.has(line.gid)) throw new UserError(`unknown goods: gid ${line.gid}`);
-      return line.gid;
+  return lines.map((line, i) => {
+    const goods = "gid" in line ? byId.get(line.gid) : byCode.get(line.code);
+    if (goods === undefined) {
+      throw new UserError(
+        "gid" in line ? `unknown goods: gid ${line.gid}` : `unknown goods: code ${line.code}`,
+      );
     }
-    const id = byCode.get(line.code);
-    if (id === undefined) throw new UserError(`unknown goods: code ${line.code}`);
-    return id;
+    requireWholePieces(goods, line.qty, `goods[${i}]`);
+    return goods.id;
   });
 }
 
 /**
- * Books a receipt atomically. A line naming unknown goods, or an unknown warehouse, books nothing
+ * Books a receipt atomically. A line naming unknown goods, a fractional quantity of goods sold by
+ * the piece, or an unknown warehouse books nothing
  * ({@link UserError}). The same `(equipId, ref)` twice returns the first receipt.
  */
 export async function bookStockReceipt(
