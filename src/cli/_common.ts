@@ -1,12 +1,12 @@
 /**
- * What the commands share: configuration flags, loading the configuration, opening the store for
- * one-shot commands, and turning expected failures into one line on stderr.
+ * What the commands share: configuration flags, loading the configuration, running one-shot
+ * commands on the store (opened, migrated and closed around them), and turning expected failures into one line on stderr.
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import { type Config, ConfigError, type ConfigKey, loadConfig } from "../config/config.ts";
-import { DatabaseLockedError, DatabaseUnavailableError } from "../store/database.ts";
+import { type Database, DatabaseLockedError, DatabaseUnavailableError } from "../store/database.ts";
 import { openDatabase, type OpenedDatabase } from "../app.ts";
 import { migrate } from "../store/migrate.ts";
 
@@ -99,8 +99,7 @@ export function parseCommandArgs<
   }
 }
 
-/** Opens and migrates the store for a one-shot command. */
-export async function openMigratedStore(config: Config): Promise<OpenedDatabase> {
+async function openMigratedStore(config: Config): Promise<OpenedDatabase> {
   const opened = await openDatabase(config);
   try {
     await migrate(opened.db);
@@ -109,6 +108,39 @@ export async function openMigratedStore(config: Config): Promise<OpenedDatabase>
     throw e;
   }
   return opened;
+}
+
+/**
+ * Opens and migrates the store for a one-shot command, runs `work` on it, and closes it whatever
+ * `work` does.
+ */
+export async function withStore<T>(config: Config, work: (db: Database) => Promise<T>): Promise<T> {
+  const { db } = await openMigratedStore(config);
+  try {
+    return await work(db);
+  } finally {
+    await db.close();
+  }
+}
+
+/**
+ * The body of a one-shot store command: the configuration from the command's flags, then
+ * {@link withStore}.
+ *
+ * @example
+ * ```ts
+ * return await storeCommand(values, async (db) => {
+ *   console.log(`schema version ${await schemaVersion(db)}`);
+ *   return 0;
+ * });
+ * ```
+ */
+export function storeCommand<T>(
+  values: Record<string, unknown>,
+  work: (db: Database, config: Config) => Promise<T>,
+): Promise<T> {
+  const { config } = loadCliConfig(values);
+  return withStore(config, (db) => work(db, config));
 }
 
 /** The one line printed for an error a command expects (bad config, locked or unreachable store). */

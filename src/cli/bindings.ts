@@ -9,9 +9,8 @@ import {
   CliError,
   CONFIG_FLAGS,
   CONFIG_FLAGS_HELP,
-  loadCliConfig,
-  openMigratedStore,
   parseCommandArgs,
+  storeCommand,
 } from "./_common.ts";
 
 const HELP = `newretail bindings import FILE [--dry-run]
@@ -55,9 +54,7 @@ export async function bindingsCommand(args: string[]): Promise<number> {
     for (const e of errors) console.error(`${file}: ${e}`);
     throw new CliError(`${file}: ${errors.length} error(s), nothing imported`);
   }
-  const { config } = loadCliConfig(values);
-  const { db } = await openMigratedStore(config);
-  try {
+  return await storeCommand(values, async (db) => {
     const result = await importBindings(db, rows, { dryRun: values["dry-run"] });
     if (result.errors.length) {
       for (const e of result.errors) console.error(`${file}: ${e}`);
@@ -67,8 +64,6 @@ export async function bindingsCommand(args: string[]): Promise<number> {
     console.log(
       `${verbText} ${result.labels} label binding(s), ${result.tags} RFID tag(s), ${result.devices} label device(s)`,
     );
-  } finally {
-    await db.close();
-  }
-  return 0;
+    return 0;
+  });
 }

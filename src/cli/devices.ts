@@ -9,9 +9,8 @@ import {
   CliError,
   CONFIG_FLAGS,
   CONFIG_FLAGS_HELP,
-  loadCliConfig,
-  openMigratedStore,
   parseCommandArgs,
+  storeCommand,
 } from "./_common.ts";
 
 const HELP = `newretail devices list
@@ -46,9 +45,7 @@ export async function devicesCommand(args: string[]): Promise<number> {
   if (verb !== "list" && !kind) {
     throw new CliError(`not a device ID: ${equipId} (use TYPE_ID, e.g. DZBQ_0001)`, 2);
   }
-  const { config } = loadCliConfig(values);
-  const { db } = await openMigratedStore(config);
-  try {
+  return await storeCommand(values, async (db) => {
     if (verb === "list") {
       const devices = await listDevices(db);
       console.log(["ID", "KIND", "ENABLED", "ONLINE", "LAST ADDRESS", "LAST SEEN"].join("\t"));
@@ -67,8 +64,6 @@ export async function devicesCommand(args: string[]): Promise<number> {
       const { created } = await setDeviceEnabled(db, equipId, kind!, verb === "enable");
       console.log(`${equipId} ${verb}d${created ? " (registered)" : ""}`);
     }
-  } finally {
-    await db.close();
-  }
-  return 0;
+    return 0;
+  });
 }

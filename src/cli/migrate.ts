@@ -5,13 +5,7 @@
  */
 import { seedDemo } from "../store/demo.ts";
 import { schemaVersion } from "../store/migrate.ts";
-import {
-  CONFIG_FLAGS,
-  CONFIG_FLAGS_HELP,
-  loadCliConfig,
-  openMigratedStore,
-  parseCommandArgs,
-} from "./_common.ts";
+import { CONFIG_FLAGS, CONFIG_FLAGS_HELP, parseCommandArgs, storeCommand } from "./_common.ts";
 
 /** Runs `migrate`: applies missing migrations and prints the schema version. */
 export async function migrateCommand(args: string[]): Promise<number> {
@@ -22,16 +16,12 @@ export async function migrateCommand(args: string[]): Promise<number> {
     );
     return 0;
   }
-  const { config } = loadCliConfig(values);
-  const { db } = await openMigratedStore(config);
-  try {
+  return await storeCommand(values, async (db) => {
     console.log(
       `${db.kind} database at ${db.description}: schema version ${await schemaVersion(db)}`,
     );
-  } finally {
-    await db.close();
-  }
-  return 0;
+    return 0;
+  });
 }
 
 /** Runs `seed-demo`: loads (or reloads) the demo catalogue. */
@@ -43,16 +33,12 @@ export async function seedDemoCommand(args: string[]): Promise<number> {
     );
     return 0;
   }
-  const { config } = loadCliConfig(values);
-  const { db } = await openMigratedStore(config);
-  try {
+  return await storeCommand(values, async (db) => {
     const counts = await seedDemo(db);
     console.log(
       `demo catalogue loaded into the ${db.kind} database at ${db.description}: ` +
         Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(", "),
     );
-  } finally {
-    await db.close();
-  }
-  return 0;
+    return 0;
+  });
 }

@@ -15,8 +15,8 @@ import {
   CONFIG_FLAGS,
   CONFIG_FLAGS_HELP,
   loadCliConfig,
-  openMigratedStore,
   parseCommandArgs,
+  withStore,
 } from "./_common.ts";
 import type { Config } from "../config/config.ts";
 
@@ -99,8 +99,7 @@ export async function odooCommand(args: string[]): Promise<number> {
   }
 
   const log = createLogger({ level: config.logLevel === "debug" ? "debug" : "warn" });
-  const { db } = await openMigratedStore(config);
-  try {
+  return await withStore(config, async (db) => {
     await setUpstreamEnabled(db, true);
     const site = await discoverSite(odoo, settings).catch(odooFailure);
     const puller = new CataloguePuller({ db, odoo, site, settings, log });
@@ -116,8 +115,6 @@ export async function odooCommand(args: string[]): Promise<number> {
       `${stats.kind} pull: ${stats.products} products read, ${stats.goodsChanged} goods changed, ` +
         `${stats.goodsDeactivated} deactivated, ${stats.stockChanged} stock changes`,
     );
-  } finally {
-    await db.close();
-  }
-  return 0;
+    return 0;
+  });
 }

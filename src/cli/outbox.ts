@@ -20,9 +20,8 @@ import {
   CliError,
   CONFIG_FLAGS,
   CONFIG_FLAGS_HELP,
-  loadCliConfig,
-  openMigratedStore,
   parseCommandArgs,
+  storeCommand,
 } from "./_common.ts";
 
 const HELP = `newretail outbox list [--failed | --pending] [--limit N]
@@ -71,9 +70,7 @@ export async function outboxCommand(args: string[]): Promise<number> {
   if (!Number.isInteger(limit) || limit < 1) {
     throw new CliError("--limit must be a positive integer", 2);
   }
-  const { config } = loadCliConfig(values);
-  const { db } = await openMigratedStore(config);
-  try {
+  return await storeCommand(values, async (db, config) => {
     if (verb === "list") {
       const state = values.failed ? "failed" : values.pending ? "pending" : undefined;
       const rows = await listOutbox(db, { state, limit });
@@ -116,7 +113,5 @@ export async function outboxCommand(args: string[]): Promise<number> {
     const row = (await getOutboxRow(db, Number(id)))!;
     console.log(outboxLine(row));
     return row.state === "delivered" ? 0 : 1;
-  } finally {
-    await db.close();
-  }
+  });
 }

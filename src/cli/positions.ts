@@ -10,9 +10,8 @@ import {
   CliError,
   CONFIG_FLAGS,
   CONFIG_FLAGS_HELP,
-  loadCliConfig,
-  openMigratedStore,
   parseCommandArgs,
+  storeCommand,
 } from "./_common.ts";
 
 const HELP = `newretail positions list
@@ -65,9 +64,7 @@ export async function positionsCommand(args: string[]): Promise<number> {
       below: below === "default" ? null : below,
     };
   }
-  const { config } = loadCliConfig(values);
-  const { db } = await openMigratedStore(config);
-  try {
+  return await storeCommand(values, async (db, config) => {
     if (change) {
       try {
         await setPosition(db, change.gid, change.stock, change.shelf, change.below);
@@ -95,7 +92,5 @@ export async function positionsCommand(args: string[]): Promise<number> {
     }
     console.log(`${rows.length} position(s)`);
     return 0;
-  } finally {
-    await db.close();
-  }
+  });
 }

@@ -13,9 +13,8 @@ import {
   CliError,
   CONFIG_FLAGS,
   CONFIG_FLAGS_HELP,
-  loadCliConfig,
-  openMigratedStore,
   parseCommandArgs,
+  storeCommand,
 } from "./_common.ts";
 
 const PUSH_HELP = `newretail push-goods --gid N[,N…] | --all [--wait S] [options]
@@ -109,9 +108,7 @@ export async function pushGoodsCommand(args: string[]): Promise<number> {
   if (!values.all === !values.gid) throw new CliError(`give --gid N or --all\n\n${PUSH_HELP}`, 2);
   const wait = waitSeconds(values.wait);
   const requested = values.gid ? parseIds(values.gid) : undefined;
-  const { config } = loadCliConfig(values);
-  const { db } = await openMigratedStore(config);
-  try {
+  return await storeCommand(values, async (db, config) => {
     const ids = requested ?? await activeGoodsIds(db);
     let marked = 0;
     for (let i = 0; i < ids.length; i += MARK_CHUNK) {
@@ -153,9 +150,7 @@ export async function pushGoodsCommand(args: string[]): Promise<number> {
       }
       await sleep(500);
     }
-  } finally {
-    await db.close();
-  }
+  });
 }
 
 /** Runs `refill`. */
@@ -173,9 +168,7 @@ export async function refillCommand(args: string[]): Promise<number> {
   const [gid, ...more] = parseIds(values.gid);
   if (more.length > 0) throw new CliError("refill takes one --gid", 2);
   const wait = waitSeconds(values.wait);
-  const { config } = loadCliConfig(values);
-  const { db } = await openMigratedStore(config);
-  try {
+  return await storeCommand(values, async (db) => {
     let opened;
     try {
       opened = await createRefillJob(db, gid);
@@ -212,7 +205,5 @@ export async function refillCommand(args: string[]): Promise<number> {
       }
       await sleep(500);
     }
-  } finally {
-    await db.close();
-  }
+  });
 }
