@@ -169,6 +169,8 @@ export class Session {
       // The frames that arrived complete before the bad bytes are run and answered, then the
       // connection is closed (PROTOCOL.md §6); nothing after them is read.
       this.#readingDone = true;
+      this.partialFrameSince = undefined; // nothing more is awaited from the peer
+      if (frames.length > 0) this.heardFrom = true;
       this.#hooks.onProtocolError(this, error);
       for (const frame of frames) this.#receive(frame);
       this.#requests.then(() => this.close("protocol_error", { flushMs: 1000 }));
