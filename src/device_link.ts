@@ -21,11 +21,10 @@ export interface DeviceIdentity {
 export interface SessionControl {
   /**
    * Makes this connection the device's session (closing an older one of the same device) and
-   * returns the identity to hand out. The login counts (is logged, announced) once the request's
-   * reply is queued.
+   * returns the identity to hand out.
    */
   login(device: { equipId: string; kind: string; loginAt: Date }): string;
-  /** Ends the session with this request's reply: nothing after it on the connection is served. */
+  /** Ends the session after the reply is sent. */
   logout(): void;
 }
 

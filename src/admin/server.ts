@@ -6,10 +6,10 @@
  *
  * @module
  */
+import { withDeadline } from "../deadline.ts";
 import type { Logger } from "../log.ts";
 import type { Gauge, MetricsRegistry } from "./metrics.ts";
 import type { DeviceRecord } from "../store/devices.ts";
-import { withDeadline } from "../deadline.ts";
 
 /** The state of one dependency as `/healthz` reports it. */
 export interface ComponentHealth {

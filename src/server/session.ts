@@ -44,7 +44,7 @@ export type CloseReason =
 export interface SessionHooks {
   /** Runs one request; never throws. */
   handle(session: Session, frame: Frame): Promise<EncodedReply>;
-  /** Called once a device logged in on this connection (after its reply is queued). */
+  /** Called once a device logged in on this connection (after its loginReturn is queued). */
   onLogin(session: Session, device: DeviceIdentity): void;
   /** Makes this session the device's, closing an older one. */
   takeOver(session: Session, equipId: string): void;
@@ -297,11 +297,11 @@ export class Session {
       const uniqueId = this.#options.uniqueIdMode === "token" ? crypto.randomUUID() : equipId;
       this.#hooks.takeOver(this, equipId);
       this.device = { equipId, kind, uniqueId };
-      this.#newLogin = this.device;
       this.loginAt = loginAt;
       this.missedHeartbeats = 0;
       this.lastHeartbeatAt = this.#options.now();
       this.log = this.log.child({ equipId });
+      this.#newLogin = this.device;
       return uniqueId;
     },
     logout: () => {
