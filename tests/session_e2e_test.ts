@@ -10,6 +10,7 @@ import { DeviceClient } from "../src/device/client.ts";
 import { encodeFrame } from "../src/protocol/frame.ts";
 import { getDevice, setDeviceEnabled } from "../src/store/devices.ts";
 import { openDatabase } from "../src/app.ts";
+import { type ActionTable, CORE_ACTIONS } from "../src/actions/mod.ts";
 
 const backend = backends()[0].name;
 
@@ -140,16 +141,30 @@ Deno.test(`a peer that never reads its replies is dropped at the queue cap (${ba
 });
 
 Deno.test(`graceful shutdown closes sessions and marks devices offline (${backend})`, async () => {
-  const appliance = await startTestAppliance(backend);
+  // `getGoods`, slowed down: the request is surely in the server's hands when shutdown begins.
+  const inFlight = Promise.withResolvers<void>();
+  const actions: ActionTable = {
+    ...CORE_ACTIONS,
+    slowGetGoods: {
+      handle: async (ctx, body) => {
+        inFlight.resolve();
+        await new Promise((r) => setTimeout(r, 300));
+        return CORE_ACTIONS.getGoods.handle(ctx, body);
+      },
+    },
+  };
+  const appliance = await startTestAppliance(backend, { actions });
   const config = { ...appliance.config };
   let stopped = false;
   try {
     const label = await appliance.device("DZBQ_0701");
     assertEquals((await getDevice(appliance.app.db, "DZBQ_0701"))?.online, true);
-    const pending = label.request("getGoods", { gid: 1 }).catch(() => undefined);
+    const pending = label.request("slowGetGoods", { gid: 1 });
+    await inFlight.promise;
     await appliance.app.shutdown();
     const reply = await pending;
-    if (reply) assertEquals(reply.json?.exception, "", "an in-flight request is answered");
+    assertEquals(reply.json?.exception, "", "an in-flight request is answered");
+    assertEquals((reply.json?.goods as { gid: number }[])[0].gid, 1, "with its goods");
     await label.done;
     await assertRejects(
       DeviceClient.connect({ host: "127.0.0.1", port: appliance.port, equipId: "x" }),

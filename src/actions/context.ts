@@ -29,6 +29,11 @@ export interface ActionContext {
   readonly log: Logger;
   readonly session: SessionControl;
   readonly events: AppEvents;
+  /**
+   * Aborted when the request timed out (its reply is already sent): stop. `db` carries it on every
+   * statement already; pass it to other slow work (fetch, waits).
+   */
+  readonly signal: AbortSignal;
 }
 
 /** A handler's reply; `body: null` sends an empty body (0 bytes). */
@@ -41,6 +46,17 @@ export interface ActionResult {
 
 /** One action. */
 export type ActionHandler = (ctx: ActionContext, body: JsonObject) => Promise<ActionResult>;
+
+/** One action and the rules the dispatcher applies around it (the action table's entries). */
+export interface ActionEntry {
+  readonly handle: ActionHandler;
+  /** Served without a logged-in device (only `login`). */
+  readonly public?: boolean;
+  /** The body is not read: the handler gets `{}` (field devices send `login` with "", "{}" or nothing). */
+  readonly ignoresBody?: boolean;
+  /** Fields every failure reply carries besides `exception` (devices read them on every reply). */
+  readonly failureBody?: JsonObject;
+}
 
 /** The device of a handler that requires login (every action but `login`). */
 export function requireDevice(ctx: ActionContext): DeviceIdentity {

@@ -16,7 +16,6 @@ import {
 } from "./context.ts";
 import { amount, required, text } from "../fields.ts";
 import { UserError } from "../errors.ts";
-import { DatabaseUnavailableError } from "../store/database.ts";
 import type { JsonObject } from "../protocol/body.ts";
 import { isScale } from "../protocol/device_id.ts";
 import { maskId } from "../log.ts";
@@ -111,22 +110,7 @@ function retried(order: OrderRecord, total: string): ActionResult {
 }
 
 /**
- * Handles `getPayInfo`. Every failure answers `{"exception": "<reason>", "url": ""}`: the old
- * server sent a stale variable when creating the order failed, which devices could not read.
+ * Handles `getPayInfo`. A failure carries `"url": ""` besides the `exception` (the action table's
+ * `failureBody`): the old server sent a stale variable there, which devices could not read.
  */
-export const getPayInfo: ActionHandler = async (ctx, body) => {
-  try {
-    return await createPayment(ctx, body);
-  } catch (e) {
-    let reason: string;
-    if (e instanceof UserError) reason = e.message;
-    else if (e instanceof DatabaseUnavailableError) {
-      ctx.log.warn("getPayInfo failed: database unavailable", { error: e.message });
-      reason = "database unavailable, try again later";
-    } else {
-      ctx.log.error("getPayInfo failed", { error: (e as Error)?.message ?? String(e) });
-      reason = "internal error";
-    }
-    return { body: { exception: reason, url: "" } };
-  }
-};
+export const getPayInfo: ActionHandler = (ctx, body) => createPayment(ctx, body);

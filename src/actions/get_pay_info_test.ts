@@ -7,9 +7,12 @@ import type { Database } from "../store/database.ts";
 import { callState } from "../store/payment_calls.ts";
 import { findTerminalOrder } from "../store/orders.ts";
 import { openDoorSession } from "../store/door_sessions.ts";
-import { getPayInfo, payUrl } from "./get_pay_info.ts";
+import { payUrl } from "./get_pay_info.ts";
 import { makePayment } from "./make_payment.ts";
 import { ORDER_CREATED_EVENT } from "../payment/events.ts";
+import { CORE_ACTIONS } from "./mod.ts";
+import { runAction } from "../server/dispatch.ts";
+import { encodeBody, type JsonObject } from "../protocol/body.ts";
 
 const NOW = Date.UTC(2025, 0, 2, 3, 4, 5);
 
@@ -26,6 +29,11 @@ function context(db: Database, equipId: string, emitted: unknown[] = []): Action
   });
 }
 
+/** Runs `getPayInfo` as a device request is run: with its failure rules from the action table. */
+function ask(ctx: ActionContext, fields: JsonObject): Promise<ActionResult> {
+  return runAction(CORE_ACTIONS.getPayInfo, ctx, encodeBody(fields));
+}
+
 function body(result: ActionResult) {
   return result.body as Record<string, unknown>;
 }
@@ -35,7 +43,7 @@ async function suite(t: Deno.TestContext, db: Database) {
     const emitted: unknown[] = [];
     await openDoorSession(db, "shopT", "oWx-customer-1", new Date(NOW));
     const reply = body(
-      await getPayInfo(context(db, "DZC_0001", emitted), {
+      await ask(context(db, "DZC_0001", emitted), {
         order_id: "S-1",
         totalPrice: 5.29,
         goods: [{ gid: 1, standardPrice: 12.8, weight: 0.413 }],
@@ -66,7 +74,7 @@ async function suite(t: Deno.TestContext, db: Database) {
     const emitted: unknown[] = [];
     const first = await findTerminalOrder(db, "DZC_0001", "S-1");
     const reply = body(
-      await getPayInfo(context(db, "DZC_0001", emitted), {
+      await ask(context(db, "DZC_0001", emitted), {
         order_id: "S-1",
         totalPrice: "5.29",
         goods: { gid: "1", standardPrice: "12.8", weight: "0.413" },
@@ -80,7 +88,7 @@ async function suite(t: Deno.TestContext, db: Database) {
     assert.equal(count[0].n, 1);
     // The same number for a different total is another sale: refused, not merged.
     const other = body(
-      await getPayInfo(context(db, "DZC_0001"), {
+      await ask(context(db, "DZC_0001"), {
         order_id: "S-1",
         totalPrice: 12.8,
         goods: [{ gid: 1, weight: 1 }],
@@ -90,7 +98,7 @@ async function suite(t: Deno.TestContext, db: Database) {
     assert.match(String(other.exception), /order_id S-1 is already used/);
     // Another device may use the same number.
     const elsewhere = body(
-      await getPayInfo(context(db, "DZC_0002"), {
+      await ask(context(db, "DZC_0002"), {
         order_id: "S-1",
         totalPrice: 5.29,
         goods: [{ gid: 1, weight: 0.413 }],
@@ -103,7 +111,7 @@ async function suite(t: Deno.TestContext, db: Database) {
   await t.step("concurrent identical requests make one order", async () => {
     const request = { order_id: "P-9", totalPrice: 7, goods: [{ gid: 10, qty: 2 }] };
     const replies = await Promise.all(
-      Array.from({ length: 4 }, () => getPayInfo(context(db, "POS_0001"), request)),
+      Array.from({ length: 4 }, () => ask(context(db, "POS_0001"), request)),
     );
     const urls = new Set(replies.map((r) => body(r).url));
     assert.equal(urls.size, 1);
@@ -117,11 +125,11 @@ async function suite(t: Deno.TestContext, db: Database) {
   await t.step("errorPrice when the device's total is off by more than 0.01", async () => {
     const goods = [{ gid: 9, qty: 2 }, { gid: 10, qty: 1 }]; // 4.00 + 3.50
     assert.deepEqual(
-      body(await getPayInfo(context(db, "POS_0001"), { order_id: "E1", totalPrice: 7.52, goods })),
+      body(await ask(context(db, "POS_0001"), { order_id: "E1", totalPrice: 7.52, goods })),
       { exception: "errorPrice", url: "" },
     );
     const within = body(
-      await getPayInfo(context(db, "POS_0001"), { order_id: "E1", totalPrice: 7.51, goods }),
+      await ask(context(db, "POS_0001"), { order_id: "E1", totalPrice: 7.51, goods }),
     );
     assert.equal(within.exception, "");
     assert.match(String(within.url), /^https:\/\/pay\.test\/qr\?o=\d{15}&a=7\.50&s=shopT$/);
@@ -129,7 +137,7 @@ async function suite(t: Deno.TestContext, db: Database) {
   });
 
   await t.step("every failure answers an exception and an empty url", async () => {
-    const cases: [Record<string, unknown>, RegExp][] = [
+    const cases: [JsonObject, RegExp][] = [
       [{ totalPrice: 1, goods: [{ gid: 9, qty: 1 }] }, /order_id is required/],
       [{ order_id: "X", goods: [{ gid: 9, qty: 1 }] }, /totalPrice is required/],
       [{ order_id: "X", totalPrice: 2 }, /goods is required/],
@@ -139,9 +147,9 @@ async function suite(t: Deno.TestContext, db: Database) {
       [{ order_id: "X", totalPrice: 2, goods: "nonsense" }, /goods must be a list/],
       [{ order_id: { a: 1 }, totalPrice: 2, goods: [{ gid: 9, qty: 1 }] }, /order_id must be text/],
     ];
-    for (const [request, reason] of cases) {
-      const reply = body(await getPayInfo(context(db, "POS_0001"), request));
-      assert.equal(reply.url, "", JSON.stringify(request));
+    for (const [fields, reason] of cases) {
+      const reply = body(await ask(context(db, "POS_0001"), fields));
+      assert.equal(reply.url, "", JSON.stringify(fields));
       assert.match(String(reply.exception), reason);
     }
     assert.equal(await findTerminalOrder(db, "POS_0001", "X"), undefined);
@@ -153,7 +161,7 @@ async function suite(t: Deno.TestContext, db: Database) {
       query: () => Promise.reject(new Error("relation does not exist")),
     };
     const reply = body(
-      await getPayInfo(context(broken, "POS_0001"), {
+      await ask(context(broken, "POS_0001"), {
         order_id: "B1",
         totalPrice: 2,
         goods: [{ gid: 9, qty: 1 }],

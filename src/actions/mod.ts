@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { ActionHandler } from "./context.ts";
+import type { ActionEntry } from "./context.ts";
 import { login } from "./login.ts";
 import { logout } from "./logout.ts";
 import { health } from "./health.ts";
@@ -15,19 +15,20 @@ import { getPosition } from "./get_position.ts";
 import { getPayInfo } from "./get_pay_info.ts";
 import { makePayment } from "./make_payment.ts";
 
-/** Action name → handler. Every action but `login` requires a logged-in device. */
-export type ActionTable = Readonly<Record<string, ActionHandler>>;
+/** Action name → handler and its rules. An action not marked `public` needs a logged-in device. */
+export type ActionTable = Readonly<Record<string, ActionEntry>>;
 
 /** The core actions (PROTOCOL.md §2–3). */
 export const CORE_ACTIONS: ActionTable = {
-  login,
-  logout,
-  health,
-  getGoods,
-  getAllGoods,
-  getWarehouseGoods,
-  stockGoods,
-  getPosition,
-  getPayInfo,
-  makePayment,
+  login: { handle: login, public: true, ignoresBody: true },
+  logout: { handle: logout },
+  health: { handle: health },
+  getGoods: { handle: getGoods },
+  getAllGoods: { handle: getAllGoods },
+  getWarehouseGoods: { handle: getWarehouseGoods },
+  stockGoods: { handle: stockGoods },
+  getPosition: { handle: getPosition },
+  // The old server sent a stale variable instead of `url` when it failed; devices read `url`.
+  getPayInfo: { handle: getPayInfo, failureBody: { url: "" } },
+  makePayment: { handle: makePayment },
 };

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { withDeadline } from "../deadline.ts";
 import type { Logger } from "../log.ts";
 import type { Gauge, MetricsRegistry } from "./metrics.ts";
 import type { DeviceRecord } from "../store/devices.ts";
@@ -105,21 +106,6 @@ export function deviceView(d: DeviceRecord): DeviceView {
   };
 }
 
-async function withTimeout<T>(work: Promise<T>, seconds: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`${what} timed out after ${seconds} s`)),
-      seconds * 1000,
-    );
-  });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 async function component(
   probe: (() => ComponentHealth | Promise<ComponentHealth>) | undefined,
   name: string,
@@ -184,7 +170,7 @@ export function createAdminHandler(
     const t0 = performance.now();
     let database: HealthReport["database"];
     try {
-      await withTimeout(deps.pingDatabase(), timeoutS, "database check");
+      await withDeadline(timeoutS * 1000, () => deps.pingDatabase(), "database check");
       database = { state: "up", latencyMs: Math.round((performance.now() - t0) * 10) / 10 };
     } catch (e) {
       database = { state: "down", detail: (e as Error).message };
@@ -208,9 +194,10 @@ export function createAdminHandler(
   }
 
   async function refreshMetrics(): Promise<void> {
-    if (!deps.refreshMetrics) return;
+    const refresh = deps.refreshMetrics;
+    if (!refresh) return;
     try {
-      await withTimeout(deps.refreshMetrics(), timeoutS, "metrics refresh");
+      await withDeadline(timeoutS * 1000, () => refresh(), "metrics refresh");
     } catch (e) {
       deps.log.debug("metrics not refreshed", { error: (e as Error).message });
     }

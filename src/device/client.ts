@@ -215,7 +215,9 @@ export class DeviceClient {
       for (;;) {
         const n = await this.#conn.read(buffer);
         if (n === null) break;
-        for (const frame of this.#decoder.push(buffer.subarray(0, n))) this.#deliver(frame);
+        const { frames, error } = this.#decoder.decode(buffer.subarray(0, n));
+        for (const frame of frames) this.#deliver(frame);
+        if (error) break; // the frames before the bad bytes are delivered, then it ends
       }
     } catch {
       // closed locally or reset by the server: both end the connection

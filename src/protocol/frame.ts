@@ -113,16 +113,27 @@ export interface FrameDecoderOptions {
   limits?: FrameLimits;
 }
 
+/** What one chunk gave: the complete frames, and the error that ended the stream, if it did. */
+export interface DecodeResult {
+  /** Every frame completed by the chunk, in order, up to the first bad byte. */
+  frames: Frame[];
+  /** Set once the stream is known to be bad; the frames before it are still in `frames`. */
+  error: ProtocolError | undefined;
+}
+
 /**
  * Incremental frame decoder for one connection. Feed it chunks exactly as they arrive (one byte at
- * a time or many frames at once); it returns the complete frames and keeps the rest. It throws a
- * {@link ProtocolError} as soon as a frame is known to be bad (for a 2 GB body: at its header,
- * without waiting for the bytes). After an error the decoder must not be used again.
+ * a time or many frames at once); it returns the complete frames and keeps the rest. A bad frame
+ * is reported as soon as it is known to be bad (for a 2 GB body: at its header, without waiting for
+ * the bytes), together with the good frames that came before it in the same chunk: a connection
+ * answers those before it closes (PROTOCOL.md §6). After an error nothing more is decoded.
  *
  * @example
  * ```ts
  * const decoder = new FrameDecoder({ byteOrder: "auto" });
- * for (const frame of decoder.push(chunk)) console.log(frame.header.action);
+ * const { frames, error } = decoder.decode(chunk);
+ * for (const frame of frames) console.log(frame.header.action);
+ * if (error) console.log("closing:", error.reason);
  * ```
  */
 export class FrameDecoder {
@@ -134,6 +145,7 @@ export class FrameDecoder {
   #start = 0;
   #end = 0;
   #pendingHeader: FrameHeader | undefined;
+  #error: ProtocolError | undefined;
 
   /** @param options byte order (default `le`) and limits (default {@link DEFAULT_FRAME_LIMITS}) */
   constructor(options: FrameDecoderOptions = {}) {
@@ -157,20 +169,46 @@ export class FrameDecoder {
     return this.#pendingHeader !== undefined || this.#end > this.#start;
   }
 
-  /** Appends a chunk and returns every frame it completes. */
-  push(chunk: Uint8Array): Frame[] {
-    this.#append(chunk);
+  /** The error that ended the stream, once there was one. */
+  get error(): ProtocolError | undefined {
+    return this.#error;
+  }
+
+  /** Appends a chunk and returns every frame it completes, and the error if the stream went bad. */
+  decode(chunk: Uint8Array): DecodeResult {
     const frames: Frame[] = [];
-    for (;;) {
-      const frame = this.#next();
-      if (!frame) break;
-      frames.push(frame);
+    if (this.#error) return { frames, error: this.#error };
+    this.#append(chunk);
+    try {
+      for (;;) {
+        const frame = this.#next();
+        if (!frame) break;
+        frames.push(frame);
+      }
+    } catch (e) {
+      if (!(e instanceof ProtocolError)) throw e;
+      this.#error = e;
+      this.#buffer = new Uint8Array(0);
+      this.#start = this.#end = 0;
+      this.#pendingHeader = undefined;
+      return { frames, error: e };
     }
     if (this.#start === this.#end && this.#buffer.byteLength > 4096) {
       // An idle connection should not keep the memory of its largest frame.
       this.#buffer = new Uint8Array(0);
       this.#start = this.#end = 0;
     }
+    return { frames, error: undefined };
+  }
+
+  /**
+   * Like {@link decode}, but throws the {@link ProtocolError} instead of returning it: the frames
+   * completed by the same chunk are then not returned. For streams where an error ends everything
+   * (tests, tools); a connection that answers requests uses {@link decode}.
+   */
+  push(chunk: Uint8Array): Frame[] {
+    const { frames, error } = this.decode(chunk);
+    if (error) throw error;
     return frames;
   }
 

@@ -208,3 +208,36 @@ Deno.test("an idle decoder gives back the memory of a large frame", () => {
   assert.equal(decoder.push(big).length, 1);
   assert.equal(decoder.bufferedBytes, 0);
 });
+
+Deno.test("decode returns the frames before a bad one with the error, however the stream is cut", () => {
+  const [a, b] = sampleFrames("le");
+  const bad = rawFrame('{"action":"login","length":-1}');
+  const stream = concat([a, b, bad, a]);
+  for (let cut = 0; cut <= stream.byteLength; cut++) {
+    const decoder = new FrameDecoder();
+    const first = decoder.decode(stream.subarray(0, cut));
+    const second = decoder.decode(stream.subarray(cut));
+    const error = first.error ?? second.error;
+    assert.equal(error?.reason, "bad_length", `cut ${cut}`);
+    assert.deepEqual(
+      summary([...first.frames, ...second.frames]),
+      summary(new FrameDecoder().push(concat([a, b]))),
+      `cut ${cut}`,
+    );
+  }
+});
+
+Deno.test("after an error nothing more is decoded, and push throws it", () => {
+  const [a] = sampleFrames("le");
+  const decoder = new FrameDecoder();
+  const { frames, error } = decoder.decode(concat([a, rawFrame("[1]")]));
+  assert.equal(frames.length, 1);
+  assert.equal(error?.reason, "header_not_object");
+  assert.equal(decoder.error, error);
+  assert.deepEqual(decoder.decode(a), { frames: [], error });
+  assertProtocolError(() => decoder.push(a), "header_not_object");
+  assertProtocolError(
+    () => new FrameDecoder().push(concat([a, rawFrame("[1]")])),
+    "header_not_object",
+  );
+});

@@ -1,11 +1,12 @@
 /**
- * From a decoded request frame to its reply: login check, body decoding, the handler, and the
- * mapping of every failure to an `exception` (PROTOCOL.md §3: never a stack trace, never a silent
- * drop). No sockets here.
+ * From a decoded request frame to its reply: login check, body decoding, the handler (cancelled
+ * when it overruns the request timeout), and the mapping of every failure to an `exception`
+ * (PROTOCOL.md §3: never a stack trace, never a silent drop). What differs between actions comes
+ * from their entry in the action table; no action is named here. No sockets here.
  *
  * @module
  */
-import type { ActionContext, ActionResult } from "../actions/context.ts";
+import type { ActionContext, ActionEntry, ActionResult } from "../actions/context.ts";
 import type { AppEvents } from "../events.ts";
 import type { Clock } from "../clock.ts";
 import type { DeviceIdentity, SessionControl } from "../device_link.ts";
@@ -13,11 +14,12 @@ import type { ActionTable } from "../actions/mod.ts";
 import type { Config } from "../config/config.ts";
 import type { Database } from "../store/database.ts";
 import type { GoodsReader } from "../store/goods_cache.ts";
-import { DatabaseUnavailableError } from "../store/database.ts";
+import { DatabaseUnavailableError, withSignal } from "../store/database.ts";
 import type { Logger } from "../log.ts";
 import type { Frame } from "../protocol/frame.ts";
-import { BodyError, decodeBody, encodeBody, type JsonObject } from "../protocol/body.ts";
+import { BodyError, decodeBody, encodeBody } from "../protocol/body.ts";
 import { UserError } from "../errors.ts";
+import { DeadlineExceeded, withDeadline } from "../deadline.ts";
 import type { ServerMetrics } from "./server_metrics.ts";
 
 /** What every request on every connection shares. */
@@ -50,27 +52,14 @@ export interface EncodedReply {
 /** The `exception` for a request whose identity is missing or wrong. */
 export const NOT_LOGGED_IN = "not logged in";
 
-class RequestTimeout extends Error {}
-
-async function withTimeout<T>(work: Promise<T>, seconds: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new RequestTimeout()), seconds * 1000);
-  });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 function exception(reason: string): ActionResult {
   return { body: { exception: reason } };
 }
 
-// Replies whose failure form has more than `exception`: devices read these fields on every reply
-// (the old server's getPayInfo sent a stale variable instead of `url` when it failed).
-const FAILURE_FIELDS: Readonly<Record<string, JsonObject>> = { getPayInfo: { url: "" } };
+function failed(result: ActionResult): boolean {
+  const reason = result.body?.exception;
+  return typeof reason === "string" && reason !== "";
+}
 
 /**
  * Runs one request and encodes its reply. Never throws: every failure becomes an `exception`.
@@ -83,26 +72,31 @@ export async function dispatch(
   const action = frame.header.action;
   const started = performance.now();
   // Fuzzed action names must not become metric labels (or reach Object.prototype).
-  const known = Object.hasOwn(deps.actions, action);
-  const label = { action: known ? action : "unknown" };
+  const entry = Object.hasOwn(deps.actions, action) ? deps.actions[action] : undefined;
+  const label = { action: entry ? action : "unknown" };
   deps.metrics.requests.inc(label);
 
   let result: ActionResult;
-  if (action !== "login" && (!origin.device || frame.header.uniqueId !== origin.device.uniqueId)) {
-    result = exception(NOT_LOGGED_IN);
-  } else if (!known) {
+  if (!entry?.public && (!origin.device || frame.header.uniqueId !== origin.device.uniqueId)) {
+    result = withFailureBody(entry, exception(NOT_LOGGED_IN));
+  } else if (!entry) {
     result = exception(`unknown action: ${action.slice(0, 64)}`);
   } else {
-    result = await runHandler(deps, origin, frame);
+    result = await runAction(entry, {
+      header: frame.header,
+      device: origin.device,
+      peer: origin.peer,
+      db: deps.db,
+      goods: deps.goods,
+      config: deps.config,
+      clock: deps.clock,
+      log: origin.log,
+      session: origin.session,
+      events: deps.events,
+    }, frame.body);
   }
 
-  const reason = result.body?.exception;
-  if (typeof reason === "string" && reason !== "") {
-    deps.metrics.requestErrors.inc(label);
-    if (Object.hasOwn(FAILURE_FIELDS, action)) {
-      result = { ...result, body: { ...FAILURE_FIELDS[action], ...result.body } };
-    }
-  }
+  if (failed(result)) deps.metrics.requestErrors.inc(label);
   deps.metrics.requestSeconds.observe((performance.now() - started) / 1000, label);
   return {
     action: `${action}Return`,
@@ -111,42 +105,66 @@ export async function dispatch(
   };
 }
 
-async function runHandler(
-  deps: DispatchDeps,
-  origin: RequestOrigin,
-  frame: Frame,
+function withFailureBody(entry: ActionEntry | undefined, result: ActionResult): ActionResult {
+  if (!entry?.failureBody || !failed(result)) return result;
+  return { ...result, body: { ...entry.failureBody, ...result.body } };
+}
+
+/**
+ * Runs one action's handler on a request body under the configured request timeout, with the
+ * entry's rules: the body decoded unless the entry ignores it, every failure mapped to an
+ * `exception` with the entry's failure fields. When the time is up the handler's signal is
+ * aborted: its database statements stop, and it can no longer log the session in or out. Never
+ * throws.
+ */
+export async function runAction(
+  entry: ActionEntry,
+  request: Omit<ActionContext, "signal">,
+  body: Uint8Array,
 ): Promise<ActionResult> {
-  const action = frame.header.action;
-  const ctx: ActionContext = {
-    header: frame.header,
-    device: origin.device,
-    peer: origin.peer,
-    db: deps.db,
-    goods: deps.goods,
-    config: deps.config,
-    clock: deps.clock,
-    log: origin.log,
-    session: origin.session,
-    events: deps.events,
-  };
+  const action = request.header.action;
+  const timeoutS = request.config.requestTimeoutS;
+  let result: ActionResult;
   try {
-    // The old server ignored login bodies; field devices send "", "{}" or nothing.
-    const body = action === "login" ? {} : decodeBody(frame.body);
-    return await withTimeout(deps.actions[action](ctx, body), deps.config.requestTimeoutS);
+    result = await withDeadline(timeoutS * 1000, (signal) => {
+      const ctx: ActionContext = {
+        ...request,
+        db: withSignal(request.db, signal),
+        session: {
+          login: (device) => {
+            signal.throwIfAborted();
+            return request.session.login(device);
+          },
+          logout: () => {
+            signal.throwIfAborted();
+            request.session.logout();
+          },
+        },
+        signal,
+      };
+      return entry.handle(ctx, entry.ignoresBody ? {} : decodeBody(body));
+    }, action);
   } catch (e) {
-    if (e instanceof UserError || e instanceof BodyError) {
-      origin.log.info("request refused", { action, reason: e.message });
-      return exception(e.message);
-    }
-    if (e instanceof DatabaseUnavailableError) {
-      origin.log.warn("request failed: database unavailable", { action, error: e.message });
-      return exception("database unavailable, try again later");
-    }
-    if (e instanceof RequestTimeout) {
-      origin.log.warn("request timed out", { action, timeoutS: deps.config.requestTimeoutS });
-      return exception("request timed out, try again later");
-    }
-    origin.log.error("request failed", { action, error: (e as Error)?.message ?? String(e) });
-    return exception("internal error");
+    result = exception(failureReason(request, e));
   }
+  return withFailureBody(entry, result);
+}
+
+function failureReason(request: Omit<ActionContext, "signal">, e: unknown): string {
+  const action = request.header.action;
+  const log = request.log;
+  if (e instanceof UserError || e instanceof BodyError) {
+    log.info("request refused", { action, reason: e.message });
+    return e.message;
+  }
+  if (e instanceof DatabaseUnavailableError) {
+    log.warn("request failed: database unavailable", { action, error: e.message });
+    return "database unavailable, try again later";
+  }
+  if (e instanceof DeadlineExceeded) {
+    log.warn("request timed out", { action, timeoutS: request.config.requestTimeoutS });
+    return "request timed out, try again later";
+  }
+  log.error("request failed", { action, error: (e as Error)?.message ?? String(e) });
+  return "internal error";
 }

@@ -21,7 +21,7 @@ import {
   type Frame,
   FrameDecoder,
   type FrameDecoderOptions,
-  ProtocolError,
+  type ProtocolError,
 } from "../protocol/frame.ts";
 import type { EncodedReply } from "./dispatch.ts";
 
@@ -111,6 +111,11 @@ export class Session {
   #closed = false;
   #closing: Promise<void> | undefined;
   #closeReason: CloseReason | undefined;
+  // Set by a handler through `control`, acted on once its reply is queued.
+  #newLogin: DeviceIdentity | undefined;
+  #loggedOut = false;
+  // No more frames are read: a protocol error, or a logout, ended the stream.
+  #readingDone = false;
   #socketClosed = Promise.withResolvers<void>();
 
   /** @param socket the accepted connection @param hooks the server @param log logger */
@@ -158,14 +163,17 @@ export class Session {
   }
 
   #onData(chunk: Uint8Array): void {
-    if (this.#closed) return;
-    let frames: Frame[];
-    try {
-      frames = this.#decoder.push(chunk);
-    } catch (e) {
-      if (!(e instanceof ProtocolError)) throw e;
-      this.#hooks.onProtocolError(this, e);
-      this.close("protocol_error");
+    if (this.#closed || this.#readingDone) return;
+    const { frames, error } = this.#decoder.decode(chunk);
+    if (error) {
+      // The frames that arrived complete before the bad bytes are run and answered, then the
+      // connection is closed (PROTOCOL.md §6); nothing after them is read.
+      this.#readingDone = true;
+      this.partialFrameSince = undefined; // nothing more is awaited from the peer
+      if (frames.length > 0) this.heardFrom = true;
+      this.#hooks.onProtocolError(this, error);
+      for (const frame of frames) this.#receive(frame);
+      this.#requests.then(() => this.close("protocol_error", { flushMs: 1000 }));
       return;
     }
     if (frames.length > 0) this.heardFrom = true;
@@ -194,8 +202,13 @@ export class Session {
         const reply = await this.#hooks.handle(this, frame);
         if (this.#closed) return;
         this.send(reply.action, reply.uniqueId, reply.body);
-        if (action === "login" && this.device && reply.uniqueId === this.device.uniqueId) {
-          this.#hooks.onLogin(this, this.device);
+        const login = this.#newLogin;
+        this.#newLogin = undefined;
+        if (login && login === this.device) this.#hooks.onLogin(this, login);
+        if (this.#loggedOut) {
+          // The session ends with this reply: frames pipelined after the logout are not served.
+          this.#readingDone = true;
+          this.close("logout", { flushMs: 1000 });
         }
       } finally {
         this.#queuedRequests--;
@@ -288,11 +301,12 @@ export class Session {
       this.missedHeartbeats = 0;
       this.lastHeartbeatAt = this.#options.now();
       this.log = this.log.child({ equipId });
+      this.#newLogin = this.device;
       return uniqueId;
     },
     logout: () => {
-      // The reply is queued after the handler returns; close once it has been written.
-      this.#requests = this.#requests.then(() => this.close("logout", { flushMs: 1000 }));
+      // The reply is queued after the handler returns; the session closes once it is written.
+      this.#loggedOut = true;
     },
   };
 

@@ -11,8 +11,12 @@ export type Row = Record<string, unknown>;
 
 /** Something that runs SQL: the database itself, or a transaction. */
 export interface Queryable {
-  /** Runs one statement with `$1`… parameters and returns its rows. */
-  query<T extends Row = Row>(sql: string, params?: unknown[]): Promise<T[]>;
+  /**
+   * Runs one statement with `$1`… parameters and returns its rows. When `signal` is aborted the
+   * statement is not started, or cancelled where the driver can (PostgreSQL), and the call rejects
+   * with the signal's reason.
+   */
+  query<T extends Row = Row>(sql: string, params?: unknown[], signal?: AbortSignal): Promise<T[]>;
   /** Runs a script of several statements without parameters (migrations). */
   exec(sql: string): Promise<void>;
 }
@@ -25,8 +29,11 @@ export interface Database extends Queryable {
   readonly kind: DatabaseKind;
   /** Human description for logs (URL without password, or directory). */
   readonly description: string;
-  /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
-  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. With
+   * `signal`, every statement of `fn` carries it: an abort rolls the transaction back.
+   */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>, signal?: AbortSignal): Promise<T>;
   /**
    * Subscribes to `NOTIFY channel`. `onListen` runs when the subscription is (re-)established, so a
    * caller can catch up on what it missed while disconnected. Returns an unsubscribe function.
@@ -38,6 +45,25 @@ export interface Database extends Queryable {
   ): Promise<() => Promise<void>>;
   /** Closes every connection (and for PGlite, releases the directory lock). */
   close(): Promise<void>;
+}
+
+/**
+ * `db` with `signal` on every statement made through it (a request's handler gets this view, so
+ * every query it makes stops when the request times out). Statements given their own signal keep it.
+ */
+export function withSignal(db: Database, signal: AbortSignal): Database {
+  return {
+    kind: db.kind,
+    description: db.description,
+    query: (sql, params, own) => db.query(sql, params, own ?? signal),
+    exec: (sql) => {
+      if (signal.aborted) return Promise.reject(signal.reason);
+      return db.exec(sql);
+    },
+    transaction: (fn, own) => db.transaction(fn, own ?? signal),
+    listen: (channel, onNotify, onListen) => db.listen(channel, onNotify, onListen),
+    close: () => db.close(),
+  };
 }
 
 /**

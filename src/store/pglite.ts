@@ -14,13 +14,21 @@ export interface EmbeddedDatabase extends Database {
   readonly directory: string;
 }
 
-function queryable(pg: PGlite | Transaction): Queryable {
+// PGlite cannot interrupt a running statement: an aborted signal stops the next one (and so rolls
+// a transaction back). `bound`: the signal of the transaction a statement belongs to.
+function queryable(pg: PGlite | Transaction, bound?: AbortSignal): Queryable {
   return {
-    async query<T extends Row = Row>(sql: string, params: unknown[] = []): Promise<T[]> {
+    async query<T extends Row = Row>(
+      sql: string,
+      params: unknown[] = [],
+      signal: AbortSignal | undefined = bound,
+    ): Promise<T[]> {
+      signal?.throwIfAborted();
       const result = await pg.query<T>(sql, params);
       return result.rows;
     },
     async exec(sql: string): Promise<void> {
+      bound?.throwIfAborted();
       await pg.exec(sql);
     },
   };
@@ -86,8 +94,10 @@ export async function openPglite(stateDir: string): Promise<EmbeddedDatabase> {
     created,
     query: base.query,
     exec: base.exec,
-    transaction: <T>(fn: (tx: Queryable) => Promise<T>) =>
-      pg.transaction((tx) => fn(queryable(tx))),
+    transaction: <T>(fn: (tx: Queryable) => Promise<T>, signal?: AbortSignal) => {
+      if (signal?.aborted) return Promise.reject(signal.reason);
+      return pg.transaction((tx) => fn(queryable(tx, signal)));
+    },
     async listen(channel, onNotify, onListen) {
       const unlisten = await pg.listen(channel, onNotify);
       // One in-process connection: it cannot drop, so the subscription is established once.

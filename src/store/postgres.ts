@@ -49,19 +49,31 @@ function translate(e: unknown): unknown {
 
 type Sql = postgres.Sql | postgres.TransactionSql;
 
-function queryable(sql: Sql): Queryable {
+// `bound`: the signal of the transaction a statement belongs to.
+function queryable(sql: Sql, bound?: AbortSignal): Queryable {
   return {
-    async query<T extends Row = Row>(text: string, params: unknown[] = []): Promise<T[]> {
+    async query<T extends Row = Row>(
+      text: string,
+      params: unknown[] = [],
+      signal: AbortSignal | undefined = bound,
+    ): Promise<T[]> {
+      signal?.throwIfAborted();
+      // deno-lint-ignore no-explicit-any
+      const pending = sql.unsafe(text, params as any[], { prepare: params.length > 0 });
+      const cancel = () => pending.cancel();
+      signal?.addEventListener("abort", cancel, { once: true });
       try {
-        // deno-lint-ignore no-explicit-any
-        const rows = await sql.unsafe(text, params as any[], { prepare: params.length > 0 });
         // A plain array, as PGlite returns: postgres.js's Result carries extra fields.
-        return Array.from(rows) as unknown as T[];
+        return Array.from(await pending) as unknown as T[];
       } catch (e) {
+        if (signal?.aborted) throw signal.reason;
         throw translate(e);
+      } finally {
+        signal?.removeEventListener("abort", cancel);
       }
     },
     async exec(text: string): Promise<void> {
+      bound?.throwIfAborted();
       try {
         await sql.unsafe(text);
       } catch (e) {
@@ -154,14 +166,16 @@ export function openPostgres(url: string, options: PostgresOptions = {}): Databa
   return {
     kind: "postgres",
     description: maskSecret(url),
-    query: <T extends Row = Row>(text: string, params?: unknown[]) =>
-      guarded((pool) => wrapped(pool).query<T>(text, params)),
+    query: <T extends Row = Row>(text: string, params?: unknown[], signal?: AbortSignal) =>
+      guarded((pool) => wrapped(pool).query<T>(text, params, signal)),
     exec: (text: string) => guarded((pool) => wrapped(pool).exec(text)),
-    transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    transaction<T>(fn: (tx: Queryable) => Promise<T>, signal?: AbortSignal): Promise<T> {
       return guarded(async (pool) => {
+        signal?.throwIfAborted();
         try {
-          return await pool.begin((tx) => fn(queryable(tx))) as T;
+          return await pool.begin((tx) => fn(queryable(tx, signal))) as T;
         } catch (e) {
+          if (signal?.aborted) throw signal.reason;
           throw translate(e);
         }
       });

@@ -33,6 +33,7 @@ export function actionContext(
       },
     },
     events: { emit: () => {} },
+    signal: new AbortController().signal,
     ...overrides,
   };
 }

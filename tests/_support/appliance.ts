@@ -6,6 +6,7 @@
  */
 import { type Appliance, startAppliance } from "../../src/app.ts";
 import type { Clock } from "../../src/clock.ts";
+import type { ActionTable } from "../../src/actions/mod.ts";
 import { type Config, defaultConfig } from "../../src/config/config.ts";
 import { createMemoryLogger, type LogFields } from "../../src/log.ts";
 import { seedDemo } from "../../src/store/demo.ts";
@@ -34,6 +35,8 @@ export interface TestApplianceOptions {
   demo?: boolean;
   /** For "postgres": the server to create the test database on (default `DATABASE_URL`). */
   postgresUrl?: string;
+  /** The action table (default: the core actions). */
+  actions?: ActionTable;
 }
 
 /** Starts an appliance on `backend` ("postgres" needs `DATABASE_URL`). */
@@ -63,7 +66,13 @@ export async function startTestAppliance(
     dispose = () => Deno.remove(stateDir, { recursive: true });
   }
   const log = createMemoryLogger("debug");
-  const app = await startAppliance({ config, configSources: ["test"], log, clock: options.clock });
+  const app = await startAppliance({
+    config,
+    configSources: ["test"],
+    log,
+    clock: options.clock,
+    actions: options.actions,
+  });
   if (backend === "postgres" && (options.demo ?? true)) await seedDemo(app.db);
   const port = app.server.addr.port;
   const clients: DeviceClient[] = [];

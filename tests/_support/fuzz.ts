@@ -9,6 +9,7 @@
  */
 import {
   type ByteOrder,
+  type DecodeResult,
   encodeFrame,
   type Frame,
   FrameDecoder,
@@ -459,7 +460,10 @@ export function randomChunks(rng: Prng, bytes: Uint8Array, maxChunk = 512): Uint
   return chunks;
 }
 
-/** What decoding a stream gave: the frames, and the protocol error that ended it, if any. */
+/**
+ * What decoding a stream gave: the frames (those before a bad one included), and the protocol
+ * error that ended it, if any.
+ */
 export interface DecodeOutcome {
   frames: Frame[];
   error: ProtocolError["reason"] | undefined;
@@ -479,14 +483,14 @@ export function decodeChecked(
   const { limits } = options;
   const frames: Frame[] = [];
   for (const chunk of chunks) {
-    let got: Frame[];
+    let got: DecodeResult;
     try {
-      got = decoder.push(chunk);
+      got = decoder.decode(chunk);
     } catch (e) {
-      if (e instanceof ProtocolError) return { frames, error: e.reason };
-      throw new Error(`decoder threw a non-protocol error: ${(e as Error)?.message ?? e}`);
+      throw new Error(`decoder threw: ${(e as Error)?.message ?? e}`);
     }
-    for (const frame of got) {
+    if (got.error && !(got.error instanceof ProtocolError)) throw new Error("non-protocol error");
+    for (const frame of got.frames) {
       const { action, length } = frame.header;
       if (typeof action !== "string" || action === "") throw new Error("frame without action");
       if (!Number.isInteger(length) || length < 0 || length > limits.maxBodyBytes) {
@@ -497,6 +501,7 @@ export function decodeChecked(
       }
       frames.push(frame);
     }
+    if (got.error) return { frames, error: got.error.reason };
     const bound = 4 + limits.maxHeaderBytes + limits.maxBodyBytes + chunk.byteLength;
     if (decoder.bufferedBytes > bound) {
       throw new Error(`decoder buffers ${decoder.bufferedBytes} bytes (bound ${bound})`);
@@ -506,16 +511,13 @@ export function decodeChecked(
 }
 
 /**
- * True when two decodings of one stream agree: the same error (or none), the same frames when
- * there is no error. With an error, the frames completed in the read that also held the bad bytes
- * are not returned (the connection is closed at once), so one list need only be a prefix of the
- * other.
+ * True when two decodings of one stream agree: the same error (or none) and the same frames, also
+ * with an error (every frame completed before the bad bytes is returned, however the stream was
+ * cut).
  */
 export function sameOutcome(a: DecodeOutcome, b: DecodeOutcome): boolean {
-  if (a.error !== b.error) return false;
-  if (a.error === undefined && a.frames.length !== b.frames.length) return false;
-  const n = Math.min(a.frames.length, b.frames.length);
-  for (let i = 0; i < n; i++) {
+  if (a.error !== b.error || a.frames.length !== b.frames.length) return false;
+  for (let i = 0; i < a.frames.length; i++) {
     const f = a.frames[i];
     const g = b.frames[i];
     if (JSON.stringify(f.header) !== JSON.stringify(g.header) || !equalBytes(f.body, g.body)) {

@@ -262,7 +262,7 @@ async function hostileStream(
 ): Promise<number> {
   const order = rng.chance(0.85) ? "le" : "be";
   // A quarter of the streams go one part at a time with a pause, so that the frames before a bad
-  // one are answered before it arrives (a protocol error drops what is still in flight).
+  // one are answered before it arrives as well as together with it (both are answered).
   const interactive = rng.chance(0.25);
   const parts = interactive
     ? fuzzStreamParts(rng, corpus, equipId, order)

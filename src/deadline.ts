@@ -1,0 +1,46 @@
+/**
+ * The one timeout helper: runs work with an {@link AbortSignal} that is aborted when the time is
+ * up, so the work stops (its database queries are cancelled) instead of running on unseen while
+ * the caller has moved on, and e.g. a device's retry runs next to it.
+ *
+ * @module
+ */
+
+/** The time given to some work ran out; its signal was aborted with this error. */
+export class DeadlineExceeded extends Error {
+  /** @param message what timed out */
+  constructor(message: string) {
+    super(message);
+    this.name = "DeadlineExceeded";
+  }
+}
+
+/**
+ * Runs `work(signal)` and settles with it, or rejects with {@link DeadlineExceeded} after `ms`,
+ * aborting `signal` at that moment.
+ *
+ * @example
+ * ```ts
+ * const rows = await withDeadline(2000, (signal) => db.query("select 1", [], signal), "check");
+ * ```
+ */
+export async function withDeadline<T>(
+  ms: number,
+  work: (signal: AbortSignal) => Promise<T>,
+  what = "work",
+): Promise<T> {
+  const controller = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const error = new DeadlineExceeded(`${what} timed out after ${ms / 1000} s`);
+      controller.abort(error);
+      reject(error);
+    }, ms);
+  });
+  try {
+    return await Promise.race([work(controller.signal), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

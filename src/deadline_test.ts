@@ -1,0 +1,31 @@
+import assert from "node:assert/strict";
+import { DeadlineExceeded, withDeadline } from "./deadline.ts";
+
+Deno.test("work that finishes in time is not aborted", async () => {
+  let signal: AbortSignal | undefined;
+  const value = await withDeadline(1000, (s) => {
+    signal = s;
+    return Promise.resolve(42);
+  });
+  assert.equal(value, 42);
+  assert.equal(signal?.aborted, false);
+});
+
+Deno.test("work that overruns is rejected and sees its signal aborted", async () => {
+  const stopped = Promise.withResolvers<unknown>();
+  await assert.rejects(
+    withDeadline(20, (signal) =>
+      new Promise<void>((_, reject) => {
+        signal.addEventListener("abort", () => {
+          stopped.resolve(signal.reason);
+          reject(signal.reason);
+        });
+      }), "slow work"),
+    (e) => e instanceof DeadlineExceeded && /slow work timed out after 0.02 s/.test(e.message),
+  );
+  assert.ok((await stopped.promise) instanceof DeadlineExceeded);
+});
+
+Deno.test("a failure of the work is passed through", async () => {
+  await assert.rejects(withDeadline(1000, () => Promise.reject(new Error("boom"))), /boom/);
+});
