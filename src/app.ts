@@ -30,6 +30,7 @@ import { OdooConnector, odooHealthComponent } from "./upstream/odoo/connector.ts
 import { setUpstreamEnabled } from "./upstream/odoo/local_store.ts";
 import { pendingCallCount } from "./store/orders.ts";
 import { BacklogMetrics, readBacklog } from "./admin/backlog_metrics.ts";
+import { TrustMonitor } from "./trust/monitor.ts";
 
 /** An opened local store. */
 export interface OpenedDatabase {
@@ -120,6 +121,9 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
 
     const events = new EventBus(log);
     const metrics = new MetricsRegistry();
+    // Refused payments and logins: counted, and a refused login logged once per device per hour.
+    const trust = new TrustMonitor({ events, metrics, log, clock });
+    services.push({ name: "trust monitor", stop: () => Promise.resolve(trust.stop()) });
     const goods = new GoodsCache(db);
     await goods.start();
     services.push({ name: "goods cache", stop: () => goods.stop() });

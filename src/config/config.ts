@@ -107,6 +107,17 @@ const host: Parser<string> = (v) => {
     : fail(`must be a host name or address, got ${describe(v)}`);
 };
 
+// Device kind prefixes (`POS`), from a JSON array or a comma-separated text.
+const deviceKinds: Parser<string[]> = (v) => {
+  const items = typeof v === "string" ? v.split(",").map((s) => s.trim()).filter(Boolean) : v;
+  if (
+    !Array.isArray(items) || !items.every((k) => typeof k === "string" && /^[A-Z0-9]+$/.test(k))
+  ) {
+    return fail(`must be a list of upper-case device kinds such as ["POS"], got ${describe(v)}`);
+  }
+  return items as string[];
+};
+
 function field<T>(spec: FieldSpec<T>): FieldSpec<T> {
   return spec;
 }
@@ -204,6 +215,13 @@ export const CONFIG_SPEC = {
     parse: oneOf("open", "registered"),
     doc:
       "open: new devices are registered at first login; registered: only known, enabled devices may log in.",
+  }),
+  payAuthority: field({
+    env: "NEWRETAIL_PAY_AUTHORITY",
+    default: [] as string[],
+    parse: deviceKinds,
+    doc:
+      'Device kinds that may mark any order paid with makePayment (cashiers, e.g. ["POS"]); others only their own.',
   }),
   shopId: field({
     env: "NEWRETAIL_SHOP_ID",
@@ -428,6 +446,17 @@ export const CONFIG_SPEC = {
     default: 8687,
     parse: port,
     doc: "Admin HTTP port; 0 picks a free port.",
+  }),
+  adminToken: field({
+    env: "NEWRETAIL_ADMIN_TOKEN",
+    default: "",
+    secret: true,
+    parse: (v) => {
+      const s = text(v);
+      return s === "" || s.length >= 16 ? s : fail("must be at least 16 characters (or empty)");
+    },
+    doc:
+      "Bearer token of the admin HTTP API: needed by every /api/ write, and by every request when adminHost is not loopback.",
   }),
 
   // Odoo upstream (DESIGN.md "upstream (Odoo)"; README "Using with Odoo")
