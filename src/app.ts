@@ -31,6 +31,7 @@ import { setUpstreamEnabled } from "./upstream/odoo/local_store.ts";
 import { pendingCallCount } from "./store/orders.ts";
 import { BacklogMetrics, readBacklog } from "./admin/backlog_metrics.ts";
 import { TrustMonitor } from "./trust/monitor.ts";
+import { assertAdminExposure } from "./admin/api.ts";
 
 /** An opened local store. */
 export interface OpenedDatabase {
@@ -105,6 +106,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   const clock = options.clock ?? systemClock;
   // Checked before opening anything: an incomplete Odoo setup is a config error.
   const odooConfig = odooSettings(config);
+  if (config.adminEnabled) assertAdminExposure(config.adminHost, config.adminToken);
   const { db, created } = await openDatabase(config, log);
   const services: Service[] = [];
   try {
@@ -206,6 +208,8 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
           probes.payment?.() ?? { state: "off", detail: "payment server not configured" },
         odoo: odoo ? () => odooHealthComponent(odoo.health()) : undefined,
         refreshMetrics: () => backlog.refresh(),
+        token: config.adminToken,
+        api: { db, clock, log },
       });
       const started = admin;
       services.push({ name: "admin", stop: () => started.close() });
