@@ -254,6 +254,20 @@ else
   CHANGED=1
 fi
 
+# --- admin API token (issue 10; owned by the trust work, keep this block separate) ---
+# The admin API's write actions need adminToken; generated once, kept in the config (mode 0640).
+if ! grep -q '"adminToken"' "$ROOT$CONF_DIR/config.json"; then
+  ADMIN_TOKEN=$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n') || die "cannot generate adminToken"
+  sed "0,/{/s//{\n  \"adminToken\": \"$ADMIN_TOKEN\",/" "$ROOT$CONF_DIR/config.json" \
+    >"$ROOT$CONF_DIR/config.json.new.$$" || die "cannot write $CONF_DIR/config.json"
+  chmod 640 "$ROOT$CONF_DIR/config.json.new.$$"
+  if [ "$(id -u)" = 0 ]; then chown "$CONF_OWNER" "$ROOT$CONF_DIR/config.json.new.$$" || die "cannot chown $CONF_DIR/config.json"; fi
+  mv "$ROOT$CONF_DIR/config.json.new.$$" "$ROOT$CONF_DIR/config.json" || die "cannot write $CONF_DIR/config.json"
+  say "generated adminToken in $CONF_DIR/config.json"
+  CHANGED=1
+fi
+# --- end of admin API token ---
+
 # The unit, enabled at boot.
 UNIT_BEFORE=$CHANGED
 CHANGED=0

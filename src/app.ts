@@ -30,6 +30,8 @@ import { OdooConnector, odooHealthComponent } from "./upstream/odoo/connector.ts
 import { setUpstreamEnabled } from "./upstream/odoo/local_store.ts";
 import { pendingCallCount } from "./store/payment_calls.ts";
 import { BacklogMetrics, readBacklog } from "./admin/backlog_metrics.ts";
+import { TrustMonitor } from "./trust/monitor.ts";
+import { assertAdminExposure } from "./admin/api.ts";
 
 /** An opened local store. */
 export interface OpenedDatabase {
@@ -104,6 +106,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   const clock = options.clock ?? systemClock;
   // Checked before opening anything: an incomplete Odoo setup is a config error.
   const odooConfig = odooSettings(config);
+  if (config.adminEnabled) assertAdminExposure(config.adminHost, config.adminToken);
   const { db, created } = await openDatabase(config, log);
   const services: Service[] = [];
   try {
@@ -120,6 +123,9 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
 
     const events = new EventBus(log);
     const metrics = new MetricsRegistry();
+    // Refused payments and logins: counted, and a refused login logged once per device per hour.
+    const trust = new TrustMonitor({ events, metrics, log, clock });
+    services.push({ name: "trust monitor", stop: () => Promise.resolve(trust.stop()) });
     const goods = new GoodsCache(db);
     await goods.start();
     services.push({ name: "goods cache", stop: () => goods.stop() });
@@ -202,6 +208,8 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
           probes.payment?.() ?? { state: "off", detail: "payment server not configured" },
         odoo: odoo ? () => odooHealthComponent(odoo.health()) : undefined,
         refreshMetrics: () => backlog.refresh(),
+        token: config.adminToken,
+        api: { db, clock, log },
       });
       const started = admin;
       services.push({ name: "admin", stop: () => started.close() });

@@ -21,9 +21,10 @@ export interface DeviceIdentity {
 export interface SessionControl {
   /**
    * Makes this connection the device's session (closing an older one of the same device) and
-   * returns the identity to hand out.
+   * returns the identity to hand out. Of two logins of one device the one with the higher store
+   * `generation` wins, whichever arrives first; the other connection is closed.
    */
-  login(device: { equipId: string; kind: string; loginAt: Date }): string;
+  login(device: { equipId: string; kind: string; loginAt: Date; generation: number }): string;
   /** Ends the session after the reply is sent. */
   logout(): void;
 }

@@ -130,7 +130,7 @@ async function adminSuite(backend: Backend, t: Deno.TestContext) {
         at,
         policy: "open",
       });
-      await markOffline(db, "DZC_0002", at, new Date("2026-01-02T04:00:00Z"));
+      await markOffline(db, "DZC_0002", 1, new Date("2026-01-02T04:00:00Z"));
       const r = await get(admin.port, "/devices");
       assert.equal(r.status, 200);
       const list = JSON.parse(r.body);

@@ -166,7 +166,7 @@ function storeSuite(backend: Backend) {
             at,
             policy: "open",
           });
-          assertEquals(open, { admitted: true, registered: true });
+          assertEquals(open, { admitted: true, registered: true, generation: 1 });
           const again = await admitDevice(db, {
             equipId: "DZC_0009",
             kind: "DZC",
@@ -174,16 +174,11 @@ function storeSuite(backend: Backend) {
             at: new Date(at.getTime() + 1000),
             policy: "open",
           });
-          assertEquals(again, { admitted: true, registered: false });
+          assertEquals(again, { admitted: true, registered: false, generation: 2 });
           // The first connection's close arrives late: it must not mark the new session offline.
-          await markOffline(db, "DZC_0009", at, new Date(at.getTime() + 2000));
+          await markOffline(db, "DZC_0009", 1, new Date(at.getTime() + 2000));
           assertEquals((await getDevice(db, "DZC_0009"))?.online, true);
-          await markOffline(
-            db,
-            "DZC_0009",
-            new Date(at.getTime() + 1000),
-            new Date(at.getTime() + 3000),
-          );
+          await markOffline(db, "DZC_0009", 2, new Date(at.getTime() + 3000));
           assertEquals((await getDevice(db, "DZC_0009"))?.online, false);
 
           const refused = await admitDevice(db, {
@@ -193,7 +188,11 @@ function storeSuite(backend: Backend) {
             at,
             policy: "registered",
           });
-          assertEquals(refused, { admitted: false, reason: "device DZC_0010 is not registered" });
+          assertEquals(refused, {
+            admitted: false,
+            code: "not_registered",
+            reason: "device DZC_0010 is not registered",
+          });
           assertEquals(await setDeviceEnabled(db, "DZC_0010", "DZC", false), { created: true });
           const disabled = await admitDevice(db, {
             equipId: "DZC_0010",
@@ -202,7 +201,11 @@ function storeSuite(backend: Backend) {
             at,
             policy: "open",
           });
-          assertEquals(disabled, { admitted: false, reason: "device DZC_0010 is disabled" });
+          assertEquals(disabled, {
+            admitted: false,
+            code: "disabled",
+            reason: "device DZC_0010 is disabled",
+          });
           assertEquals(await setDeviceEnabled(db, "DZC_0010", "DZC", true), { created: false });
           assertEquals(
             (await admitDevice(db, {

@@ -13,6 +13,9 @@ import { goodsByLabels, goodsByName, goodsByRfids, learnLabelDevices } from "../
 /** Look-up keys, in the order in which the first present one wins. */
 export const GET_GOODS_KEYS = ["code", "mac_id", "gid", "gname", "rfids"] as const;
 
+/** The device kind that serves shelf labels and is remembered as doing so. */
+const LABEL_KIND = "DZBQ";
+
 /** Most goods a name search returns. */
 export const NAME_SEARCH_LIMIT = 100;
 
@@ -27,7 +30,12 @@ export const getGoods: ActionHandler = async (ctx, body) => {
     case "mac_id": {
       const macs = textList(body.mac_id, "mac_id").map((m) => m.toUpperCase());
       const goods = await goodsByLabels(ctx.db, macs);
-      await learnLabelDevices(ctx.db, goods.map((g) => g.mac), requireDevice(ctx).equipId);
+      // Only shelf labels serve labels (PROTOCOL.md §6): a till looking a label up must not
+      // take that label's price pushes away from it.
+      const device = requireDevice(ctx);
+      if (device.kind === LABEL_KIND) {
+        await learnLabelDevices(ctx.db, goods.map((g) => g.mac), device.equipId);
+      }
       // The labels' displays only speak GBK.
       return { body: { exception: "", goods: goods.map((g) => deviceGoods(g)) }, encoding: "gbk" };
     }

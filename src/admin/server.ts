@@ -1,6 +1,7 @@
 /**
- * The admin HTTP server (loopback by default): `/healthz`, `/metrics`, `/devices` and a short
- * read-only HTML page at `/`. Everything it reports comes in through {@link AdminDeps} as
+ * The admin HTTP server (loopback by default): `/healthz`, `/metrics`, `/devices`, a short
+ * read-only HTML page at `/`, and the JSON API of `api.ts` under `/api/`. Beyond loopback every
+ * request needs the `adminToken`; writes need it whenever one is configured. Everything it reports comes in through {@link AdminDeps} as
  * functions, so it knows nothing of sockets, sessions or integrations and starts in a test with a
  * bare database.
  *
@@ -10,6 +11,14 @@ import { withDeadline } from "../deadline.ts";
 import type { Logger } from "../log.ts";
 import type { Gauge, MetricsRegistry } from "./metrics.ts";
 import type { DeviceRecord } from "../store/devices.ts";
+import {
+  type AdminApiDeps,
+  type AdminAuthPolicy,
+  assertAdminExposure,
+  authorize,
+  createApiHandler,
+  isLoopbackHost,
+} from "./api.ts";
 
 /** The state of one dependency as `/healthz` reports it. */
 export interface ComponentHealth {
@@ -49,6 +58,10 @@ export interface AdminDeps {
   version?: string;
   /** Clock for uptime and `/devices` ages. */
   now?: () => Date;
+  /** `adminToken` (empty or absent: none; then only a loopback address is allowed). */
+  token?: string;
+  /** The JSON API under `/api/`; absent: no API (404). */
+  api?: AdminApiDeps;
 }
 
 /** A running admin server. */
@@ -82,6 +95,8 @@ export interface DeviceView {
   lastLoginAt: string | null;
   lastOfflineAt: string | null;
   firstSeenAt: string | null;
+  /** How it came to be known: `open`, `teach-in` or `operator`. */
+  admittedVia: string;
 }
 
 const PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
@@ -103,6 +118,7 @@ export function deviceView(d: DeviceRecord): DeviceView {
     lastLoginAt: iso(d.last_login_at),
     lastOfflineAt: iso(d.last_offline_at),
     firstSeenAt: iso(d.first_seen_at),
+    admittedVia: d.admitted_via ?? "open",
   };
 }
 
@@ -156,7 +172,9 @@ ${rows}
  */
 export function createAdminHandler(
   deps: Omit<AdminDeps, "hostname" | "port">,
+  policy: AdminAuthPolicy = { token: deps.token ?? "", tokenForReads: false },
 ): (request: Request) => Promise<Response> {
+  const api = deps.api ? createApiHandler(deps.api, policy) : undefined;
   const now = deps.now ?? (() => new Date());
   const started = now();
   const timeoutS = deps.databaseTimeoutS ?? 2;
@@ -215,6 +233,9 @@ export function createAdminHandler(
 
   return async (request) => {
     const path = new URL(request.url).pathname;
+    if (api && path.startsWith("/api/")) return api(request);
+    const caller = authorize(request, policy, false);
+    if (caller instanceof Response) return caller;
     if (request.method !== "GET" && request.method !== "HEAD") {
       return new Response("method not allowed\n", { status: 405, headers: { allow: "GET, HEAD" } });
     }
@@ -262,7 +283,12 @@ export function createAdminHandler(
  * ```
  */
 export function startAdminServer(deps: AdminDeps): AdminServer {
-  const handler = createAdminHandler(deps);
+  const token = deps.token ?? "";
+  assertAdminExposure(deps.hostname, token);
+  const handler = createAdminHandler(deps, {
+    token,
+    tokenForReads: !isLoopbackHost(deps.hostname),
+  });
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {
     server = Deno.serve({

@@ -124,3 +124,14 @@ export function field<T>(spec: FieldSpec<T>): FieldSpec<T> {
 
 /** A TCP port, 0 = any free port. */
 export const port: Parser<number> = integer(0, 65535);
+
+/** Device kind prefixes (`POS`), from a JSON array or a comma-separated text. */
+export const deviceKinds: Parser<string[]> = (v) => {
+  const items = typeof v === "string" ? v.split(",").map((s) => s.trim()).filter(Boolean) : v;
+  if (
+    !Array.isArray(items) || !items.every((k) => typeof k === "string" && /^[A-Z0-9]+$/.test(k))
+  ) {
+    return fail(`must be a list of upper-case device kinds such as ["POS"], got ${describe(v)}`);
+  }
+  return items as string[];
+};

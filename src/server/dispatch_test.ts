@@ -66,7 +66,12 @@ async function suite(t: Deno.TestContext, db: Database) {
       handle: async (ctx) => {
         await new Promise((r) => setTimeout(r, 100));
         try {
-          ctx.session.login({ equipId: "POS_0001", kind: "POS", loginAt: new Date() });
+          ctx.session.login({
+            equipId: "POS_0001",
+            kind: "POS",
+            loginAt: new Date(),
+            generation: 1,
+          });
           late.resolve("logged in");
         } catch (e) {
           late.resolve(e);

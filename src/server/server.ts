@@ -86,7 +86,7 @@ export class DeviceServer implements DeviceLink {
           session: session.control,
         }, frame),
       onLogin: (session, device) => this.#onLogin(session, device),
-      takeOver: (session, equipId) => this.#takeOver(session, equipId),
+      takeOver: (session, equipId, generation) => this.#takeOver(session, equipId, generation),
       onClose: (session, reason) => this.#onClose(session, reason),
       onProtocolError: (session, error) => {
         this.#metrics.protocolErrors.inc({ reason: error.reason });
@@ -185,14 +185,23 @@ export class DeviceServer implements DeviceLink {
     }
   }
 
-  #takeOver(session: Session, equipId: string): void {
+  #takeOver(session: Session, equipId: string, generation: number): boolean {
+    const current = this.#registry.get(equipId);
+    if (current && current !== session && current.loginGeneration > generation) {
+      // Two logins at once whose replies came back from the store out of order: the newer
+      // generation (the one the store's row names) keeps the device.
+      session.log.info("login lost to a newer login of the same device", { newer: current.peer });
+      session.close("taken_over");
+      return false;
+    }
     if (session.device && session.device.equipId !== equipId) {
       // The same connection logs in under another name: the first identity ends here.
       this.#registry.release(session.device.equipId, session);
-      this.#recordOffline(session.device.equipId, session.loginAt);
+      this.#recordOffline(session.device.equipId, session.loginGeneration);
     }
     const older = this.#registry.takeOver(equipId, session);
     if (older) session.log.info("login takes over an older connection", { older: older.peer });
+    return true;
   }
 
   #onLogin(session: Session, device: DeviceIdentity): void {
@@ -216,13 +225,13 @@ export class DeviceServer implements DeviceLink {
     }
     if (session.device) {
       this.#registry.release(session.device.equipId, session);
-      this.#recordOffline(session.device.equipId, session.loginAt);
+      this.#recordOffline(session.device.equipId, session.loginGeneration);
     }
   }
 
-  #recordOffline(equipId: string, loginAt: Date | undefined): void {
-    if (!loginAt) return;
-    const write = markOffline(this.#deps.db, equipId, loginAt, new Date(this.#deps.clock.now()))
+  #recordOffline(equipId: string, generation: number): void {
+    if (generation === 0) return;
+    const write = markOffline(this.#deps.db, equipId, generation, new Date(this.#deps.clock.now()))
       .catch((e) => {
         this.#deps.log.warn("could not mark device offline", {
           equipId,

@@ -46,8 +46,11 @@ export interface SessionHooks {
   handle(session: Session, frame: Frame): Promise<EncodedReply>;
   /** Called once a device logged in on this connection (after its loginReturn is queued). */
   onLogin(session: Session, device: DeviceIdentity): void;
-  /** Makes this session the device's, closing an older one. */
-  takeOver(session: Session, equipId: string): void;
+  /**
+   * Makes this session the device's, closing an older one; returns false (and closes this one)
+   * when the device's session is of a newer login generation.
+   */
+  takeOver(session: Session, equipId: string, generation: number): boolean;
   /** Called once, when the session is closed. */
   onClose(session: Session, reason: CloseReason): void;
   /** Counts a protocol error. */
@@ -86,6 +89,8 @@ export class Session {
   device: DeviceIdentity | undefined;
   /** When the device logged in. */
   loginAt: Date | undefined;
+  /** The store's login generation of this session (devices.login_generation). */
+  loginGeneration = 0;
   /** Server `health` frames sent and not yet answered. */
   missedHeartbeats = 0;
   /** When the last server `health` was sent (ms). */
@@ -293,11 +298,13 @@ export class Session {
 
   /** The login/logout controls handed to the `login` and `logout` handlers. */
   readonly control: SessionControl = {
-    login: ({ equipId, kind, loginAt }) => {
+    login: ({ equipId, kind, loginAt, generation }) => {
       const uniqueId = this.#options.uniqueIdMode === "token" ? crypto.randomUUID() : equipId;
-      this.#hooks.takeOver(this, equipId);
+      // Lost to a newer login of the same device: this session is closed, the reply not sent.
+      if (!this.#hooks.takeOver(this, equipId, generation)) return uniqueId;
       this.device = { equipId, kind, uniqueId };
       this.loginAt = loginAt;
+      this.loginGeneration = generation;
       this.missedHeartbeats = 0;
       this.lastHeartbeatAt = this.#options.now();
       this.log = this.log.child({ equipId });

@@ -22,68 +22,105 @@ export interface DeviceRecord {
   last_login_at: Date | null;
   last_seen_at: Date | null;
   last_offline_at: Date | null;
+  /** How the device came to be known. */
+  admitted_via: AdmittedVia;
 }
 
 /** Admission policy: `open` registers unknown devices, `registered` refuses them. */
 export type AdmissionPolicy = "open" | "registered";
 
+/** How a device came to be known (migration 006). */
+export type AdmittedVia = "open" | "teach-in" | "operator";
+
 /** The outcome of a login attempt at the store level. */
-export type Admission = { admitted: true; registered: boolean } | {
+export type Admission = {
+  admitted: true;
+  /** True when this login registered the device. */
+  registered: boolean;
+  /** This login's generation: {@link markOffline} of an older one changes nothing. */
+  generation: number;
+} | {
   admitted: false;
+  /** Stable label (metrics): `disabled` or `not_registered`. */
+  code: "disabled" | "not_registered";
   reason: string;
 };
+
+type AdmitRow = { inserted: boolean; generation: string | number };
 
 /**
  * Admits a device and marks it online, in one statement on the usual path (a login storm after a
  * power cut is thousands of these at once): refuses a disabled device, and an unknown one under
- * the `registered` policy; otherwise records the login time and address.
+ * the `registered` policy unless a teach-in window is open at `at`; otherwise records the login
+ * time and address and takes the device's next login generation.
  */
 export async function admitDevice(
   db: Queryable,
   login: { equipId: string; kind: string; address: string; at: Date; policy: AdmissionPolicy },
 ): Promise<Admission> {
   const params = [login.equipId, login.kind, login.address, login.at];
-  const rows = login.policy === "open"
-    ? await db.query<{ inserted: boolean }>(
-      `insert into devices (equip_id, kind, online, last_address, last_login_at, last_seen_at)
-       values ($1, $2, true, $3, $4, $4)
+  let rows = login.policy === "open"
+    ? await db.query<AdmitRow>(
+      `insert into devices (equip_id, kind, online, last_address, last_login_at, last_seen_at,
+         login_generation)
+       values ($1, $2, true, $3, $4, $4, 1)
        on conflict (equip_id) do update set online = true, last_address = excluded.last_address,
-         last_login_at = excluded.last_login_at, last_seen_at = excluded.last_seen_at
+         last_login_at = excluded.last_login_at, last_seen_at = excluded.last_seen_at,
+         login_generation = devices.login_generation + 1
        where devices.enabled
-       returning (xmax = 0) as inserted`,
+       returning (xmax = 0) as inserted, login_generation as generation`,
       params,
     )
-    : await db.query<{ inserted: boolean }>(
-      `update devices set online = true, last_address = $3, last_login_at = $4, last_seen_at = $4
+    : await db.query<AdmitRow>(
+      `update devices set online = true, last_address = $3, last_login_at = $4, last_seen_at = $4,
+         login_generation = login_generation + 1
        where equip_id = $1 and enabled and $2::text is not null
-       returning false as inserted`,
+       returning false as inserted, login_generation as generation`,
       params,
     );
-  if (rows.length > 0) return { admitted: true, registered: rows[0].inserted };
+  if (rows.length === 0 && login.policy === "registered") {
+    // Unknown (or disabled): a teach-in window admits the unknown ones.
+    rows = await db.query<AdmitRow>(
+      `insert into devices (equip_id, kind, online, last_address, last_login_at, last_seen_at,
+         login_generation, admitted_via, first_seen_at)
+       select $1, $2, true, $3, $4, $4, 1, 'teach-in', $4
+       where exists (select 1 from teach_in_windows where opened_at <= $4 and closes_at > $4)
+       on conflict (equip_id) do update set online = true, last_address = excluded.last_address,
+         last_login_at = excluded.last_login_at, last_seen_at = excluded.last_seen_at,
+         login_generation = devices.login_generation + 1
+       where devices.enabled
+       returning (xmax = 0) as inserted, login_generation as generation`,
+      params,
+    );
+  }
+  if (rows.length > 0) {
+    return { admitted: true, registered: rows[0].inserted, generation: Number(rows[0].generation) };
+  }
   // Refused: say why (the device exists but is disabled, or is unknown).
   const known = await db.query("select 1 from devices where equip_id = $1", [login.equipId]);
-  return {
-    admitted: false,
-    reason: known.length > 0
-      ? `device ${login.equipId} is disabled`
-      : `device ${login.equipId} is not registered`,
-  };
+  return known.length > 0
+    ? { admitted: false, code: "disabled", reason: `device ${login.equipId} is disabled` }
+    : {
+      admitted: false,
+      code: "not_registered",
+      reason: `device ${login.equipId} is not registered`,
+    };
 }
 
 /**
- * Marks a device offline, unless it has logged in again since `loginAt` (a newer connection owns
- * the online flag then).
+ * Marks a device offline, unless it has logged in again since the login of `generation` (a newer
+ * connection owns the online flag then, whichever write lands first).
  */
 export async function markOffline(
   db: Queryable,
   equipId: string,
-  loginAt: Date,
+  generation: number,
   at: Date,
 ): Promise<void> {
   await db.query(
     `update devices set online = false, last_offline_at = $3, last_seen_at = $3
-     where equip_id = $1 and last_login_at = $2`,
-    [equipId, loginAt, at],
+     where equip_id = $1 and login_generation = $2`,
+    [equipId, generation, at],
   );
 }
 
@@ -109,7 +146,7 @@ export async function touchDevices(db: Queryable, equipIds: string[], at: Date):
 export function listDevices(db: Queryable): Promise<DeviceRecord[]> {
   return db.query<DeviceRecord & Record<string, unknown>>(
     `select equip_id, kind, enabled, online, last_address, first_seen_at, last_login_at,
-       last_seen_at, last_offline_at
+       last_seen_at, last_offline_at, admitted_via
      from devices order by equip_id`,
   );
 }
@@ -118,7 +155,7 @@ export function listDevices(db: Queryable): Promise<DeviceRecord[]> {
 export async function getDevice(db: Queryable, equipId: string): Promise<DeviceRecord | undefined> {
   const rows = await db.query<DeviceRecord & Record<string, unknown>>(
     `select equip_id, kind, enabled, online, last_address, first_seen_at, last_login_at,
-       last_seen_at, last_offline_at
+       last_seen_at, last_offline_at, admitted_via
      from devices where equip_id = $1`,
     [equipId],
   );
@@ -136,7 +173,7 @@ export async function setDeviceEnabled(
   enabled: boolean,
 ): Promise<{ created: boolean }> {
   const rows = await db.query<{ inserted: boolean }>(
-    `insert into devices (equip_id, kind, enabled) values ($1, $2, $3)
+    `insert into devices (equip_id, kind, enabled, admitted_via) values ($1, $2, $3, 'operator')
      on conflict (equip_id) do update set enabled = excluded.enabled
      returning (xmax = 0) as inserted`,
     [equipId, kind, enabled],

@@ -10,6 +10,7 @@ import type { Database, Queryable } from "./database.ts";
 import { isUniqueViolation } from "./database.ts";
 import { cancelCall } from "./payment_calls.ts";
 import { owePayResult } from "./pay_results.ts";
+import { newOrderCode } from "./order_code.ts";
 
 /** Order states. */
 export type OrderState = "pending" | "paid" | "failed" | "expired";
@@ -120,7 +121,7 @@ export async function createOrder(db: Database, draft: OrderDraft): Promise<Crea
     try {
       return await db.transaction((tx) => insertOrder(tx, draft));
     } catch (e) {
-      // Another order took the same code (1000 orders in one second): draw another number.
+      // Another order drew the same random code (one in 10^12 for a thousand orders): draw again.
       if (isUniqueViolation(e) && attempt < 3 && /code/.test(String((e as Error).message))) {
         continue;
       }
@@ -130,10 +131,7 @@ export async function createOrder(db: Database, draft: OrderDraft): Promise<Crea
 }
 
 async function insertOrder(tx: Queryable, draft: OrderDraft): Promise<CreatedOrder> {
-  const [{ n }] = await tx.query<{ n: number }>(
-    "select (nextval('order_code_seq') % 1000000)::int as n",
-  );
-  const code = orderCode(draft.createdAt, n);
+  const code = newOrderCode();
   // A concurrent identical request waits on the unique key here, then finds nothing inserted.
   const inserted = await tx.query<{ id: number }>(
     `insert into orders (code, equip_id, unique_id, terminal_order_id, kind, amount, device_total,

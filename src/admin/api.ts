@@ -1,0 +1,293 @@
+/**
+ * The admin JSON API under `/api/`: a route table (method, path pattern, whether it writes,
+ * handler) and the guard that decides who may call it. Every write is recorded in the audit log
+ * (who, what, on what, when). The store console and the CLI (when the embedded database is held
+ * by the running service) are its clients.
+ *
+ * | route | what |
+ * | --- | --- |
+ * | `GET /api/devices` | every device (as `/devices`, with `admittedVia`) |
+ * | `POST /api/devices/{equipId}/disable`, `/enable` | as `devices disable|enable ID` |
+ * | `GET /api/teach-in` | the open window, if any, and the devices it admitted |
+ * | `POST /api/teach-in` `{"minutes": 30}` | opens a window (0 closes it) |
+ * | `POST /api/outbox/{id}/retry` | puts a parked Odoo delivery back in line |
+ * | `GET /api/audit?limit=N` | the latest audit lines |
+ *
+ * @module
+ */
+import type { Clock } from "../clock.ts";
+import { ConfigError } from "../config/config.ts";
+import type { Logger } from "../log.ts";
+import type { Database } from "../store/database.ts";
+import { getDevice, listDevices, setDeviceEnabled } from "../store/devices.ts";
+import { currentTeachIn, setTeachIn, taughtInSince } from "../store/teach_in.ts";
+import { recentAudit, writeAudit } from "../store/audit.ts";
+import { retryOutbox } from "../upstream/odoo/outbox.ts";
+import { deviceKind } from "../protocol/device_id.ts";
+import { deviceView } from "./server.ts";
+
+/** What the API works on, passed in. */
+export interface AdminApiDeps {
+  db: Database;
+  clock: Clock;
+  log: Logger;
+}
+
+/** Who may call: the configured token, and whether reads need it too (non-loopback address). */
+export interface AdminAuthPolicy {
+  /** `adminToken`; empty: none configured (then the server only listens on loopback). */
+  token: string;
+  /** True when the server listens on a non-loopback address: every request needs the token. */
+  tokenForReads: boolean;
+}
+
+/** The caller of an authorised request, as the audit log names it. */
+export interface Caller {
+  /** `adminToken` (the bearer of the configured token) or `loopback` (no token configured). */
+  actor: string;
+}
+
+/** A request the route handles, with its path parameters and caller. */
+interface RouteRequest {
+  request: Request;
+  params: string[];
+  caller: Caller;
+}
+
+interface Route {
+  method: "GET" | "POST";
+  path: RegExp;
+  /** Write actions always need the token when one is configured, and are audited. */
+  write: boolean;
+  handle(deps: AdminApiDeps, req: RouteRequest): Promise<Response>;
+}
+
+/** A failure the caller can fix: answered with `status` and `{"error": message}`. */
+export class ApiError extends Error {
+  /** @param status HTTP status @param message one line */
+  constructor(readonly status: number, message: string) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+const TOKEN_ACTOR = "adminToken";
+
+/** True for the addresses that only this machine can reach. */
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  return h === "localhost" || h === "::1" || /^127\.\d+\.\d+\.\d+$/.test(h);
+}
+
+function sameSecret(a: string, b: string): boolean {
+  // Compared in full whatever the first difference (no timing hint of the prefix).
+  const x = new TextEncoder().encode(a);
+  const y = new TextEncoder().encode(b);
+  let diff = x.length ^ y.length;
+  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
+  return diff === 0;
+}
+
+/**
+ * The guard: the caller of a request, or the 401 answer. A write needs the token whenever one is
+ * configured; any request needs it when the server listens beyond loopback. Without a token the
+ * server only listens on loopback (see {@link assertAdminExposure}) and the caller is `loopback`.
+ */
+export function authorize(
+  request: Request,
+  policy: AdminAuthPolicy,
+  write: boolean,
+): Caller | Response {
+  const needed = policy.token !== "" && (write || policy.tokenForReads);
+  if (!needed) return { actor: "loopback" };
+  const header = request.headers.get("authorization") ?? "";
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (match && sameSecret(match[1], policy.token)) return { actor: TOKEN_ACTOR };
+  return new Response(
+    JSON.stringify({ error: "unauthorized: send Authorization: Bearer <adminToken>" }) + "\n",
+    {
+      status: 401,
+      headers: {
+        "content-type": "application/json; charset=utf-8",
+        "www-authenticate": 'Bearer realm="newretail"',
+      },
+    },
+  );
+}
+
+/**
+ * Throws one line naming `adminToken` when the admin server would listen beyond loopback without
+ * a token (anyone on the store network could then disable devices).
+ */
+export function assertAdminExposure(hostname: string, token: string): void {
+  if (token === "" && !isLoopbackHost(hostname)) {
+    throw new ConfigError(
+      "adminToken",
+      `must be set when adminHost is not loopback (adminHost ${hostname})`,
+    );
+  }
+}
+
+function json(body: unknown, status = 200): Response {
+  return new Response(JSON.stringify(body, null, 2) + "\n", {
+    status,
+    headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" },
+  });
+}
+
+async function jsonBody(request: Request): Promise<Record<string, unknown>> {
+  const text = await request.text();
+  if (text.trim() === "") return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new ApiError(400, "the body must be JSON");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new ApiError(400, "the body must be a JSON object");
+  }
+  return value as Record<string, unknown>;
+}
+
+async function audit(
+  deps: AdminApiDeps,
+  caller: Caller,
+  action: string,
+  target: string,
+  detail: Record<string, unknown> = {},
+): Promise<void> {
+  const at = new Date(deps.clock.now());
+  await writeAudit(deps.db, { at, actor: caller.actor, action, target, detail });
+  deps.log.info("admin action", { actor: caller.actor, action, target, ...detail });
+}
+
+function setEnabled(enabled: boolean): Route["handle"] {
+  return async (deps, { params, caller }) => {
+    const equipId = decodeURIComponent(params[0]);
+    const kind = deviceKind(equipId);
+    if (!kind) throw new ApiError(400, `not a device ID: ${equipId} (use TYPE_ID, e.g. DZBQ_0001)`);
+    const { created } = await setDeviceEnabled(deps.db, equipId, kind, enabled);
+    await audit(deps, caller, enabled ? "device.enable" : "device.disable", equipId, { created });
+    return json({ device: deviceView((await getDevice(deps.db, equipId))!), created });
+  };
+}
+
+async function teachInState(deps: AdminApiDeps): Promise<Record<string, unknown>> {
+  const window = await currentTeachIn(deps.db, new Date(deps.clock.now()));
+  return {
+    open: window !== undefined,
+    openedAt: window?.openedAt.toISOString() ?? null,
+    closesAt: window?.closesAt.toISOString() ?? null,
+    openedBy: window?.openedBy ?? null,
+    admitted: window ? (await taughtInSince(deps.db, window.openedAt)).map(deviceView) : [],
+  };
+}
+
+/** The routes; a route carries its own rules (write or not), the server never names one. */
+export const API_ROUTES: readonly Route[] = [
+  {
+    method: "GET",
+    path: /^\/api\/devices$/,
+    write: false,
+    handle: async (deps) => json((await listDevices(deps.db)).map(deviceView)),
+  },
+  {
+    method: "POST",
+    path: /^\/api\/devices\/([^/]+)\/disable$/,
+    write: true,
+    handle: setEnabled(false),
+  },
+  {
+    method: "POST",
+    path: /^\/api\/devices\/([^/]+)\/enable$/,
+    write: true,
+    handle: setEnabled(true),
+  },
+  {
+    method: "GET",
+    path: /^\/api\/teach-in$/,
+    write: false,
+    handle: async (deps) => json(await teachInState(deps)),
+  },
+  {
+    method: "POST",
+    path: /^\/api\/teach-in$/,
+    write: true,
+    handle: async (deps, { request, caller }) => {
+      const { minutes } = await jsonBody(request);
+      if (typeof minutes !== "number" || !Number.isInteger(minutes)) {
+        throw new ApiError(400, 'minutes must be a whole number, e.g. {"minutes": 30}');
+      }
+      try {
+        await setTeachIn(deps.db, { at: new Date(deps.clock.now()), minutes, by: caller.actor });
+      } catch (e) {
+        if (e instanceof RangeError) throw new ApiError(400, e.message);
+        throw e;
+      }
+      await audit(deps, caller, minutes > 0 ? "teach-in.open" : "teach-in.close", "", { minutes });
+      return json(await teachInState(deps));
+    },
+  },
+  {
+    method: "POST",
+    path: /^\/api\/outbox\/(\d{1,15})\/retry$/,
+    write: true,
+    handle: async (deps, { params, caller }) => {
+      const id = Number(params[0]);
+      if (!await retryOutbox(deps.db, id)) {
+        throw new ApiError(404, `outbox row ${id} does not exist or is already delivered`);
+      }
+      await audit(deps, caller, "outbox.retry", String(id));
+      return json({ id, state: "pending" });
+    },
+  },
+  {
+    method: "GET",
+    path: /^\/api\/audit$/,
+    write: false,
+    handle: async (deps, { request }) => {
+      const limit = Number(new URL(request.url).searchParams.get("limit") ?? 100);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+        throw new ApiError(400, "limit must be 1..1000");
+      }
+      return json(await recentAudit(deps.db, limit));
+    },
+  },
+];
+
+/**
+ * Answers a request under `/api/` (after the guard), or 404/405 when no route matches.
+ */
+export function createApiHandler(
+  deps: AdminApiDeps,
+  policy: AdminAuthPolicy,
+): (request: Request) => Promise<Response> {
+  return async (request) => {
+    const path = new URL(request.url).pathname;
+    const matching = API_ROUTES.filter((r) => r.path.test(path));
+    if (matching.length === 0) {
+      // Unknown paths are guarded like reads, so they tell nothing to a caller without a token.
+      const caller = authorize(request, policy, false);
+      return caller instanceof Response ? caller : json({ error: `not found: ${path}` }, 404);
+    }
+    const route = matching.find((r) => r.method === request.method);
+    if (!route) {
+      const caller = authorize(request, policy, matching.some((r) => r.write));
+      if (caller instanceof Response) return caller;
+      return new Response(JSON.stringify({ error: "method not allowed" }) + "\n", {
+        status: 405,
+        headers: { allow: matching.map((r) => r.method).join(", ") },
+      });
+    }
+    const caller = authorize(request, policy, route.write);
+    if (caller instanceof Response) return caller;
+    try {
+      return await route.handle(deps, { request, params: route.path.exec(path)!.slice(1), caller });
+    } catch (e) {
+      if (e instanceof ApiError) return json({ error: e.message }, e.status);
+      deps.log.warn("admin API request failed", { path, error: (e as Error).message });
+      return json({ error: (e as Error).message }, 503);
+    }
+  };
+}

@@ -1,0 +1,64 @@
+/**
+ * CLI commands that write while the service runs: on PGlite the database is locked by the
+ * running appliance, so the write goes through its admin API instead.
+ *
+ * @module
+ */
+import type { Config } from "../config/config.ts";
+import { type Database, DatabaseLockedError } from "../store/database.ts";
+import { CliError, withStore } from "./_common.ts";
+
+/** One call of the running appliance's admin API: method, path, JSON body → JSON answer. */
+export type ApiCall = (method: string, path: string, body?: unknown) => Promise<unknown>;
+
+/**
+ * Runs `local` on the store, or — when the embedded database is held by the running appliance
+ * (it admits one process) — `remote` through that appliance's admin API, which does the write
+ * and audits it.
+ */
+export async function withStoreOrApi<T>(
+  config: Config,
+  local: (db: Database) => Promise<T>,
+  remote: (api: ApiCall) => Promise<T>,
+): Promise<T> {
+  try {
+    return await withStore(config, local);
+  } catch (e) {
+    if (!(e instanceof DatabaseLockedError) || !config.adminEnabled) throw e;
+    return remote(adminApiClient(config));
+  }
+}
+
+/** A client of the admin API at `adminHost:adminPort`, with `adminToken` when set. */
+export function adminApiClient(config: Config): ApiCall {
+  const host = ["0.0.0.0", "::", "[::]"].includes(config.adminHost)
+    ? "127.0.0.1"
+    : config.adminHost;
+  const base = `http://${
+    host.includes(":") && !host.startsWith("[") ? `[${host}]` : host
+  }:${config.adminPort}`;
+  return async (method, path, body) => {
+    let response: Response;
+    try {
+      response = await fetch(base + path, {
+        method,
+        headers: {
+          "content-type": "application/json",
+          ...(config.adminToken ? { authorization: `Bearer ${config.adminToken}` } : {}),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (e) {
+      throw new CliError(
+        `the database is in use and the admin API at ${base} does not answer: ${
+          (e as Error).message
+        }`,
+      );
+    }
+    const answer = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      throw new CliError(`admin API ${method} ${path}: ${response.status} ${answer.error ?? ""}`);
+    }
+    return answer;
+  };
+}
