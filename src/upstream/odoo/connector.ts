@@ -7,6 +7,8 @@
  *
  * @module
  */
+import { type Next, Worker } from "../../background.ts";
+import type { Clock } from "../../clock.ts";
 import type { Database } from "../../store/database.ts";
 import type { Logger } from "../../log.ts";
 import type { MetricsRegistry } from "../../admin/metrics.ts";
@@ -36,8 +38,8 @@ export interface OdooConnectorOptions {
   metrics?: MetricsRegistry;
   /** For tests: another transport. */
   fetch?: typeof fetch;
-  /** For tests: the appliance's clock (full-pass schedule only). */
-  now?: () => number;
+  /** The appliance's clock (pull times, the full-pass schedule). */
+  clock: Clock;
   /** For tests: outbox backoff. */
   backoffMs?: (attempt: number) => number;
 }
@@ -89,10 +91,7 @@ export class OdooConnector {
   #site: OdooSite | undefined;
   #discovering: Promise<OdooSite> | undefined;
   #worker: OutboxWorker;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #ticking: Promise<void> | undefined;
-  #stopped = false;
-  #failures = 0;
+  readonly #pulling: Worker;
   #health: OdooHealth;
   #lastLoggedError = "";
   #counts = { pending: 0, failed: 0 };
@@ -128,6 +127,18 @@ export class OdooConnector {
         this.#refreshCounts();
       },
     });
+    const pollMs = options.settings.pollMs;
+    this.#pulling = new Worker(() => this.#tick(), {
+      name: "odoo pull",
+      log: options.log,
+      clock: options.clock,
+      // Back off while Odoo is down or refusing: poll interval doubling up to a minute.
+      backoff: { initialMs: 2 * pollMs, maxMs: Math.max(Math.min(pollMs * 1024, 60_000), pollMs) },
+      onError: (e) => {
+        if (e instanceof OdooError && e.transient) this.#health.reachable = false;
+        this.#noteError((e as Error)?.message ?? String(e), true);
+      },
+    });
     const m = options.metrics;
     if (m) {
       this.#pulls = m.counter(
@@ -156,7 +167,7 @@ export class OdooConnector {
     const c = new OdooConnector(options);
     await setUpstreamEnabled(options.db, true);
     await c.#worker.start();
-    c.#schedule(0);
+    c.#pulling.start();
     options.log.info("odoo connector started", {
       url: options.settings.url,
       db: options.settings.db,
@@ -196,14 +207,14 @@ export class OdooConnector {
   }
 
   async #puller(): Promise<CataloguePuller> {
-    const { db, settings, log, now } = this.#o;
+    const { db, settings, log, clock } = this.#o;
     return new CataloguePuller({
       db,
       odoo: this.#odoo,
       site: await this.site(),
       settings,
       log,
-      now,
+      now: () => clock.now(),
     });
   }
 
@@ -218,13 +229,13 @@ export class OdooConnector {
         ? await puller.fullPull(options.onProgress)
         : await puller.incrementalPull();
       this.#pulls?.inc({ kind: stats.kind, result: "ok" });
-      this.#health.lastPull = { kind: stats.kind, at: new Date().toISOString(), ok: true };
+      this.#health.lastPull = { kind: stats.kind, at: this.#nowIso(), ok: true };
       this.#markReachable();
       return stats;
     } catch (e) {
       const kind = full ? "full" : "incremental";
       this.#pulls?.inc({ kind, result: "error" });
-      this.#health.lastPull = { kind, at: new Date().toISOString(), ok: false };
+      this.#health.lastPull = { kind, at: this.#nowIso(), ok: false };
       throw e;
     }
   }
@@ -266,37 +277,22 @@ export class OdooConnector {
     return refresh;
   }
 
-  #schedule(ms: number) {
-    if (this.#stopped) return;
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => {
-      this.#ticking = this.#tick().finally(() => {
-        this.#ticking = undefined;
-      });
-    }, ms);
+  #nowIso(): string {
+    return new Date(this.#o.clock.now()).toISOString();
   }
 
-  async #tick(): Promise<void> {
+  async #tick(): Promise<Next> {
     const { settings, db } = this.#o;
-    let next = settings.pollMs;
     try {
       if (await enqueueMissedOrders(db) > 0) this.#worker.wake();
       const wasDown = !this.#health.reachable;
       await this.pull();
       // Odoo is back: what waited for it goes now, not after its backoff.
       if (wasDown && await expediteWaiting(db) > 0) this.#worker.wake();
-      this.#failures = 0;
-    } catch (e) {
-      this.#failures++;
-      const message = (e as Error)?.message ?? String(e);
-      if (e instanceof OdooError && e.transient) this.#health.reachable = false;
-      this.#noteError(message, true);
-      // Back off while Odoo is down or refusing: poll interval doubling up to a minute.
-      next = Math.min(settings.pollMs * 2 ** Math.min(this.#failures, 10), 60_000);
-      next = Math.max(next, settings.pollMs);
+    } finally {
+      await this.#refreshCounts();
     }
-    await this.#refreshCounts();
-    this.#schedule(next);
+    return { afterMs: settings.pollMs };
   }
 
   /** Delivers what is due now (CLI, tests). */
@@ -311,9 +307,7 @@ export class OdooConnector {
 
   /** Stops the pull loop and the worker (after the call in progress). */
   async stop(): Promise<void> {
-    this.#stopped = true;
-    clearTimeout(this.#timer);
-    await this.#ticking;
+    await this.#pulling.stop();
     await this.#worker.stop();
     await this.#refreshing;
   }
