@@ -185,7 +185,8 @@ export class GoodsPushWorker {
 
   /** Starts (or re-runs) the sender of one device, if it is online. */
   kick(equipId: string): void {
-    if (this.#deps.link.isOnline(equipId)) this.#senders.wake(equipId);
+    // Stopping: the last fan-out batch must not start new pushes that stop() would wait out.
+    if (!this.#fanOut.stopped && this.#deps.link.isOnline(equipId)) this.#senders.wake(equipId);
   }
 
   /** Stops listening and waits for running passes and senders. */
