@@ -32,6 +32,10 @@ import { pendingCallCount } from "./store/payment_calls.ts";
 import { BacklogMetrics, readBacklog } from "./admin/backlog_metrics.ts";
 import { TrustMonitor } from "./trust/monitor.ts";
 import { assertAdminExposure } from "./admin/api.ts";
+import { PriceParity } from "./pricing/parity.ts";
+import { startScheduleWorker } from "./pricing/schedules.ts";
+import { LabelMetrics } from "./pricing/label_metrics.ts";
+import { labelStates, labelSummary } from "./store/label_shown.ts";
 
 /** An opened local store. */
 export interface OpenedDatabase {
@@ -137,9 +141,22 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
         { labels: { result: "miss" }, value: goods.misses },
       ],
     );
+    // Price integrity (issue 14): what labels show holds the till's price; scheduled prices.
+    const labelMetrics = new LabelMetrics(metrics, () => labelSummary(db), clock);
+    const shelfPrices = await PriceParity.start({
+      db,
+      log,
+      clock,
+      config,
+      expired: labelMetrics.parityExpired,
+    });
+    services.push({ name: "price parity", stop: () => shelfPrices.stop() });
+    const schedules = await startScheduleWorker({ db, log, clock });
+    services.push({ name: "price schedules", stop: () => schedules.stop() });
     const server = await DeviceServer.listen({
       db,
       goods,
+      shelfPrices,
       config,
       clock,
       log,
@@ -151,7 +168,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     services.push({ name: "device server", stop: () => server.shutdown() });
     const disabled = await watchDisabledDevices({ db, server, log });
     services.push({ name: "disabled devices", stop: () => disabled.stop() });
-    const pushes = await GoodsPushWorker.start({ db, link: server, events, log, config });
+    const pushes = await GoodsPushWorker.start({ db, link: server, events, log, config, clock });
     services.push({ name: "goods push", stop: () => pushes.stop() });
     const refill = await RefillDispatcher.start({ db, link: server, events, log, config });
     services.push({ name: "refill jobs", stop: () => refill.stop() });
@@ -208,7 +225,9 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
         payment: () =>
           probes.payment?.() ?? { state: "off", detail: "payment server not configured" },
         odoo: odoo ? () => odooHealthComponent(odoo.health()) : undefined,
-        refreshMetrics: () => backlog.refresh(),
+        refreshMetrics: () =>
+          Promise.all([backlog.refresh(), labelMetrics.refresh()]).then(() => {}),
+        labels: (filter) => labelStates(db, filter),
         token: config.adminToken,
         api: { db, clock, log },
       });

@@ -14,6 +14,12 @@ import type { Clock } from "../clock.ts";
 import type { AppEvents } from "../events.ts";
 import type { DeviceIdentity, SessionControl } from "../device_link.ts";
 
+/** The price devices other than shelf labels are told (price parity, src/pricing/parity.ts). */
+export interface ShelfPrices {
+  /** For goods `gid` whose current price is `current`: the price to show, and why. */
+  priceFor(gid: number, current: string): Promise<{ price: string; reason: string }>;
+}
+
 /** Everything a handler needs. */
 export interface ActionContext {
   readonly header: FrameHeader;
@@ -24,6 +30,8 @@ export interface ActionContext {
   readonly db: Database;
   /** Goods by barcode and id: the hottest look-ups, served from a coherent cache. */
   readonly goods: GoodsReader;
+  /** Price parity for non-label devices; absent: the current price (handler tests). */
+  readonly shelfPrices?: ShelfPrices;
   readonly config: Config;
   readonly clock: Clock;
   readonly log: Logger;

@@ -20,12 +20,14 @@ import type { JsonObject } from "../protocol/body.ts";
 import { isScale } from "../protocol/device_id.ts";
 import { maskId } from "../log.ts";
 import { createOrder, findTerminalOrder, type OrderRecord } from "../store/orders.ts";
-import { pricedGoods } from "../store/priced_goods.ts";
+import { parityPricedGoods } from "../store/label_shown.ts";
+import { goodsByPlus } from "../store/goods.ts";
 import {
   compareDecimal,
   ERROR_PRICE,
   priceLines,
   requestedLines,
+  resolveScaleLines,
   totalMatches,
 } from "../payment/pricing.ts";
 import { ORDER_CREATED_EVENT } from "../payment/events.ts";
@@ -56,13 +58,27 @@ async function createPayment(ctx: ActionContext, body: JsonObject): Promise<Acti
   const terminalOrderId = required(body, "order_id", text(64));
   const total = required(body, "totalPrice", amount);
   const kind = isScale(device.equipId) ? "scale" : "normal";
-  const requested = required(body, "goods", (goods) => requestedLines(goods, kind));
+  const asked = required(
+    body,
+    "goods",
+    (goods) => requestedLines(goods, kind, ctx.config.scaleBarcodes),
+  );
 
   // A device that did not get the reply asks again with the same order number.
   const earlier = await findTerminalOrder(ctx.db, device.equipId, terminalOrderId);
   if (earlier) return retried(earlier, total);
 
-  const priced = priceLines(requested, await pricedGoods(ctx.db, requested.map((l) => l.gid)));
+  const plus = [...new Set(asked.flatMap((l) => l.scale ? [l.scale.plu] : []))];
+  const byPlu = new Map(
+    plus.length > 0 ? (await goodsByPlus(ctx.db, plus)).map((g) => [Number(g.matched), g.gid]) : [],
+  );
+  const requested = resolveScaleLines(asked, byPlu);
+  // Price parity (PROTOCOL.md §6): a label still showing a lower price inside the window holds it.
+  const heldSince = ctx.config.priceParity === "lowest"
+    ? new Date(ctx.clock.now() - ctx.config.priceParityMaxS * 1000)
+    : null;
+  const catalogue = await parityPricedGoods(ctx.db, requested.map((l) => l.gid), heldSince);
+  const priced = priceLines(requested, catalogue);
   if (!totalMatches(total, priced.amount)) {
     ctx.log.info("order refused: total differs", {
       equipId: device.equipId,

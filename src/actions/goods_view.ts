@@ -20,6 +20,9 @@ export interface DeviceGoods {
   feature: string;
   stock: string;
   pcname?: string;
+  /** A scale barcode's embedded weight (kg) or total (PROTOCOL.md §6). */
+  weight?: number;
+  amount?: number;
 }
 
 /**

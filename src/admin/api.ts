@@ -12,6 +12,7 @@
  * | `POST /api/teach-in` `{"minutes": 30}` | opens a window (0 closes it) |
  * | `POST /api/outbox/{id}/retry` | puts a parked Odoo delivery back in line |
  * | `GET /api/audit?limit=N` | the latest audit lines |
+ * | `/api/prices…` | scheduled prices (api_prices.ts) |
  *
  * @module
  */
@@ -25,6 +26,7 @@ import { recentAudit, writeAudit } from "../store/audit.ts";
 import { retryOutbox } from "../upstream/odoo/outbox.ts";
 import { deviceKind } from "../protocol/device_id.ts";
 import { deviceView } from "./server.ts";
+import { PRICE_ROUTES } from "./api_prices.ts";
 
 /** What the API works on, passed in. */
 export interface AdminApiDeps {
@@ -48,13 +50,14 @@ export interface Caller {
 }
 
 /** A request the route handles, with its path parameters and caller. */
-interface RouteRequest {
+export interface RouteRequest {
   request: Request;
   params: string[];
   caller: Caller;
 }
 
-interface Route {
+/** One API route: method, path pattern, whether it writes (token, audit), handler. */
+export interface Route {
   method: "GET" | "POST";
   path: RegExp;
   /** Write actions always need the token when one is configured, and are audited. */
@@ -254,6 +257,7 @@ export const API_ROUTES: readonly Route[] = [
       return json(await recentAudit(deps.db, limit));
     },
   },
+  ...PRICE_ROUTES,
 ];
 
 /**

@@ -11,6 +11,7 @@ import { withDeadline } from "../deadline.ts";
 import type { Logger } from "../log.ts";
 import type { Gauge, MetricsRegistry } from "./metrics.ts";
 import type { DeviceRecord } from "../store/devices.ts";
+import type { LabelFilter, LabelRow, LabelState } from "../store/label_shown.ts";
 import {
   type AdminApiDeps,
   type AdminAuthPolicy,
@@ -62,6 +63,8 @@ export interface AdminDeps {
   token?: string;
   /** The JSON API under `/api/`; absent: no API (404). */
   api?: AdminApiDeps;
+  /** Shelf labels and what they show, for `GET /labels` (`?state=stale`); absent: 404. */
+  labels?: (filter: LabelFilter) => Promise<LabelRow[]>;
 }
 
 /** A running admin server. */
@@ -104,6 +107,11 @@ const PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
 function iso(d: Date | string | null | undefined): string | null {
   if (d === null || d === undefined) return null;
   return (d instanceof Date ? d : new Date(d)).toISOString();
+}
+
+/** One label as `GET /labels` shows it (times as ISO text). */
+export function labelView(l: LabelRow): Record<string, unknown> {
+  return { ...l, since: iso(l.since) };
 }
 
 /** Maps a store row to the `/devices` shape. */
@@ -254,6 +262,16 @@ export function createAdminHandler(
         }
         case "/devices":
           return json(await devices());
+        case "/labels": {
+          if (!deps.labels) return json({ error: "not found" }, 404);
+          const state = new URL(request.url).searchParams.get("state");
+          if (state !== null && !["fresh", "stale", "unknown"].includes(state)) {
+            return json({ error: "state must be fresh, stale or unknown" }, 400);
+          }
+          return json(
+            (await deps.labels(state ? { state: state as LabelState } : {})).map(labelView),
+          );
+        }
         case "/": {
           const report = await health();
           const list = report.database.state === "up" ? await devices() : [];

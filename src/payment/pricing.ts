@@ -21,6 +21,11 @@ import {
 } from "../fields.ts";
 import type { OrderKind, OrderLineDraft } from "../store/orders.ts";
 import type { PricedGoods } from "../store/priced_goods.ts";
+import {
+  parseScaleBarcode,
+  type ScaleBarcodeRule,
+  type ScaleReading,
+} from "../pricing/scale_barcode.ts";
 
 /** The largest difference between the device's total and the server's, in cents. */
 export const PRICE_TOLERANCE_CENTS = 1n;
@@ -30,9 +35,12 @@ export const ERROR_PRICE = "errorPrice";
 
 /** A line as the device asked for it. */
 export interface RequestedLine {
+  /** 0 for a scale-barcode line until its PLU is resolved ({@link resolveScaleLines}). */
   gid: number;
-  /** Positive decimal text as the device wrote it (kg for weighed goods). */
+  /** Positive decimal text as the device wrote it (kg for weighed goods); "" for a total code. */
   quantity: string;
+  /** A `{"code": "<13 digits>"}` line: what the scale printed into the code. */
+  scale?: ScaleReading;
 }
 
 // A scale weighs (kg); a POS counts. Each accepts the other's field when its own is absent.
@@ -40,7 +48,29 @@ function quantityFields(kind: OrderKind): ["weight", "qty"] | ["qty", "weight"] 
   return kind === "scale" ? ["weight", "qty"] : ["qty", "weight"];
 }
 
-function objectLines(items: unknown[], kind: OrderKind): RequestedLine[] {
+function scaleLine(
+  code: unknown,
+  where: string,
+  rules: readonly ScaleBarcodeRule[],
+): RequestedLine {
+  const text = typeof code === "string" ? code.trim() : "";
+  const scale = parseScaleBarcode(text, rules);
+  if (!scale) {
+    throw new UserError(
+      `${where}.code ${
+        JSON.stringify(code)
+      } is not a scale barcode (13 digits, a configured prefix, a valid check digit)`,
+    );
+  }
+  if (toScaled(scale.value, QUANTITY_SCALE) <= 0n) throw new UserError(`${where}.code carries 0`);
+  return { gid: 0, quantity: scale.kind === "weight" ? scale.value : "", scale };
+}
+
+function objectLines(
+  items: unknown[],
+  kind: OrderKind,
+  rules: readonly ScaleBarcodeRule[],
+): RequestedLine[] {
   const [first, second] = quantityFields(kind);
   return items.map((item, i) => {
     const where = `goods[${i}]`;
@@ -48,6 +78,7 @@ function objectLines(items: unknown[], kind: OrderKind): RequestedLine[] {
       throw new UserError(`${where} must be an object with gid and ${first}`);
     }
     const line = item as Fields;
+    if (!present(line.gid) && present(line.code)) return scaleLine(line.code, where, rules);
     const gid = required(line, "gid", id, `${where}.gid`);
     const field = present(line[first]) || !present(line[second]) ? first : second;
     return { gid, quantity: required(line, field, quantity, `${where}.${field}`) };
@@ -84,7 +115,11 @@ function listLines(lists: Fields, kind: OrderKind): RequestedLine[] {
  * form of parallel comma-separated lists, or either of those as JSON text. The device's own line
  * prices are not read: the server prices from its catalogue.
  */
-export function requestedLines(value: unknown, kind: OrderKind): RequestedLine[] {
+export function requestedLines(
+  value: unknown,
+  kind: OrderKind,
+  rules: readonly ScaleBarcodeRule[] = [],
+): RequestedLine[] {
   let goods = value;
   if (typeof goods === "string" && /^\s*[[{]/.test(goods)) {
     try {
@@ -94,7 +129,7 @@ export function requestedLines(value: unknown, kind: OrderKind): RequestedLine[]
     }
   }
   let lines: RequestedLine[];
-  if (Array.isArray(goods)) lines = objectLines(goods, kind);
+  if (Array.isArray(goods)) lines = objectLines(goods, kind, rules);
   else if (typeof goods === "object" && goods !== null) {
     lines = listLines(goods as Fields, kind);
   } else throw new UserError("goods must be a list of lines");
@@ -103,6 +138,42 @@ export function requestedLines(value: unknown, kind: OrderKind): RequestedLine[]
     throw new UserError(`goods has more than ${MAX_LIST_ITEMS} lines`);
   }
   return lines;
+}
+
+/**
+ * Gives each scale-barcode line the goods of its PLU (`byPlu`: PLU → goods id of the active
+ * goods); an unknown PLU is refused.
+ */
+export function resolveScaleLines(
+  lines: RequestedLine[],
+  byPlu: Map<number, number>,
+): RequestedLine[] {
+  return lines.map((line, i) => {
+    if (!line.scale) return line;
+    const gid = byPlu.get(line.scale.plu);
+    if (gid === undefined) {
+      throw new UserError(
+        `goods[${i}].code ${line.scale.code}: no goods has PLU ${line.scale.plu}`,
+      );
+    }
+    return { ...line, gid };
+  });
+}
+
+/**
+ * A line whose scale code carries the total: the weight is that total at the current price
+ * (what the scale computed); under price parity the charge is the held price × that weight when
+ * it is lower, never more than the code says.
+ */
+function totalLine(goods: PricedGoods, total: string): { quantity: string; amount: bigint } {
+  const embedded = toScaled(total, MONEY_SCALE);
+  const list = toScaled(goods.listPrice ?? goods.price, MONEY_SCALE);
+  if (list <= 0n) return { quantity: "1", amount: embedded };
+  // kg with 3 decimals = total / unit price, rounded half up.
+  const grams = (embedded * 1000n * 2n + list) / (list * 2n);
+  const quantity = fromScaled(grams, QUANTITY_SCALE);
+  const held = roundScaled(toScaled(goods.price, MONEY_SCALE) * grams, QUANTITY_SCALE);
+  return { quantity: grams > 0n ? quantity : "0.001", amount: held < embedded ? held : embedded };
 }
 
 /** The server's pricing of an order. */
@@ -124,16 +195,23 @@ export function priceLines(requested: RequestedLine[], catalogue: PricedGoods[])
   let total = 0n;
   const lines = requested.map((line, i) => {
     const goods = byId.get(line.gid)!;
-    requireWholePieces(goods, line.quantity, `goods[${i}]`);
-    const units = toScaled(line.quantity, QUANTITY_SCALE);
-    const amount = roundScaled(toScaled(goods.price, MONEY_SCALE) * units, QUANTITY_SCALE);
+    let quantity = line.quantity;
+    let amount: bigint;
+    if (line.scale?.kind === "amount") {
+      ({ quantity, amount } = totalLine(goods, line.scale.value));
+    } else {
+      requireWholePieces(goods, quantity, `goods[${i}]`);
+      const units = toScaled(quantity, QUANTITY_SCALE);
+      amount = roundScaled(toScaled(goods.price, MONEY_SCALE) * units, QUANTITY_SCALE);
+    }
     total += amount;
     return {
       goodsId: goods.id,
       name: goods.name,
       unitPrice: fromScaled(toScaled(goods.price, MONEY_SCALE), MONEY_SCALE),
-      quantity: line.quantity,
+      quantity,
       amount: fromScaled(amount, MONEY_SCALE),
+      priceReason: goods.reason ?? "current",
     };
   });
   if (total <= 0n) throw new UserError("the order total must be greater than 0");

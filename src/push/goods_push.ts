@@ -36,6 +36,12 @@ import {
   resetTries,
 } from "../store/goods_changes.ts";
 import { goodsById, goodsByLabels, type GoodsView } from "../store/goods.ts";
+import {
+  LABEL_CONFIRMED_EVENT,
+  type LabelConfirmedEvent,
+  recordShown,
+} from "../store/label_shown.ts";
+import { type Clock, systemClock } from "../clock.ts";
 import { Limiter } from "./_limiter.ts";
 import { Batcher } from "./_batcher.ts";
 
@@ -54,7 +60,9 @@ export type GoodsPushConfig = Pick<
 export interface GoodsPushDeps {
   db: Database;
   link: DeviceLink;
-  events: Pick<EventBus, "on">;
+  events: Pick<EventBus, "on" | "emit">;
+  /** The appliance clock (when labels confirmed). */
+  clock?: Clock;
   log: Logger;
   config: GoodsPushConfig;
   /**
@@ -249,6 +257,16 @@ export class GoodsPushWorker {
     return { again: true };
   }
 
+  /** What the labels now show (issue 14): recorded before the push counts as done. */
+  async #confirmed(equipId: string, views: GoodsView[]): Promise<void> {
+    const { db, events, clock } = this.#deps;
+    const shown = views.map((v) => ({ mac: v.mac, gid: v.gid, name: v.name, price: v.price }));
+    const at = new Date((clock ?? systemClock).now());
+    await this.#limiter.run(() => recordShown(db, shown, equipId, "push", at));
+    const detail: LabelConfirmedEvent = { equipId, macs: shown.map((s) => s.mac), via: "push" };
+    events.emit(LABEL_CONFIRMED_EVENT, detail);
+  }
+
   async #deliver(equipId: string, pushes: PendingPush[]): Promise<Delivery> {
     const { db, link, log, config } = this.#deps;
     const labels = pushes[0].kind === "label";
@@ -270,6 +288,7 @@ export class GoodsPushWorker {
     });
     const exception = exceptionOf(outcome);
     if (outcome.ok && exception === "") {
+      if (labels) await this.#confirmed(equipId, views);
       await this.#completed.load({ equipId, pushes });
       return "acknowledged";
     }

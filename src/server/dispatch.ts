@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { ActionContext, ActionEntry, ActionResult } from "../actions/context.ts";
+import type { ActionContext, ActionEntry, ActionResult, ShelfPrices } from "../actions/context.ts";
 import type { AppEvents } from "../events.ts";
 import type { Clock } from "../clock.ts";
 import type { DeviceIdentity, SessionControl } from "../device_link.ts";
@@ -26,6 +26,7 @@ import type { ServerMetrics } from "./server_metrics.ts";
 export interface DispatchDeps {
   db: Database;
   goods: GoodsReader;
+  shelfPrices?: ShelfPrices;
   config: Config;
   clock: Clock;
   log: Logger;
@@ -88,6 +89,7 @@ export async function dispatch(
       peer: origin.peer,
       db: deps.db,
       goods: deps.goods,
+      shelfPrices: deps.shelfPrices,
       config: deps.config,
       clock: deps.clock,
       log: origin.log,

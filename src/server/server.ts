@@ -11,6 +11,7 @@ import type { Clock } from "../clock.ts";
 import type { DeviceIdentity, DeviceLink, PushOptions, PushOutcome } from "../device_link.ts";
 import { DEVICE_LOGIN_EVENT } from "../events.ts";
 import type { ActionTable } from "../actions/mod.ts";
+import type { ShelfPrices } from "../actions/context.ts";
 import type { MetricsRegistry } from "../admin/metrics.ts";
 import type { Config } from "../config/config.ts";
 import type { Logger } from "../log.ts";
@@ -27,6 +28,8 @@ import { createServerMetrics, type ServerMetrics } from "./server_metrics.ts";
 export interface DeviceServerDeps {
   db: Database;
   goods: GoodsReader;
+  /** Price parity for non-label devices (PROTOCOL.md §6). */
+  shelfPrices?: ShelfPrices;
   config: Config;
   clock: Clock;
   log: Logger;

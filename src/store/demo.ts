@@ -172,6 +172,10 @@ export async function seedDemo(db: Database): Promise<Record<string, number>> {
         );
       }
     }
+    // Weighed goods carry a scale PLU (their id): scale barcodes 21/22 + PLU (README "Try it").
+    await tx.query("update goods set plu = id where id = any($1::int[])", [
+      DEMO_GOODS.filter((d) => d.weighed).map((d) => d.id),
+    ]);
     for (const l of DEMO_LABELS) {
       await tx.query(
         `insert into label_bindings (mac, goods_id) values ($1, $2)

@@ -146,3 +146,13 @@ export async function learnLabelDevices(
     [macs, equipId],
   );
 }
+
+/** Active goods by scale PLU (migration 009), each with `matched` = the PLU as text. */
+export async function goodsByPlus(db: Queryable, plus: number[]): Promise<GoodsView[]> {
+  const rows = await db.query<ViewRow>(
+    `select ${GOODS_FIELDS}, ${TOTAL_STOCK}, g.plu::text as matched ${FROM}
+     where g.active and g.plu = any($1::int[])`,
+    [plus],
+  );
+  return orderBy(rows, plus.map(String), (r) => r.matched as string);
+}

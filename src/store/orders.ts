@@ -44,6 +44,8 @@ export interface OrderLineDraft {
   unitPrice: string;
   quantity: string;
   amount: string;
+  /** Why this unit price was charged: `current`, or `label AC:… shows 3.50`. */
+  priceReason?: string;
 }
 
 /** A new order, priced and validated by the caller. */
@@ -160,10 +162,10 @@ async function insertOrder(tx: Queryable, draft: OrderDraft): Promise<CreatedOrd
   const id = inserted[0].id;
   await tx.query(
     `insert into order_lines (order_id, line_no, goods_id, name, unit_price, quantity,
-       quantity_text, amount)
-     select $1, n, g, nm, p::numeric, q::numeric, q, a::numeric
-     from unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::text[])
-       with ordinality as l(g, nm, p, q, a, n)`,
+       quantity_text, amount, price_reason)
+     select $1, n, g, nm, p::numeric, q::numeric, q, a::numeric, r
+     from unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+       with ordinality as l(g, nm, p, q, a, r, n)`,
     [
       id,
       draft.lines.map((l) => l.goodsId),
@@ -171,6 +173,7 @@ async function insertOrder(tx: Queryable, draft: OrderDraft): Promise<CreatedOrd
       draft.lines.map((l) => l.unitPrice),
       draft.lines.map((l) => l.quantity),
       draft.lines.map((l) => l.amount),
+      draft.lines.map((l) => l.priceReason ?? "current"),
     ],
   );
   await tx.query(

@@ -12,6 +12,10 @@ export interface PricedGoods {
   /** Sale price, two decimals. */
   price: string;
   weighed: boolean;
+  /** Why this is the price: `current`, or `label AC:… shows 3.50` (price parity). */
+  reason?: string;
+  /** The goods' current price when `price` is a held one (price parity); else absent. */
+  listPrice?: string;
 }
 
 /** The active goods among `ids`. */

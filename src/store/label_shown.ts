@@ -1,0 +1,181 @@
+/**
+ * What every shelf label shows (issue 14): the name and price a label last confirmed — a
+ * `sendGoods` it acknowledged with `exception: ""`, or the reply to its own `getGoods` by
+ * `mac_id` — and whether that is still the goods' current data. The goods trigger of migration
+ * 009 keeps `stale_since` up to date whoever changes the goods.
+ *
+ * @module
+ */
+import type { Queryable } from "./database.ts";
+import type { PricedGoods } from "./priced_goods.ts";
+
+/** A label's state: shows the current data, shows something older, or never confirmed. */
+export type LabelState = "fresh" | "stale" | "unknown";
+
+/** One confirmed display: the label, the goods and what it was sent. */
+export interface ShownGoods {
+  mac: string;
+  gid: number;
+  name: string;
+  /** Two decimals. */
+  price: string;
+}
+
+/** Records what labels confirmed they show (one statement for a whole batch). */
+export async function recordShown(
+  db: Queryable,
+  shown: ShownGoods[],
+  equipId: string,
+  via: "push" | "getGoods",
+  at: Date,
+): Promise<void> {
+  if (shown.length === 0) return;
+  await db.query(
+    `insert into label_shown (mac, goods_id, name, price, equip_id, via, confirmed_at, stale_since)
+     select s.mac, s.gid, s.name, s.price::numeric, $5, $6, $7,
+       case when g.price = s.price::numeric and g.name = s.name then null else $7 end
+     from unnest($1::text[], $2::int[], $3::text[], $4::text[]) as s(mac, gid, name, price)
+     join goods g on g.id = s.gid
+     on conflict (mac) do update set goods_id = excluded.goods_id, name = excluded.name,
+       price = excluded.price, equip_id = excluded.equip_id, via = excluded.via,
+       confirmed_at = excluded.confirmed_at, stale_since = excluded.stale_since`,
+    [
+      shown.map((s) => s.mac),
+      shown.map((s) => s.gid),
+      shown.map((s) => s.name),
+      shown.map((s) => s.price),
+      equipId,
+      via,
+      at,
+    ],
+  );
+}
+
+/** One label as `GET /labels` shows it. */
+export interface LabelRow {
+  mac: string;
+  gid: number;
+  name: string;
+  /** The device serving the label (configured or learned), or null. */
+  device: string | null;
+  /** What it last confirmed, or null before its first confirmation. */
+  shownPrice: string | null;
+  shownName: string | null;
+  currentPrice: string;
+  state: LabelState;
+  /** fresh: since its confirmation; stale: since the goods changed away; unknown: since bound. */
+  since: Date;
+}
+
+/** Which labels {@link labelStates} returns. */
+export interface LabelFilter {
+  state?: LabelState;
+}
+
+// A label bound to other goods than it last showed shows the wrong goods: stale since bound.
+const LABEL_ROWS = `select b.mac, b.goods_id as gid, g.name, d.equip_id as device,
+    s.price::text as "shownPrice", s.name as "shownName", g.price::text as "currentPrice",
+    case when s.mac is null then 'unknown'
+      when s.goods_id <> b.goods_id or s.stale_since is not null then 'stale'
+      else 'fresh' end as state,
+    case when s.mac is null then b.bound_at
+      when s.goods_id <> b.goods_id then greatest(b.bound_at, s.confirmed_at)
+      else coalesce(s.stale_since, s.confirmed_at) end as since
+  from label_bindings b
+  join goods g on g.id = b.goods_id
+  left join label_shown s on s.mac = b.mac
+  left join label_devices d on d.mac = b.mac`;
+
+/**
+ * Every bound label with what it shows and its state, by MAC (the rows of `GET /labels`; the
+ * console's label view reads them too).
+ */
+export function labelStates(db: Queryable, filter: LabelFilter = {}): Promise<LabelRow[]> {
+  return db.query<LabelRow & Record<string, unknown>>(
+    `select * from (${LABEL_ROWS}) l where $1::text is null or l.state = $1 order by l.mac`,
+    [filter.state ?? null],
+  );
+}
+
+/** Labels by state and the oldest stale label's `since`, for `/metrics`. */
+export interface LabelSummary {
+  fresh: number;
+  stale: number;
+  unknown: number;
+  oldestStaleSince: Date | null;
+}
+
+/** Counts labels by state (one query). */
+export async function labelSummary(db: Queryable): Promise<LabelSummary> {
+  const rows = await db.query<{ state: LabelState; n: number; oldest: Date | null }>(
+    `select l.state, count(*)::int as n, min(l.since) as oldest from (${LABEL_ROWS}) l
+     group by l.state`,
+  );
+  const summary: LabelSummary = { fresh: 0, stale: 0, unknown: 0, oldestStaleSince: null };
+  for (const r of rows) {
+    summary[r.state] = r.n;
+    if (r.state === "stale") summary.oldestStaleSince = r.oldest;
+  }
+  return summary;
+}
+
+/** A label that shows a lower price than its goods' current one: it may hold the price down. */
+export interface LowerShown {
+  mac: string;
+  gid: number;
+  /** Two decimals. */
+  price: string;
+  staleSince: Date;
+}
+
+/**
+ * Every bound label that shows an older price of the goods it is bound to, whatever the window
+ * (the parity overlay filters by time; few rows: only labels that missed a change).
+ */
+export function staleShownPrices(db: Queryable): Promise<LowerShown[]> {
+  return db.query<LowerShown & Record<string, unknown>>(
+    `select s.mac, s.goods_id as gid, s.price::text as price, s.stale_since as "staleSince"
+     from label_shown s join label_bindings b on b.mac = s.mac and b.goods_id = s.goods_id
+     where s.stale_since is not null order by s.goods_id, s.price, s.mac`,
+  );
+}
+
+/** The NOTIFY channel of changes to what labels show or which goods they are bound to. */
+export const LABELS_SHOWN_CHANNEL = "labels_shown";
+
+/**
+ * The catalogue as `getPayInfo` charges it (PROTOCOL.md §6 "Price parity"): each goods' price,
+ * or — when `heldSince` is given — the lowest price a bound label still shows that is lower and
+ * became stale after `heldSince` (the start of the parity window), with the reason.
+ */
+export function parityPricedGoods(
+  db: Queryable,
+  ids: number[],
+  heldSince: Date | null,
+): Promise<PricedGoods[]> {
+  return db.query<PricedGoods & Record<string, unknown>>(
+    `select g.id, g.name, g.weighed, coalesce(h.price, g.price)::text as price,
+       g.price::text as "listPrice",
+       case when h.mac is null then 'current'
+         else 'label ' || h.mac || ' shows ' || h.price::text end as reason
+     from goods g
+     left join lateral (
+       select s.price, s.mac from label_shown s
+       join label_bindings b on b.mac = s.mac and b.goods_id = s.goods_id
+       where $2::timestamptz is not null and s.goods_id = g.id and s.stale_since > $2
+         and s.price < g.price
+       order by s.price, s.mac limit 1) h on true
+     where g.active and g.id = any($1::int[])`,
+    [ids, heldSince],
+  );
+}
+
+/** App event (src/events.ts) emitted with a {@link LabelConfirmedEvent} when labels confirm. */
+export const LABEL_CONFIRMED_EVENT = "label-confirmed";
+
+/** Detail of {@link LABEL_CONFIRMED_EVENT}: which labels of which device, how. */
+export interface LabelConfirmedEvent {
+  equipId: string;
+  macs: string[];
+  via: "push" | "getGoods";
+}
