@@ -16,6 +16,8 @@ import { bindingsCommand } from "./src/cli/bindings.ts";
 import { pushGoodsCommand, refillCommand } from "./src/cli/push.ts";
 import { positionsCommand } from "./src/cli/positions.ts";
 import { permissionsCommand } from "./src/cli/permissions.ts";
+import { pricesCommand } from "./src/cli/prices.ts";
+import { labelsCommand } from "./src/cli/labels.ts";
 
 /** Command name → runner (resolves with the exit code). */
 export const COMMANDS: Record<string, { run(args: string[]): Promise<number>; summary: string }> = {
@@ -31,6 +33,14 @@ export const COMMANDS: Record<string, { run(args: string[]): Promise<number>; su
   odoo: { run: odooCommand, summary: "Odoo upstream: check the connection, pull the catalogue" },
   outbox: { run: outboxCommand, summary: "deliveries owed to Odoo: list, retry" },
   bindings: { run: bindingsCommand, summary: "import shelf-label bindings and RFID tags (CSV)" },
+  prices: {
+    run: pricesCommand,
+    summary: "scheduled prices and promotions: schedule, list, cancel",
+  },
+  labels: {
+    run: labelsCommand,
+    summary: "shelf labels: what each shows against the current price",
+  },
   permissions: {
     run: permissionsCommand,
     summary: "print the Deno permission flags serve needs with this configuration",

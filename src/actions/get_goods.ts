@@ -27,6 +27,7 @@ import {
 } from "../store/label_shown.ts";
 import { parseScaleBarcode, type ScaleReading } from "../pricing/scale_barcode.ts";
 import { trimZeros } from "../decimal.ts";
+import { embeddedTotal } from "../payment/pricing.ts";
 
 /** Look-up keys, in the order in which the first present one wins. */
 export const GET_GOODS_KEYS = ["code", "mac_id", "gid", "gname", "rfids"] as const;
@@ -74,9 +75,10 @@ async function byCodes(ctx: ActionContext, codes: string[]): Promise<DeviceGoods
   return goods.map((g, i) => {
     const reading = scanned[i];
     if (!reading) return g;
-    const measured = reading.kind === "weight"
-      ? { weight: Number(trimZeros(reading.value)) }
-      : { amount: Number(reading.value) };
+    // Under price parity a printed total is what getPayInfo will charge: the shown price × weight.
+    const measured = reading.kind === "weight" ? { weight: Number(trimZeros(reading.value)) } : {
+      amount: Number(embeddedTotal(reading.value, views[i].price, g.price.toFixed(2)).amount),
+    };
     return { ...g, scanCode: reading.code, ...measured };
   });
 }

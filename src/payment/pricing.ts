@@ -161,19 +161,31 @@ export function resolveScaleLines(
 }
 
 /**
- * A line whose scale code carries the total: the weight is that total at the current price
- * (what the scale computed); under price parity the charge is the held price × that weight when
- * it is lower, never more than the code says.
+ * A scale code that carries the total: the weight is that total at the current price (what the
+ * scale computed, kg to the gram); under price parity (`charged` below `list`) the total is the
+ * charged price × that weight, never more than the code says. Amounts in two decimals.
+ *
+ * @example
+ * ```ts
+ * embeddedTotal("8.00", "16.00", "12.80"); // { quantity: "0.500", amount: "6.40" }
+ * ```
  */
-function totalLine(goods: PricedGoods, total: string): { quantity: string; amount: bigint } {
+export function embeddedTotal(
+  total: string,
+  list: string,
+  charged: string,
+): { quantity: string; amount: string } {
   const embedded = toScaled(total, MONEY_SCALE);
-  const list = toScaled(goods.listPrice ?? goods.price, MONEY_SCALE);
-  if (list <= 0n) return { quantity: "1", amount: embedded };
-  // kg with 3 decimals = total / unit price, rounded half up.
-  const grams = (embedded * 1000n * 2n + list) / (list * 2n);
-  const quantity = fromScaled(grams, QUANTITY_SCALE);
-  const held = roundScaled(toScaled(goods.price, MONEY_SCALE) * grams, QUANTITY_SCALE);
-  return { quantity: grams > 0n ? quantity : "0.001", amount: held < embedded ? held : embedded };
+  const listUnits = toScaled(list, MONEY_SCALE);
+  if (listUnits <= 0n) return { quantity: "1", amount: fromScaled(embedded, MONEY_SCALE) };
+  // grams = total / unit price × 1000, rounded half up; at least one gram.
+  const grams = (embedded * 1000n * 2n + listUnits) / (listUnits * 2n);
+  const weight = grams > 0n ? grams : 1n;
+  const held = roundScaled(toScaled(charged, MONEY_SCALE) * weight, QUANTITY_SCALE);
+  return {
+    quantity: fromScaled(weight, QUANTITY_SCALE),
+    amount: fromScaled(held < embedded ? held : embedded, MONEY_SCALE),
+  };
 }
 
 /** The server's pricing of an order. */
@@ -198,7 +210,9 @@ export function priceLines(requested: RequestedLine[], catalogue: PricedGoods[])
     let quantity = line.quantity;
     let amount: bigint;
     if (line.scale?.kind === "amount") {
-      ({ quantity, amount } = totalLine(goods, line.scale.value));
+      const charged = embeddedTotal(line.scale.value, goods.listPrice ?? goods.price, goods.price);
+      quantity = charged.quantity;
+      amount = toScaled(charged.amount, MONEY_SCALE);
     } else {
       requireWholePieces(goods, quantity, `goods[${i}]`);
       const units = toScaled(quantity, QUANTITY_SCALE);

@@ -32,8 +32,8 @@ export async function recordShown(
   if (shown.length === 0) return;
   await db.query(
     `insert into label_shown (mac, goods_id, name, price, equip_id, via, confirmed_at, stale_since)
-     select s.mac, s.gid, s.name, s.price::numeric, $5, $6, $7,
-       case when g.price = s.price::numeric and g.name = s.name then null else $7 end
+     select s.mac, s.gid, s.name, s.price::numeric, $5, $6, $7::timestamptz,
+       case when g.price = s.price::numeric and g.name = s.name then null else $7::timestamptz end
      from unnest($1::text[], $2::int[], $3::text[], $4::text[]) as s(mac, gid, name, price)
      join goods g on g.id = s.gid
      on conflict (mac) do update set goods_id = excluded.goods_id, name = excluded.name,
