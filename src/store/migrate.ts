@@ -11,6 +11,7 @@ import payment from "./migrations/002_payment.sql" with { type: "text" };
 import push from "./migrations/003_push.sql" with { type: "text" };
 import odoo from "./migrations/004_odoo.sql" with { type: "text" };
 import deviceDisabled from "./migrations/005_device_disabled.sql" with { type: "text" };
+import odooExact from "./migrations/007_odoo_exact.sql" with { type: "text" };
 
 /** One migration. */
 export interface Migration {
@@ -26,6 +27,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 3, name: "push", sql: push },
   { version: 4, name: "odoo", sql: odoo },
   { version: 5, name: "device_disabled", sql: deviceDisabled },
+  { version: 7, name: "odoo_exact", sql: odooExact },
 ];
 
 // Any constant works: it only has to be the same in every process migrating this database.

@@ -94,6 +94,11 @@ export abstract class OdooModels extends OdooOrm {
       standard_price: { type: "float" },
       active: { type: "boolean" },
       qty_available: { type: "float", compute: (r, ctx) => this.onHand(r.id, ctx) },
+      product_template_attribute_value_ids: {
+        type: "many2many",
+        relation: "product.template.attribute.value",
+      },
+      price_extra: { type: "float", compute: (r) => this.priceExtra(r) },
       ...Object.fromEntries(Object.keys(custom).map((f) => [f, { type: "char" as const }])),
     });
     this.define("stock.location", {
@@ -102,7 +107,23 @@ export abstract class OdooModels extends OdooOrm {
       usage: { type: "selection" },
       location_id: m2o("stock.location"),
     });
+    // A variant's extra price per attribute value (`price_extra`); writing it moves neither the
+    // variant's nor the template's write_date (both prices are computed, not stored).
+    this.define("product.template.attribute.value", {
+      name: { type: "char" },
+      product_tmpl_id: m2o("product.template"),
+      price_extra: { type: "float" },
+      ptav_active: { type: "boolean" },
+    });
+    this.define("res.company", { name: { type: "char" } });
+    this.define("res.users", {
+      name: { type: "char" },
+      login: { type: "char" },
+      company_id: m2o("res.company"),
+      company_ids: { type: "many2many", relation: "res.company" },
+    });
     this.define("stock.warehouse", {
+      company_id: m2o("res.company"),
       name: { type: "char" },
       code: { type: "char" },
       lot_stock_id: m2o("stock.location"),
@@ -300,8 +321,20 @@ export abstract class OdooModels extends OdooOrm {
         view_location_id: m2oId(w.view_location_id),
         in_type_id: m2oId(w.in_type_id),
         out_type_id: w.id === 1 ? 2 : 7,
+        // The demo's two companies: CHIC1 belongs to "My Company (Chicago)".
+        company_id: w.id === 1 ? 1 : 2,
       });
     }
+    this.insert("res.company", { id: 1, name: "YourCompany" });
+    this.insert("res.company", { id: 2, name: "My Company (Chicago)" });
+    // The admin works in company 1 and may see both (so search_read lists both warehouses).
+    this.insert("res.users", {
+      id: 2,
+      name: "Mitchell Admin",
+      login: "admin",
+      company_id: 1,
+      company_ids: [1, 2],
+    });
     // Products: every full record recorded (search_read with the full field list).
     const products = new Map<number, Rec>();
     for (const page of results("product.product", "search_read")) {
@@ -390,6 +423,15 @@ export abstract class OdooModels extends OdooOrm {
     this.sequences.set("sale.order", 26);
     this.sequences.set("1", 9);
   }
+  /** A variant's extra price: its own (seeded) plus its attribute values' `price_extra`. */
+  priceExtra(p: Rec): number {
+    let extra = (p.price_extra as number | undefined) ?? 0;
+    for (const id of (p.product_template_attribute_value_ids ?? []) as number[]) {
+      extra += (this.get("product.template.attribute.value", id)?.price_extra as number) ?? 0;
+    }
+    return Number(extra.toPrecision(12));
+  }
+
   /** `write` as an RPC `write` would (moves write_date, cascades by version). */
   write(model: string, ids: number[], vals: Record<string, unknown>) {
     this.checkFields(model, vals);
@@ -417,11 +459,19 @@ export abstract class OdooModels extends OdooOrm {
         continue;
       }
       Object.assign(rec, vals, { write_date: now });
+      if (model === "product.template.attribute.value" && "price_extra" in vals) {
+        for (const p of this.table("product.product").values()) {
+          const values = (p.product_template_attribute_value_ids ?? []) as number[];
+          if (!values.includes(id)) continue;
+          const tmpl = this.get("product.template", p.product_tmpl_id as number)!;
+          p.lst_price = nextUp((tmpl.list_price as number) + this.priceExtra(p));
+        }
+      }
       if (model === "product.template") {
         for (const p of this.table("product.product").values()) {
           if (p.product_tmpl_id !== id) continue;
           if ("list_price" in vals) {
-            p.lst_price = nextUp((vals.list_price as number) + (p.price_extra as number));
+            p.lst_price = nextUp((vals.list_price as number) + this.priceExtra(p));
           }
           // 17 and 18 recompute a variant's write_date from its template's; 16 does not.
           if (this.version >= 17) p.write_date = now;

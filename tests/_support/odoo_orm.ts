@@ -58,6 +58,7 @@ export abstract class OdooOrm {
   readonly fields = new Map<string, Record<string, FieldDef>>();
   protected readonly nextId = new Map<string, number>();
   #lastMicros = 0;
+  #stamp: string | undefined;
   protected readonly sequences = new Map<string, number>();
 
   constructor(version: 16 | 17 | 18) {
@@ -69,6 +70,7 @@ export abstract class OdooOrm {
 
   /** Now with microseconds, strictly increasing ("YYYY-MM-DD HH:MM:SS.ffffff"). */
   now(): string {
+    if (this.#stamp !== undefined) return this.#stamp;
     const micros = Math.max(Date.now() * 1000, this.#lastMicros + 1);
     this.#lastMicros = micros;
     const iso = new Date(Math.floor(micros / 1000)).toISOString();
@@ -90,6 +92,20 @@ export abstract class OdooOrm {
     table.set(id, rec);
     this.nextId.set(model, Math.max(this.nextId.get(model) ?? 1, id + 1));
     return rec;
+  }
+
+  /**
+   * Runs `fn` as one Odoo transaction that started at `start`: every `write_date` it sets is
+   * `start`, as PostgreSQL's `now()` is the transaction's start time (Odoo stamps with it).
+   */
+  inTransaction<T>(start: string, fn: () => T): T {
+    const outer = this.#stamp;
+    this.#stamp = start;
+    try {
+      return fn();
+    } finally {
+      this.#stamp = outer;
+    }
   }
 
   /** Declares a model and its fields (id, display_name, write_date, create_date added). */

@@ -72,6 +72,7 @@ export class OdooState extends OdooModels {
           throw new OdooFault("odoo.exceptions.ValidationError", "picking_type_id is required");
         }
         const wh = this.get("stock.warehouse", type.warehouse_id as number)!;
+        this.#checkCompany(wh, type);
         const picking = this.insert(model, {
           ...rest,
           name: this.nextName(
@@ -118,6 +119,42 @@ export class OdooState extends OdooModels {
       );
     }
     return p;
+  }
+
+  /**
+   * The user's current company (no `allowed_company_ids` in the context) is the moves' company:
+   * a picking of another company's warehouse is refused, as live Odoo 17 did.
+   */
+  #checkCompany(wh: Rec, type: Rec) {
+    const user = this.get("res.users", 2)!;
+    if (wh.company_id === user.company_id) return;
+    const theirs = this.get("res.company", wh.company_id as number)?.name;
+    const mine = this.get("res.company", user.company_id as number)?.name;
+    throw new OdooFault(
+      "odoo.exceptions.UserError",
+      `Incompatible companies on records:\n- 'Operation Type' (picking_type_id: '${
+        this.displayName("stock.picking.type", type)
+      }') belongs to company '${theirs}' and 'Company' (company_id: '${mine}') belongs to another company.`,
+    );
+  }
+
+  /** `action_cancel` on pickings (and their moves) or sale orders; a done picking stays done. */
+  cancel(model: string, ids: number[]) {
+    const now = this.now();
+    for (const id of ids) {
+      const rec = this.get(model, id);
+      if (!rec) continue;
+      if (model === "stock.picking") {
+        if (rec.state === "done") {
+          throw new OdooFault(
+            "odoo.exceptions.UserError",
+            "You cannot cancel a stock move that has been set to 'Done'.",
+          );
+        }
+        for (const m of this.movesOf(id)) Object.assign(m, { state: "cancel", write_date: now });
+      }
+      Object.assign(rec, { state: "cancel", write_date: now });
+    }
   }
 
   movesOf(pickingId: number): Rec[] {

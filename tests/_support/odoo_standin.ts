@@ -31,9 +31,13 @@ export interface Fault {
   match: string;
   /**
    * `lose-response`: do the call, then answer HTTP 502 (Odoo did it; the caller never learns).
-   * `http-502`: answer 502 without doing it. `error`: answer an Odoo error object.
+   * `http-502`: answer 502 without doing it. `error`: answer an Odoo error object. `slow`: do
+   * the call as one transaction that takes `delayMs` (its write_date is its start, it commits at
+   * the end, whether or not the caller waited: a client timeout does not stop Odoo).
    */
-  action: "lose-response" | "http-502" | "error";
+  action: "lose-response" | "http-502" | "error" | "slow";
+  /** For `slow`: how long the call runs before it commits and answers. */
+  delayMs?: number;
   /** For `error`: the Odoo exception class and message. */
   name?: string;
   message?: string;
@@ -100,6 +104,23 @@ export interface OdooStateView {
   ): number;
   /** On-hand quantity of a product in a warehouse. */
   onHand(productId: number, warehouseId?: number): number;
+  /** `create` as an RPC `create` would; returns the id. */
+  create(model: string, vals: Record<string, unknown>): number;
+  /**
+   * Starts an Odoo transaction now: what it does is invisible until `commit`, and every
+   * `write_date` it sets is its start time (PostgreSQL `now()`), however late it commits.
+   */
+  begin(): OdooTransaction;
+}
+
+/** An open Odoo transaction (see {@link OdooStateView.begin}). */
+export interface OdooTransaction {
+  /** When it started, as Odoo stores it. */
+  readonly start: string;
+  write(model: string, ids: number[], vals: Record<string, unknown>): void;
+  createProduct(vals: { name: string; list_price: number; barcode?: string }): void;
+  /** Applies everything, stamped with the start time. */
+  commit(): void;
 }
 
 /**
@@ -217,6 +238,10 @@ export function startOdooStandin(options: OdooStandinOptions = {}): Promise<Odoo
       case "unlink":
         for (const id of posArgs[0] as number[]) state.table(model).delete(id);
         return true;
+      case "action_cancel":
+        if (model !== "stock.picking" && model !== "sale.order") break;
+        state.cancel(model, posArgs[0] as number[]);
+        return true;
       case "action_confirm":
         for (const id of posArgs[0] as number[]) {
           if (model === "sale.order") state.confirmOrder(id);
@@ -309,11 +334,15 @@ export function startOdooStandin(options: OdooStandinOptions = {}): Promise<Odoo
     const key = call.model ? `${call.model}.${call.modelMethod}` : `${call.service}.${call.method}`;
     const fault = takeFault(key);
     if (fault?.action === "http-502") return new Response("Bad Gateway", { status: 502 });
+    const start = state.now();
     try {
       if (fault?.action === "error") {
         throw new OdooFault(fault.name ?? "odoo.exceptions.UserError", fault.message ?? "injected");
       }
-      const result = dispatch(params);
+      if (fault?.action === "slow") {
+        await new Promise((resolve) => setTimeout(resolve, fault.delayMs ?? 1000));
+      }
+      const result = state.inTransaction(start, () => dispatch(params));
       if (fault?.action === "lose-response") return new Response("Bad Gateway", { status: 502 });
       return json({ jsonrpc: "2.0", id: envelope.id ?? null, result });
     } catch (e) {
@@ -386,6 +415,17 @@ export function startOdooStandin(options: OdooStandinOptions = {}): Promise<Odoo
         active: true,
         write_date: now,
       }).id;
+    },
+    create: (model, vals) => state.createRecord(model, vals, {}),
+    begin() {
+      const start = state.now();
+      const work: (() => void)[] = [];
+      return {
+        start,
+        write: (model, ids, vals) => work.push(() => state.write(model, ids, vals)),
+        createProduct: (vals) => work.push(() => view.createProduct(vals)),
+        commit: () => state.inTransaction(start, () => work.splice(0).forEach((w) => w())),
+      };
     },
     onHand: (productId, warehouseId) =>
       state.onHand(

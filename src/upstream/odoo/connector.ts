@@ -14,7 +14,8 @@ import { type OdooClient, OdooError } from "./jsonrpc.ts";
 import { odooClientFor, type OdooSettings } from "./settings.ts";
 import { discoverSite, type OdooSite } from "./site.ts";
 import { CataloguePuller, type PullProgress, type PullStats } from "./catalogue.ts";
-import { setUpstreamEnabled } from "./local_store.ts";
+import { pullKind, reconcileIds } from "./reconcile.ts";
+import { installationId, setUpstreamEnabled } from "./local_store.ts";
 import type { Delivered, Deliverer, DeliveryContext } from "./delivery.ts";
 import { deliverReceipt } from "./receipts.ts";
 import { deliverOrder, enqueueMissedOrders } from "./orders.ts";
@@ -53,6 +54,8 @@ export interface OdooHealth {
   lastPull?: { kind: string; at: string; ok: boolean };
   lastError: string;
   outbox: { pending: number; failed: number };
+  /** This installation's id (migration 007), in every reference left in Odoo. */
+  installationId: string;
 }
 
 /**
@@ -71,6 +74,7 @@ export function odooHealthComponent(h: OdooHealth): {
     db: h.db,
     version: h.version,
     warehouse: h.warehouse,
+    installationId: h.installationId,
     lastPull: h.lastPull ?? null,
     outboxPending: h.outbox.pending,
     outboxFailed: h.outbox.failed,
@@ -97,6 +101,8 @@ export class OdooConnector {
   #lastLoggedError = "";
   #counts = { pending: 0, failed: 0 };
   #refreshing: Promise<void> | undefined;
+  /** A full pass or id comparison ran since this process started (one runs at every start). */
+  #comparedSinceStart = false;
   #pulls?: ReturnType<MetricsRegistry["counter"]>;
   #deliveries?: ReturnType<MetricsRegistry["counter"]>;
 
@@ -111,6 +117,7 @@ export class OdooConnector {
       warehouse: "",
       lastError: "",
       outbox: this.#counts,
+      installationId: "",
     };
     this.#worker = new OutboxWorker({
       db: options.db,
@@ -155,6 +162,7 @@ export class OdooConnector {
   static async start(options: OdooConnectorOptions): Promise<OdooConnector> {
     const c = new OdooConnector(options);
     await setUpstreamEnabled(options.db, true);
+    c.#health.installationId = await installationId(options.db);
     await c.#worker.start();
     c.#schedule(0);
     options.log.info("odoo connector started", {
@@ -212,17 +220,19 @@ export class OdooConnector {
     options: { full?: boolean; onProgress?: (p: PullProgress) => void } = {},
   ): Promise<PullStats> {
     const puller = await this.#puller();
-    const full = options.full || await puller.fullPassDue();
+    const kind = await pullKind(puller, options.full === true, this.#comparedSinceStart);
     try {
-      const stats = full
+      const stats = kind === "full"
         ? await puller.fullPull(options.onProgress)
+        : kind === "ids"
+        ? await reconcileIds({ ...this.#o, odoo: this.#odoo, puller })
         : await puller.incrementalPull();
+      if (kind !== "incremental") this.#comparedSinceStart = true;
       this.#pulls?.inc({ kind: stats.kind, result: "ok" });
       this.#health.lastPull = { kind: stats.kind, at: new Date().toISOString(), ok: true };
       this.#markReachable();
       return stats;
     } catch (e) {
-      const kind = full ? "full" : "incremental";
       this.#pulls?.inc({ kind, result: "error" });
       this.#health.lastPull = { kind, at: new Date().toISOString(), ok: false };
       throw e;
@@ -238,6 +248,7 @@ export class OdooConnector {
       settings: this.#o.settings,
       log: this.#o.log,
       shopId: this.#o.shopId,
+      installationId: this.#health.installationId,
     };
     return await DELIVERERS[row.kind](ctx, row.local_id);
   }
