@@ -109,8 +109,9 @@ export interface OdooStateView {
   /**
    * Starts an Odoo transaction now: what it does is invisible until `commit`, and every
    * `write_date` it sets is its start time (PostgreSQL `now()`), however late it commits.
+   * `agoMs`: it started that long ago (a long import call now about to commit).
    */
-  begin(): OdooTransaction;
+  begin(options?: { agoMs?: number }): OdooTransaction;
 }
 
 /** An open Odoo transaction (see {@link OdooStateView.begin}). */
@@ -417,8 +418,8 @@ export function startOdooStandin(options: OdooStandinOptions = {}): Promise<Odoo
       }).id;
     },
     create: (model, vals) => state.createRecord(model, vals, {}),
-    begin() {
-      const start = state.now();
+    begin(options = {}) {
+      const start = odooStamp(Date.now() - (options.agoMs ?? 0));
       const work: (() => void)[] = [];
       return {
         start,
@@ -465,4 +466,10 @@ export function startOdooStandin(options: OdooStandinOptions = {}): Promise<Odoo
       }
     },
   });
+}
+
+/** A past instant as Odoo stores a datetime ("YYYY-MM-DD HH:MM:SS.ffffff", UTC). */
+function odooStamp(ms: number): string {
+  const iso = new Date(ms).toISOString();
+  return `${iso.slice(0, 10)} ${iso.slice(11, 23)}000`;
 }
