@@ -470,9 +470,10 @@ export const CONFIG_SPEC = {
   }),
   odooFullPassS: field({
     env: "NEWRETAIL_ODOO_FULL_PASS_S",
-    default: 3600,
+    default: 300,
     parse: seconds(1),
-    doc: "Seconds between full passes, which catch archived and deleted products.",
+    doc:
+      "Seconds between id comparisons with Odoo (one search of product ids: deleted products go); one also runs at every start.",
   }),
   odooPartner: field({
     env: "NEWRETAIL_ODOO_PARTNER",

@@ -15,6 +15,13 @@
  *   moves its variants' `write_date` (04-price-change-write-date.json).
  * - 18: as 17, but on-hand quantities per warehouse read the context key `warehouse_id`.
  *
+ * Like a live Odoo: every call is one transaction whose `write_date`s are its start time
+ * (PostgreSQL `now()`), `state.begin()` commits such a transaction late, and the `slow` fault
+ * commits a call after the client's timeout; a variant's price includes the `price_extra` of its
+ * `product.template.attribute.value`s (whose writes move no product's `write_date`); CHIC1 belongs
+ * to a second company, so the admin (company 1) sees it but a receipt into it is refused
+ * ("Incompatible companies on records"); `action_cancel` on pickings and sale orders.
+ *
  * Four files: `odoo_orm.ts` (tables, read, search), `odoo_models.ts` (models, seed, write),
  * `odoo_rules.ts` (stock and sale rules), this one (HTTP, the RPC methods, fault injection).
  *
