@@ -1,7 +1,8 @@
 /**
  * The catalogue pull: products, categories, warehouses and stock from Odoo into the local store.
  *
- * - **Full pass** (first run, then every `odooFullPassS`): every product.product (archived too)
+ * - **Full pass** (first run, or asked; `reconcile.ts` does the cheap id comparison at every
+ *   start and every `odooFullPassS`): every product.product (archived too)
  *   in pages of `odooPageSize` by id (keyset, so a product created meanwhile neither shifts nor
  *   repeats a page), with `qty_available` for the served warehouse; then every local goods Odoo
  *   did not list becomes inactive (deleted in Odoo).

@@ -1,7 +1,7 @@
 /**
  * The Odoo connector: one per appliance in Odoo mode. It learns the Odoo it talks to (version,
- * fields, warehouse), pulls the catalogue (full pass, then incremental every `odooPollS`, a full
- * pass again every `odooFullPassS`) and runs the outbox worker that delivers receipts and paid
+ * fields, warehouse), pulls the catalogue (a full pass the first time; at every start and every
+ * `odooFullPassS` the id comparison of `reconcile.ts`; incremental every `odooPollS`) and runs the outbox worker that delivers receipts and paid
  * orders. Odoo being down at start or later never stops the appliance: devices are served from
  * the local store, the pull retries on its own schedule, and deliveries wait in the outbox.
  *
