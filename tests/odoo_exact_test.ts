@@ -239,6 +239,50 @@ for (const backend of backends()) {
       );
 
       await t.step(
+        "stopped while waiting for a timed-out create: still one picking after the restart",
+        async () => {
+          const settings = standinSettings(odoo, { timeoutMs: 300, requestLimitMs: 60_000 });
+          const log = createMemoryLogger("info");
+          const connector = await OdooConnector.start({ db, settings, log, shopId: "shop0001" });
+          odoo.fault({ match: "stock.picking.create", action: "slow", delayMs: 900 });
+          const { receiptId } = await bookStockReceipt(db, {
+            equipId: "RK_0001",
+            ref: "STOP-1",
+            warehouseId: 1,
+            lines: [{ gid: 42, qty: "1" }],
+          });
+          try {
+            await eventually(
+              () => log.lines.some((l) => String(l.msg).startsWith("odoo create timed out")),
+              "the wait after the timeout",
+            );
+          } finally {
+            await connector.stop(); // gives up the wait instead of sitting through it
+          }
+          const row = async () =>
+            (await listOutbox(db)).find((r) =>
+              r.kind === "stock-receipt" && r.local_id === receiptId
+            )!;
+          strictEqual((await row()).state, "pending");
+          const origin = receiptOrigin("shop0001", await installationId(db), {
+            id: receiptId,
+            ref: "STOP-1",
+          });
+          await eventually(() => pickings(odoo, origin).length === 1, "the slow call committed");
+          await db.query(
+            "update odoo_outbox set next_attempt_at = now() where kind = 'stock-receipt' and local_id = $1",
+            [receiptId],
+          );
+          const { worker } = await connect(db, odoo);
+          strictEqual(await worker.runDue(), 1);
+          strictEqual((await row()).state, "delivered");
+          const found = pickings(odoo, origin);
+          strictEqual(found.length, 1);
+          strictEqual(found[0].state, "done");
+        },
+      );
+
+      await t.step(
         "two pickings with the origin: one kept and validated, the draft cancelled",
         async () => {
           const { worker, log } = await connect(db, odoo);

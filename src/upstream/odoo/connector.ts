@@ -103,6 +103,7 @@ export class OdooConnector {
   #refreshing: Promise<void> | undefined;
   /** A full pass or id comparison ran since this process started (one runs at every start). */
   #comparedSinceStart = false;
+  readonly #stopping = new AbortController();
   #pulls?: ReturnType<MetricsRegistry["counter"]>;
   #deliveries?: ReturnType<MetricsRegistry["counter"]>;
 
@@ -249,6 +250,7 @@ export class OdooConnector {
       log: this.#o.log,
       shopId: this.#o.shopId,
       installationId: this.#health.installationId,
+      signal: this.#stopping.signal,
     };
     return await DELIVERERS[row.kind](ctx, row.local_id);
   }
@@ -323,6 +325,7 @@ export class OdooConnector {
   /** Stops the pull loop and the worker (after the call in progress). */
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#stopping.abort();
     clearTimeout(this.#timer);
     await this.#ticking;
     await this.#worker.stop();

@@ -21,6 +21,8 @@ export interface DeliveryContext {
   shopId: string;
   /** This installation's id (migration 007), part of the references too: unique per database. */
   installationId: string;
+  /** Aborted on shutdown: a delivery waiting for a timed-out call gives up (retried later). */
+  signal?: AbortSignal;
 }
 
 /** The Odoo record a local receipt or order became. */
