@@ -115,11 +115,6 @@ export async function warehouseRefusal(db: Queryable, id: number): Promise<strin
   return row?.refused;
 }
 
-/** Whether a warehouse exists. */
-export async function warehouseExists(db: Queryable, id: number): Promise<boolean> {
-  return (await db.query("select 1 from warehouses where id = $1", [id])).length > 0;
-}
-
 /** Active goods with stock in one warehouse, `stock` being that warehouse's quantity. */
 export function warehouseGoods(
   db: Queryable,
