@@ -30,6 +30,7 @@ import { OdooConnector, odooHealthComponent } from "./upstream/odoo/connector.ts
 import { setUpstreamEnabled } from "./upstream/odoo/local_store.ts";
 import { pendingCallCount } from "./store/orders.ts";
 import { BacklogMetrics, readBacklog } from "./admin/backlog_metrics.ts";
+import { BACKUP_PATH, backupRoute } from "./admin/backup.ts";
 
 /** An opened local store. */
 export interface OpenedDatabase {
@@ -202,6 +203,8 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
           probes.payment?.() ?? { state: "off", detail: "payment server not configured" },
         odoo: odoo ? () => odooHealthComponent(odoo.health()) : undefined,
         refreshMetrics: () => backlog.refresh(),
+        // The admin token guard for /api/ is added with the admin token (merge).
+        routes: { [BACKUP_PATH]: backupRoute(db, log, () => new Date(clock.now())) },
       });
       const started = admin;
       services.push({ name: "admin", stop: () => started.close() });

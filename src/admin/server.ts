@@ -48,6 +48,8 @@ export interface AdminDeps {
   version?: string;
   /** Clock for uptime and `/devices` ages. */
   now?: () => Date;
+  /** Further routes by exact path (e.g. `/api/backup`), each answering its own methods. */
+  routes?: Record<string, (request: Request) => Promise<Response>>;
 }
 
 /** A running admin server. */
@@ -228,6 +230,15 @@ export function createAdminHandler(
 
   return async (request) => {
     const path = new URL(request.url).pathname;
+    const route = deps.routes && Object.hasOwn(deps.routes, path) ? deps.routes[path] : undefined;
+    if (route) {
+      try {
+        return await route(request);
+      } catch (e) {
+        deps.log.warn("admin request failed", { path, error: (e as Error).message });
+        return json({ error: (e as Error).message }, 503);
+      }
+    }
     if (request.method !== "GET" && request.method !== "HEAD") {
       return new Response("method not allowed\n", { status: 405, headers: { allow: "GET, HEAD" } });
     }

@@ -12,6 +12,12 @@ import { type Database, DatabaseLockedError, type Queryable, type Row } from "./
 export interface EmbeddedDatabase extends Database {
   readonly created: boolean;
   readonly directory: string;
+  /**
+   * A consistent snapshot of the whole database as a gzip-compressed tar (PGlite's data-directory
+   * format), taken while it keeps serving: it waits for the open transaction, checkpoints, and
+   * copies with no query running.
+   */
+  dump(): Promise<Blob>;
 }
 
 function queryable(pg: PGlite | Transaction): Queryable {
@@ -26,7 +32,11 @@ function queryable(pg: PGlite | Transaction): Queryable {
   };
 }
 
-async function lockDirectory(directory: string): Promise<Deno.FsFile> {
+/**
+ * Takes the lock of the embedded database in `directory` (a state directory), throwing
+ * {@link DatabaseLockedError} when another process holds it. Close the file to release it.
+ */
+export async function lockDirectory(directory: string): Promise<Deno.FsFile> {
   await Deno.mkdir(directory, { recursive: true });
   const lockPath = `${directory}/db.lock`;
   const file = await Deno.open(lockPath, { read: true, write: true, create: true });
@@ -94,6 +104,11 @@ export async function openPglite(stateDir: string): Promise<EmbeddedDatabase> {
       onListen?.();
       return unlisten;
     },
+    dump: () =>
+      pg._runExclusiveTransaction(async () => {
+        await pg.exec("checkpoint");
+        return await pg.dumpDataDir("gzip");
+      }),
     async close() {
       if (closed) return;
       closed = true;
