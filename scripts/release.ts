@@ -1,5 +1,5 @@
 /**
- * `deno task release [--out DIR] [--version V] [--arch x86_64|aarch64]`: one self-extracting file
+ * `deno task release [--out DIR] [--version V] [--arch x86_64|aarch64] [--bundle DIR]`: one self-extracting file
  * per architecture, `DIR/newretail-<version>-linux-<arch>.run`, and `DIR/SHA256SUMS` (DIR is
  * `dist/` by default, the version deno.json's).
  *
@@ -38,6 +38,8 @@ const { values } = parseArgs({
     out: { type: "string" },
     version: { type: "string" },
     arch: { type: "string", multiple: true },
+    // An already built `deno task bundle` directory instead of bundling again (tests).
+    bundle: { type: "string" },
   },
   strict: true,
 });
@@ -187,15 +189,19 @@ await Deno.mkdir(out, { recursive: true });
 const staging = await Deno.makeTempDir({ dir: out, prefix: ".release-" });
 try {
   const common = `${staging}/common`;
-  await run(Deno.execPath(), [
-    "run",
-    "--allow-read",
-    "--allow-write",
-    "--allow-run=deno",
-    "--allow-env",
-    "scripts/bundle.ts",
-    common,
-  ]);
+  if (values.bundle) {
+    await run("cp", ["-a", `${absolute(values.bundle)}/.`, common]);
+  } else {
+    await run(Deno.execPath(), [
+      "run",
+      "--allow-read",
+      "--allow-write",
+      "--allow-run=deno",
+      "--allow-env",
+      "scripts/bundle.ts",
+      common,
+    ]);
+  }
   await Deno.writeTextFile(`${common}/VERSION`, `${version}\n`);
   const templateScript = new URL("scripts/pglite_template.ts", root);
   if (await exists(decodeURIComponent(templateScript.pathname))) {

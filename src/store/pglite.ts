@@ -14,7 +14,7 @@ export interface EmbeddedDatabase extends Database {
   readonly directory: string;
   /**
    * A consistent snapshot of the whole database as a gzip-compressed tar (PGlite's data-directory
-   * format), taken while it keeps serving: it waits for the open transaction, checkpoints, and
+   * format), taken while it keeps serving: it checkpoints, waits for the open transaction, and
    * copies with no query running.
    */
   dump(): Promise<Blob>;
@@ -104,11 +104,12 @@ export async function openPglite(stateDir: string): Promise<EmbeddedDatabase> {
       onListen?.();
       return unlisten;
     },
-    dump: () =>
-      pg._runExclusiveTransaction(async () => {
-        await pg.exec("checkpoint");
-        return await pg.dumpDataDir("gzip");
-      }),
+    async dump() {
+      // The checkpoint writes the pages out (less to replay on restore); the copy itself waits
+      // for the open transaction and runs with no query in between, so it is one point in time.
+      await pg.exec("checkpoint");
+      return await pg._runExclusiveTransaction(() => pg.dumpDataDir("gzip"));
+    },
     async close() {
       if (closed) return;
       closed = true;
