@@ -50,14 +50,22 @@ async function stop(app: ApplianceProcess): Promise<void> {
   assert.equal(code, 0, stderr);
 }
 
-async function loginOnce(app: ApplianceProcess, equipId: string): Promise<void> {
+/** A device logs in (the store's state gains it) and gets goods over TCP. */
+async function sell(app: ApplianceProcess, equipId: string): Promise<void> {
   const device = await DeviceClient.login({
     host: "127.0.0.1",
     port: app.port,
     equipId,
     timeoutMs: 20000,
   });
-  await device.close();
+  try {
+    const reply = await device.request("getGoods", { code: WATER.barcode });
+    assert.equal(reply.json?.exception, "");
+    const goods = reply.json?.goods as { gid: number; name: string }[];
+    assert.deepEqual(goods.map((g) => [g.gid, g.name]), [[WATER.id, WATER.name]]);
+  } finally {
+    await device.close();
+  }
 }
 
 async function deviceIds(app: ApplianceProcess): Promise<string[]> {
@@ -125,14 +133,17 @@ Deno.test("the one-file release: build, check, install into a scratch root, serv
       }
     });
 
+    // One scratch root for both steps: the previous release's file installs it, the current
+    // one upgrades it (each start of a fresh embedded database costs seconds).
+    const root = `${work}/root`;
+    await Deno.mkdir(root);
+
     await t.step(
       "--root installs; the installed launcher serves getGoods from that root",
       async () => {
-        const root = `${work}/root`;
-        await Deno.mkdir(root);
-        const r = await run(file, ["--root", root]);
+        const r = await run(previous, ["--root", root]);
         assert.equal(r.code, 0, r.stderr + r.stdout);
-        assert.match(r.stdout, new RegExp(`current release: ${VERSION.replaceAll(".", "\\.")}`));
+        assert.match(r.stdout, new RegExp(`current release: ${PREVIOUS.replaceAll(".", "\\.")}`));
         assert.equal(
           await elfMachine(`${root}/opt/newretail/current/bin/deno`),
           0x3e,
@@ -143,21 +154,9 @@ Deno.test("the one-file release: build, check, install into a scratch root, serv
           assert.equal(
             app.lines.find((l) => l.msg === "newretail started")?.databaseAt,
             `${root}/var/lib/newretail/db`,
+            "the data of the scratch root",
           );
-          const device = await DeviceClient.login({
-            host: "127.0.0.1",
-            port: app.port,
-            equipId: "DZC_0001",
-            timeoutMs: 20000,
-          });
-          try {
-            const reply = await device.request("getGoods", { code: WATER.barcode });
-            assert.equal(reply.json?.exception, "");
-            const goods = reply.json?.goods as { gid: number; name: string }[];
-            assert.deepEqual(goods.map((g) => [g.gid, g.name]), [[WATER.id, WATER.name]]);
-          } finally {
-            await device.close();
-          }
+          await sell(app, "DZC_0001"); // the store's state before the upgrade
         } finally {
           await stop(app);
         }
@@ -167,17 +166,6 @@ Deno.test("the one-file release: build, check, install into a scratch root, serv
     await t.step(
       "an upgrade keeps the previous release and database; rollback returns to both",
       async () => {
-        const root = `${work}/upgrade`;
-        await Deno.mkdir(root);
-        const first = await run(previous, ["--root", root]);
-        assert.equal(first.code, 0, first.stderr + first.stdout);
-        const old = await serve(root);
-        try {
-          await loginOnce(old, "DZC_0001"); // the store's state before the upgrade
-        } finally {
-          await stop(old);
-        }
-
         const upgrade = await run(file, ["--root", root]);
         assert.equal(upgrade.code, 0, upgrade.stderr + upgrade.stdout);
         assert.match(
@@ -189,7 +177,7 @@ Deno.test("the one-file release: build, check, install into a scratch root, serv
         assert.equal(await Deno.readLink(`${root}/opt/newretail/current`), `releases/${VERSION}`);
         const upgraded = await serve(root);
         try {
-          await loginOnce(upgraded, "DZC_0002"); // written by the new release only
+          await sell(upgraded, "DZC_0002"); // written by the new release only
           assert.deepEqual(await deviceIds(upgraded), ["DZC_0001", "DZC_0002"]);
         } finally {
           await stop(upgraded);
