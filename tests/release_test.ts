@@ -179,6 +179,17 @@ Deno.test("the one-file release: build, check, install into a scratch root, serv
         try {
           await sell(upgraded, "DZC_0002"); // written by the new release only
           assert.deepEqual(await deviceIds(upgraded), ["DZC_0001", "DZC_0002"]);
+          // A backup through the installed launcher (its computed permissions) while serving.
+          const backup = await run(
+            `${root}/usr/local/bin/newretail`,
+            ["backup", `${work}/live.tar.gz`],
+            { env: { ...baseEnv(), NEWRETAIL_ADMIN_PORT: String(upgraded.adminPort) } },
+          );
+          assert.equal(backup.code, 0, backup.stderr + backup.stdout);
+          assert.match(
+            backup.stdout,
+            /written to .*live\.tar\.gz \(\d+ bytes; taken by the running appliance\)/,
+          );
         } finally {
           await stop(upgraded);
         }
