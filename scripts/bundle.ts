@@ -2,7 +2,7 @@
  * `deno task bundle`: the installable form that runs on a plain Deno runtime, in `dist/newretail/`:
  * `newretail.js` (every module, npm packages and the SQL migrations inlined by `deno bundle`),
  * PGlite's wasm and data files beside it (PGlite loads them relative to the module), and what
- * `install.sh` installs with it (the unit, the example config, the operations guide).
+ * `install.sh` installs with it (the launcher, the unit, the example config, the guide).
  * The bundle is checked to import nothing but `node:` built-ins, so it runs offline.
  *
  * @module
@@ -16,6 +16,7 @@ const pgliteDist = new URL("node_modules/@electric-sql/pglite/dist/", root);
 const PGLITE_FILES = ["pglite.wasm", "initdb.wasm", "pglite.data"];
 const SHIPPED = [
   ["install.sh", "install.sh"],
+  ["scripts/launcher.sh", "launcher.sh"],
   ["systemd/newretail.service", "newretail.service"],
   ["config.example.json", "config.example.json"],
   ["README.md", "README.md"],
@@ -68,6 +69,7 @@ if (external.length > 0) {
 for (const name of PGLITE_FILES) await Deno.copyFile(new URL(name, pgliteDist), new URL(name, out));
 for (const [from, to] of SHIPPED) await Deno.copyFile(new URL(from, root), new URL(to, out));
 await Deno.chmod(new URL("install.sh", out), 0o755);
+await Deno.chmod(new URL("launcher.sh", out), 0o755);
 const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", root)));
 await Deno.writeTextFile(new URL("VERSION", out), `${config.version}\n`);
 const where = decodeURIComponent(out.pathname);

@@ -8,7 +8,8 @@
 import { fileURLToPath } from "node:url";
 import { appliancePermissions, permissionFlags } from "../config/permissions.ts";
 import { parseArgs } from "node:util";
-import { CONFIG_FLAGS, CONFIG_FLAGS_HELP, DEFAULT_CONFIG_FILE, loadCliConfig } from "./_common.ts";
+import { resolve } from "node:path";
+import { CONFIG_FLAGS, CONFIG_FLAGS_HELP, defaultConfigFile, loadCliConfig } from "./_common.ts";
 
 const HELP = `newretail permissions [--] [COMMAND [its options]]
 
@@ -37,7 +38,7 @@ export function permissionsCommand(args: string[]): Promise<number> {
   const rest = forLauncher ? args.slice(1) : args;
   const named = rest[0] !== undefined && !rest[0].startsWith("-");
   const command = named ? rest[0] : "serve";
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
     args: named ? rest.slice(1) : rest,
     options: CONFIG_FLAGS,
     strict: false,
@@ -51,11 +52,18 @@ export function permissionsCommand(args: string[]): Promise<number> {
     command === "device" ? { config: values.config } : values, // its --host/--port are a target
   );
   const permissions = appliancePermissions(config, {
-    configFile: typeof values.config === "string" ? values.config : DEFAULT_CONFIG_FILE,
+    configFile: typeof values.config === "string" ? values.config : defaultConfigFile(),
     assetDirs: programAssetDirs(),
   });
   // The device simulator connects to whichever appliance it is pointed at.
   if (command === "device") permissions.net = true;
-  console.log(permissionFlags(permissions).join("\n"));
+  // backup/restore read or write their FILE, and run pg_dump/pg_restore on PostgreSQL.
+  const backup = (command === "backup" || command === "restore") && positionals.length === 1;
+  if (backup) {
+    (command === "backup" ? permissions.write : permissions.read).push(resolve(positionals[0]));
+  }
+  const flags = permissionFlags(permissions);
+  if (backup) flags.push("--allow-run=pg_dump,pg_restore");
+  console.log(flags.join("\n"));
   return Promise.resolve(0);
 }

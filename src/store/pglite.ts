@@ -12,6 +12,12 @@ import { type Database, DatabaseLockedError, type Queryable, type Row } from "./
 export interface EmbeddedDatabase extends Database {
   readonly created: boolean;
   readonly directory: string;
+  /**
+   * A consistent snapshot of the whole database as a gzip-compressed tar (PGlite's data-directory
+   * format), taken while it keeps serving: it checkpoints, waits for the open transaction, and
+   * copies with no query running.
+   */
+  dump(): Promise<Blob>;
 }
 
 // PGlite cannot interrupt a running statement: an aborted signal stops the next one (and so rolls
@@ -34,7 +40,11 @@ function queryable(pg: PGlite | Transaction, bound?: AbortSignal): Queryable {
   };
 }
 
-async function lockDirectory(directory: string): Promise<Deno.FsFile> {
+/**
+ * Takes the lock of the embedded database in `directory` (a state directory), throwing
+ * {@link DatabaseLockedError} when another process holds it. Close the file to release it.
+ */
+export async function lockDirectory(directory: string): Promise<Deno.FsFile> {
   await Deno.mkdir(directory, { recursive: true });
   const lockPath = `${directory}/db.lock`;
   const file = await Deno.open(lockPath, { read: true, write: true, create: true });
@@ -103,6 +113,12 @@ export async function openPglite(stateDir: string): Promise<EmbeddedDatabase> {
       // One in-process connection: it cannot drop, so the subscription is established once.
       onListen?.();
       return unlisten;
+    },
+    async dump() {
+      // The checkpoint writes the pages out (less to replay on restore); the copy itself waits
+      // for the open transaction and runs with no query in between, so it is one point in time.
+      await pg.exec("checkpoint");
+      return await pg._runExclusiveTransaction(() => pg.dumpDataDir("gzip"));
     },
     async close() {
       if (closed) return;
