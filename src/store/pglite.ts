@@ -103,6 +103,53 @@ function workerUrl(): URL {
   return new URL(source ? "./pglite_worker.ts" : "./pglite_worker.js", import.meta.url);
 }
 
+/** Starts a worker and opens the database in it; the worker is gone when this throws. */
+function startWorker(
+  request: OpenRequest,
+): Promise<{ worker: Worker; reply: Extract<WorkerReply, { kind: "opened" }> }> {
+  const worker = new Worker(workerUrl(), { type: "module" });
+  return new Promise((resolve, reject) => {
+    const failed = (error: Error) => {
+      worker.terminate();
+      reject(error);
+    };
+    worker.onmessage = (event: MessageEvent<WorkerReply>) => {
+      const reply = event.data;
+      if (reply.kind === "opened") resolve({ worker, reply });
+      else if (reply.kind === "open-failed") {
+        failed(
+          new Error(
+            `cannot open the embedded database in ${request.directory}: ${reply.error.message}`,
+          ),
+        );
+      }
+    };
+    worker.onerror = (event: ErrorEvent) => {
+      event.preventDefault();
+      failed(
+        new DatabaseUnavailableError(
+          `cannot open the embedded database in ${request.directory}: ${event.message}`,
+        ),
+      );
+    };
+    worker.postMessage(request);
+  });
+}
+
+/** Closes the database in a worker that has no other callers yet, then ends the worker. */
+function closeWorker(worker: Worker): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    worker.onmessage = (event: MessageEvent<WorkerReply>) => {
+      const reply = event.data;
+      if (reply.kind !== "reply") return;
+      worker.terminate();
+      if (reply.ok) resolve();
+      else reject(rebuild(reply.error));
+    };
+    worker.postMessage({ op: "close", id: 0 } satisfies WorkerRequest);
+  });
+}
+
 type Pending = { resolve(value: unknown): void; reject(error: Error): void };
 type Request = WorkerRequest extends infer R ? R extends { id: number } ? Omit<R, "id"> : never
   : never;
@@ -124,13 +171,32 @@ export async function openPglite(
 ): Promise<EmbeddedDatabase> {
   const lock = await lockDirectory(stateDir);
   const directory = `${stateDir}/db`;
-  const worker = new Worker(workerUrl(), { type: "module" });
+  const request: OpenRequest = {
+    op: "open",
+    directory,
+    template: options.template === null ? undefined : options.template ?? templatePath(),
+    settings: options.settings ?? PGLITE_SETTINGS,
+  };
+  let worker: Worker;
+  let opened: Extract<WorkerReply, { kind: "opened" }>;
+  try {
+    ({ worker, reply: opened } = await startWorker(request));
+    if (opened.created && !opened.fromTemplate) {
+      // initdb leaves ~450 MB in the worker that nothing frees (its own WebAssembly memory and
+      // compiled module): a fresh worker on the new directory starts at a restart's size.
+      await closeWorker(worker);
+      ({ worker } = await startWorker(request));
+    }
+  } catch (e) {
+    lock.close();
+    throw e;
+  }
+  const { created, fromTemplate } = opened;
   const pending = new Map<number, Pending>();
   const listeners = new Map<number, (payload: string) => void>();
   let nextId = 1;
   let crashed: Error | undefined;
   let closed = false;
-  let opened: { resolve(r: WorkerReply): void; reject(e: Error): void } | undefined;
 
   const fail = (error: Error) => {
     for (const p of pending.values()) p.reject(error);
@@ -145,7 +211,7 @@ export async function openPglite(
       pending.delete(reply.id);
       if (reply.ok) p?.resolve(reply.value);
       else p?.reject(rebuild(reply.error));
-    } else opened?.resolve(reply);
+    }
   };
   worker.onerror = (event: ErrorEvent) => {
     // Handled here: unhandled, the worker's error would be thrown again in the main thread.
@@ -155,7 +221,6 @@ export async function openPglite(
       `the embedded database (${directory}) stopped: ${event.message}`,
     );
     fail(crashed);
-    opened?.reject(crashed);
     worker.terminate();
     options.onCrash?.(crashed);
   };
@@ -169,30 +234,6 @@ export async function openPglite(
       worker.postMessage({ ...request, id } as WorkerRequest);
     });
   };
-
-  let created: boolean;
-  let fromTemplate: boolean;
-  try {
-    const request: OpenRequest = {
-      op: "open",
-      directory,
-      template: options.template === null ? undefined : options.template ?? templatePath(),
-      settings: options.settings ?? PGLITE_SETTINGS,
-    };
-    const reply = await new Promise<WorkerReply>((resolve, reject) => {
-      opened = { resolve, reject };
-      worker.postMessage(request);
-    });
-    opened = undefined;
-    if (reply.kind === "open-failed") throw rebuild(reply.error);
-    if (reply.kind !== "opened") throw new Error(`unexpected reply ${reply.kind}`);
-    ({ created, fromTemplate } = reply);
-  } catch (e) {
-    closed = true;
-    worker.terminate();
-    lock.close();
-    throw e;
-  }
 
   const queryable = (tx?: number): Queryable => ({
     query: <T extends Row = Row>(sql: string, params: unknown[] = []) =>

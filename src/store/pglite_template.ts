@@ -42,28 +42,101 @@ function text(bytes: Uint8Array): string {
  * when the bytes are no gzipped tarball or carry no version.
  */
 export async function templateVersion(gzipped: Uint8Array): Promise<string | undefined> {
-  let tar: Uint8Array;
   try {
-    const stream = new Blob([gzipped as BlobPart]).stream().pipeThrough(
-      new DecompressionStream("gzip"),
-    );
-    tar = new Uint8Array(await new Response(stream).arrayBuffer());
+    const entry = tarEntries(await gunzip(gzipped)).find((e) => e.path === TEMPLATE_VERSION_FILE);
+    return entry && new TextDecoder().decode(entry.data).trim();
   } catch {
     return undefined;
   }
-  // ustar: 512-byte headers, each followed by its data rounded up to 512 bytes.
+}
+
+/** One file or directory of a tarball. */
+export interface TarEntry {
+  /** Relative path, no leading `/`, never `..`. */
+  path: string;
+  directory: boolean;
+  data: Uint8Array;
+}
+
+/** The entries of an (uncompressed) ustar tarball; throws on a malformed or unsafe one. */
+export function tarEntries(tar: Uint8Array): TarEntry[] {
+  const entries: TarEntry[] = [];
   for (let at = 0; at + 512 <= tar.length;) {
     const header = tar.subarray(at, at + 512);
     const name = text(header.subarray(0, 100));
-    if (name === "") return undefined;
+    if (name === "") break;
     const prefix = text(header.subarray(345, 500));
     const size = parseInt(text(header.subarray(124, 136)).trim() || "0", 8);
-    if (!Number.isFinite(size) || size < 0) return undefined;
-    const full = prefix ? `${prefix}/${name}` : name;
-    if (full === TEMPLATE_VERSION_FILE || full.endsWith(`/${TEMPLATE_VERSION_FILE}`)) {
-      return text(tar.subarray(at + 512, at + 512 + size)).trim();
+    const type = String.fromCharCode(header[156] || 48);
+    if (!Number.isFinite(size) || size < 0 || at + 512 + size > tar.length) {
+      throw new Error(`malformed tarball at byte ${at}`);
     }
+    const path = (prefix ? `${prefix}/${name}` : name).replace(/^\/+/, "").replace(/\/+$/, "");
+    if (path.split("/").some((part) => part === ".." || part === "")) {
+      throw new Error(`unsafe path in tarball: ${path}`);
+    }
+    if (type !== "0" && type !== "5") {
+      throw new Error(`unsupported tar entry type ${type}: ${path}`);
+    }
+    entries.push({
+      path,
+      directory: type === "5",
+      data: tar.subarray(at + 512, at + 512 + size),
+    });
     at += 512 + Math.ceil(size / 512) * 512;
   }
-  return undefined;
+  return entries;
+}
+
+/** Gunzips `gzipped` (a `Uint8Array`). */
+export async function gunzip(gzipped: Uint8Array): Promise<Uint8Array> {
+  const stream = new Blob([gzipped as BlobPart]).stream().pipeThrough(
+    new DecompressionStream("gzip"),
+  );
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+async function isEmptyOrMissing(directory: string): Promise<boolean> {
+  try {
+    for await (const _ of Deno.readDir(directory)) return false;
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return true;
+    throw e;
+  }
+}
+
+/**
+ * Unpacks a template made by this PGlite version into `directory` (absent or empty) and returns
+ * true; returns false, touching nothing, for a template of another version or a directory that
+ * holds something. Unpacked into a sibling first and renamed into place when complete, so a
+ * crash half-way leaves no half database behind.
+ */
+export async function extractTemplate(gzipped: Uint8Array, directory: string): Promise<boolean> {
+  if (!(await isEmptyOrMissing(directory))) return false;
+  const entries = tarEntries(await gunzip(gzipped));
+  const version = entries.find((e) => e.path === TEMPLATE_VERSION_FILE);
+  if (!version || new TextDecoder().decode(version.data).trim() !== PGLITE_VERSION) return false;
+  const partial = `${directory}.partial`;
+  await Deno.remove(partial, { recursive: true }).catch((e) => {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  });
+  await Deno.mkdir(partial, { recursive: true, mode: 0o700 });
+  // Synchronous: this runs in the database's worker before the database exists, and a thousand
+  // small files written one await each take twice as long.
+  for (const entry of entries) {
+    if (entry === version) continue;
+    const target = `${partial}/${entry.path}`;
+    if (entry.directory) {
+      Deno.mkdirSync(target, { recursive: true, mode: 0o700 });
+    } else {
+      Deno.mkdirSync(target.slice(0, target.lastIndexOf("/")), { recursive: true, mode: 0o700 });
+      Deno.writeFileSync(target, entry.data, { mode: 0o600 });
+    }
+  }
+  await Deno.remove(directory).catch((e) => {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  });
+  await Deno.rename(partial, directory);
+  return true;
 }

@@ -12,13 +12,8 @@
  */
 /// <reference lib="deno.worker" />
 import { PGlite, type Transaction } from "@electric-sql/pglite";
-import type { ErrorFields, WorkerReply, WorkerRequest } from "./pglite_protocol.ts";
-import {
-  PGLITE_VERSION,
-  readTemplate,
-  TEMPLATE_VERSION_FILE,
-  templateVersion,
-} from "./pglite_template.ts";
+import type { ErrorFields, OpenRequest, WorkerReply, WorkerRequest } from "./pglite_protocol.ts";
+import { extractTemplate, readTemplate } from "./pglite_template.ts";
 
 interface OpenTransaction {
   tx: Transaction;
@@ -34,6 +29,10 @@ function errorFields(e: unknown): ErrorFields {
     if (typeof value === "string" || typeof value === "number") fields[key] = value;
   }
   return fields;
+}
+
+function wasmMemory(pg: PGlite): WebAssembly.Memory | undefined {
+  return (pg.Module as unknown as { wasmMemory?: WebAssembly.Memory }).wasmMemory;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -102,15 +101,9 @@ class Embedded {
         return new Uint8Array(await file.arrayBuffer());
       }
       case "stats":
-        return { wasmHeapBytes: this.#pg.Module.HEAP8.buffer.byteLength };
+        return { wasmHeapBytes: wasmMemory(this.#pg)?.buffer.byteLength ?? 0 };
       case "close":
         await this.#pg.close();
-        return undefined;
-      case "crash":
-        // Stands for a WebAssembly abort: an error nothing in the worker catches.
-        setTimeout(() => {
-          throw new Error("simulated crash of the embedded database worker");
-        }, 0);
         return undefined;
       case "open":
         throw new Error("the embedded database is already open");
@@ -137,24 +130,17 @@ function post(reply: WorkerReply, transfer: Transferable[] = []): void {
   self.postMessage(reply, transfer);
 }
 
-async function open(request: Extract<WorkerRequest, { op: "open" }>): Promise<Embedded> {
+async function open(request: OpenRequest): Promise<Embedded> {
   const created = !(await exists(`${request.directory}/PG_VERSION`));
-  let loadDataDir: Blob | undefined;
+  let fromTemplate = false;
   if (created && request.template) {
     const bytes = await readTemplate(request.template);
-    if (bytes && await templateVersion(bytes) === PGLITE_VERSION) {
-      loadDataDir = new Blob([bytes as BlobPart]);
-    }
+    if (bytes) fromTemplate = await extractTemplate(bytes, request.directory);
   }
   const pg = await PGlite.create(request.directory, {
-    loadDataDir,
     startParams: [...PGlite.defaultStartParams, ...request.settings.flatMap((s) => ["-c", s])],
   });
-  if (loadDataDir) {
-    // The template carries the PGlite version it was made with (checked before loading).
-    await Deno.remove(`${request.directory}/${TEMPLATE_VERSION_FILE}`).catch(() => {});
-  }
-  post({ kind: "opened", created, fromTemplate: loadDataDir !== undefined });
+  post({ kind: "opened", created, fromTemplate });
   return new Embedded(pg);
 }
 
@@ -163,6 +149,13 @@ let embedded: Embedded | undefined;
 // the statements, and a transaction's lock keeps other callers out of it.
 self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
   const request = event.data;
+  if (request.op === "crash") {
+    // Stands for a WebAssembly abort: an error nothing in the worker catches, and no reply.
+    setTimeout(() => {
+      throw new Error("simulated crash of the embedded database worker");
+    }, 0);
+    return;
+  }
   if (request.op === "open") {
     try {
       embedded = await open(request);
