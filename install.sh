@@ -159,7 +159,7 @@ if [ -f "$SRC/newretail" ] && [ -x "$SRC/newretail" ]; then
   MODE=binary
 elif [ -f "$SRC/newretail.js" ]; then
   MODE=bundle
-  for f in pglite.wasm initdb.wasm pglite.data; do
+  for f in pglite_worker.js pglite.wasm initdb.wasm pglite.data; do
     [ -f "$SRC/$f" ] || die "$SRC/$f is missing: rebuild with deno task bundle"
   done
   if [ -z "$DENO_SRC" ]; then
@@ -214,7 +214,7 @@ if [ "$MODE" = binary ]; then
   put "$SRC/newretail" "$BIN" 755
   remove "$LIB/newretail.js"
 else
-  for f in newretail.js pglite.wasm initdb.wasm pglite.data; do put "$SRC/$f" "$LIB/$f" 644; done
+  for f in newretail.js pglite_worker.js pglite.wasm initdb.wasm pglite.data; do put "$SRC/$f" "$LIB/$f" 644; done
   put "$DENO_SRC" "$LIB/bin/deno" 755
   # The launcher asks the bundle for the permissions the current config needs (with read and
   # env only), then runs it with exactly those: editing the config never needs a reinstall.
