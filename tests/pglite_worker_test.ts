@@ -53,7 +53,7 @@ Deno.test("a long statement on the embedded database does not delay a cached get
   }
 });
 
-Deno.test("a transaction is whole: another caller's statement waits for its end", async () => {
+Deno.test("a transaction is whole: another caller's statement and a dump wait for its end", async () => {
   await withStateDir(async (stateDir) => {
     const db = await openPglite(stateDir, { template: null });
     try {
@@ -69,13 +69,17 @@ Deno.test("a transaction is whole: another caller's statement waits for its end"
       });
       await inside.promise;
       const outside = track(db.query<{ n: number }>("select count(*)::int as n from t"));
+      // A snapshot for backups waits too: it never holds half a transaction.
+      const dump = track(db.dumpDataDir());
       // A round trip to the worker that does not touch the database: the outside query has
       // reached the worker by the time this returns.
       await db.stats();
       assert(!outside.settled(), "a statement ran inside another caller's transaction");
+      assert(!dump.settled(), "the data directory was dumped inside a transaction");
       release.resolve();
       assertEquals(await tx, [{ n: 2 }]);
       assertEquals(await outside.promise, [{ n: 2 }]);
+      assert((await dump.promise).byteLength > 0);
       await rejects(
         db.transaction(async (q) => {
           await q.query("insert into t values (3)");

@@ -97,7 +97,11 @@ class Embedded {
         return undefined;
       }
       case "dump": {
-        const file = await this.#pg.dumpDataDir("gzip");
+        // Under the transaction lock: no transaction is half-way through while the files are read.
+        const pg = this.#pg as unknown as {
+          _runExclusiveTransaction<T>(fn: () => Promise<T>): Promise<T>;
+        };
+        const file = await pg._runExclusiveTransaction(() => this.#pg.dumpDataDir("gzip"));
         return new Uint8Array(await file.arrayBuffer());
       }
       case "stats":
