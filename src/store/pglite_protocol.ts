@@ -45,4 +45,6 @@ export type WorkerReply =
 export interface EmbeddedStats {
   /** Size of the WebAssembly memory (it only grows). */
   wasmHeapBytes: number;
+  /** The worker's JavaScript heap (PGlite's own objects, results before they are sent). */
+  jsHeapBytes: number;
 }

@@ -105,7 +105,10 @@ class Embedded {
         return new Uint8Array(await file.arrayBuffer());
       }
       case "stats":
-        return { wasmHeapBytes: wasmMemory(this.#pg)?.buffer.byteLength ?? 0 };
+        return {
+          wasmHeapBytes: wasmMemory(this.#pg)?.buffer.byteLength ?? 0,
+          jsHeapBytes: Deno.memoryUsage().heapTotal,
+        };
       case "close":
         await this.#pg.close();
         return undefined;
