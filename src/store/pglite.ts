@@ -151,7 +151,7 @@ function closeWorker(worker: Worker): Promise<void> {
 }
 
 type Pending = { resolve(value: unknown): void; reject(error: Error): void };
-type Request = WorkerRequest extends infer R ? R extends { id: number } ? Omit<R, "id"> : never
+type CallRequest = WorkerRequest extends infer R ? R extends { id: number } ? Omit<R, "id"> : never
   : never;
 
 /**
@@ -225,7 +225,7 @@ export async function openPglite(
     options.onCrash?.(crashed);
   };
 
-  const call = <T>(request: Request): Promise<T> => {
+  const call = <T>(request: CallRequest): Promise<T> => {
     if (crashed) return Promise.reject(crashed);
     if (closed) return Promise.reject(new Error(`the embedded database ${directory} is closed`));
     const id = nextId++;
