@@ -164,7 +164,7 @@ if [ -f "$SRC/newretail" ] && [ -x "$SRC/newretail" ]; then
   MODE=binary
 elif [ -f "$SRC/newretail.js" ]; then
   MODE=bundle
-  for f in pglite.wasm initdb.wasm pglite.data VERSION launcher.sh; do
+  for f in pglite_worker.js pglite.wasm initdb.wasm pglite.data VERSION launcher.sh; do
     [ -f "$SRC/$f" ] || die "$SRC/$f is missing: rebuild with deno task bundle"
   done
   VERSION=$(cat "$SRC/VERSION")
@@ -233,14 +233,14 @@ else
     old=$(cat "$ROOT$LIB/VERSION" 2>/dev/null || echo unknown)
     [ "$old" != "$VERSION" ] || old="$old-flat"
     mkdir -p "$ROOT$LIB/releases/$old" || die "cannot create $LIB/releases/$old"
-    for f in newretail.js pglite.wasm initdb.wasm pglite.data pglite-template.tar.gz bin VERSION README.md config.example.json; do
+    for f in newretail.js pglite_worker.js pglite.wasm initdb.wasm pglite.data pglite-template.tar.gz bin VERSION README.md config.example.json; do
       if [ -e "$ROOT$LIB/$f" ]; then mv "$ROOT$LIB/$f" "$ROOT$LIB/releases/$old/" || die "cannot move $LIB/$f"; fi
     done
     ln -s "releases/$old" "$ROOT$LIB/current" || die "cannot link $LIB/current"
     say "moved the installed release $old to $LIB/releases/$old"
     CHANGED=1
   fi
-  for f in newretail.js pglite.wasm initdb.wasm pglite.data VERSION config.example.json newretail.service; do
+  for f in newretail.js pglite_worker.js pglite.wasm initdb.wasm pglite.data VERSION config.example.json newretail.service; do
     put "$SRC/$f" "$REL/$f" 644
   done
   # The pre-initialised embedded database, when the release carries it (the appliance looks

@@ -1,6 +1,7 @@
 /**
  * `deno task bundle`: the installable form that runs on a plain Deno runtime, in `dist/newretail/`:
  * `newretail.js` (every module, npm packages and the SQL migrations inlined by `deno bundle`),
+ * `pglite_worker.js` (the embedded database's worker thread, bundled the same way),
  * PGlite's wasm and data files beside it (PGlite loads them relative to the module), and what
  * `install.sh` installs with it (the launcher, the unit, the example config, the guide).
  * The bundle is checked to import nothing but `node:` built-ins, so it runs offline.
@@ -50,21 +51,19 @@ try {
 } catch {
   await run(["install", "--quiet"]);
 }
-await run([
-  "bundle",
-  "--quiet",
-  "--platform",
-  "deno",
-  "--output",
-  decodeURIComponent(new URL("newretail.js", out).pathname),
-  "main.ts",
-]);
-
-const bundle = await Deno.readTextFile(new URL("newretail.js", out));
-const external = [...bundle.matchAll(/(?:from|import)\s*\(?\s*["']((?!node:)[a-z]+:[^"']*)["']/g)]
-  .map((m) => m[1]);
-if (external.length > 0) {
-  throw new Error(`the bundle still imports ${[...new Set(external)].join(", ")}`);
+// The embedded database runs in a worker of its own module (src/store/pglite.ts loads
+// pglite_worker.js from beside the bundle).
+const BUNDLES = [["newretail.js", "main.ts"], ["pglite_worker.js", "src/store/pglite_worker.ts"]];
+for (const [file, entry] of BUNDLES) {
+  const output = decodeURIComponent(new URL(file, out).pathname);
+  await run(["bundle", "--quiet", "--platform", "deno", "--output", output, entry]);
+  const bundle = await Deno.readTextFile(new URL(file, out));
+  const external = [
+    ...bundle.matchAll(/(?:from|import)\s*\(?\s*["']((?!node:)[a-z]+:[^"']*)["']/g),
+  ].map((m) => m[1]);
+  if (external.length > 0) {
+    throw new Error(`${file} still imports ${[...new Set(external)].join(", ")}`);
+  }
 }
 for (const name of PGLITE_FILES) await Deno.copyFile(new URL(name, pgliteDist), new URL(name, out));
 for (const [from, to] of SHIPPED) await Deno.copyFile(new URL(from, root), new URL(to, out));

@@ -203,19 +203,13 @@ try {
     ]);
   }
   await Deno.writeTextFile(`${common}/VERSION`, `${version}\n`);
-  const templateScript = new URL("scripts/pglite_template.ts", root);
-  if (await exists(decodeURIComponent(templateScript.pathname))) {
-    await run(Deno.execPath(), [
-      "run",
-      "-A",
-      "scripts/pglite_template.ts",
-      `${common}/pglite-template.tar.gz`,
-    ]);
-  } else {
-    // MERGE: scripts/pglite_template.ts (the pre-initialised embedded database) is not in this
-    // branch yet; once it is, the step above puts pglite-template.tar.gz beside newretail.js.
-    console.log("note: scripts/pglite_template.ts not present: release without pglite-template");
-  }
+  // The pre-initialised embedded database: a new store starts from it instead of initdb.
+  await run(Deno.execPath(), [
+    "run",
+    "-A",
+    "scripts/pglite_template.ts",
+    `${common}/pglite-template.tar.gz`,
+  ]);
   const names = await Promise.all(arches.map((arch) => buildArch(arch, staging, common)));
   const sums: string[] = [];
   for (const name of names) sums.push(`${await sha256(`${out}/${name}`)}  ${name}`);

@@ -13,12 +13,12 @@ export const BACKUP_PATH = "/api/backup";
 
 /** A database that can snapshot itself (the embedded one). */
 export interface DumpableDatabase extends Database {
-  dump(): Promise<Blob>;
+  dumpDataDir(): Promise<Uint8Array>;
 }
 
-/** True when `db` can produce a snapshot through {@link DumpableDatabase.dump}. */
+/** True when `db` can produce a snapshot through {@link DumpableDatabase.dumpDataDir}. */
 export function isDumpable(db: Database): db is DumpableDatabase {
-  return typeof (db as Partial<DumpableDatabase>).dump === "function";
+  return typeof (db as Partial<DumpableDatabase>).dumpDataDir === "function";
 }
 
 /**
@@ -48,7 +48,7 @@ export function backupRoute(
       );
     }
     const started = performance.now();
-    const snapshot = await db.dump();
+    const snapshot = new Blob([(await db.dumpDataDir()).slice()]);
     log.info("backup taken", {
       bytes: snapshot.size,
       ms: Math.round(performance.now() - started),

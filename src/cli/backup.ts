@@ -126,7 +126,7 @@ export async function backupCommand(args: string[]): Promise<number> {
   try {
     const db = await openPglite(config.stateDir);
     try {
-      snapshot = await db.dump();
+      snapshot = new Blob([(await db.dumpDataDir()).slice()]);
     } finally {
       await db.close();
     }

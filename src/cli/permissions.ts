@@ -20,12 +20,20 @@ on), read (config file, state directory, CA file, program files), write (state d
 ${CONFIG_FLAGS_HELP}`;
 
 /**
- * Directories of the program's own run-time files: beside the bundle (PGlite's wasm and data are
- * copied next to it), or the project's node_modules when running from source.
+ * Directories (and files) of the program's own run-time files: beside the bundle (PGlite's wasm
+ * and data, the worker and the empty-database template are copied next to it), or from source
+ * the project's node_modules, the template at the project's root and the worker's module.
  */
 export function programAssetDirs(mainModule: string = Deno.mainModule): string[] {
   const dir = fileURLToPath(new URL(".", mainModule)).replace(/\/$/, "");
-  return mainModule.endsWith(".ts") ? [`${dir}/node_modules`] : [dir];
+  if (!mainModule.endsWith(".ts")) return [dir];
+  // A Worker's modules need read permission: the embedded database's thread and its import.
+  return [
+    `${dir}/node_modules`,
+    `${dir}/pglite-template.tar.gz`,
+    `${dir}/src/store/pglite_worker.ts`,
+    `${dir}/src/store/pglite_template.ts`,
+  ];
 }
 
 /**
