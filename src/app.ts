@@ -30,6 +30,7 @@ import { OdooConnector, odooHealthComponent } from "./upstream/odoo/connector.ts
 import { setUpstreamEnabled } from "./upstream/odoo/local_store.ts";
 import { pendingCallCount } from "./store/orders.ts";
 import { BacklogMetrics, readBacklog } from "./admin/backlog_metrics.ts";
+import { VERSION } from "./version.ts";
 
 /** An opened local store. */
 export interface OpenedDatabase {
@@ -86,6 +87,8 @@ export interface Appliance {
   readonly admin?: AdminServer;
   /** Stops everything gracefully and closes the database. Idempotent. */
   shutdown(): Promise<void>;
+  /** During {@link shutdown}: the part being stopped now (for a forced exit's last line). */
+  readonly stoppingPart: string | undefined;
 }
 
 /**
@@ -123,7 +126,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     const goods = new GoodsCache(db);
     await goods.start();
     services.push({ name: "goods cache", stop: () => goods.stop() });
-    metrics.gauge(
+    metrics.counter(
       "newretail_goods_cache_lookups_total",
       "Goods look-ups by barcode or id, answered from the cache (hit) or the database (miss).",
       () => [
@@ -193,6 +196,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
         port: config.adminPort,
         log,
         metrics,
+        version: VERSION,
         pingDatabase: async () => {
           await db.query("select 1 as one");
         },
@@ -208,6 +212,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     }
 
     log.info("newretail started", {
+      version: VERSION,
       listen: `${server.addr.hostname}:${server.addr.port}`,
       port: server.addr.port,
       admin: admin ? `${admin.hostname}:${admin.port}` : "off",
@@ -219,6 +224,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     });
 
     let stopping: Promise<void> | undefined;
+    let part: string | undefined;
     return {
       config,
       db,
@@ -231,11 +237,16 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       payments,
       odoo,
       admin,
+      get stoppingPart() {
+        return part;
+      },
       shutdown() {
         stopping ??= (async () => {
           log.info("shutting down");
+          part = "device server";
           await server.shutdown();
           for (const service of services.reverse()) {
+            part = service.name;
             try {
               await service.stop();
             } catch (e) {
@@ -245,7 +256,9 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
               });
             }
           }
+          part = "database";
           await db.close();
+          part = undefined;
           log.info("stopped");
         })();
         return stopping;

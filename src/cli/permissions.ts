@@ -8,7 +8,14 @@
 import { fileURLToPath } from "node:url";
 import { appliancePermissions, permissionFlags } from "../config/permissions.ts";
 import { parseArgs } from "node:util";
-import { CONFIG_FLAGS, CONFIG_FLAGS_HELP, DEFAULT_CONFIG_FILE, loadCliConfig } from "./_common.ts";
+import { notifySettings } from "../systemd/notify.ts";
+import {
+  CONFIG_FLAGS,
+  CONFIG_FLAGS_HELP,
+  DEFAULT_CONFIG_FILE,
+  loadCliConfig,
+  readEnv,
+} from "./_common.ts";
 
 const HELP = `newretail permissions [--] [COMMAND [its options]]
 
@@ -50,9 +57,12 @@ export function permissionsCommand(args: string[]): Promise<number> {
   const { config } = loadCliConfig(
     command === "device" ? { config: values.config } : values, // its --host/--port are a target
   );
+  // Started by systemd (Type=notify): serve will notify it, from its RuntimeDirectory.
+  const notify = command === "serve" ? notifySettings(readEnv, Deno.pid) : undefined;
   const permissions = appliancePermissions(config, {
     configFile: typeof values.config === "string" ? values.config : DEFAULT_CONFIG_FILE,
     assetDirs: programAssetDirs(),
+    notify: notify && !("off" in notify) ? notify : undefined,
   });
   // The device simulator connects to whichever appliance it is pointed at.
   if (command === "device") permissions.net = true;

@@ -1,19 +1,41 @@
 /**
- * `serve`: runs the appliance until SIGTERM or SIGINT, then shuts down gracefully.
+ * `serve`: runs the appliance until SIGTERM or SIGINT, then shuts down gracefully. Under systemd
+ * (`Type=notify`) it says when devices can be served, sends watchdog keep-alives and says when it
+ * stops (src/systemd/notify.ts).
+ *
+ * Signals during the shutdown: `deno task` and a terminal both deliver a Ctrl-C, so copies that
+ * arrive within {@link SAME_PRESS_MS} of each other count as one. A second press is logged and
+ * ignored; a third, or {@link FORCE_AFTER_S} without the shutdown finishing, exits at once with a
+ * line naming the part that had not stopped.
  *
  * @module
  */
-import { startAppliance } from "../app.ts";
-import { createLogger } from "../log.ts";
-import { CONFIG_FLAGS, CONFIG_FLAGS_HELP, loadCliConfig, parseCommandArgs } from "./_common.ts";
+import { type Appliance, startAppliance } from "../app.ts";
+import { createLogger, type Logger } from "../log.ts";
+import { notifierFromEnv } from "../systemd/notify.ts";
+import {
+  CliError,
+  CONFIG_FLAGS,
+  CONFIG_FLAGS_HELP,
+  loadCliConfig,
+  parseCommandArgs,
+  readEnv,
+} from "./_common.ts";
+import { describeStartFailure } from "./serve_failures.ts";
 
 /** Help of `serve`. */
 export const SERVE_HELP = `newretail serve [options]
 
 Runs the appliance: the device TCP server, discovery, MQTT, pushes, admin HTTP.
 With no configuration it runs on the embedded database in ./data with the demo catalogue.
+Ctrl-C (or SIGTERM) stops it gracefully; a third Ctrl-C stops it at once.
 
 ${CONFIG_FLAGS_HELP}`;
+
+/** Signals closer together than this are copies of one Ctrl-C (deno task forwards its own). */
+export const SAME_PRESS_MS = 500;
+/** A graceful shutdown taking longer than this is cut short (systemd's stop timeout is 20 s). */
+export const FORCE_AFTER_S = 15;
 
 /** Runs `serve`. Resolves with the exit code once stopped. */
 export async function serveCommand(args: string[]): Promise<number> {
@@ -24,20 +46,78 @@ export async function serveCommand(args: string[]): Promise<number> {
   }
   const { config, sources } = loadCliConfig(values);
   const log = createLogger({ level: config.logLevel });
-  const app = await startAppliance({ config, configSources: sources, log });
+  let app: Appliance;
+  try {
+    app = await startAppliance({ config, configSources: sources, log });
+  } catch (e) {
+    const line = describeStartFailure(e, config);
+    if (line) throw new CliError(line);
+    throw e;
+  }
+  const notifier = notifierFromEnv(readEnv, log);
+  await notifier.send(`READY=1\nSTATUS=serving devices on port ${app.server.addr.port}`);
 
   const stopped = Promise.withResolvers<void>();
-  const onSignal = (signal: string) => () => {
-    log.info("signal received", { signal });
-    stopped.resolve();
-  };
-  const onTerm = onSignal("SIGTERM");
-  const onInt = onSignal("SIGINT");
+  const presses = pressCounter(log, app, stopped.resolve);
+  const onTerm = () => presses("SIGTERM");
+  const onInt = () => presses("SIGINT");
   Deno.addSignalListener("SIGTERM", onTerm);
   Deno.addSignalListener("SIGINT", onInt);
-  await stopped.promise;
-  Deno.removeSignalListener("SIGTERM", onTerm);
-  Deno.removeSignalListener("SIGINT", onInt);
-  await app.shutdown();
+  try {
+    await stopped.promise;
+    await notifier.send("STOPPING=1\nSTATUS=shutting down");
+    const force = setTimeout(
+      () => forceExit(log, app, `the shutdown took longer than ${FORCE_AFTER_S} s`),
+      FORCE_AFTER_S * 1000,
+    );
+    try {
+      await app.shutdown();
+    } finally {
+      clearTimeout(force);
+    }
+  } finally {
+    notifier.close();
+    Deno.removeSignalListener("SIGTERM", onTerm);
+    Deno.removeSignalListener("SIGINT", onInt);
+  }
   return 0;
+}
+
+/** Counts presses: the first starts the shutdown, the second is ignored, the third forces. */
+function pressCounter(
+  log: Logger,
+  app: Appliance,
+  stop: () => void,
+): (signal: Deno.Signal) => void {
+  let presses = 0;
+  let last = -Infinity;
+  return (signal) => {
+    const now = performance.now();
+    if (presses > 0 && now - last < SAME_PRESS_MS) {
+      log.info("signal ignored: a copy of the last one", { signal });
+      return;
+    }
+    presses++;
+    last = now;
+    if (presses === 1) {
+      log.info("signal received", { signal });
+      stop();
+    } else if (presses === 2) {
+      log.warn("signal ignored: shutting down already (send it once more to stop at once)", {
+        signal,
+        stopping: app.stoppingPart,
+      });
+    } else {
+      forceExit(log, app, `${signal} received a third time`);
+    }
+  };
+}
+
+function forceExit(log: Logger, app: Appliance, why: string): never {
+  const part = app.stoppingPart ?? "the shutdown";
+  log.error(`forced exit: ${why}; not finished: ${part}`, {
+    notFinished: part,
+    databaseClosed: false,
+  });
+  Deno.exit(1);
 }
