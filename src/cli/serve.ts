@@ -58,7 +58,12 @@ export async function serveCommand(args: string[]): Promise<number> {
   await notifier.send(`READY=1\nSTATUS=serving devices on port ${app.server.addr.port}`);
 
   const stopped = Promise.withResolvers<void>();
-  const presses = pressCounter(log, app, stopped.resolve);
+  const presses = pressCounter({
+    log,
+    stoppingPart: () => app.stoppingPart,
+    stop: stopped.resolve,
+    force: (why) => forceExit(log, app, why),
+  });
   const onTerm = () => presses("SIGTERM");
   const onInt = () => presses("SIGINT");
   Deno.addSignalListener("SIGTERM", onTerm);
@@ -83,32 +88,47 @@ export async function serveCommand(args: string[]): Promise<number> {
   return 0;
 }
 
-/** Counts presses: the first starts the shutdown, the second is ignored, the third forces. */
-function pressCounter(
-  log: Logger,
-  app: Appliance,
-  stop: () => void,
-): (signal: Deno.Signal) => void {
+/** What {@link pressCounter} acts on. */
+export interface PressActions {
+  log: Logger;
+  /** The part being stopped now (logged with an ignored press). */
+  stoppingPart: () => string | undefined;
+  /** Starts the graceful shutdown (first press). */
+  stop: () => void;
+  /** Exits at once (third press). */
+  force: (why: string) => void;
+  /** Milliseconds, monotonic (default `performance.now`). */
+  now?: () => number;
+}
+
+/**
+ * Counts presses of Ctrl-C (or SIGTERMs): the first starts the shutdown, the second is logged and
+ * ignored, the third forces the exit. Copies within {@link SAME_PRESS_MS} of the last press count
+ * as that press.
+ */
+export function pressCounter(actions: PressActions): (signal: Deno.Signal) => void {
+  const { log } = actions;
+  const now = actions.now ?? (() => performance.now());
   let presses = 0;
   let last = -Infinity;
   return (signal) => {
-    const now = performance.now();
-    if (presses > 0 && now - last < SAME_PRESS_MS) {
+    const at = now();
+    if (presses > 0 && at - last < SAME_PRESS_MS) {
       log.info("signal ignored: a copy of the last one", { signal });
       return;
     }
     presses++;
-    last = now;
+    last = at;
     if (presses === 1) {
       log.info("signal received", { signal });
-      stop();
+      actions.stop();
     } else if (presses === 2) {
       log.warn("signal ignored: shutting down already (send it once more to stop at once)", {
         signal,
-        stopping: app.stoppingPart,
+        stopping: actions.stoppingPart(),
       });
     } else {
-      forceExit(log, app, `${signal} received a third time`);
+      actions.force(`${signal} received a third time`);
     }
   };
 }

@@ -72,7 +72,8 @@ function describeOne(e: unknown, config: Config): string | undefined {
   if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
     const path = /"([^"]+)"|'([^']+)'/.exec(message)?.slice(1).find(Boolean);
     if (!url && path && isUnder(path, config.stateDir)) {
-      return e instanceof Deno.errors.NotCapable
+      // Deno's permission checks say "Requires …"; an EPERM from the system is also NotCapable.
+      return e instanceof Deno.errors.NotCapable && message.startsWith("Requires ")
         ? `the state directory ${config.stateDir} is outside what the permission set allows: ` +
           `start with \`deno task start\` or the installed newretail (they grant the --state-dir ` +
           `/ NEWRETAIL_STATE_DIR given), or add it to --allow-read and --allow-write`

@@ -119,3 +119,17 @@ Deno.test("permissions: discovery reads the network interfaces unless advertiseH
   const off = loadConfig({ flags: { discoveryEnabled: false } }).config;
   assert.deepEqual(appliancePermissions(off, paths).sys, []);
 });
+
+Deno.test("permissions: under systemd, the notification socket and serve's own sender socket", () => {
+  const { config } = loadConfig({ flags: { discoveryEnabled: false, databaseUrl: "" } });
+  const notify = { socket: "/run/systemd/notify", sender: "/run/newretail/notify.sock" };
+  const p = appliancePermissions(config, { configFile: "/c.json", assetDirs: [], notify });
+  for (const path of [notify.socket, notify.sender]) {
+    assert.ok(p.read.includes(path) && p.write.includes(path), path);
+    assert.ok(Array.isArray(p.net) && p.net.includes(`unix:${path}`), path);
+  }
+  assert.ok(
+    Array.isArray(p.env) && p.env.includes("NOTIFY_SOCKET") &&
+      p.env.includes("WATCHDOG_USEC"),
+  );
+});
