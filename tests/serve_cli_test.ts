@@ -148,6 +148,18 @@ Deno.test("serve: each start-up failure is one line naming the setting, exit 1, 
           "/ NEWRETAIL_STATE_DIR given), or add it to --allow-read and --allow-write",
       );
     });
+
+    await t.step("the config file is outside the permission set", async () => {
+      const file = `${work}/config.json`;
+      await Deno.writeTextFile(file, "{}");
+      const r = await run(["run", "-P=appliance", "main.ts", "serve", "--config", file]);
+      await assertOneLine(
+        r,
+        `the config file ${file} is outside what the permission set allows: start with ` +
+          "`deno task start` or the installed newretail (they grant the --config given), or add " +
+          "it to --allow-read",
+      );
+    });
   } finally {
     await Deno.remove(work, { recursive: true });
   }

@@ -13,6 +13,7 @@
 import { type Appliance, startAppliance } from "../app.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { notifierFromEnv } from "../systemd/notify.ts";
+import { ConfigError } from "../config/config.ts";
 import {
   CliError,
   CONFIG_FLAGS,
@@ -44,7 +45,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     console.log(SERVE_HELP);
     return 0;
   }
-  const { config, sources } = loadCliConfig(values);
+  const { config, sources } = loadServeConfig(values);
   const log = createLogger({ level: config.logLevel });
   let app: Appliance;
   try {
@@ -131,6 +132,23 @@ export function pressCounter(actions: PressActions): (signal: Deno.Signal) => vo
       actions.force(`${signal} received a third time`);
     }
   };
+}
+
+// A --config outside a fixed permission set (deno run -P=appliance) is a start-up problem, not an
+// invalid config: say how to start so that it is granted.
+function loadServeConfig(values: Record<string, unknown>): ReturnType<typeof loadCliConfig> {
+  try {
+    return loadCliConfig(values);
+  } catch (e) {
+    if (e instanceof ConfigError && /Requires read access/.test(e.message)) {
+      throw new CliError(
+        `the config file ${values.config} is outside what the permission set allows: start with ` +
+          "`deno task start` or the installed newretail (they grant the --config given), or add " +
+          "it to --allow-read",
+      );
+    }
+    throw e;
+  }
 }
 
 function forceExit(log: Logger, app: Appliance, why: string): never {
