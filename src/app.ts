@@ -10,6 +10,7 @@ import { type ActionTable, CORE_ACTIONS } from "./actions/mod.ts";
 import { MetricsRegistry } from "./admin/metrics.ts";
 import type { Config } from "./config/config.ts";
 import { EventBus } from "./events.ts";
+import { VERSION } from "./version.ts";
 import type { Logger } from "./log.ts";
 import type { Database } from "./store/database.ts";
 import { listDevices, markAllOffline } from "./store/devices.ts";
@@ -30,7 +31,6 @@ import { OdooConnector, odooHealthComponent } from "./upstream/odoo/connector.ts
 import { setUpstreamEnabled } from "./upstream/odoo/local_store.ts";
 import { pendingCallCount } from "./store/orders.ts";
 import { BacklogMetrics, readBacklog } from "./admin/backlog_metrics.ts";
-import { VERSION } from "./version.ts";
 
 /** An opened local store. */
 export interface OpenedDatabase {

@@ -7,9 +7,9 @@
  * @module
  */
 import type { Logger } from "../log.ts";
+import { VERSION } from "../version.ts";
 import type { Gauge, MetricsRegistry } from "./metrics.ts";
 import type { DeviceRecord } from "../store/devices.ts";
-import { VERSION } from "../version.ts";
 
 /** The state of one dependency as `/healthz` reports it. */
 export interface ComponentHealth {
