@@ -12,6 +12,7 @@
  * | `POST /api/teach-in` `{"minutes": 30}` | opens a window (0 closes it) |
  * | `POST /api/outbox/{id}/retry` | puts a parked Odoo delivery back in line |
  * | `GET /api/audit?limit=N` | the latest audit lines |
+ * | `GET /api/backup` | a consistent snapshot of the embedded database (token always; audited) |
  * | `/api/prices…` | scheduled prices (api_prices.ts) |
  *
  * @module
@@ -26,6 +27,7 @@ import { recentAudit, writeAudit } from "../store/audit.ts";
 import { retryOutbox } from "../upstream/odoo/outbox.ts";
 import { deviceKind } from "../protocol/device_id.ts";
 import { deviceView } from "./server.ts";
+import { backupRoute } from "./backup.ts";
 import { PRICE_ROUTES } from "./api_prices.ts";
 
 /** What the API works on, passed in. */
@@ -243,6 +245,16 @@ export const API_ROUTES: readonly Route[] = [
       }
       await audit(deps, caller, "outbox.retry", String(id));
       return json({ id, state: "pending" });
+    },
+  },
+  {
+    // A backup holds every order and customer id: guarded like a write, and audited.
+    method: "GET",
+    path: /^\/api\/backup$/,
+    write: true,
+    handle: async (deps, { request, caller }) => {
+      await audit(deps, caller, "backup", "");
+      return backupRoute(deps.db, deps.log, () => new Date(deps.clock.now()))(request);
     },
   },
   {
