@@ -99,7 +99,12 @@ export async function pricesCommand(args: string[]): Promise<number> {
           until: checked.until?.toISOString() ?? null,
         }) as PriceSchedule,
     );
-    console.log(`schedule ${schedule.id}: ${line(schedule)}`);
+    const until = schedule.until ? ` until ${new Date(schedule.until).toISOString()}` : "";
+    console.log(
+      `schedule ${schedule.id}: goods ${schedule.gid} ${schedule.name} at ${schedule.price} from ${
+        new Date(schedule.from).toISOString()
+      }${until} (${schedule.state})`,
+    );
     return 0;
   }
   if (verb === "list") {

@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import { UserError } from "../errors.ts";
 import type { PricedGoods } from "../store/priced_goods.ts";
-import { compareDecimal, priceLines, requestedLines, totalMatches } from "./pricing.ts";
+import {
+  compareDecimal,
+  embeddedTotal,
+  priceLines,
+  requestedLines,
+  resolveScaleLines,
+  totalMatches,
+} from "./pricing.ts";
+import { DEFAULT_SCALE_RULES } from "../pricing/scale_barcode.ts";
 import { payResultBody, printList } from "./print_list.ts";
 
 const CATALOGUE: PricedGoods[] = [
@@ -80,6 +88,7 @@ Deno.test("priceLines prices from the catalogue, rounds each line to the cent, s
     unitPrice: "12.80",
     quantity: "0.413",
     amount: "5.29",
+    priceReason: "current",
   });
   assert.equal(priceLines([{ gid: 1, quantity: "1.25" }], CATALOGUE).amount, "16.00");
   // Half a cent rounds away from zero: 5.00 × 0.001 = 0.005 → 0.01.
@@ -147,4 +156,55 @@ Deno.test("printList and the sendPayResult body keep names intact and amounts tw
     printList: "",
     exception: "order expired",
   });
+});
+
+Deno.test("scale-barcode lines: weight and total from the code, PLU resolved, bad codes refused", () => {
+  const lines = requestedLines(
+    [{ code: "2200001005006" }, { code: "2100001012809" }, { gid: 9, qty: 1 }],
+    "normal",
+    DEFAULT_SCALE_RULES,
+  );
+  assert.deepEqual(lines.map((l) => [l.gid, l.quantity, l.scale?.kind, l.scale?.value]), [
+    [0, "0.500", "weight", "0.500"],
+    [0, "", "amount", "12.80"],
+    [9, "1", undefined, undefined],
+  ]);
+  const resolved = resolveScaleLines(lines, new Map([[1, 1]]));
+  const priced = priceLines(resolved, CATALOGUE);
+  assert.deepEqual(priced.lines.map((l) => [l.goodsId, l.quantity, l.unitPrice, l.amount]), [
+    [1, "0.500", "12.80", "6.40"],
+    [1, "1.000", "12.80", "12.80"],
+    [9, "1", "2.00", "2.00"],
+  ]);
+  refused(() => resolveScaleLines(lines, new Map()), /no goods has PLU 1/);
+  refused(
+    () => requestedLines([{ code: "2100001012800" }], "normal", DEFAULT_SCALE_RULES),
+    /is not a scale barcode/,
+  );
+  refused(() => requestedLines([{ code: "2200001005006" }], "normal", []), /not a scale barcode/);
+});
+
+Deno.test("price parity in pricing: a held price and its reason; an embedded total never above it", () => {
+  const held: PricedGoods = {
+    id: 1,
+    name: "红富士苹果",
+    price: "12.80",
+    listPrice: "16.00",
+    weighed: true,
+    reason: "label AC:23:3F:00:00:01 shows 12.80",
+  };
+  // 8.00 printed at 16.00/kg is 0.5 kg; at the shown 12.80 that is 6.40.
+  assert.deepEqual(embeddedTotal("8.00", "16.00", "12.80"), { quantity: "0.500", amount: "6.40" });
+  assert.deepEqual(embeddedTotal("8.00", "16.00", "16.00"), { quantity: "0.500", amount: "8.00" });
+  // Rounded to the gram (7.99 / 16.00 = 0.499375 kg), never more than the printed total.
+  assert.deepEqual(embeddedTotal("7.99", "16.00", "16.00"), { quantity: "0.499", amount: "7.98" });
+  const [line] = resolveScaleLines(
+    requestedLines([{ code: "2100001008000" }], "normal", DEFAULT_SCALE_RULES),
+    new Map([[1, 1]]),
+  );
+  const priced = priceLines([line, { gid: 1, quantity: "1" }], [held]);
+  assert.deepEqual(priced.lines.map((l) => [l.amount, l.priceReason]), [
+    ["6.40", held.reason],
+    ["12.80", held.reason],
+  ]);
 });
