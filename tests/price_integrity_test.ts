@@ -223,7 +223,13 @@ function parityAndScale(backend: Backend) {
             4,
             "a label asking gets the current one",
           );
-          assert.equal((await pay(till, 4, [{ gid: 10, qty: 1 }])).exception, "errorPrice");
+          const page = await till.request("getAllGoods", { ost: 9, lmt: 1 });
+          assert.equal((page.json!.goods as { price: number }[])[0].price, 3.5);
+          assert.equal((await pay(till, 4.5, [{ gid: 10, qty: 1 }])).exception, "errorPrice");
+          // A device that already has the new price (a pushed scale) is not refused: it is
+          // charged what the shelf shows.
+          assert.equal((await pay(till, 4, [{ gid: 10, qty: 1 }])).exception, "");
+          assert.equal((await lastLines(r.sql))[0].amount, "3.50", "charged the shelf price");
           assert.equal((await pay(till, 7, [{ gid: 10, qty: 2 }])).exception, "");
           assert.deepEqual(await lastLines(r.sql), [
             {
@@ -306,7 +312,9 @@ function parityAndScale(backend: Backend) {
         const printed = scaleBarcode(AMOUNT_RULE, 1, 800);
         const [seen] = await goods(till, { code: printed });
         assert.deepEqual([seen.price, seen.amount], [12.8, 6.4]);
-        assert.equal((await pay(till, 8, [{ code: printed }])).exception, "errorPrice");
+        assert.equal((await pay(till, 7, [{ code: printed }])).exception, "errorPrice");
+        assert.equal((await pay(till, 8, [{ code: printed }])).exception, "");
+        assert.equal((await lastLines(r.sql))[0].amount, "6.40", "charged the shelf price");
         assert.equal((await pay(till, 6.4, [{ code: printed }])).exception, "");
         assert.deepEqual(await lastLines(r.sql), [
           {

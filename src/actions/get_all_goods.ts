@@ -6,7 +6,7 @@
  */
 import type { ActionHandler } from "./context.ts";
 import { int, MAX_INT, optional } from "../fields.ts";
-import { deviceGoods } from "./goods_view.ts";
+import { forDevice } from "./get_goods.ts";
 import { goodsPage } from "../store/goods.ts";
 
 /** Page size when `lmt` is absent. */
@@ -19,5 +19,5 @@ export const getAllGoods: ActionHandler = async (ctx, body) => {
   const offset = optional(body, "ost", int(0, MAX_INT), 0);
   const limit = optional(body, "lmt", int(1, MAX_PAGE_SIZE), DEFAULT_PAGE_SIZE);
   const goods = await goodsPage(ctx.db, offset, limit);
-  return { body: { exception: "", goods: goods.map((g) => deviceGoods(g, { pcname: true })) } };
+  return { body: { exception: "", goods: await forDevice(ctx, goods, { pcname: true }) } };
 };

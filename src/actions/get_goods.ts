@@ -38,9 +38,16 @@ const LABEL_KIND = "DZBQ";
 /** Most goods a name search returns. */
 export const NAME_SEARCH_LIMIT = 100;
 
-/** The goods objects for a device: shelf labels get the current price, others the shelf's. */
-async function forDevice(ctx: ActionContext, views: GoodsView[]): Promise<DeviceGoods[]> {
-  const goods = views.map((v) => deviceGoods(v));
+/**
+ * The goods objects for a device: shelf labels get the current price, others the shelf's
+ * (price parity, PROTOCOL.md §6). Also used by `getAllGoods` (scales page the catalogue).
+ */
+export async function forDevice(
+  ctx: ActionContext,
+  views: GoodsView[],
+  options: { pcname?: boolean } = {},
+): Promise<DeviceGoods[]> {
+  const goods = views.map((v) => deviceGoods(v, options));
   if (!ctx.shelfPrices || requireDevice(ctx).kind === LABEL_KIND) return goods;
   return await Promise.all(goods.map(async (g, i) => {
     const shown = await ctx.shelfPrices!.priceFor(g.gid, views[i].price);

@@ -21,6 +21,7 @@ import { isScale } from "../protocol/device_id.ts";
 import { maskId } from "../log.ts";
 import { createOrder, findTerminalOrder, type OrderRecord } from "../store/orders.ts";
 import { parityPricedGoods } from "../store/label_shown.ts";
+import type { PricedGoods } from "../store/priced_goods.ts";
 import { goodsByPlus } from "../store/goods.ts";
 import {
   compareDecimal,
@@ -79,7 +80,7 @@ async function createPayment(ctx: ActionContext, body: JsonObject): Promise<Acti
     : null;
   const catalogue = await parityPricedGoods(ctx.db, requested.map((l) => l.gid), heldSince);
   const priced = priceLines(requested, catalogue);
-  if (!totalMatches(total, priced.amount)) {
+  if (!totalMatches(total, priced.amount) && !atCurrentPrices(total, requested, catalogue)) {
     ctx.log.info("order refused: total differs", {
       equipId: device.equipId,
       orderId: terminalOrderId,
@@ -110,10 +111,31 @@ async function createPayment(ctx: ActionContext, body: JsonObject): Promise<Acti
     kind,
     amount: order.amount,
     lines: priced.lines.length,
+    // Lines charged at a price a shelf label still shows (price parity).
+    shelfPriced: priced.lines.filter((l) => l.priceReason !== "current").length,
     customer: order.openId ? maskId(order.openId) : "",
   });
   ctx.events.emit(ORDER_CREATED_EVENT, { orderId: order.id, code: order.code });
   return reply(order);
+}
+
+/**
+ * Whether the device's total is the order at the current prices while some lines are held lower
+ * by a shelf label: a scale that was already pushed the new price. It is charged the lower, shelf
+ * price (the customer never pays more than a label shows), not refused.
+ */
+function atCurrentPrices(
+  total: string,
+  requested: Parameters<typeof priceLines>[0],
+  catalogue: PricedGoods[],
+): boolean {
+  if (!catalogue.some((g) => g.listPrice !== undefined && g.listPrice !== g.price)) return false;
+  const current = catalogue.map((g) => ({
+    ...g,
+    price: g.listPrice ?? g.price,
+    reason: "current",
+  }));
+  return totalMatches(total, priceLines(requested, current).amount);
 }
 
 function retried(order: OrderRecord, total: string): ActionResult {
