@@ -62,6 +62,15 @@ export class PriceParity {
       log: deps.log,
       clock: deps.clock,
       backoff: { initialMs: 500, maxMs: 10_000 },
+      // The database is away: look-ups waiting for a reload go on with the overlay last loaded
+      // (a request is answered, not timed out); the reload is retried.
+      onError: (error, failures) => {
+        this.#release();
+        deps.log.warn("price parity overlay not reloaded; retrying", {
+          error: (error as Error)?.message ?? String(error),
+          failures,
+        });
+      },
     });
   }
 
