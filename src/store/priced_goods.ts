@@ -1,9 +1,9 @@
 /**
- * The catalogue as pricing needs it: name, sale price and whether goods are weighed.
+ * The catalogue as pricing needs it: name, sale price and whether goods are weighed. It is read
+ * with price parity applied by `parityPricedGoods` (label_shown.ts).
  *
  * @module
  */
-import type { Queryable } from "./database.ts";
 
 /** What pricing needs of a goods. */
 export interface PricedGoods {
@@ -16,12 +16,4 @@ export interface PricedGoods {
   reason?: string;
   /** The goods' current price when `price` is a held one (price parity); else absent. */
   listPrice?: string;
-}
-
-/** The active goods among `ids`. */
-export function pricedGoods(db: Queryable, ids: number[]): Promise<PricedGoods[]> {
-  return db.query<PricedGoods & Record<string, unknown>>(
-    "select id, name, price::text as price, weighed from goods where active and id = any($1::int[])",
-    [ids],
-  );
 }
