@@ -1,14 +1,14 @@
 /**
  * What the commands share: configuration flags, loading the configuration, running one-shot
- * commands on the store (opened, migrated and closed around them), and turning expected failures into one line on stderr.
+ * commands on the store (opened, migrated and closed around them) (`failure.ts` turns their expected failures into one line on stderr).
  *
  * @module
  */
 import { parseArgs } from "node:util";
-import { type Config, ConfigError, type ConfigKey, loadConfig } from "../config/config.ts";
-import { type Database, DatabaseLockedError, DatabaseUnavailableError } from "../store/database.ts";
+import { type Config, type ConfigKey, loadConfig } from "../config/config.ts";
+import type { Database } from "../store/database.ts";
 import { openDatabase, type OpenedDatabase } from "../app.ts";
-import { migrate, NewerDatabaseError } from "../store/migrate.ts";
+import { migrate } from "../store/migrate.ts";
 
 /** Where the configuration file is read from when `--config` is not given. */
 export const DEFAULT_CONFIG_FILE = "/etc/newretail/config.json";
@@ -151,14 +151,4 @@ export function storeCommand<T>(
 ): Promise<T> {
   const { config } = loadCliConfig(values);
   return withStore(config, (db) => work(db, config));
-}
-
-/** The one line printed for an error a command expects (bad config, locked or unreachable store). */
-export function describeFailure(e: unknown): { line: string; code: number } | undefined {
-  if (e instanceof CliError) return { line: e.message, code: e.code };
-  if (e instanceof ConfigError) return { line: e.message, code: 1 };
-  if (e instanceof DatabaseLockedError) return { line: e.message, code: 1 };
-  if (e instanceof DatabaseUnavailableError) return { line: e.message, code: 1 };
-  if (e instanceof NewerDatabaseError) return { line: e.message, code: 1 };
-  return undefined;
 }

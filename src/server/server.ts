@@ -10,7 +10,7 @@ import type { AppEvents, DeviceLoginEvent } from "../events.ts";
 import type { Clock } from "../clock.ts";
 import type { DeviceIdentity, DeviceLink, PushOptions, PushOutcome } from "../device_link.ts";
 import { DEVICE_LOGIN_EVENT } from "../events.ts";
-import type { ActionTable } from "../actions/mod.ts";
+import type { ActionTable } from "../action_types.ts";
 import type { MetricsRegistry } from "../admin/metrics.ts";
 import type { Config } from "../config/config.ts";
 import type { Logger } from "../log.ts";
