@@ -95,18 +95,45 @@ export function readEnv(name: string): string | undefined {
   }
 }
 
+/** The option specs `node:util` `parseArgs` takes. */
+type FlagSpecs = Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }>;
+
 /** Parses a command's arguments, turning parse errors into usage errors. */
-export function parseCommandArgs<
-  const O extends Record<
-    string,
-    { type: "string" | "boolean"; short?: string; multiple?: boolean }
-  >,
->(args: string[], options: O, allowPositionals = true) {
+export function parseCommandArgs<const O extends FlagSpecs>(
+  args: string[],
+  options: O,
+  allowPositionals = true,
+) {
   try {
     return parseArgs({ args, options, allowPositionals, strict: true });
   } catch (e) {
     throw new CliError((e as Error).message, 2);
   }
+}
+
+/**
+ * Parses a store command's arguments ({@link CONFIG_FLAGS} plus its own `flags`) and answers
+ * `--help`: `exit` is set (0) when the help was printed, or (2) when `verb` is asked for and the
+ * command line has none. `positionals`: `"verb"` (a verb is needed), `"any"` or `"none"`.
+ *
+ * @example
+ * ```ts
+ * const { values, positionals, exit } = parseStoreCommand(args, HELP, { all: { type: "boolean" } });
+ * if (exit !== undefined) return exit;
+ * ```
+ */
+export function parseStoreCommand<const O extends FlagSpecs>(
+  args: string[],
+  help: string,
+  flags: O,
+  positionals: "verb" | "any" | "none" = "verb",
+) {
+  const parsed = parseCommandArgs(args, { ...CONFIG_FLAGS, ...flags }, positionals !== "none");
+  const missingVerb = positionals === "verb" && parsed.positionals.length === 0;
+  const asked = (parsed.values as { help?: boolean }).help === true;
+  if (asked || missingVerb) console.log(help);
+  const exit = asked ? 0 : missingVerb ? 2 : undefined;
+  return { ...parsed, exit };
 }
 
 async function openMigratedStore(config: Config): Promise<OpenedDatabase> {

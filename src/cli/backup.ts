@@ -13,13 +13,7 @@ import { openPglite } from "../store/pglite.ts";
 import { BadSnapshotError, restoreEmbedded } from "../store/restore.ts";
 import { BACKUP_PATH } from "../admin/backup.ts";
 import { adminHeaders, adminOrigin } from "./_admin_api.ts";
-import {
-  CliError,
-  CONFIG_FLAGS,
-  CONFIG_FLAGS_HELP,
-  loadCliConfig,
-  parseCommandArgs,
-} from "./_common.ts";
+import { CliError, CONFIG_FLAGS_HELP, loadCliConfig, parseStoreCommand } from "./_common.ts";
 
 const BACKUP_HELP = `newretail backup FILE [options]
 
@@ -100,11 +94,8 @@ async function backupFromService(config: Config): Promise<Blob> {
 
 /** Runs `backup FILE`. */
 export async function backupCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs(args, CONFIG_FLAGS);
-  if (values.help) {
-    console.log(BACKUP_HELP);
-    return 0;
-  }
+  const { values, positionals, exit } = parseStoreCommand(args, BACKUP_HELP, {}, "any");
+  if (exit !== undefined) return exit;
   const file = fileArgument(positionals, "backup");
   const { config } = loadCliConfig(values);
   if (config.databaseUrl) {
@@ -146,11 +137,8 @@ export async function backupCommand(args: string[]): Promise<number> {
 
 /** Runs `restore FILE`. */
 export async function restoreCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs(args, CONFIG_FLAGS);
-  if (values.help) {
-    console.log(RESTORE_HELP);
-    return 0;
-  }
+  const { values, positionals, exit } = parseStoreCommand(args, RESTORE_HELP, {}, "any");
+  if (exit !== undefined) return exit;
   const file = fileArgument(positionals, "restore");
   if (!(await exists(file))) throw new CliError(`${file}: no such backup file`);
   const { config } = loadCliConfig(values);
