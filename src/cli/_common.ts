@@ -129,7 +129,7 @@ export function parseStoreCommand<const O extends FlagSpecs>(
   positionals: "verb" | "any" | "none" = "verb",
 ) {
   const parsed = parseCommandArgs(args, { ...CONFIG_FLAGS, ...flags }, positionals !== "none");
-  const missingVerb = positionals === "verb" && parsed.positionals.length === 0;
+  const missingVerb = positionals === "verb" && !parsed.positionals[0];
   const asked = (parsed.values as { help?: boolean }).help === true;
   if (asked || missingVerb) console.log(help);
   const exit = asked ? 0 : missingVerb ? 2 : undefined;
