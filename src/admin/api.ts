@@ -25,7 +25,7 @@ import { currentTeachIn, setTeachIn, taughtInSince } from "../store/teach_in.ts"
 import { recentAudit, writeAudit } from "../store/audit.ts";
 import { retryOutbox } from "../upstream/odoo/outbox.ts";
 import { deviceKind } from "../protocol/device_id.ts";
-import { deviceView } from "./server.ts";
+import { deviceView } from "./device_view.ts";
 import { backupRoute } from "./backup.ts";
 
 /** What the API works on, passed in. */
