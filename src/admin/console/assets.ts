@@ -13,7 +13,7 @@ export const CONSOLE_CSS = `
 :root{--fg:#1d2330;--muted:#667085;--line:#e4e7ec;--bg:#f6f7f9;--ok:#067647;--bad:#b42318;
 --warn:#b54708;--accent:#175cd3}
 *{box-sizing:border-box}
-body{margin:0;font:14px/1.45 system-ui,"PingFang SC","Noto Sans CJK SC","Microsoft YaHei",sans-serif;
+body{margin:0;font:14px/1.45 system-ui,"PingFang SC","Noto Sans CJK SC","WenQuanYi Micro Hei","Microsoft YaHei",sans-serif;
 color:var(--fg);background:var(--bg)}
 header{display:flex;flex-wrap:wrap;gap:.5em 1.5em;align-items:center;padding:.6em 1.2em;
 background:#101828;color:#fff}
@@ -32,10 +32,11 @@ th{font-weight:600;color:var(--muted);font-size:.92em}
 .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(200px,1fr));gap:.8em}
 .card{border:1px solid var(--line);border-radius:8px;padding:.6em .8em}
 .card b{display:block;font-size:1.2em}
-.up,.online,.fresh{color:var(--ok)}
-.down,.offline,.stale,.negative,.critical{color:var(--bad)}
-.unknown,.connecting,.warning,.below{color:var(--warn)}
+:not(tr).up,:not(tr).online,:not(tr).fresh{color:var(--ok)}
+:not(tr).down,:not(tr).offline,:not(tr).stale,:not(tr).negative,.critical{color:var(--bad)}
+:not(tr).unknown,.connecting,.warning,:not(tr).below{color:var(--warn)}
 .off,.muted{color:var(--muted)}
+tr.disabled td{color:var(--muted)}
 tr.offline td:first-child{border-left:3px solid var(--bad)}
 tr.stale td:first-child{border-left:3px solid var(--bad)}
 button{font:inherit;padding:.2em .8em;border:1px solid #98a2b3;border-radius:6px;background:#fff;

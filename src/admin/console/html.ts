@@ -14,12 +14,13 @@ export function esc(text: unknown): string {
 
 /**
  * A moment: ISO text in `datetime`, worded by the script in the browser's time zone ("2 min
- * ago", the exact local time on hover); without the script the ISO text shows.
+ * ago", the exact local time on hover; `exact`: the local time itself); without the script the
+ * ISO text shows.
  */
-export function time(d: Date | string | null | undefined, fallback = ""): string {
+export function time(d: Date | string | null | undefined, fallback = "", exact = false): string {
   if (d === null || d === undefined) return esc(fallback);
   const iso = (d instanceof Date ? d : new Date(d)).toISOString();
-  return `<time datetime="${iso}">${iso}</time>`;
+  return `<time datetime="${iso}"${exact ? " data-exact" : ""}>${iso}</time>`;
 }
 
 /** A dependency state in words, classed for colour. */

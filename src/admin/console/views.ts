@@ -117,7 +117,7 @@ export function devicesView(lang: Lang, d: DevicesData): string {
     )
   }</section>
 <section id="teach-in" data-open="${t.open}"><h2>${esc(w.teachIn)}</h2>
-<p>${t.open ? `${esc(w.teachInOpen)} ${time(t.closesAt)}` : esc(w.teachInClosed)}</p>
+<p>${t.open ? `${esc(w.teachInOpen)} ${time(t.closesAt, "", true)}` : esc(w.teachInClosed)}</p>
 <form class="inline" data-api="/api/teach-in"><input name="minutes" type="number" min="1" max="1440"
  value="30" aria-label="${esc(w.minutes)}"> ${esc(w.minutes)} <button>${esc(w.open)}</button>
 ${t.open ? postButton(w.close, "/api/teach-in", { minutes: 0 }) : ""}</form>
