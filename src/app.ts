@@ -126,7 +126,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     // Refused payments and logins: counted, and a refused login logged once per device per hour.
     const trust = new TrustMonitor({ events, metrics, log, clock });
     services.push({ name: "trust monitor", stop: () => Promise.resolve(trust.stop()) });
-    const goods = new GoodsCache(db);
+    const goods = new GoodsCache(db, { clock });
     await goods.start();
     services.push({ name: "goods cache", stop: () => goods.stop() });
     metrics.gauge(
@@ -171,6 +171,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
         log: log.child({ part: "odoo" }),
         shopId: config.shopId,
         metrics,
+        clock,
       })
       : setUpstreamEnabled(db, false).then(() => undefined))
       .catch(async (e) => {

@@ -333,3 +333,38 @@ for (const backend of backends()) {
     suite(() => start(backend.name), backend.name === "postgres"),
   );
 }
+
+for (const backend of backends()) {
+  Deno.test(`a refill job refused by every AGV is offered again after refillRetryS (${backend.name})`, async () => {
+    const t = await startTestAppliance(backend.name, {
+      config: { ...CONFIG, refillRetryS: 0.2, pushTries: 1 },
+    });
+    const agv = await login(t.app, "AGV_0009");
+    try {
+      await t.app.db.query(
+        `insert into goods_positions (goods_id, stock_x, stock_y, stock_z, shelf_x, shelf_y, shelf_z)
+         values (3, 'B2', '4', '1', 'A1', '7', '2')`,
+      );
+      const [job] = await t.app.db.query<{ id: number }>(
+        "insert into refill_jobs (goods_id, reason) values (3, 'manual') returning id",
+      );
+      const first = await agv.nextPush("sendPosition");
+      assert.equal(first.json?.gid, 3);
+      agv.acknowledge("sendPosition", { exception: "battery low" });
+      // The only AGV refused: the job stays open until the next look, refillRetryS later.
+      const again = await agv.nextPush("sendPosition");
+      assert.equal(again.json?.gid, 3);
+      agv.acknowledge("sendPosition");
+      await until("the job is done by AGV_0009", async () => {
+        const [row] = await t.app.db.query<{ state: string; equip_id: string }>(
+          "select state, equip_id from refill_jobs where id = $1",
+          [job.id],
+        );
+        return row.state === "done" && row.equip_id === "AGV_0009";
+      });
+    } finally {
+      await agv.close();
+      await t.stop();
+    }
+  });
+}

@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { type Next, Worker } from "../background.ts";
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config/config.ts";
 import type { Logger } from "../log.ts";
@@ -22,7 +23,6 @@ import {
   markCallSent,
   nextCallDue,
 } from "../store/payment_calls.ts";
-import { WakeableLoop } from "../payment/loop.ts";
 
 /** Calls made at once. */
 const CONCURRENCY = 8;
@@ -70,14 +70,18 @@ export function retryDelayS(attempts: number, minS: number, maxS: number): numbe
 export class PaymentServerClient {
   readonly #deps: PaymentServerDeps;
   readonly #fetch: typeof fetch;
-  readonly #loop: WakeableLoop;
-  readonly #stopping = new AbortController();
+  readonly #worker: Worker;
 
   /** @param deps store, settings, clock, logger, HTTP client */
   constructor(deps: PaymentServerDeps) {
     this.#deps = deps;
     this.#fetch = deps.fetch ?? fetch;
-    this.#loop = new WakeableLoop("payment-server", () => this.#step(), deps.log);
+    this.#worker = new Worker((signal) => this.#step(signal), {
+      name: "payment-server outbox",
+      log: deps.log,
+      clock: deps.clock,
+      idleMs: MAX_IDLE_MS,
+    });
   }
 
   /** Whether a payment-server URL is configured. */
@@ -93,48 +97,46 @@ export class PaymentServerClient {
       );
       return;
     }
-    this.#loop.start();
+    this.#worker.start();
   }
 
   /** Looks at the outbox now (an order was created). */
   wake(): void {
-    this.#loop.wake();
+    this.#worker.wake();
   }
 
   /** Stops: calls in flight are aborted (and made again after the next start). */
-  async stop(): Promise<void> {
-    this.#stopping.abort();
-    await this.#loop.stop();
+  stop(): Promise<void> {
+    return this.#worker.stop();
   }
 
-  async #step(): Promise<number> {
+  async #step(stopping: AbortSignal): Promise<Next> {
     const { db, config, clock } = this.#deps;
     const now = clock.now();
     // The lease outlasts one call: a second worker (or this one after a crash) waits it out.
     const lease = new Date(now + config.paymentTimeoutS * 1000 + 5_000);
     const calls = await claimDueCalls(db, new Date(now), lease, CONCURRENCY);
-    await Promise.all(calls.map((call) => this.#call(call)));
-    if (this.#stopping.signal.aborted) return Infinity;
-    if (calls.length === CONCURRENCY) return 0;
+    await Promise.all(calls.map((call) => this.#call(call, stopping)));
+    if (stopping.aborted) return undefined;
+    if (calls.length === CONCURRENCY) return { again: true };
     const next = await nextCallDue(db);
-    if (!next) return MAX_IDLE_MS;
-    return Math.min(Math.max(next.getTime() - clock.now(), 10), MAX_IDLE_MS);
+    return next ? { at: next.getTime() } : undefined;
   }
 
-  async #call(call: DueCall): Promise<void> {
+  async #call(call: DueCall, stopping: AbortSignal): Promise<void> {
     const { db, config, clock, log } = this.#deps;
     const fields = {
       code: call.code,
       attempt: call.attempts,
       customer: call.openId ? maskId(call.openId) : "",
     };
-    const error = await this.#post(call);
+    const error = await this.#post(call, stopping);
     if (error === undefined) {
       await markCallSent(db, call.orderId, new Date(clock.now()));
       log.info("payment server accepted the order", fields);
       return;
     }
-    if (this.#stopping.signal.aborted) {
+    if (stopping.aborted) {
       // Due again at once, so the next start makes the call without waiting out the lease.
       const now = new Date(clock.now());
       await markCallFailed(db, call.orderId, "stopped", now, now).catch(() => {});
@@ -147,11 +149,11 @@ export class PaymentServerClient {
   }
 
   // Undefined on success, else the reason.
-  async #post(call: DueCall): Promise<string | undefined> {
+  async #post(call: DueCall, stopping: AbortSignal): Promise<string | undefined> {
     const { config } = this.#deps;
     const timeout = new AbortController();
     const timer = setTimeout(() => timeout.abort(), config.paymentTimeoutS * 1000);
-    const signal = AbortSignal.any([timeout.signal, this.#stopping.signal]);
+    const signal = AbortSignal.any([timeout.signal, stopping]);
     try {
       const response = await this.#fetch(config.paymentServerUrl, {
         method: "POST",
@@ -164,7 +166,7 @@ export class PaymentServerClient {
       return `HTTP ${response.status}: ${text.slice(0, ERROR_BODY_CHARS)}`;
     } catch (e) {
       if (timeout.signal.aborted) return `no answer within ${config.paymentTimeoutS} s`;
-      if (this.#stopping.signal.aborted) return "stopped";
+      if (stopping.aborted) return "stopped";
       return (e as Error)?.message ?? String(e);
     } finally {
       clearTimeout(timer);

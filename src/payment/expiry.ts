@@ -4,11 +4,11 @@
  *
  * @module
  */
+import { type Next, Worker } from "../background.ts";
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import type { Database } from "../store/database.ts";
 import { expireDueOrders, nextExpiry } from "../store/orders.ts";
-import { WakeableLoop } from "./loop.ts";
 
 /** Longest sleep between two sweeps (an order created meanwhile wakes the sweeper). */
 const MAX_SWEEP_INTERVAL_MS = 30_000;
@@ -22,40 +22,25 @@ export interface ExpirySweeperDeps {
   onExpired(equipIds: string[]): void;
 }
 
-/** Sleeps until the next order's expiry, expires what is due, and sleeps again. */
-export class ExpirySweeper {
-  readonly #loop: WakeableLoop;
-
-  /** @param deps store, clock, logger, and who to tell */
-  constructor(deps: ExpirySweeperDeps) {
-    this.#loop = new WakeableLoop("order-expiry", () => sweep(deps), deps.log);
-  }
-
-  /** Sweeps now and then whenever an order is due. */
-  start(): void {
-    this.#loop.start();
-  }
-
-  /** Re-plans (a new order may expire before the planned sweep). */
-  wake(): void {
-    this.#loop.wake();
-  }
-
-  /** Stops sweeping. */
-  stop(): Promise<void> {
-    return this.#loop.stop();
-  }
+/**
+ * A worker that sleeps until the next order's expiry, expires what is due, and sleeps again;
+ * `wake()` re-plans (a new order may expire before the planned sweep).
+ */
+export function expirySweeper(deps: ExpirySweeperDeps): Worker {
+  return new Worker(() => sweep(deps), {
+    name: "order expiry",
+    log: deps.log,
+    clock: deps.clock,
+    idleMs: MAX_SWEEP_INTERVAL_MS,
+  });
 }
 
-async function sweep(deps: ExpirySweeperDeps): Promise<number> {
-  const now = new Date(deps.clock.now());
-  const expired = await expireDueOrders(deps.db, now);
+async function sweep(deps: ExpirySweeperDeps): Promise<Next> {
+  const expired = await expireDueOrders(deps.db, new Date(deps.clock.now()));
   for (const order of expired) {
     deps.log.info("order expired", { code: order.code, equipId: order.equipId });
   }
   if (expired.length > 0) deps.onExpired([...new Set(expired.map((o) => o.equipId))]);
   const next = await nextExpiry(deps.db);
-  if (!next) return MAX_SWEEP_INTERVAL_MS;
-  // Never 0: an order due "now" by the database's clock but not yet by ours would spin.
-  return Math.min(Math.max(next.getTime() - deps.clock.now(), 10), MAX_SWEEP_INTERVAL_MS);
+  return next ? { at: next.getTime() } : undefined;
 }

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { KeyedWorkers } from "../background.ts";
 import type { Clock } from "../clock.ts";
 import { DEVICE_LOGIN_EVENT, type DeviceLoginEvent } from "../events.ts";
 import type { DeviceLink } from "../device_link.ts";
@@ -41,13 +42,17 @@ export interface PayResultNotifierDeps {
 export class PayResultNotifier {
   readonly #deps: PayResultNotifierDeps;
   // One delivery run per device at a time; a request during a run schedules one more run.
-  readonly #running = new Map<string, Promise<void>>();
-  readonly #again = new Set<string>();
-  #stopped = false;
+  readonly #devices: KeyedWorkers<string>;
 
   /** @param deps store, device link, push settings, clock, logger */
   constructor(deps: PayResultNotifierDeps) {
     this.#deps = deps;
+    this.#devices = new KeyedWorkers((equipId, stopping) => this.#deliverOwed(equipId, stopping), {
+      name: "payment result delivery",
+      log: deps.log,
+      clock: deps.clock,
+      keyField: "equipId",
+    });
   }
 
   /**
@@ -74,42 +79,25 @@ export class PayResultNotifier {
    * run it was queued behind) is over; never throws.
    */
   deliver(equipId: string): Promise<void> {
-    if (this.#stopped) return Promise.resolve();
-    const running = this.#running.get(equipId);
-    if (running) {
-      this.#again.add(equipId);
-      return running;
-    }
-    const run = (async () => {
-      do {
-        this.#again.delete(equipId);
-        try {
-          await this.#deliverOwed(equipId);
-        } catch (e) {
-          this.#deps.log.error("payment result delivery failed", {
-            equipId,
-            error: (e as Error)?.message ?? String(e),
-          });
-        }
-      } while (this.#again.has(equipId) && !this.#stopped);
-    })();
-    this.#running.set(equipId, run);
-    run.finally(() => this.#running.delete(equipId));
-    return run;
+    return this.#devices.wake(equipId);
   }
 
-  async #deliverOwed(equipId: string): Promise<void> {
+  async #deliverOwed(equipId: string, stopping: AbortSignal): Promise<void> {
     const { db, link } = this.#deps;
     if (!link.isOnline(equipId)) return;
     for (;;) {
       const batch = await owedResults(db, equipId, RESULT_BATCH);
-      if (batch.length === 0 || !(await this.#deliverBatch(equipId, batch))) return;
+      if (batch.length === 0 || !(await this.#deliverBatch(equipId, batch, stopping))) return;
       if (batch.length < RESULT_BATCH) return;
     }
   }
 
   // True when every result of the batch was acknowledged.
-  async #deliverBatch(equipId: string, batch: OwedResult[]): Promise<boolean> {
+  async #deliverBatch(
+    equipId: string,
+    batch: OwedResult[],
+    stopping: AbortSignal,
+  ): Promise<boolean> {
     const { db, link, config, clock, log } = this.#deps;
     for (const owed of batch) {
       const body = payResultBody(owed, await printLines(db, owed.orderId));
@@ -120,7 +108,7 @@ export class PayResultNotifier {
         result: owed.result,
       };
       let delivered = false;
-      for (let attempt = 1; attempt <= config.pushTries && !this.#stopped; attempt++) {
+      for (let attempt = 1; attempt <= config.pushTries && !stopping.aborted; attempt++) {
         const outcome = await link.push(equipId, SEND_PAY_RESULT, body, {
           timeoutMs: config.pushTimeoutS * 1000,
         });
@@ -144,7 +132,7 @@ export class PayResultNotifier {
         }
       }
       if (!delivered) {
-        if (!this.#stopped) {
+        if (!stopping.aborted) {
           log.warn("payment result undelivered, kept for the device's next login", {
             ...fields,
             tries: config.pushTries,
@@ -158,8 +146,7 @@ export class PayResultNotifier {
   }
 
   /** Stops delivering; waits for runs in progress (each bounded by the push timeout). */
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    await Promise.all([...this.#running.values()]);
+  stop(): Promise<void> {
+    return this.#devices.stop();
   }
 }

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { Worker } from "../background.ts";
 import type { Clock } from "../clock.ts";
 import type { DeviceLink } from "../device_link.ts";
 import type { Config } from "../config/config.ts";
@@ -17,7 +18,7 @@ import { findOrderByCode, settleOrder } from "../store/orders.ts";
 import { type StoreMessage, StoreMqtt } from "../integrations/mqtt.ts";
 import { PaymentServerClient } from "../integrations/payment_server.ts";
 import { ORDER_CREATED_EVENT } from "./events.ts";
-import { ExpirySweeper } from "./expiry.ts";
+import { expirySweeper } from "./expiry.ts";
 import { PayResultNotifier } from "./result_notifier.ts";
 
 /** What the payment services are built from. */
@@ -85,13 +86,13 @@ export class PaymentServices {
   readonly notifier: PayResultNotifier;
   readonly paymentServer: PaymentServerClient;
   readonly mqtt: StoreMqtt;
-  readonly expiry: ExpirySweeper;
+  readonly expiry: Worker;
   readonly #unsubscribe: (() => void)[] = [];
 
   private constructor(deps: PaymentServicesDeps) {
     this.notifier = new PayResultNotifier(deps);
     this.paymentServer = new PaymentServerClient(deps);
-    this.expiry = new ExpirySweeper({
+    this.expiry = expirySweeper({
       ...deps,
       onExpired: (equipIds) => equipIds.forEach((id) => this.notifier.deliver(id)),
     });

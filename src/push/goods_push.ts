@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { CoalescedRun } from "../coalesced_run.ts";
+import { KeyedWorkers, type Next, Worker } from "../background.ts";
 import {
   DEVICE_LOGIN_EVENT,
   type DeviceLoginEvent,
@@ -69,7 +69,7 @@ export interface GoodsPushDeps {
   dbConcurrency?: number;
   /** Changed goods per fan-out transaction (default 500). */
   fanOutBatch?: number;
-  /** Wait before retrying a failed fan-out (default 5 s). */
+  /** First wait before retrying a failed fan-out (default 5 s, doubling up to a minute). */
   retryMs?: number;
 }
 
@@ -98,33 +98,31 @@ function exceptionOf(outcome: PushOutcome): string {
   return typeof exception === "string" ? exception : "";
 }
 
-interface Sender {
-  again: boolean;
-  done: Promise<void>;
-}
-
 /** The running worker; {@link GoodsPushWorker.stop} ends it. */
 export class GoodsPushWorker {
   readonly #deps: GoodsPushDeps;
   readonly #limiter: Limiter;
-  readonly #senders = new Map<string, Sender>();
+  readonly #senders: KeyedWorkers<string>;
   readonly #pending: Batcher<string, PendingPush[]>;
   readonly #labelViews: Batcher<string, GoodsView | undefined>;
   readonly #goodsViews: Batcher<number, GoodsView | undefined>;
   readonly #completed: Batcher<{ equipId: string; pushes: PendingPush[] }, void>;
   readonly #loggedIn: Batcher<string, void>;
-  readonly #fanOut: CoalescedRun;
-  #retryTimer: ReturnType<typeof setTimeout> | undefined;
-  #stopped = false;
-  #unlisten: (() => Promise<void>) | undefined;
-  #offLogin: (() => void) | undefined;
+  readonly #fanOut: Worker;
 
   private constructor(deps: GoodsPushDeps) {
     this.#deps = deps;
-    this.#fanOut = new CoalescedRun(
-      () => this.#runFanOut(),
-      (e) => deps.log.warn("goods fan-out failed", { error: (e as Error).message }),
-    );
+    const retryMs = deps.retryMs ?? 5000;
+    this.#fanOut = new Worker((stopping) => this.#runFanOut(stopping), {
+      name: "goods change fan-out",
+      log: deps.log,
+      backoff: { initialMs: retryMs, maxMs: Math.max(retryMs, 60_000) },
+    });
+    this.#senders = new KeyedWorkers((equipId, stopping) => this.#sendOnce(equipId, stopping), {
+      name: "sendGoods sender",
+      log: deps.log,
+      keyField: "equipId",
+    });
     this.#limiter = new Limiter(deps.dbConcurrency ?? (deps.db.kind === "pglite" ? 1 : 2));
     const { db, config } = deps;
     const perDevice = config.pushInFlight * config.pushBatchGoods;
@@ -167,70 +165,43 @@ export class GoodsPushWorker {
    */
   static async start(deps: GoodsPushDeps): Promise<GoodsPushWorker> {
     const worker = new GoodsPushWorker(deps);
-    worker.#offLogin = deps.events.on(DEVICE_LOGIN_EVENT, (detail) => {
+    const fanOut = worker.#fanOut;
+    fanOut.onStop(deps.events.on(DEVICE_LOGIN_EVENT, (detail) => {
       worker.#onLogin(detail as DeviceLoginEvent);
-    });
+    }));
     try {
-      worker.#unlisten = await deps.db.listen(
-        GOODS_CHANGED_CHANNEL,
-        () => worker.requestFanOut(),
-        () => {
-          deps.log.info("listening for goods changes", { channel: GOODS_CHANGED_CHANNEL });
-          // (Re-)established: what changed while nobody listened is in goods_changes.
-          worker.requestFanOut();
-          worker.#kickOnlineWithPending();
-        },
-      );
+      // (Re-)established: what changed while nobody listened is in goods_changes.
+      await fanOut.listen(deps.db, GOODS_CHANGED_CHANNEL, () => {
+        deps.log.info("listening for goods changes", { channel: GOODS_CHANGED_CHANNEL });
+        worker.#kickOnlineWithPending();
+      });
     } catch (e) {
-      worker.#offLogin();
+      await worker.stop();
       throw e;
     }
+    fanOut.start();
     return worker;
   }
 
   /** Runs a fan-out pass soon (coalesced with one that is running). */
   requestFanOut(): void {
-    if (!this.#stopped) this.#fanOut.request();
+    this.#fanOut.wake();
   }
 
   /** Starts (or re-runs) the sender of one device, if it is online. */
   kick(equipId: string): void {
-    if (this.#stopped) return;
-    const running = this.#senders.get(equipId);
-    if (running) {
-      running.again = true;
-      return;
-    }
-    if (!this.#deps.link.isOnline(equipId)) return;
-    const sender: Sender = { again: false, done: Promise.resolve() };
-    this.#senders.set(equipId, sender);
-    sender.done = this.#send(equipId, sender)
-      .catch((e) => {
-        this.#deps.log.warn("sendGoods sender failed", { equipId, error: (e as Error).message });
-      })
-      .finally(() => {
-        this.#senders.delete(equipId);
-        if (sender.again) this.kick(equipId);
-      });
+    // Stopping: the last fan-out batch must not start new pushes that stop() would wait out.
+    if (!this.#fanOut.stopped && this.#deps.link.isOnline(equipId)) this.#senders.wake(equipId);
   }
 
   /** Stops listening and waits for running passes and senders. */
   async stop(): Promise<void> {
-    if (this.#stopped) return;
-    this.#stopped = true;
-    clearTimeout(this.#retryTimer);
-    this.#offLogin?.();
-    try {
-      await this.#unlisten?.();
-    } catch (e) {
-      this.#deps.log.warn("could not unlisten goods changes", { error: (e as Error).message });
-    }
     await this.#fanOut.stop();
-    await Promise.all([...this.#senders.values()].map((s) => s.done));
+    await this.#senders.stop();
   }
 
   #onLogin(detail: DeviceLoginEvent): void {
-    if (this.#stopped) return;
+    if (this.#fanOut.stopped) return;
     const { log } = this.#deps;
     // What it missed while offline, with fresh tries (kept pushes ran out of them).
     this.#loggedIn.load(detail.equipId)
@@ -250,46 +221,37 @@ export class GoodsPushWorker {
       .catch((e) => log.warn("could not list pending pushes", { error: (e as Error).message }));
   }
 
-  async #runFanOut(): Promise<void> {
+  async #runFanOut(stopping: AbortSignal): Promise<void> {
     const { db, log, config } = this.#deps;
     const batch = this.#deps.fanOutBatch ?? 500;
     const refill = { shelfWarehouse: config.shelfWarehouse, threshold: config.refillThreshold };
-    try {
-      while (!this.#stopped) {
-        const out = await this.#limiter.run(() => fanOutChanges(db, batch, refill));
-        if (out.goods === 0) break;
-        log.debug("goods changes fanned out", {
-          goods: out.goods,
-          labelDevices: out.labelDevices.length,
-          scales: out.scaleDevices.length,
-        });
-        if (out.refillJobs.length > 0) {
-          log.info("shelf stock low: refill jobs opened", { jobs: out.refillJobs });
-        }
-        for (const equipId of new Set([...out.labelDevices, ...out.scaleDevices])) {
-          this.kick(equipId);
-        }
+    while (!stopping.aborted) {
+      const out = await this.#limiter.run(() => fanOutChanges(db, batch, refill));
+      if (out.goods === 0) break;
+      log.debug("goods changes fanned out", {
+        goods: out.goods,
+        labelDevices: out.labelDevices.length,
+        scales: out.scaleDevices.length,
+      });
+      if (out.refillJobs.length > 0) {
+        log.info("shelf stock low: refill jobs opened", { jobs: out.refillJobs });
       }
-    } catch (e) {
-      log.warn("goods change fan-out failed; retrying", { error: (e as Error).message });
-      clearTimeout(this.#retryTimer);
-      this.#retryTimer = setTimeout(() => this.requestFanOut(), this.#deps.retryMs ?? 5000);
+      for (const equipId of new Set([...out.labelDevices, ...out.scaleDevices])) {
+        this.kick(equipId);
+      }
     }
   }
 
-  async #send(equipId: string, sender: Sender): Promise<void> {
+  /** One round of a device's sender: what is pending for it now, in bounded batches. */
+  async #sendOnce(equipId: string, stopping: AbortSignal): Promise<Next> {
     const { link, config } = this.#deps;
-    while (!this.#stopped && link.isOnline(equipId)) {
-      sender.again = false;
-      const pending = await this.#pending.load(equipId);
-      if (pending.length === 0) {
-        if (sender.again) continue;
-        return;
-      }
-      const batches = planBatches(pending, config.pushBatchGoods, config.pushInFlight);
-      const results = await Promise.all(batches.map((b) => this.#deliver(equipId, b)));
-      if (results.includes("offline")) return;
-    }
+    if (stopping.aborted || !link.isOnline(equipId)) return;
+    const pending = await this.#pending.load(equipId);
+    if (pending.length === 0) return;
+    const batches = planBatches(pending, config.pushBatchGoods, config.pushInFlight);
+    const results = await Promise.all(batches.map((b) => this.#deliver(equipId, b)));
+    if (results.includes("offline")) return;
+    return { again: true };
   }
 
   async #deliver(equipId: string, pushes: PendingPush[]): Promise<Delivery> {

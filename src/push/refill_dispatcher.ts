@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { CoalescedRun } from "../coalesced_run.ts";
+import { type Next, Worker } from "../background.ts";
 import { DEVICE_LOGIN_EVENT, type DeviceLoginEvent } from "../events.ts";
 import type { DeviceLink } from "../device_link.ts";
 import type { Config } from "../config/config.ts";
@@ -65,18 +65,16 @@ export class RefillDispatcher {
   readonly #active = new Map<number, Promise<void>>();
   /** AGV → jobs in flight. */
   readonly #busy = new Map<string, number>();
-  readonly #scan: CoalescedRun;
-  #retryTimer: ReturnType<typeof setTimeout> | undefined;
-  #stopped = false;
-  #unlisten: (() => Promise<void>) | undefined;
-  #offLogin: (() => void) | undefined;
+  readonly #scan: Worker;
 
   private constructor(deps: RefillDeps) {
     this.#deps = deps;
-    this.#scan = new CoalescedRun(
-      () => this.#runScan(),
-      (e) => deps.log.warn("refill scan failed", { error: (e as Error).message }),
-    );
+    const retryMs = deps.config.refillRetryS * 1000;
+    this.#scan = new Worker((stopping) => this.#runScan(stopping), {
+      name: "refill scan",
+      log: deps.log,
+      backoff: { initialMs: retryMs, maxMs: Math.max(retryMs, 60_000) },
+    });
   }
 
   /**
@@ -90,73 +88,51 @@ export class RefillDispatcher {
    */
   static async start(deps: RefillDeps): Promise<RefillDispatcher> {
     const dispatcher = new RefillDispatcher(deps);
-    dispatcher.#offLogin = deps.events.on(DEVICE_LOGIN_EVENT, (detail) => {
+    const scan = dispatcher.#scan;
+    scan.onStop(deps.events.on(DEVICE_LOGIN_EVENT, (detail) => {
       if (isAgv(detail as DeviceLoginEvent)) dispatcher.wake();
-    });
+    }));
     try {
-      dispatcher.#unlisten = await deps.db.listen(
-        REFILL_JOBS_CHANNEL,
-        () => dispatcher.wake(),
-        () => dispatcher.wake(),
-      );
+      await scan.listen(deps.db, REFILL_JOBS_CHANNEL);
     } catch (e) {
-      dispatcher.#offLogin();
+      await dispatcher.stop();
       throw e;
     }
+    scan.start();
     return dispatcher;
   }
 
   /** Looks for open jobs to offer (coalesced with a scan that is running). */
   wake(): void {
-    if (!this.#stopped) this.#scan.request();
+    this.#scan.wake();
   }
 
   /** Stops and waits for jobs being offered. */
   async stop(): Promise<void> {
-    if (this.#stopped) return;
-    this.#stopped = true;
-    clearTimeout(this.#retryTimer);
-    this.#offLogin?.();
-    try {
-      await this.#unlisten?.();
-    } catch (e) {
-      this.#deps.log.warn("could not unlisten refill jobs", { error: (e as Error).message });
-    }
     await this.#scan.stop();
     await Promise.all(this.#active.values());
   }
 
-  async #runScan(): Promise<void> {
+  async #runScan(stopping: AbortSignal): Promise<Next> {
     const { db, link, log, config } = this.#deps;
-    let jobs: RefillJob[];
-    try {
-      jobs = await openRefillJobs(db, 100);
-    } catch (e) {
-      log.warn("could not read refill jobs", { error: (e as Error).message });
-      this.#retryLater(config.refillRetryS);
-      return;
-    }
+    const jobs = await openRefillJobs(db, 100);
+    if (jobs.length === 0) return; // a new job wakes us (NOTIFY)
     const waiting = jobs.filter((j) => !this.#active.has(j.id));
-    if (waiting.length === 0) return;
     if (!link.online().some(isAgv)) {
       log.debug("refill jobs waiting for an AGV", { jobs: waiting.length });
       return; // an AGV login wakes us
     }
     for (const job of waiting) {
-      const offer = this.#offer(job)
+      const offer = this.#offer(job, stopping)
         .catch((e) => log.warn("refill job offer failed", { job: job.id, error: e.message }))
         .finally(() => this.#active.delete(job.id));
       this.#active.set(job.id, offer);
     }
+    // A job no AGV takes stays open: it is offered again after refillRetryS.
+    return { afterMs: config.refillRetryS * 1000 };
   }
 
-  #retryLater(seconds: number): void {
-    if (this.#stopped) return;
-    clearTimeout(this.#retryTimer);
-    this.#retryTimer = setTimeout(() => this.wake(), seconds * 1000);
-  }
-
-  async #offer(job: RefillJob): Promise<void> {
+  async #offer(job: RefillJob, stopping: AbortSignal): Promise<void> {
     const { db, link, log, config } = this.#deps;
     let body;
     try {
@@ -173,12 +149,12 @@ export class RefillDispatcher {
       return;
     }
     const failed = new Set<string>();
-    while (!this.#stopped) {
+    while (!stopping.aborted) {
       const [agv] = agvOrder(link.online(), this.#busy, failed);
       if (!agv) break;
       this.#busy.set(agv, (this.#busy.get(agv) ?? 0) + 1);
       try {
-        for (let attempt = 1; attempt <= config.pushTries && !this.#stopped; attempt++) {
+        for (let attempt = 1; attempt <= config.pushTries && !stopping.aborted; attempt++) {
           const outcome = await link.push(agv, "sendPosition", body, {
             timeoutMs: config.pushTimeoutS * 1000,
           });
@@ -203,9 +179,8 @@ export class RefillDispatcher {
       }
       failed.add(agv);
     }
-    if (!this.#stopped) {
+    if (!stopping.aborted) {
       log.warn("no AGV took the refill job; it stays open", { job: job.id, tried: [...failed] });
-      this.#retryLater(config.refillRetryS);
     }
   }
 }

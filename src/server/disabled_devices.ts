@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { CoalescedRun } from "../coalesced_run.ts";
+import { Worker } from "../background.ts";
 import type { Logger } from "../log.ts";
 import type { Database } from "../store/database.ts";
 import { DEVICE_DISABLED_CHANNEL, disabledAmong } from "../store/devices.ts";
@@ -51,17 +51,8 @@ export async function watchDisabledDevices(
   }
 
   // Notifications during a check (a bulk disable is one per device) make exactly one more.
-  const checks = new CoalescedRun(
-    check,
-    (e) => log.warn("could not check for disabled devices", { error: (e as Error).message }),
-  );
-  const wake = () => checks.request();
-
-  const unlisten = await db.listen(DEVICE_DISABLED_CHANNEL, wake, wake);
-  return {
-    async stop() {
-      await checks.stop();
-      await unlisten().catch(() => {});
-    },
-  };
+  const checks = new Worker(check, { name: "disabled devices check", log });
+  await checks.listen(db, DEVICE_DISABLED_CHANNEL);
+  checks.start();
+  return checks;
 }

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { type Clock, systemClock } from "../clock.ts";
 import type { Database } from "./database.ts";
 import { goodsByBarcodes, goodsById, type GoodsView } from "./goods.ts";
 import { GOODS_CHANGED_CHANNEL } from "./goods_changes.ts";
@@ -38,7 +39,8 @@ export interface GoodsCacheOptions {
   ttlMs?: number;
   /** Entries kept at most per key kind; the oldest go first (default 50,000). */
   maxEntries?: number;
-  now?: () => number;
+  /** The appliance's clock (entry ages); the system clock by default. */
+  clock?: Clock;
 }
 
 interface Entry {
@@ -52,7 +54,7 @@ export class GoodsCache implements GoodsReader {
   readonly #db: Database;
   readonly #ttlMs: number;
   readonly #maxEntries: number;
-  readonly #now: () => number;
+  readonly #clock: Clock;
   readonly #byBarcode = new Map<string, Entry>();
   readonly #byId = new Map<number, Entry>();
   // One database read per key at a time: a thousand tills scanning the same promotion wait for
@@ -65,12 +67,12 @@ export class GoodsCache implements GoodsReader {
   hits = 0;
   misses = 0;
 
-  /** @param db the local store @param options expiry and size */
+  /** @param db the local store @param options expiry, size and clock */
   constructor(db: Database, options: GoodsCacheOptions = {}) {
     this.#db = db;
     this.#ttlMs = options.ttlMs ?? 60_000;
     this.#maxEntries = options.maxEntries ?? 50_000;
-    this.#now = options.now ?? Date.now;
+    this.#clock = options.clock ?? systemClock;
   }
 
   /** Subscribes to the change feed. Until it is subscribed, every look-up reads the database. */
@@ -156,7 +158,7 @@ export class GoodsCache implements GoodsReader {
     load: (missing: K[]) => Promise<GoodsView[]>,
     keyOf: (view: GoodsView) => K,
   ): Promise<GoodsView[]> {
-    const now = this.#now();
+    const now = this.#clock.now();
     const found = new Map<K, GoodsView | null>();
     const missing: K[] = [];
     for (const key of keys) {

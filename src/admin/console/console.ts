@@ -1,14 +1,15 @@
 /**
  * The store console's live side: reads the state snapshot the alert rules look at, keeps the open
- * alerts (and their metric), and streams Server-Sent Events to open pages. It is event-driven:
- * a device login or logout, a label confirming or an order paid is forwarded to the pages at
- * once and makes the alerts be evaluated again (coalesced: a burst of 200 logins is one pass);
- * every `/alerts`, `/metrics` and page render evaluates them too.
+ * alerts (and their metric), and streams Server-Sent Events to open pages. A device login or
+ * logout, a label confirming or an order paid is forwarded to the pages at once and wakes the
+ * alert worker (a burst of 200 logins is a pass or two); the worker also runs every 30 s, so a
+ * condition that becomes an alert by lasting ("offline for more than N minutes") is raised
+ * without anyone looking. Every `/alerts`, `/metrics` and Overview render evaluates them too.
  *
  * @module
  */
 import type { Clock } from "../../clock.ts";
-import { CoalescedRun } from "../../coalesced_run.ts";
+import { Worker } from "../../background.ts";
 import type { Config } from "../../config/config.ts";
 import {
   DEVICE_LOGIN_EVENT,
@@ -77,6 +78,8 @@ class DownSince {
 }
 
 const encoder = new TextEncoder();
+// Alerts that become due by lasting are raised within this long.
+const EVALUATE_EVERY_MS = 30_000;
 
 /** The console service of one admin server. */
 export class StoreConsole {
@@ -84,8 +87,7 @@ export class StoreConsole {
   readonly #health: () => Promise<HealthReport>;
   readonly #down = new DownSince();
   readonly #streams = new Set<ReadableStreamDefaultController<Uint8Array>>();
-  readonly #unsubscribe: (() => void)[];
-  readonly #evaluate: CoalescedRun;
+  readonly #evaluate: Worker;
   #alerts: Alert[] = [];
   #evaluated = false;
 
@@ -97,16 +99,16 @@ export class StoreConsole {
   constructor(deps: ConsoleDeps, health: () => Promise<HealthReport>, metrics: MetricsRegistry) {
     this.#deps = deps;
     this.#health = health;
-    this.#evaluate = new CoalescedRun(
-      () => this.alerts().then(() => {}),
-      (e) => deps.log.warn("alerts not evaluated", { error: (e as Error).message }),
-    );
-    this.#unsubscribe = LIVE_EVENTS.map((name) =>
-      deps.events.on(name, (detail) => {
+    this.#evaluate = new Worker(async () => {
+      await this.alerts();
+    }, { name: "console alerts", log: deps.log, clock: deps.clock, idleMs: EVALUATE_EVERY_MS });
+    for (const name of LIVE_EVENTS) {
+      this.#evaluate.onStop(deps.events.on(name, (detail) => {
         this.#send(name, detail);
-        this.#evaluate.request();
-      })
-    );
+        this.#evaluate.wake();
+      }));
+    }
+    this.#evaluate.start();
     metrics.gauge(
       "newretail_alert",
       "1 for each open console alert, by rule, subject and severity (see GET /alerts).",
@@ -242,7 +244,6 @@ export class StoreConsole {
 
   /** Ends every event stream (the HTTP server waits for open requests) and stops listening. */
   async stop(): Promise<void> {
-    for (const off of this.#unsubscribe) off();
     await this.#evaluate.stop();
     for (const controller of this.#streams) {
       try {

@@ -1,12 +1,14 @@
 /**
  * The Odoo connector: one per appliance in Odoo mode. It learns the Odoo it talks to (version,
- * fields, warehouse), pulls the catalogue (full pass, then incremental every `odooPollS`, a full
- * pass again every `odooFullPassS`) and runs the outbox worker that delivers receipts and paid
+ * fields, warehouse), pulls the catalogue (a full pass the first time; at every start and every
+ * `odooFullPassS` the id comparison of `reconcile.ts`; incremental every `odooPollS`) and runs the outbox worker that delivers receipts and paid
  * orders. Odoo being down at start or later never stops the appliance: devices are served from
  * the local store, the pull retries on its own schedule, and deliveries wait in the outbox.
  *
  * @module
  */
+import { type Next, Worker } from "../../background.ts";
+import type { Clock } from "../../clock.ts";
 import type { Database } from "../../store/database.ts";
 import type { Logger } from "../../log.ts";
 import type { MetricsRegistry } from "../../admin/metrics.ts";
@@ -14,7 +16,8 @@ import { type OdooClient, OdooError } from "./jsonrpc.ts";
 import { odooClientFor, type OdooSettings } from "./settings.ts";
 import { discoverSite, type OdooSite } from "./site.ts";
 import { CataloguePuller, type PullProgress, type PullStats } from "./catalogue.ts";
-import { setUpstreamEnabled } from "./local_store.ts";
+import { pullKind, reconcileIds } from "./reconcile.ts";
+import { installationId, setUpstreamEnabled } from "./local_store.ts";
 import type { Delivered, Deliverer, DeliveryContext } from "./delivery.ts";
 import { deliverReceipt } from "./receipts.ts";
 import { deliverOrder, enqueueMissedOrders } from "./orders.ts";
@@ -36,8 +39,8 @@ export interface OdooConnectorOptions {
   metrics?: MetricsRegistry;
   /** For tests: another transport. */
   fetch?: typeof fetch;
-  /** For tests: the appliance's clock (full-pass schedule only). */
-  now?: () => number;
+  /** The appliance's clock (pull times, the full-pass schedule). */
+  clock: Clock;
   /** For tests: outbox backoff. */
   backoffMs?: (attempt: number) => number;
 }
@@ -53,6 +56,8 @@ export interface OdooHealth {
   lastPull?: { kind: string; at: string; ok: boolean };
   lastError: string;
   outbox: { pending: number; failed: number };
+  /** This installation's id (migration 007), in every reference left in Odoo. */
+  installationId: string;
 }
 
 /**
@@ -71,6 +76,7 @@ export function odooHealthComponent(h: OdooHealth): {
     db: h.db,
     version: h.version,
     warehouse: h.warehouse,
+    installationId: h.installationId,
     lastPull: h.lastPull ?? null,
     outboxPending: h.outbox.pending,
     outboxFailed: h.outbox.failed,
@@ -89,14 +95,14 @@ export class OdooConnector {
   #site: OdooSite | undefined;
   #discovering: Promise<OdooSite> | undefined;
   #worker: OutboxWorker;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #ticking: Promise<void> | undefined;
-  #stopped = false;
-  #failures = 0;
+  readonly #pulling: Worker;
   #health: OdooHealth;
   #lastLoggedError = "";
   #counts = { pending: 0, failed: 0 };
   #refreshing: Promise<void> | undefined;
+  /** A full pass or id comparison ran since this process started (one runs at every start). */
+  #comparedSinceStart = false;
+  readonly #stopping = new AbortController();
   #pulls?: ReturnType<MetricsRegistry["counter"]>;
   #deliveries?: ReturnType<MetricsRegistry["counter"]>;
 
@@ -111,6 +117,7 @@ export class OdooConnector {
       warehouse: "",
       lastError: "",
       outbox: this.#counts,
+      installationId: "",
     };
     this.#worker = new OutboxWorker({
       db: options.db,
@@ -126,6 +133,18 @@ export class OdooConnector {
           this.#noteError((error as Error)?.message ?? String(error), false);
         }
         this.#refreshCounts();
+      },
+    });
+    const pollMs = options.settings.pollMs;
+    this.#pulling = new Worker(() => this.#tick(), {
+      name: "odoo pull",
+      log: options.log,
+      clock: options.clock,
+      // Back off while Odoo is down or refusing: poll interval doubling up to a minute.
+      backoff: { initialMs: 2 * pollMs, maxMs: Math.max(Math.min(pollMs * 1024, 60_000), pollMs) },
+      onError: (e) => {
+        if (e instanceof OdooError && e.transient) this.#health.reachable = false;
+        this.#noteError((e as Error)?.message ?? String(e), true);
       },
     });
     const m = options.metrics;
@@ -155,8 +174,9 @@ export class OdooConnector {
   static async start(options: OdooConnectorOptions): Promise<OdooConnector> {
     const c = new OdooConnector(options);
     await setUpstreamEnabled(options.db, true);
+    c.#health.installationId = await installationId(options.db);
     await c.#worker.start();
-    c.#schedule(0);
+    c.#pulling.start();
     options.log.info("odoo connector started", {
       url: options.settings.url,
       db: options.settings.db,
@@ -196,14 +216,14 @@ export class OdooConnector {
   }
 
   async #puller(): Promise<CataloguePuller> {
-    const { db, settings, log, now } = this.#o;
+    const { db, settings, log, clock } = this.#o;
     return new CataloguePuller({
       db,
       odoo: this.#odoo,
       site: await this.site(),
       settings,
       log,
-      now,
+      now: () => clock.now(),
     });
   }
 
@@ -212,19 +232,21 @@ export class OdooConnector {
     options: { full?: boolean; onProgress?: (p: PullProgress) => void } = {},
   ): Promise<PullStats> {
     const puller = await this.#puller();
-    const full = options.full || await puller.fullPassDue();
+    const kind = await pullKind(puller, options.full === true, this.#comparedSinceStart);
     try {
-      const stats = full
+      const stats = kind === "full"
         ? await puller.fullPull(options.onProgress)
+        : kind === "ids"
+        ? await reconcileIds({ ...this.#o, odoo: this.#odoo, puller })
         : await puller.incrementalPull();
+      if (kind !== "incremental") this.#comparedSinceStart = true;
       this.#pulls?.inc({ kind: stats.kind, result: "ok" });
-      this.#health.lastPull = { kind: stats.kind, at: new Date().toISOString(), ok: true };
+      this.#health.lastPull = { kind: stats.kind, at: this.#nowIso(), ok: true };
       this.#markReachable();
       return stats;
     } catch (e) {
-      const kind = full ? "full" : "incremental";
       this.#pulls?.inc({ kind, result: "error" });
-      this.#health.lastPull = { kind, at: new Date().toISOString(), ok: false };
+      this.#health.lastPull = { kind, at: this.#nowIso(), ok: false };
       throw e;
     }
   }
@@ -238,6 +260,8 @@ export class OdooConnector {
       settings: this.#o.settings,
       log: this.#o.log,
       shopId: this.#o.shopId,
+      installationId: this.#health.installationId,
+      signal: this.#stopping.signal,
     };
     return await DELIVERERS[row.kind](ctx, row.local_id);
   }
@@ -266,37 +290,22 @@ export class OdooConnector {
     return refresh;
   }
 
-  #schedule(ms: number) {
-    if (this.#stopped) return;
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => {
-      this.#ticking = this.#tick().finally(() => {
-        this.#ticking = undefined;
-      });
-    }, ms);
+  #nowIso(): string {
+    return new Date(this.#o.clock.now()).toISOString();
   }
 
-  async #tick(): Promise<void> {
+  async #tick(): Promise<Next> {
     const { settings, db } = this.#o;
-    let next = settings.pollMs;
     try {
       if (await enqueueMissedOrders(db) > 0) this.#worker.wake();
       const wasDown = !this.#health.reachable;
       await this.pull();
       // Odoo is back: what waited for it goes now, not after its backoff.
       if (wasDown && await expediteWaiting(db) > 0) this.#worker.wake();
-      this.#failures = 0;
-    } catch (e) {
-      this.#failures++;
-      const message = (e as Error)?.message ?? String(e);
-      if (e instanceof OdooError && e.transient) this.#health.reachable = false;
-      this.#noteError(message, true);
-      // Back off while Odoo is down or refusing: poll interval doubling up to a minute.
-      next = Math.min(settings.pollMs * 2 ** Math.min(this.#failures, 10), 60_000);
-      next = Math.max(next, settings.pollMs);
+    } finally {
+      await this.#refreshCounts();
     }
-    await this.#refreshCounts();
-    this.#schedule(next);
+    return { afterMs: settings.pollMs };
   }
 
   /** Delivers what is due now (CLI, tests). */
@@ -311,9 +320,8 @@ export class OdooConnector {
 
   /** Stops the pull loop and the worker (after the call in progress). */
   async stop(): Promise<void> {
-    this.#stopped = true;
-    clearTimeout(this.#timer);
-    await this.#ticking;
+    this.#stopping.abort();
+    await this.#pulling.stop();
     await this.#worker.stop();
     await this.#refreshing;
   }

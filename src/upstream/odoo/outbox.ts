@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { type Next, Worker } from "../../background.ts";
 import type { Database, Queryable } from "../../store/database.ts";
 import type { Logger } from "../../log.ts";
 import { OdooError } from "./jsonrpc.ts";
@@ -213,11 +214,7 @@ export class OutboxWorker {
   readonly #o:
     & Required<Omit<OutboxWorkerOptions, "onAttempt">>
     & Pick<OutboxWorkerOptions, "onAttempt">;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #running: Promise<void> | undefined;
-  #stopped = true;
-  #again = false;
-  #unlisten: (() => Promise<void>) | undefined;
+  readonly #worker: Worker;
 
   /** @param options store, logger, deliver function, limits */
   constructor(options: OutboxWorkerOptions) {
@@ -226,32 +223,22 @@ export class OutboxWorker {
       backoffMs: options.backoffMs ?? defaultBackoffMs,
       idleMs: options.idleMs ?? 30_000,
     };
+    this.#worker = new Worker((stopping) => this.#loop(stopping), {
+      name: "odoo outbox worker",
+      log: options.log,
+      idleMs: this.#o.idleMs,
+    });
   }
 
   /** Starts: listens for new rows and works through what is due. */
   async start(): Promise<void> {
-    if (!this.#stopped) return;
-    this.#stopped = false;
-    this.#unlisten = await this.#o.db.listen(OUTBOX_CHANNEL, () => this.wake(), () => this.wake());
-    this.wake();
+    await this.#worker.listen(this.#o.db, OUTBOX_CHANNEL);
+    this.#worker.start();
   }
 
   /** Looks at the table now (new row, Odoo back, operator retry). */
   wake(): void {
-    if (this.#stopped) return;
-    if (this.#running) {
-      this.#again = true;
-      return;
-    }
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#running = this.#loop().finally(() => {
-      this.#running = undefined;
-      if (this.#again) {
-        this.#again = false;
-        this.wake();
-      }
-    });
+    this.#worker.wake();
   }
 
   /**
@@ -296,35 +283,20 @@ export class OutboxWorker {
     }
   }
 
-  async #loop(): Promise<void> {
-    try {
-      while (!this.#stopped) {
-        const row = await claimDue(this.#o.db, 5 * 60_000);
-        if (!row) break;
-        await this.#attempt(row);
-      }
-    } catch (e) {
-      // The store failed (a delivery's own failure is recorded on its row): look again later.
-      this.#o.log.warn("odoo outbox worker: store error", { error: (e as Error).message });
+  // A store failure (a delivery's own failure is recorded on its row) throws: the worker backs off.
+  async #loop(stopping: AbortSignal): Promise<Next> {
+    while (!stopping.aborted) {
+      const row = await claimDue(this.#o.db, 5 * 60_000);
+      if (!row) break;
+      await this.#attempt(row);
     }
-    if (this.#stopped) return;
-    let delay = this.#o.idleMs;
-    try {
-      const due = await nextDueInMs(this.#o.db);
-      if (due !== undefined) delay = Math.min(delay, due + 10);
-    } catch {
-      // the store is down; look again after the idle delay
-    }
-    if (!this.#stopped) this.#timer = setTimeout(() => this.wake(), delay);
+    if (stopping.aborted) return;
+    const due = await nextDueInMs(this.#o.db);
+    return due === undefined ? undefined : { afterMs: due + 10 };
   }
 
   /** Stops after the attempt in progress; releases the LISTEN. */
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    await this.#running;
-    await this.#unlisten?.().catch(() => {});
-    this.#unlisten = undefined;
+  stop(): Promise<void> {
+    return this.#worker.stop();
   }
 }
