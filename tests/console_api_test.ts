@@ -135,6 +135,19 @@ Deno.test(`console beyond loopback: the cookie reads, it never writes (${backend
   try {
     const cookie = `lang=zh; newretail_token=${encodeURIComponent(TOKEN)}`;
     assert.equal((await call(appliance, "GET", "/console/devices")).status, 401);
+    // A browser without the token gets the frame with the token field only, and the script.
+    const port = appliance.app.admin!.port;
+    const stranger = await fetch(`http://127.0.0.1:${port}/console/devices`, {
+      headers: { accept: "text/html" },
+    });
+    const strangerPage = await stranger.text();
+    assert.equal(stranger.status, 401);
+    assert.match(strangerPage, /id="token-form"/);
+    assert.match(strangerPage, /data-mode="login"/);
+    assert.doesNotMatch(strangerPage, /data-device=/);
+    const script = await fetch(`http://127.0.0.1:${port}/console/app.js`);
+    assert.equal(script.status, 200);
+    assert.match(await script.text(), /EventSource/);
     assert.equal((await call(appliance, "GET", "/events")).status, 401);
     const page = await call(appliance, "GET", "/console/devices", { cookie });
     assert.equal(page.status, 200);

@@ -21,7 +21,7 @@ import {
   isLoopbackHost,
 } from "./api.ts";
 import { type ConsoleDeps, StoreConsole } from "./console/console.ts";
-import { consoleRoute } from "./console/routes.ts";
+import { consoleForStranger, consoleRoute } from "./console/routes.ts";
 
 /** The state of one dependency as `/healthz` reports it. */
 export interface ComponentHealth {
@@ -219,7 +219,9 @@ export function createAdminHandler(
     const path = new URL(request.url).pathname;
     if (api && path.startsWith("/api/")) return api(request);
     const caller = authorize(request, policy, false);
-    if (caller instanceof Response) return caller;
+    if (caller instanceof Response) {
+      return (deps.console && consoleForStranger(request, deps.console.config.shopId)) || caller;
+    }
     if (request.method !== "GET" && request.method !== "HEAD") {
       return new Response("method not allowed\n", { status: 405, headers: { allow: "GET, HEAD" } });
     }

@@ -137,6 +137,8 @@ export const CONSOLE_JS = `"use strict";
       form.elements.token.value = "";
       form.elements.token.placeholder = value ? "••••••••" : "";
       notice(say.done);
+      // Beyond loopback the page itself needed the token: now it can be read.
+      if (body.dataset.mode === "login") location.reload();
       return;
     }
     if (!form.dataset.api) return;

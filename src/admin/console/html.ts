@@ -63,7 +63,13 @@ export const VIEWS = [
 export type ViewName = (typeof VIEWS)[number]["name"];
 
 /** The whole page around a view's main part. */
-export function layout(lang: Lang, view: ViewName, shopId: string, main: string): string {
+export function layout(
+  lang: Lang,
+  view: ViewName,
+  shopId: string,
+  main: string,
+  mode: "page" | "login" = "page",
+): string {
   const w = words(lang);
   const nav = VIEWS.map((v) =>
     `<a href="${v.path}"${v.name === view ? ' class="here"' : ""}>${esc(w[v.name])}</a>`
@@ -74,7 +80,9 @@ export function layout(lang: Lang, view: ViewName, shopId: string, main: string)
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc(w.title)} · ${esc(shopId)}</title>
 <link rel="stylesheet" href="/console/app.css"></head>
-<body data-lang="${lang}" data-view="${view}" data-words="${esc(JSON.stringify(scriptWords))}">
+<body data-lang="${lang}" data-view="${view}" data-mode="${mode}" data-words="${
+    esc(JSON.stringify(scriptWords))
+  }">
 <header><h1>${esc(w.title)} · ${esc(shopId)}</h1><nav>${nav}</nav>
 <div class="tools"><span id="live">${esc(w.liveOff)}</span>
 <form id="token-form" class="inline"><input name="token" type="password" autocomplete="off"

@@ -13,8 +13,8 @@ import { recentAudit } from "../../store/audit.ts";
 import { deviceView, type HealthReport } from "../server.ts";
 import type { ConsoleConfig, StoreConsole } from "./console.ts";
 import { CONSOLE_CSS, CONSOLE_JS } from "./assets.ts";
-import { layout, type ViewName, VIEWS } from "./html.ts";
-import { type Lang, pickLanguage } from "./i18n.ts";
+import { esc, layout, type ViewName, VIEWS } from "./html.ts";
+import { type Lang, pickLanguage, words } from "./i18n.ts";
 import { labelRows, labelsPerStation, type LabelState } from "./labels_view.ts";
 import { stockView as readStock } from "./stock_view.ts";
 import { moneyView as readMoney, salesSince } from "./money_view.ts";
@@ -96,6 +96,38 @@ async function renderMain(
 }
 
 /**
+ * What the console answers a caller the read guard refused (beyond loopback, no token yet): its
+ * script and style (nothing secret in them), and for a browser asking for a page, that page's
+ * frame with only the token field (401), so the token can be given at all. Undefined otherwise.
+ */
+export function consoleForStranger(request: Request, shopId: string): Response | undefined {
+  const path = new URL(request.url).pathname;
+  if (path === "/console/app.css" || path === "/console/app.js") return asset(path);
+  const wantsPage = VIEWS.some((v) => v.path === path) &&
+    (request.headers.get("accept") ?? "").includes("text/html");
+  if (!wantsPage) return undefined;
+  const lang = pickLanguage(request);
+  const w = words(lang);
+  const main = `<section id="token-needed"><h2>${esc(w.token)}</h2><p>${
+    esc(w.tokenNeeded)
+  }</p></section>`;
+  return new Response(layout(lang, "overview", shopId, main, "login"), {
+    status: 401,
+    headers: HTML_HEADERS,
+  });
+}
+
+function asset(path: string): Response {
+  return path === "/console/app.css"
+    ? new Response(CONSOLE_CSS, {
+      headers: { "content-type": "text/css; charset=utf-8", "cache-control": "no-cache" },
+    })
+    : new Response(CONSOLE_JS, {
+      headers: { "content-type": "text/javascript; charset=utf-8", "cache-control": "no-cache" },
+    });
+}
+
+/**
  * Answers a console request, or undefined when the path is not the console's. The caller has
  * already applied the read guard.
  */
@@ -105,19 +137,7 @@ export async function consoleRoute(
 ): Promise<Response | undefined> {
   const url = new URL(request.url);
   const path = url.pathname;
-  if (path === "/console/app.css") {
-    return new Response(CONSOLE_CSS, {
-      headers: { "content-type": "text/css; charset=utf-8", "cache-control": "no-cache" },
-    });
-  }
-  if (path === "/console/app.js") {
-    return new Response(CONSOLE_JS, {
-      headers: {
-        "content-type": "text/javascript; charset=utf-8",
-        "cache-control": "no-cache",
-      },
-    });
-  }
+  if (path === "/console/app.css" || path === "/console/app.js") return asset(path);
   if (path === "/events") return deps.console.events();
   if (path === "/alerts") {
     const alerts = await deps.console.alerts();
