@@ -164,7 +164,7 @@ async function adminSuite(backend: Backend, t: Deno.TestContext) {
       assert.equal(list[1].lastSeenAt, "2026-01-02T04:00:00.000Z");
     });
 
-    await t.step("/ is an HTML page of the devices, escaped", async () => {
+    await t.step("the console lists the devices (kinds in words, state), escaped", async () => {
       await admitDevice(store.current(), {
         equipId: "POS_<b>x</b>",
         kind: "POS",

@@ -89,6 +89,7 @@ export class StoreConsole {
   readonly #streams = new Set<ReadableStreamDefaultController<Uint8Array>>();
   readonly #evaluate: Worker;
   #alerts: Alert[] = [];
+  #evaluating: Promise<unknown> = Promise.resolve();
   #evaluated = false;
 
   /**
@@ -190,8 +191,17 @@ export class StoreConsole {
     };
   }
 
-  /** Evaluates the alerts now; pages are told what was raised and cleared. */
-  async alerts(report?: HealthReport): Promise<Alert[]> {
+  /**
+   * Evaluates the alerts now; pages are told what was raised and cleared. One evaluation at a
+   * time (the worker, a scrape and a page may ask together): each compares with the one before.
+   */
+  alerts(report?: HealthReport): Promise<Alert[]> {
+    const run = this.#evaluating.then(() => this.#evaluateNow(report));
+    this.#evaluating = run.catch(() => {});
+    return run;
+  }
+
+  async #evaluateNow(report?: HealthReport): Promise<Alert[]> {
     const next = computeAlerts(await this.snapshot(report), this.bounds);
     const { raised, cleared } = alertChanges(this.#alerts, next);
     this.#alerts = next;
