@@ -16,6 +16,9 @@ import { bindingsCommand } from "./src/cli/bindings.ts";
 import { pushGoodsCommand, refillCommand } from "./src/cli/push.ts";
 import { positionsCommand } from "./src/cli/positions.ts";
 import { permissionsCommand } from "./src/cli/permissions.ts";
+import { backupCommand, restoreCommand } from "./src/cli/backup.ts";
+import { rollbackCommand } from "./src/cli/rollback.ts";
+import { VERSION } from "./src/version.ts";
 
 /** Command name → runner (resolves with the exit code). */
 export const COMMANDS: Record<string, { run(args: string[]): Promise<number>; summary: string }> = {
@@ -31,6 +34,9 @@ export const COMMANDS: Record<string, { run(args: string[]): Promise<number>; su
   odoo: { run: odooCommand, summary: "Odoo upstream: check the connection, pull the catalogue" },
   outbox: { run: outboxCommand, summary: "deliveries owed to Odoo: list, retry" },
   bindings: { run: bindingsCommand, summary: "import shelf-label bindings and RFID tags (CSV)" },
+  backup: { run: backupCommand, summary: "back up the database to a file (also while serving)" },
+  restore: { run: restoreCommand, summary: "replace the database with a backup (service stopped)" },
+  rollback: { run: rollbackCommand, summary: "return to the release before the last upgrade" },
   permissions: {
     run: permissionsCommand,
     summary: "print the Deno permission flags serve needs with this configuration",
@@ -39,7 +45,7 @@ export const COMMANDS: Record<string, { run(args: string[]): Promise<number>; su
 
 const USAGE = `newretail — edge appliance for self-service stores
 
-Usage: newretail [COMMAND] [options]   (--help on any command)
+Usage: newretail [COMMAND] [options]   (--help on any command; --version)
 
 Commands:
 ${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(14)}${c.summary}`).join("\n")}`;
@@ -49,6 +55,10 @@ export async function main(args: string[]): Promise<number> {
   const [first, ...rest] = args;
   if (first === "--help" || first === "-h" || first === "help") {
     console.log(USAGE);
+    return 0;
+  }
+  if (first === "--version" || first === "-V" || first === "version") {
+    console.log(`newretail ${VERSION}`);
     return 0;
   }
   const name = first === undefined || first.startsWith("-") ? "serve" : first;

@@ -10,6 +10,7 @@ import { type ActionTable, CORE_ACTIONS } from "./actions/mod.ts";
 import { MetricsRegistry } from "./admin/metrics.ts";
 import type { Config } from "./config/config.ts";
 import { EventBus } from "./events.ts";
+import { VERSION } from "./version.ts";
 import type { Logger } from "./log.ts";
 import type { Database } from "./store/database.ts";
 import { listDevices, markAllOffline } from "./store/devices.ts";
@@ -46,7 +47,15 @@ export interface OpenedDatabase {
  */
 export async function openDatabase(config: Config, log?: Logger): Promise<OpenedDatabase> {
   if (config.databaseUrl) return { db: openPostgres(config.databaseUrl, { log }), created: false };
-  const db = await openPglite(config.stateDir);
+  const db = await openPglite(config.stateDir, {
+    // Not restarted in place: exiting lets systemd (Restart=on-failure) start a fresh process,
+    // which reopens the directory through PostgreSQL's crash recovery.
+    onCrash(error) {
+      log?.error("embedded database crashed: exiting for a restart", { error: error.message });
+      Deno.exit(70);
+    },
+  });
+  if (db.fromTemplate) log?.info("new embedded database started from the shipped template");
   return { db, created: db.created };
 }
 
@@ -88,6 +97,8 @@ export interface Appliance {
   readonly admin?: AdminServer;
   /** Stops everything gracefully and closes the database. Idempotent. */
   shutdown(): Promise<void>;
+  /** During {@link shutdown}: the part being stopped now (for a forced exit's last line). */
+  readonly stoppingPart: string | undefined;
 }
 
 /**
@@ -129,7 +140,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     const goods = new GoodsCache(db, { clock });
     await goods.start();
     services.push({ name: "goods cache", stop: () => goods.stop() });
-    metrics.gauge(
+    metrics.counter(
       "newretail_goods_cache_lookups_total",
       "Goods look-ups by barcode or id, answered from the cache (hit) or the database (miss).",
       () => [
@@ -200,6 +211,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
         port: config.adminPort,
         log,
         metrics,
+        version: VERSION,
         pingDatabase: async () => {
           await db.query("select 1 as one");
         },
@@ -218,6 +230,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     }
 
     log.info("newretail started", {
+      version: VERSION,
       listen: `${server.addr.hostname}:${server.addr.port}`,
       port: server.addr.port,
       admin: admin ? `${admin.hostname}:${admin.port}` : "off",
@@ -229,6 +242,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     });
 
     let stopping: Promise<void> | undefined;
+    let part: string | undefined;
     return {
       config,
       db,
@@ -241,11 +255,16 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       payments,
       odoo,
       admin,
+      get stoppingPart() {
+        return part;
+      },
       shutdown() {
         stopping ??= (async () => {
           log.info("shutting down");
+          part = "device server";
           await server.shutdown();
           for (const service of services.reverse()) {
+            part = service.name;
             try {
               await service.stop();
             } catch (e) {
@@ -255,7 +274,9 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
               });
             }
           }
+          part = "database";
           await db.close();
+          part = undefined;
           log.info("stopped");
         })();
         return stopping;

@@ -13,6 +13,7 @@
  * | `POST /api/outbox/{id}/retry` | puts a parked Odoo delivery back in line |
  * | `POST /api/labels/{mac}/bind` `{"barcode": "690…"}` | binds a shelf label to the goods with that barcode (optional `"device"`: its base station) |
  * | `GET /api/audit?limit=N` | the latest audit lines |
+ * | `GET /api/backup` | a consistent snapshot of the embedded database (token always; audited) |
  *
  * @module
  */
@@ -27,6 +28,7 @@ import { retryOutbox } from "../upstream/odoo/outbox.ts";
 import { deviceKind } from "../protocol/device_id.ts";
 import { importBindings } from "../store/bindings_csv.ts";
 import { deviceView } from "./server.ts";
+import { backupRoute } from "./backup.ts";
 
 /** What the API works on, passed in. */
 export interface AdminApiDeps {
@@ -297,6 +299,16 @@ export const API_ROUTES: readonly Route[] = [
     path: /^\/api\/labels\/([^/]+)\/bind$/,
     write: true,
     handle: bindLabel,
+  },
+  {
+    // A backup holds every order and customer id: guarded like a write, and audited.
+    method: "GET",
+    path: /^\/api\/backup$/,
+    write: true,
+    handle: async (deps, { request, caller }) => {
+      await audit(deps, caller, "backup", "");
+      return backupRoute(deps.db, deps.log, () => new Date(deps.clock.now()))(request);
+    },
   },
   {
     method: "GET",

@@ -21,6 +21,18 @@ export interface Migration {
   sql: string;
 }
 
+/**
+ * The database was migrated by a newer release (it records a migration this one does not know):
+ * running on it could lose what that release stores, so the program refuses with one line.
+ */
+export class NewerDatabaseError extends Error {
+  /** @param message one line for the operator */
+  constructor(message: string) {
+    super(message);
+    this.name = "NewerDatabaseError";
+  }
+}
+
 /** Every migration, in order. Embedded in the program (imports), so the binary needs no files. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "core", sql: core },
@@ -52,6 +64,19 @@ export async function migrate(
     name text not null,
     applied_at timestamptz not null default now()
   )`);
+  const last = migrations.at(-1)?.version ?? 0;
+  const newer = await db.query<{ version: number; name: string }>(
+    "select version, name from schema_migrations where version > $1 order by version",
+    [last],
+  );
+  if (newer.length > 0) {
+    throw new NewerDatabaseError(
+      `the database was migrated by a newer newretail (migration ${
+        newer.map((m) => `${m.version} "${m.name}"`).join(", ")
+      } is unknown to this release, which knows up to ${last}): run the newer release, or ` +
+        "`newretail rollback` to return to the database copied before the upgrade",
+    );
+  }
   const applied: number[] = [];
   for (const migration of migrations) {
     const done = await db.transaction(async (tx) => {
