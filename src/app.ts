@@ -223,6 +223,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
         refreshMetrics: () => backlog.refresh(),
         token: config.adminToken,
         api: { db, clock, log },
+        console: { db, events, clock, log, config },
       });
       const started = admin;
       services.push({ name: "admin", stop: () => started.close() });

@@ -18,7 +18,12 @@
  * @module
  */
 import { KeyedWorkers, type Next, Worker } from "../background.ts";
-import { DEVICE_LOGIN_EVENT, type DeviceLoginEvent } from "../events.ts";
+import {
+  DEVICE_LOGIN_EVENT,
+  type DeviceLoginEvent,
+  LABEL_CONFIRMED_EVENT,
+  type LabelConfirmedEvent,
+} from "../events.ts";
 import type { DeviceLink, PushOutcome } from "../device_link.ts";
 import { deviceGoods } from "../goods_view.ts";
 import type { Config } from "../config/config.ts";
@@ -54,7 +59,7 @@ export type GoodsPushConfig = Pick<
 export interface GoodsPushDeps {
   db: Database;
   link: DeviceLink;
-  events: Pick<EventBus, "on">;
+  events: Pick<EventBus, "on" | "emit">;
   log: Logger;
   config: GoodsPushConfig;
   /**
@@ -271,6 +276,13 @@ export class GoodsPushWorker {
     const exception = exceptionOf(outcome);
     if (outcome.ok && exception === "") {
       await this.#completed.load({ equipId, pushes });
+      if (labels) {
+        const detail: LabelConfirmedEvent = {
+          equipId,
+          macs: pushes.flatMap((p) => p.kind === "label" ? [p.mac] : []),
+        };
+        this.#deps.events.emit(LABEL_CONFIRMED_EVENT, detail);
+      }
       return "acknowledged";
     }
     // A device that went away keeps its pushes, with their tries, for its next login.

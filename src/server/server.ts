@@ -6,9 +6,10 @@
  * @module
  */
 import { createServer, type Server, type Socket } from "node:net";
-import type { DeviceLoginEvent } from "../events.ts";
+import type { AppEvents, DeviceLoginEvent, DeviceOfflineEvent } from "../events.ts";
+import type { Clock } from "../clock.ts";
 import type { DeviceIdentity, DeviceLink, PushOptions, PushOutcome } from "../device_link.ts";
-import { DEVICE_LOGIN_EVENT } from "../events.ts";
+import { DEVICE_LOGIN_EVENT, DEVICE_OFFLINE_EVENT } from "../events.ts";
 import type { MetricsRegistry } from "../admin/metrics.ts";
 import { encodeBody, type JsonObject } from "../protocol/body.ts";
 import { markOffline, touchDevices } from "../store/devices.ts";
@@ -220,7 +221,10 @@ export class DeviceServer implements DeviceLink {
   #recordOffline(equipId: string, generation: number): void {
     if (generation === 0) return;
     const write = markOffline(this.#deps.db, equipId, generation, new Date(this.#deps.clock.now()))
-      .catch((e) => {
+      .then(() => {
+        const detail: DeviceOfflineEvent = { equipId };
+        this.#deps.events.emit(DEVICE_OFFLINE_EVENT, detail);
+      }, (e) => {
         this.#deps.log.warn("could not mark device offline", {
           equipId,
           error: (e as Error).message,
