@@ -245,7 +245,7 @@ else
   done
   # The pre-initialised embedded database, when the release carries it (the appliance looks
   # for it beside newretail.js).
-  for f in pglite-template.tar.gz README.md; do
+  for f in pglite-template.tar.gz README.md prometheus-alerts.yml grafana-dashboard.json; do
     if [ -f "$SRC/$f" ]; then put "$SRC/$f" "$REL/$f" 644; fi
   done
   put "$DENO_SRC" "$REL/bin/deno" 755

@@ -21,6 +21,9 @@ const SHIPPED = [
   ["systemd/newretail.service", "newretail.service"],
   ["config.example.json", "config.example.json"],
   ["README.md", "README.md"],
+  // For chains that monitor many stores centrally (README "Console": alerts).
+  ["ops/prometheus-alerts.yml", "prometheus-alerts.yml"],
+  ["ops/grafana-dashboard.json", "grafana-dashboard.json"],
 ];
 
 async function run(args: string[]): Promise<void> {

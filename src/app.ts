@@ -242,6 +242,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
         labels: (filter) => labelStates(db, filter),
         token: config.adminToken,
         api: { db, clock, log },
+        console: { db, events, clock, log, config },
       });
       const started = admin;
       services.push({ name: "admin", stop: () => started.close() });

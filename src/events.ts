@@ -24,6 +24,37 @@ export interface DeviceLoginEvent {
   kind: string;
 }
 
+/** Event emitted (with a {@link DeviceOfflineEvent}) once a device's session end is recorded. */
+export const DEVICE_OFFLINE_EVENT = "device-offline";
+
+/** Detail of {@link DEVICE_OFFLINE_EVENT}. */
+export interface DeviceOfflineEvent {
+  equipId: string;
+}
+
+/**
+ * Event emitted (with a {@link LabelConfirmedEvent}) when shelf labels confirm what they show: a
+ * device acknowledges label pushes, or a label's own `getGoods` by `mac_id` is answered.
+ */
+export const LABEL_CONFIRMED_EVENT = "label-confirmed";
+
+/** Detail of {@link LABEL_CONFIRMED_EVENT}. */
+export interface LabelConfirmedEvent {
+  /** The base station that answered `sendGoodsReturn` (or asked by `mac_id`). */
+  equipId: string;
+  /** The label MACs it confirmed. */
+  macs: string[];
+}
+
+/** Event emitted (with an {@link OrderPaidEvent}) once an order is settled as paid. */
+export const ORDER_PAID_EVENT = "order-paid";
+
+/** Detail of {@link ORDER_PAID_EVENT}. */
+export interface OrderPaidEvent {
+  orderId: number;
+  code: string;
+}
+
 /** Listener of one event. */
 export type EventListener = (detail: unknown) => void | Promise<void>;
 

@@ -14,6 +14,9 @@ import type { Database } from "../src/store/database.ts";
 import { openPostgres } from "../src/store/postgres.ts";
 import { openPglite } from "../src/store/pglite.ts";
 import { createMemoryLogger } from "../src/log.ts";
+import { EventBus } from "../src/events.ts";
+import { systemClock } from "../src/clock.ts";
+import { defaultConfig } from "../src/config/config.ts";
 
 async function get(port: number, path: string, method = "GET") {
   const response = await fetch(`http://127.0.0.1:${port}${path}`, { method });
@@ -98,6 +101,20 @@ async function adminSuite(backend: Backend, t: Deno.TestContext) {
     },
     databaseTimeoutS: 3,
     version: "9.9.9",
+    // The console reads whichever database handle is current (the suite stops and restarts it).
+    console: {
+      db: new Proxy({} as Database, {
+        get: (_, key) => {
+          const db = store.current() as unknown as Record<string | symbol, unknown>;
+          const value = db[key];
+          return typeof value === "function" ? value.bind(db) : value;
+        },
+      }),
+      events: new EventBus(log),
+      clock: systemClock,
+      log,
+      config: defaultConfig(),
+    },
   });
   try {
     await t.step("/healthz is 200 with each component's state", async () => {
@@ -147,7 +164,7 @@ async function adminSuite(backend: Backend, t: Deno.TestContext) {
       assert.equal(list[1].lastSeenAt, "2026-01-02T04:00:00.000Z");
     });
 
-    await t.step("/ is an HTML page of the devices, escaped", async () => {
+    await t.step("the console lists the devices (kinds in words, state), escaped", async () => {
       await admitDevice(store.current(), {
         equipId: "POS_<b>x</b>",
         kind: "POS",
@@ -155,13 +172,16 @@ async function adminSuite(backend: Backend, t: Deno.TestContext) {
         at: new Date(),
         policy: "open",
       });
-      const r = await get(admin.port, "/");
+      const r = await get(admin.port, "/console/devices");
       assert.equal(r.status, 200);
       assert.match(r.type!, /text\/html/);
-      assert.match(r.body, /DZBQ_0001<\/td><td>DZBQ<\/td><td>online/);
-      assert.match(r.body, /DZC_0002<\/td><td>DZC<\/td><td>offline/);
+      assert.match(
+        r.body,
+        /DZBQ_0001<\/td><td>shelf-label base station<\/td><td class="state online">/,
+      );
+      assert.match(r.body, /DZC_0002<\/td><td>scale<\/td><td class="state offline">/);
       assert.ok(r.body.includes("POS_&lt;b&gt;x&lt;/b&gt;") && !r.body.includes("<b>x</b>"));
-      assert.match(r.body, /2 of 3 devices online/);
+      assert.match((await get(admin.port, "/")).body, /2 \/ 3 online/);
     });
 
     await t.step("/metrics is valid Prometheus text and matches what was recorded", async () => {

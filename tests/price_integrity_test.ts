@@ -12,7 +12,7 @@ import { createMemoryLogger, type LogFields } from "../src/log.ts";
 import { DeviceClient, parseBody, type ReceivedFrame } from "../src/device/client.ts";
 import { DEMO_GOODS, seedDemo } from "../src/store/demo.ts";
 import { openPglite } from "../src/store/pglite.ts";
-import { LABEL_CONFIRMED_EVENT } from "../src/store/label_shown.ts";
+import { LABEL_CONFIRMED_EVENT } from "../src/events.ts";
 import { DEFAULT_SCALE_RULES, scaleBarcode } from "../src/pricing/scale_barcode.ts";
 import { createPostgresDatabase, testPostgresUrl } from "./_support/databases.ts";
 import { eventually } from "./_support/appliance.ts";
@@ -264,7 +264,11 @@ function parityAndScale(backend: Backend) {
             ) => [l.state, l.shownPrice]),
             [["fresh", "4.00"]],
           );
-          assert.ok(confirmed.some((c) => (c as { via: string }).via === "push"));
+          await eventually(
+            () => Promise.resolve(confirmed.length === 3),
+            "an acknowledged push is a confirmation too",
+            10_000,
+          );
         },
       );
 

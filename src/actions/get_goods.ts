@@ -10,7 +10,7 @@
  */
 import { type ActionContext, type ActionHandler, requireDevice } from "./context.ts";
 import { idList, present, text, textList } from "../fields.ts";
-import { type DeviceGoods, deviceGoods } from "./goods_view.ts";
+import { type DeviceGoods, deviceGoods } from "../goods_view.ts";
 import { UserError } from "../errors.ts";
 import {
   goodsByLabels,
@@ -20,11 +20,8 @@ import {
   type GoodsView,
   learnLabelDevices,
 } from "../store/goods.ts";
-import {
-  LABEL_CONFIRMED_EVENT,
-  type LabelConfirmedEvent,
-  recordShown,
-} from "../store/label_shown.ts";
+import { recordShown } from "../store/label_shown.ts";
+import { LABEL_CONFIRMED_EVENT, type LabelConfirmedEvent } from "../events.ts";
 import { parseScaleBarcode, type ScaleReading } from "../pricing/scale_barcode.ts";
 import { trimZeros } from "../decimal.ts";
 import { embeddedTotal } from "../payment/pricing.ts";
@@ -113,7 +110,6 @@ export const getGoods: ActionHandler = async (ctx, body) => {
           const detail: LabelConfirmedEvent = {
             equipId: device.equipId,
             macs: shown.map((s) => s.mac),
-            via: "getGoods",
           };
           ctx.events.emit(LABEL_CONFIRMED_EVENT, detail);
         }

@@ -13,6 +13,7 @@ import { required, text } from "../fields.ts";
 import { UserError } from "../errors.ts";
 import { findOrderByCode, findTerminalOrder, settleOrder } from "../store/orders.ts";
 import { PAYMENT_REFUSED_EVENT, type PaymentRefusedEvent } from "../trust/events.ts";
+import { ORDER_PAID_EVENT, type OrderPaidEvent } from "../events.ts";
 
 /** Handles `makePayment`. */
 export const makePayment: ActionHandler = async (ctx, body) => {
@@ -46,6 +47,8 @@ export const makePayment: ActionHandler = async (ctx, body) => {
     notifyDevice: false,
   });
   if (settled?.changed) {
+    const paid: OrderPaidEvent = { orderId: order.id, code: order.code };
+    ctx.events.emit(ORDER_PAID_EVENT, paid);
     const fields = { equipId: device.equipId, code: order.code, amount: order.amount };
     if (settled.previous === "pending") ctx.log.info("order paid by device", fields);
     else ctx.log.warn("order paid by device after it was " + settled.previous, fields);

@@ -11,6 +11,7 @@
  * | `GET /api/teach-in` | the open window, if any, and the devices it admitted |
  * | `POST /api/teach-in` `{"minutes": 30}` | opens a window (0 closes it) |
  * | `POST /api/outbox/{id}/retry` | puts a parked Odoo delivery back in line |
+ * | `POST /api/labels/{mac}/bind` `{"barcode": "690…"}` | binds a shelf label to the goods with that barcode (optional `"device"`: its base station) |
  * | `GET /api/audit?limit=N` | the latest audit lines |
  * | `GET /api/backup` | a consistent snapshot of the embedded database (token always; audited) |
  * | `/api/prices…` | scheduled prices (api_prices.ts) |
@@ -26,7 +27,8 @@ import { currentTeachIn, setTeachIn, taughtInSince } from "../store/teach_in.ts"
 import { recentAudit, writeAudit } from "../store/audit.ts";
 import { retryOutbox } from "../upstream/odoo/outbox.ts";
 import { deviceKind } from "../protocol/device_id.ts";
-import { deviceView } from "./server.ts";
+import { importBindings } from "../store/bindings_csv.ts";
+import { deviceView } from "./device_view.ts";
 import { backupRoute } from "./backup.ts";
 import { PRICE_ROUTES } from "./api_prices.ts";
 
@@ -93,6 +95,17 @@ function sameSecret(a: string, b: string): boolean {
   return diff === 0;
 }
 
+/** The cookie the console sets for reads beyond loopback. */
+export const TOKEN_COOKIE = "newretail_token";
+
+function tokenCookie(request: Request): string | undefined {
+  for (const part of (request.headers.get("cookie") ?? "").split(";")) {
+    const [name, ...value] = part.trim().split("=");
+    if (name === TOKEN_COOKIE) return decodeURIComponent(value.join("="));
+  }
+  return undefined;
+}
+
 /**
  * The guard: the caller of a request, or the 401 answer. A write needs the token whenever one is
  * configured; any request needs it when the server listens beyond loopback. Without a token the
@@ -108,6 +121,12 @@ export function authorize(
   const header = request.headers.get("authorization") ?? "";
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (match && sameSecret(match[1], policy.token)) return { actor: TOKEN_ACTOR };
+  // A browser cannot send a header when it navigates or opens an event stream: reads also take
+  // the console's cookie. Writes never do (another site's form could make the browser send it).
+  const cookie = tokenCookie(request);
+  if (!write && cookie !== undefined && sameSecret(cookie, policy.token)) {
+    return { actor: TOKEN_ACTOR };
+  }
   return new Response(
     JSON.stringify({ error: "unauthorized: send Authorization: Bearer <adminToken>" }) + "\n",
     {
@@ -189,6 +208,37 @@ async function teachInState(deps: AdminApiDeps): Promise<Record<string, unknown>
   };
 }
 
+const bindLabel: Route["handle"] = async (deps, { request, params, caller }) => {
+  const mac = decodeURIComponent(params[0]).trim();
+  const { barcode, device } = await jsonBody(request);
+  if (mac === "" || mac.length > 64) {
+    throw new ApiError(400, "the label MAC must be 1..64 characters");
+  }
+  if (typeof barcode !== "string" || barcode.trim() === "" || barcode.length > 64) {
+    throw new ApiError(
+      400,
+      'barcode must be a text of 1..64 characters, e.g. {"barcode": "6901234567892"}',
+    );
+  }
+  if (device !== undefined && (typeof device !== "string" || !deviceKind(device))) {
+    throw new ApiError(400, "device must be a device ID such as DZBQ_0001");
+  }
+  const row = { line: 1, mac, barcode: barcode.trim(), device: device as string | undefined };
+  const result = await importBindings(deps.db, [row]);
+  if (result.errors.length > 0) throw new ApiError(404, `unknown goods: barcode ${row.barcode}`);
+  const goods = await deps.db.query<{ id: number; name: string }>(
+    "select id, name from goods where active and barcode = $1",
+    [row.barcode],
+  );
+  await audit(deps, caller, "label.bind", mac, { barcode: row.barcode, gid: goods[0]?.id });
+  return json({
+    mac,
+    gid: goods[0]?.id ?? null,
+    name: goods[0]?.name ?? null,
+    barcode: row.barcode,
+  });
+};
+
 /** The routes; a route carries its own rules (write or not), the server never names one. */
 export const API_ROUTES: readonly Route[] = [
   {
@@ -246,6 +296,12 @@ export const API_ROUTES: readonly Route[] = [
       await audit(deps, caller, "outbox.retry", String(id));
       return json({ id, state: "pending" });
     },
+  },
+  {
+    method: "POST",
+    path: /^\/api\/labels\/([^/]+)\/bind$/,
+    write: true,
+    handle: bindLabel,
   },
   {
     // A backup holds every order and customer id: guarded like a write, and audited.

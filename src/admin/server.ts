@@ -1,6 +1,7 @@
 /**
- * The admin HTTP server (loopback by default): `/healthz`, `/metrics`, `/devices`, a short
- * read-only HTML page at `/`, and the JSON API of `api.ts` under `/api/`. Beyond loopback every
+ * The admin HTTP server (loopback by default): `/healthz`, `/metrics`, `/devices`, the store
+ * console (`/`, `/console/…`, `/events`, `/alerts`: console/routes.ts), and the JSON API of
+ * `api.ts` under `/api/`. Beyond loopback every
  * request needs the `adminToken`; writes need it whenever one is configured. Everything it reports comes in through {@link AdminDeps} as
  * functions, so it knows nothing of sockets, sessions or integrations and starts in a test with a
  * bare database.
@@ -12,6 +13,9 @@ import type { Logger } from "../log.ts";
 import { VERSION } from "../version.ts";
 import type { Gauge, MetricsRegistry } from "./metrics.ts";
 import type { DeviceRecord } from "../store/devices.ts";
+import { type DeviceView, deviceView } from "./device_view.ts";
+import type { ComponentHealth, HealthReport } from "./health.ts";
+export type { ComponentHealth, HealthReport } from "./health.ts";
 import type { LabelFilter, LabelRow, LabelState } from "../store/label_shown.ts";
 import {
   type AdminApiDeps,
@@ -21,16 +25,8 @@ import {
   createApiHandler,
   isLoopbackHost,
 } from "./api.ts";
-
-/** The state of one dependency as `/healthz` reports it. */
-export interface ComponentHealth {
-  /** `off`: not configured; `up`/`down`: reachable or not; other words are the component's own. */
-  state: "off" | "up" | "down" | "connecting" | (string & Record<never, never>);
-  /** One line for the operator (the last error, the broker address…). */
-  detail?: string;
-  /** Extra numbers worth seeing (outbox depth, pending calls…). */
-  [extra: string]: unknown;
-}
+import { type ConsoleDeps, StoreConsole } from "./console/console.ts";
+import { consoleForStranger, consoleRoute } from "./console/routes.ts";
 
 /** What the admin server reads, all passed in. */
 export interface AdminDeps {
@@ -64,9 +60,16 @@ export interface AdminDeps {
   token?: string;
   /** The JSON API under `/api/`; absent: no API (404). */
   api?: AdminApiDeps;
+  /** The store console (pages, `/events`, `/alerts`); absent: none (404). */
+  console?: ConsoleDeps;
   /** Shelf labels and what they show, for `GET /labels` (`?state=stale`); absent: 404. */
   labels?: (filter: LabelFilter) => Promise<LabelRow[]>;
 }
+
+/** The admin request handler; `close` ends the console's event streams. */
+export type AdminHandler = ((request: Request) => Promise<Response>) & {
+  close(): Promise<void>;
+};
 
 /** A running admin server. */
 export interface AdminServer {
@@ -77,58 +80,11 @@ export interface AdminServer {
   close(): Promise<void>;
 }
 
-/** `/healthz` body. */
-export interface HealthReport {
-  status: "ok" | "unhealthy";
-  version: string;
-  uptimeS: number;
-  database: ComponentHealth & { latencyMs?: number };
-  mqtt: ComponentHealth;
-  payment: ComponentHealth;
-  odoo: ComponentHealth;
-}
-
-/** One device as `/devices` shows it. */
-export interface DeviceView {
-  equipId: string;
-  kind: string;
-  enabled: boolean;
-  online: boolean;
-  address: string | null;
-  lastSeenAt: string | null;
-  lastLoginAt: string | null;
-  lastOfflineAt: string | null;
-  firstSeenAt: string | null;
-  /** How it came to be known: `open`, `teach-in` or `operator`. */
-  admittedVia: string;
-}
-
 const PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
-
-function iso(d: Date | string | null | undefined): string | null {
-  if (d === null || d === undefined) return null;
-  return (d instanceof Date ? d : new Date(d)).toISOString();
-}
 
 /** One label as `GET /labels` shows it (times as ISO text). */
 export function labelView(l: LabelRow): Record<string, unknown> {
-  return { ...l, since: iso(l.since) };
-}
-
-/** Maps a store row to the `/devices` shape. */
-export function deviceView(d: DeviceRecord): DeviceView {
-  return {
-    equipId: d.equip_id,
-    kind: d.kind,
-    enabled: d.enabled,
-    online: d.online,
-    address: d.last_address,
-    lastSeenAt: iso(d.last_seen_at),
-    lastLoginAt: iso(d.last_login_at),
-    lastOfflineAt: iso(d.last_offline_at),
-    firstSeenAt: iso(d.first_seen_at),
-    admittedVia: d.admitted_via ?? "open",
-  };
+  return { ...l, since: new Date(l.since).toISOString() };
 }
 
 async function component(
@@ -143,46 +99,13 @@ async function component(
   }
 }
 
-function escapeHtml(text: string): string {
-  return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;")
-    .replaceAll('"', "&quot;").replaceAll("'", "&#39;");
-}
-
-function devicesPage(devices: DeviceView[], health: HealthReport): string {
-  const rows = devices.map((d) =>
-    `<tr class="${d.online ? "on" : "off"}"><td>${escapeHtml(d.equipId)}</td><td>${
-      escapeHtml(d.kind)
-    }</td><td>${d.online ? "online" : "offline"}${d.enabled ? "" : " (disabled)"}</td><td>${
-      escapeHtml(d.address ?? "")
-    }</td><td>${escapeHtml(d.lastSeenAt ?? "never")}</td></tr>`
-  ).join("\n");
-  const online = devices.filter((d) => d.online).length;
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>newretail</title>
-<meta http-equiv="refresh" content="10">
-<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}
-td,th{padding:.25em .75em;border-bottom:1px solid #ddd;text-align:left}
-.on td:nth-child(3){color:#070}.off td:nth-child(3){color:#a00}</style></head>
-<body><h1>newretail</h1>
-<p>status: <b>${health.status}</b> · database ${escapeHtml(health.database.state)} · MQTT ${
-    escapeHtml(health.mqtt.state)
-  } · payment server ${escapeHtml(health.payment.state)} · version ${escapeHtml(health.version)}</p>
-<p>${online} of ${devices.length} devices online. <a href="/metrics">metrics</a> ·
-<a href="/devices">devices (JSON)</a> · <a href="/healthz">health (JSON)</a></p>
-<table><thead><tr><th>device</th><th>kind</th><th>state</th><th>address</th><th>last seen</th></tr></thead>
-<tbody>
-${rows}
-</tbody></table></body></html>
-`;
-}
-
 /**
  * Builds the request handler (exported so it can be exercised without a socket too).
  */
 export function createAdminHandler(
   deps: Omit<AdminDeps, "hostname" | "port">,
   policy: AdminAuthPolicy = { token: deps.token ?? "", tokenForReads: false },
-): (request: Request) => Promise<Response> {
+): AdminHandler {
   const api = deps.api ? createApiHandler(deps.api, policy) : undefined;
   const now = deps.now ?? (() => new Date());
   const started = now();
@@ -234,17 +157,26 @@ export function createAdminHandler(
     return (await deps.listDevices()).map(deviceView);
   }
 
+  const storeConsole = deps.console
+    ? new StoreConsole(deps.console, health, deps.metrics)
+    : undefined;
+  const consoleDeps = deps.console && storeConsole
+    ? { ...deps.console, console: storeConsole, health }
+    : undefined;
+
   const json = (body: unknown, status = 200) =>
     new Response(JSON.stringify(body, null, 2) + "\n", {
       status,
       headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" },
     });
 
-  return async (request) => {
+  const handler = async (request: Request): Promise<Response> => {
     const path = new URL(request.url).pathname;
     if (api && path.startsWith("/api/")) return api(request);
     const caller = authorize(request, policy, false);
-    if (caller instanceof Response) return caller;
+    if (caller instanceof Response) {
+      return (deps.console && consoleForStranger(request, deps.console.config.shopId)) || caller;
+    }
     if (request.method !== "GET" && request.method !== "HEAD") {
       return new Response("method not allowed\n", { status: 405, headers: { allow: "GET, HEAD" } });
     }
@@ -256,7 +188,11 @@ export function createAdminHandler(
         }
         case "/metrics": {
           // health() refreshes newretail_database_up; both wait on the database, side by side.
-          await Promise.all([health(), refreshMetrics()]);
+          // The alerts are evaluated too, so that each scrape shows the current newretail_alert.
+          await Promise.all([
+            storeConsole ? storeConsole.alerts() : health(),
+            refreshMetrics(),
+          ]);
           return new Response(deps.metrics.render(), {
             headers: { "content-type": PROMETHEUS_TEXT, "cache-control": "no-store" },
           });
@@ -273,22 +209,20 @@ export function createAdminHandler(
             (await deps.labels(state ? { state: state as LabelState } : {})).map(labelView),
           );
         }
-        case "/": {
-          const report = await health();
-          const list = report.database.state === "up" ? await devices() : [];
-          return new Response(devicesPage(list, report), {
-            status: report.status === "ok" ? 200 : 503,
-            headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" },
-          });
+        default: {
+          const page = consoleDeps ? await consoleRoute(consoleDeps, request) : undefined;
+          return page ??
+            new Response("not found: try /, /healthz, /metrics, /devices, /alerts\n", {
+              status: 404,
+            });
         }
-        default:
-          return new Response("not found: try /healthz, /metrics, /devices\n", { status: 404 });
       }
     } catch (e) {
       deps.log.warn("admin request failed", { path, error: (e as Error).message });
       return json({ error: (e as Error).message }, 503);
     }
   };
+  return Object.assign(handler, { close: () => storeConsole?.stop() ?? Promise.resolve() });
 }
 
 /**
@@ -334,6 +268,8 @@ export function startAdminServer(deps: AdminDeps): AdminServer {
     async close() {
       if (closed) return;
       closed = true;
+      // Open event streams would keep the shutdown waiting: they end first.
+      await handler.close();
       await server.shutdown();
     },
   };

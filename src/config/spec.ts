@@ -10,6 +10,7 @@ import { PAYMENT_KEYS } from "./spec_payment.ts";
 import { PUSH_KEYS } from "./spec_push.ts";
 import { ADMIN_KEYS } from "./spec_admin.ts";
 import { ODOO_KEYS } from "./spec_odoo.ts";
+import { ALERT_KEYS } from "./spec_alerts.ts";
 import { PRICE_KEYS } from "./spec_price.ts";
 
 /**
@@ -22,6 +23,7 @@ export const CONFIG_SPEC = {
   ...PUSH_KEYS,
   ...ADMIN_KEYS,
   ...ODOO_KEYS,
+  ...ALERT_KEYS,
   ...PRICE_KEYS,
 };
 

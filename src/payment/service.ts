@@ -9,7 +9,7 @@ import type { Worker } from "../background.ts";
 import type { Clock } from "../clock.ts";
 import type { DeviceLink } from "../device_link.ts";
 import type { Config } from "../config/config.ts";
-import type { EventBus } from "../events.ts";
+import { type AppEvents, type EventBus, ORDER_PAID_EVENT, type OrderPaidEvent } from "../events.ts";
 import type { Logger } from "../log.ts";
 import { maskId } from "../log.ts";
 import type { Database } from "../store/database.ts";
@@ -39,7 +39,7 @@ export interface PaymentServicesDeps {
  * result, if any.
  */
 export async function handleStoreMessage(
-  deps: Pick<PaymentServicesDeps, "db" | "config" | "clock" | "log">,
+  deps: Pick<PaymentServicesDeps, "db" | "config" | "clock" | "log"> & { events?: AppEvents },
   message: StoreMessage,
 ): Promise<string | undefined> {
   const { db, config, clock, log } = deps;
@@ -70,6 +70,10 @@ export async function handleStoreMessage(
   if (!settled?.changed) {
     log.info("payment result ignored: order already " + (settled?.order.state ?? "gone"), fields);
     return undefined;
+  }
+  if (message.ok) {
+    const paid: OrderPaidEvent = { orderId: order.id, code: order.code };
+    deps.events?.emit(ORDER_PAID_EVENT, paid);
   }
   if (message.ok && settled.previous !== "pending") {
     log.warn(`order paid after it was ${settled.previous}`, fields);

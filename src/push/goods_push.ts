@@ -18,9 +18,14 @@
  * @module
  */
 import { KeyedWorkers, type Next, Worker } from "../background.ts";
-import { DEVICE_LOGIN_EVENT, type DeviceLoginEvent } from "../events.ts";
+import {
+  DEVICE_LOGIN_EVENT,
+  type DeviceLoginEvent,
+  LABEL_CONFIRMED_EVENT,
+  type LabelConfirmedEvent,
+} from "../events.ts";
 import type { DeviceLink, PushOutcome } from "../device_link.ts";
-import { deviceGoods } from "../actions/goods_view.ts";
+import { deviceGoods } from "../goods_view.ts";
 import type { Config } from "../config/config.ts";
 import type { EventBus } from "../events.ts";
 import type { Logger } from "../log.ts";
@@ -36,11 +41,7 @@ import {
   resetTries,
 } from "../store/goods_changes.ts";
 import { goodsById, goodsByLabels, type GoodsView } from "../store/goods.ts";
-import {
-  LABEL_CONFIRMED_EVENT,
-  type LabelConfirmedEvent,
-  recordShown,
-} from "../store/label_shown.ts";
+import { recordShown } from "../store/label_shown.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import { Limiter } from "./_limiter.ts";
 import { Batcher } from "./_batcher.ts";
@@ -259,12 +260,10 @@ export class GoodsPushWorker {
 
   /** What the labels now show (issue 14): recorded before the push counts as done. */
   async #confirmed(equipId: string, views: GoodsView[]): Promise<void> {
-    const { db, events, clock } = this.#deps;
+    const { db, clock } = this.#deps;
     const shown = views.map((v) => ({ mac: v.mac, gid: v.gid, name: v.name, price: v.price }));
     const at = new Date((clock ?? systemClock).now());
     await this.#limiter.run(() => recordShown(db, shown, equipId, "push", at));
-    const detail: LabelConfirmedEvent = { equipId, macs: shown.map((s) => s.mac), via: "push" };
-    events.emit(LABEL_CONFIRMED_EVENT, detail);
   }
 
   async #deliver(equipId: string, pushes: PendingPush[]): Promise<Delivery> {
@@ -290,6 +289,13 @@ export class GoodsPushWorker {
     if (outcome.ok && exception === "") {
       if (labels) await this.#confirmed(equipId, views);
       await this.#completed.load({ equipId, pushes });
+      if (labels) {
+        const detail: LabelConfirmedEvent = {
+          equipId,
+          macs: pushes.flatMap((p) => p.kind === "label" ? [p.mac] : []),
+        };
+        this.#deps.events.emit(LABEL_CONFIRMED_EVENT, detail);
+      }
       return "acknowledged";
     }
     // A device that went away keeps its pushes, with their tries, for its next login.

@@ -6,18 +6,11 @@
  * @module
  */
 import { createServer, type Server, type Socket } from "node:net";
-import type { AppEvents, DeviceLoginEvent } from "../events.ts";
-import type { Clock } from "../clock.ts";
+import type { DeviceLoginEvent, DeviceOfflineEvent } from "../events.ts";
 import type { DeviceIdentity, DeviceLink, PushOptions, PushOutcome } from "../device_link.ts";
-import { DEVICE_LOGIN_EVENT } from "../events.ts";
-import type { ActionTable } from "../actions/mod.ts";
-import type { ShelfPrices } from "../actions/context.ts";
+import { DEVICE_LOGIN_EVENT, DEVICE_OFFLINE_EVENT } from "../events.ts";
 import type { MetricsRegistry } from "../admin/metrics.ts";
-import type { Config } from "../config/config.ts";
-import type { Logger } from "../log.ts";
 import { encodeBody, type JsonObject } from "../protocol/body.ts";
-import type { Database } from "../store/database.ts";
-import type { GoodsReader } from "../store/goods_cache.ts";
 import { markOffline, touchDevices } from "../store/devices.ts";
 import { dispatch, type DispatchDeps } from "./dispatch.ts";
 import { SessionRegistry } from "./registry.ts";
@@ -25,16 +18,8 @@ import { type CloseReason, Session, type SessionHooks } from "./session.ts";
 import { createServerMetrics, type ServerMetrics } from "./server_metrics.ts";
 
 /** What the server is built from (all passed in: two servers can run in one process). */
-export interface DeviceServerDeps {
-  db: Database;
-  goods: GoodsReader;
-  /** Price parity for non-label devices (PROTOCOL.md §6). */
-  shelfPrices?: ShelfPrices;
-  config: Config;
-  clock: Clock;
-  log: Logger;
-  actions: ActionTable;
-  events: AppEvents;
+export interface DeviceServerDeps extends Omit<DispatchDeps, "metrics"> {
+  /** The server registers its own metrics here (dispatch gets them made). */
   metrics: MetricsRegistry;
 }
 
@@ -235,7 +220,10 @@ export class DeviceServer implements DeviceLink {
   #recordOffline(equipId: string, generation: number): void {
     if (generation === 0) return;
     const write = markOffline(this.#deps.db, equipId, generation, new Date(this.#deps.clock.now()))
-      .catch((e) => {
+      .then(() => {
+        const detail: DeviceOfflineEvent = { equipId };
+        this.#deps.events.emit(DEVICE_OFFLINE_EVENT, detail);
+      }, (e) => {
         this.#deps.log.warn("could not mark device offline", {
           equipId,
           error: (e as Error).message,

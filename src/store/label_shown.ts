@@ -65,11 +65,20 @@ export interface LabelRow {
   state: LabelState;
   /** fresh: since its confirmation; stale: since the goods changed away; unknown: since bound. */
   since: Date;
+  /** The goods' barcode, "" if none. */
+  barcode: string;
+  /** Tries of a sendGoods push to it still pending (0: none), and its last error. */
+  tries: number;
+  lastError: string;
 }
 
 /** Which labels {@link labelStates} returns. */
 export interface LabelFilter {
   state?: LabelState;
+  /** A MAC or goods-name part, a barcode or the serving device. */
+  q?: string;
+  /** At most this many (by MAC). */
+  limit?: number;
 }
 
 // A label bound to other goods than it last showed shows the wrong goods: stale since bound.
@@ -80,11 +89,14 @@ const LABEL_ROWS = `select b.mac, b.goods_id as gid, g.name, d.equip_id as devic
       else 'fresh' end as state,
     case when s.mac is null then b.bound_at
       when s.goods_id <> b.goods_id then greatest(b.bound_at, s.confirmed_at)
-      else coalesce(s.stale_since, s.confirmed_at) end as since
+      else coalesce(s.stale_since, s.confirmed_at) end as since,
+    coalesce(g.barcode, '') as barcode, coalesce(p.tries, 0) as tries,
+    coalesce(p.last_error, '') as "lastError"
   from label_bindings b
   join goods g on g.id = b.goods_id
   left join label_shown s on s.mac = b.mac
-  left join label_devices d on d.mac = b.mac`;
+  left join label_devices d on d.mac = b.mac
+  left join pending_label_pushes p on p.mac = b.mac`;
 
 /**
  * Every bound label with what it shows and its state, by MAC (the rows of `GET /labels`; the
@@ -92,8 +104,11 @@ const LABEL_ROWS = `select b.mac, b.goods_id as gid, g.name, d.equip_id as devic
  */
 export function labelStates(db: Queryable, filter: LabelFilter = {}): Promise<LabelRow[]> {
   return db.query<LabelRow & Record<string, unknown>>(
-    `select * from (${LABEL_ROWS}) l where $1::text is null or l.state = $1 order by l.mac`,
-    [filter.state ?? null],
+    `select * from (${LABEL_ROWS}) l where ($1::text is null or l.state = $1)
+       and ($2 = '' or l.mac ilike '%' || $2 || '%' or l.barcode = $2 or l.device = $2
+         or l.name ilike '%' || $2 || '%')
+     order by l.mac limit $3`,
+    [filter.state ?? null, filter.q?.trim() ?? "", filter.limit ?? null],
   );
 }
 
@@ -168,14 +183,4 @@ export function parityPricedGoods(
      where g.active and g.id = any($1::int[])`,
     [ids, heldSince],
   );
-}
-
-/** App event (src/events.ts) emitted with a {@link LabelConfirmedEvent} when labels confirm. */
-export const LABEL_CONFIRMED_EVENT = "label-confirmed";
-
-/** Detail of {@link LABEL_CONFIRMED_EVENT}: which labels of which device, how. */
-export interface LabelConfirmedEvent {
-  equipId: string;
-  macs: string[];
-  via: "push" | "getGoods";
 }

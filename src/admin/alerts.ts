@@ -1,0 +1,302 @@
+/**
+ * Alerts that know the store's topology, computed from one snapshot of its state (pure: no I/O,
+ * the clock is the snapshot's `at`). What they avoid is the alert storm of the consoles we
+ * replace: one base station down is one alert that names the labels it serves (not one per
+ * label), and a store-wide outage (database, MQTT broker, every device at once) is one alert that
+ * holds back the device and label alerts it causes, counting them.
+ *
+ * | rule | raised when |
+ * | --- | --- |
+ * | `database_down` | the database does not answer (everything else is unknown: nothing else is raised) |
+ * | `broker_down` | the MQTT broker is unreachable; device and label alerts are held back |
+ * | `all_devices_offline` | every enabled device (two or more) is offline: the store network; device and label alerts are held back |
+ * | `base_station_offline` | a shelf-label base station is offline longer than `alertDeviceOfflineMinutes`; names its labels; their stale-label alerts are held back |
+ * | `device_offline` | another device is offline longer than `alertDeviceOfflineMinutes` |
+ * | `payment_unreachable`, `odoo_unreachable` | down longer than `alertUpstreamDownMinutes` |
+ * | `outbox_growing` | the oldest undelivered payment call or Odoo delivery is older than `alertOutboxAgeMinutes` (held back while its upstream's unreachable alert is raised) |
+ * | `labels_stale` | labels stale longer than `alertLabelStaleMinutes` (one alert, with the count) |
+ * | `stock_negative` | a goods' shelf stock is below zero (one per goods) |
+ *
+ * @module
+ */
+
+/** The rules, as named in `/alerts`, the metric's `rule` label and the Prometheus rules file. */
+export type AlertRule =
+  | "database_down"
+  | "broker_down"
+  | "all_devices_offline"
+  | "base_station_offline"
+  | "device_offline"
+  | "payment_unreachable"
+  | "odoo_unreachable"
+  | "outbox_growing"
+  | "labels_stale"
+  | "stock_negative";
+
+/** One open alert. */
+export interface Alert {
+  /** Stable while the condition lasts (`rule:subject`): the live view diffs by it. */
+  id: string;
+  rule: AlertRule;
+  severity: "critical" | "warning";
+  /** What it is about: a device ID, `odoo`, a goods id…, `store` for store-wide ones. */
+  subject: string;
+  /** Since when the condition holds, ISO 8601, when known. */
+  since: string | null;
+  /** The numbers and names the message is made of (the console words them in its language). */
+  params: Record<string, string | number>;
+  /** One English line (for `/alerts`, logs and mail). */
+  message: string;
+}
+
+/** A dependency as the snapshot sees it. */
+export interface ComponentSnapshot {
+  state: "off" | "up" | "down" | "connecting" | (string & Record<never, never>);
+  /** Since when it has not been up (the console's tracker remembers it), or null. */
+  downSince: Date | null;
+  detail?: string;
+}
+
+/** A device as the snapshot sees it. */
+export interface DeviceSnapshot {
+  equipId: string;
+  kind: string;
+  enabled: boolean;
+  online: boolean;
+  /** When it went offline (null: never logged in, or online). */
+  offlineSince: Date | null;
+  /** Shelf labels it serves (base stations; 0 for other kinds). */
+  labelsServed: number;
+}
+
+/** What is still owed to one upstream. */
+export interface OutboxSnapshot {
+  depth: number;
+  oldestAt: Date | null;
+}
+
+/** A stale label: bound, and what it shows is not the current data. */
+export interface StaleLabel {
+  mac: string;
+  /** The base station serving it, when known. */
+  equipId: string | null;
+  since: Date;
+}
+
+/** Everything the rules look at, read at one moment. */
+export interface AlertSnapshot {
+  at: Date;
+  database: { up: boolean; detail?: string };
+  mqtt: ComponentSnapshot;
+  payment: ComponentSnapshot;
+  odoo: ComponentSnapshot;
+  devices: DeviceSnapshot[];
+  outbox: { payment: OutboxSnapshot; odoo: OutboxSnapshot };
+  staleLabels: StaleLabel[];
+  negativeStock: { goodsId: number; name: string; quantity: string }[];
+}
+
+/** The configured bounds (`alert…` keys), in minutes. */
+export interface AlertBounds {
+  deviceOfflineMinutes: number;
+  upstreamDownMinutes: number;
+  outboxAgeMinutes: number;
+  labelStaleMinutes: number;
+}
+
+/** The kind prefix of shelf-label base stations. */
+export const BASE_STATION_KIND = "DZBQ";
+
+const MINUTE = 60_000;
+
+function olderThan(since: Date | null, at: Date, minutes: number): boolean {
+  return since !== null && at.getTime() - since.getTime() >= minutes * MINUTE;
+}
+
+function alert(
+  rule: AlertRule,
+  severity: Alert["severity"],
+  subject: string,
+  since: Date | null,
+  params: Alert["params"],
+  message: string,
+): Alert {
+  return {
+    id: `${rule}:${subject}`,
+    rule,
+    severity,
+    subject,
+    since: since?.toISOString() ?? null,
+    params,
+    message,
+  };
+}
+
+function minDate(dates: Date[]): Date | null {
+  return dates.length === 0 ? null : new Date(Math.min(...dates.map((d) => d.getTime())));
+}
+
+/**
+ * The open alerts of a snapshot, most severe first.
+ *
+ * @example
+ * ```ts
+ * const alerts = computeAlerts(snapshot, { deviceOfflineMinutes: 2, upstreamDownMinutes: 5,
+ *   outboxAgeMinutes: 15, labelStaleMinutes: 30 });
+ * ```
+ */
+export function computeAlerts(s: AlertSnapshot, bounds: AlertBounds): Alert[] {
+  const at = s.at;
+  if (!s.database.up) {
+    return [
+      alert(
+        "database_down",
+        "critical",
+        "store",
+        null,
+        { detail: s.database.detail ?? "" },
+        [
+          "database down",
+          s.database.detail ?? "",
+        ].filter(Boolean).join(": "),
+      ),
+    ];
+  }
+  const out: Alert[] = [];
+  const enabled = s.devices.filter((d) => d.enabled);
+  const offline = enabled.filter((d) =>
+    !d.online && olderThan(d.offlineSince, at, bounds.deviceOfflineMinutes)
+  );
+  const staleLong = s.staleLabels.filter((l) => olderThan(l.since, at, bounds.labelStaleMinutes));
+
+  // Store-wide causes first: the device and label alerts they cause are held back and counted.
+  let heldBack = false;
+  if (s.mqtt.state === "down") {
+    heldBack = true;
+    out.push(alert(
+      "broker_down",
+      "critical",
+      "store",
+      s.mqtt.downSince,
+      { devices: offline.length, labels: staleLong.length, detail: s.mqtt.detail ?? "" },
+      `MQTT broker unreachable (${offline.length} device and ${staleLong.length} label alerts held back)`,
+    ));
+  }
+  const allOffline = enabled.length >= 2 && enabled.every((d) => !d.online) &&
+    enabled.some((d) => d.offlineSince !== null);
+  if (allOffline && offline.length > 0) {
+    heldBack = true;
+    out.push(alert(
+      "all_devices_offline",
+      "critical",
+      "store",
+      minDate(enabled.flatMap((d) => d.offlineSince ? [d.offlineSince] : [])),
+      { devices: enabled.length },
+      `all ${enabled.length} devices offline (store network?)`,
+    ));
+  }
+
+  const silencedStations = new Set<string>();
+  if (!heldBack) {
+    for (const d of offline) {
+      if (d.kind === BASE_STATION_KIND) {
+        silencedStations.add(d.equipId);
+        out.push(alert(
+          "base_station_offline",
+          "critical",
+          d.equipId,
+          d.offlineSince,
+          { equipId: d.equipId, labels: d.labelsServed },
+          `base station ${d.equipId} offline: ${d.labelsServed} labels not updated`,
+        ));
+      } else {
+        out.push(alert(
+          "device_offline",
+          "warning",
+          d.equipId,
+          d.offlineSince,
+          { equipId: d.equipId, kind: d.kind },
+          `device ${d.equipId} offline`,
+        ));
+      }
+    }
+  }
+
+  const unreachable = new Set<"payment" | "odoo">();
+  for (const [name, c] of [["payment", s.payment], ["odoo", s.odoo]] as const) {
+    if (
+      c.state !== "off" && c.state !== "up" &&
+      olderThan(c.downSince, at, bounds.upstreamDownMinutes)
+    ) {
+      unreachable.add(name);
+      const label = name === "payment" ? "payment server" : "Odoo";
+      out.push(alert(
+        `${name}_unreachable`,
+        "critical",
+        name,
+        c.downSince,
+        {
+          minutes: Math.floor((at.getTime() - c.downSince!.getTime()) / MINUTE),
+          detail: c.detail ?? "",
+        },
+        `${label} unreachable${c.detail ? `: ${c.detail}` : ""}`,
+      ));
+    }
+  }
+  for (const name of ["payment", "odoo"] as const) {
+    const o = s.outbox[name];
+    if (unreachable.has(name) || o.depth === 0) continue;
+    if (!olderThan(o.oldestAt, at, bounds.outboxAgeMinutes)) continue;
+    out.push(alert(
+      "outbox_growing",
+      "warning",
+      name,
+      o.oldestAt,
+      { upstream: name, depth: o.depth },
+      `${o.depth} ${
+        name === "payment" ? "payment calls" : "Odoo deliveries"
+      } waiting, oldest since ${o.oldestAt!.toISOString()}`,
+    ));
+  }
+
+  if (!heldBack) {
+    const labels = staleLong.filter((l) => !l.equipId || !silencedStations.has(l.equipId));
+    if (labels.length > 0) {
+      out.push(alert(
+        "labels_stale",
+        "warning",
+        "labels",
+        minDate(labels.map((l) => l.since)),
+        { labels: labels.length, minutes: bounds.labelStaleMinutes },
+        `${labels.length} labels stale for more than ${bounds.labelStaleMinutes} min`,
+      ));
+    }
+  }
+
+  for (const g of s.negativeStock) {
+    out.push(alert(
+      "stock_negative",
+      "warning",
+      String(g.goodsId),
+      null,
+      { goodsId: g.goodsId, name: g.name, quantity: g.quantity },
+      `shelf stock of ${g.name} (${g.goodsId}) is ${g.quantity}`,
+    ));
+  }
+  return out.sort((a, b) =>
+    (a.severity === b.severity ? 0 : a.severity === "critical" ? -1 : 1) || a.id.localeCompare(b.id)
+  );
+}
+
+/** What changed between two alert lists (by id): the live view's `alert-raised`/`alert-cleared`. */
+export function alertChanges(
+  before: Alert[],
+  after: Alert[],
+): { raised: Alert[]; cleared: Alert[] } {
+  const was = new Set(before.map((a) => a.id));
+  const is = new Set(after.map((a) => a.id));
+  return {
+    raised: after.filter((a) => !was.has(a.id)),
+    cleared: before.filter((a) => !is.has(a.id)),
+  };
+}

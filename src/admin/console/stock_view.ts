@@ -1,0 +1,93 @@
+/**
+ * The rows of the console's Stock and AGVs view: positioned goods with their shelf quantity and
+ * refill threshold (under threshold, negative), goods whose shelf stock is negative, and the open
+ * refill jobs. One file, so that the stock ledger's fields (moves, refill quantities) are wired
+ * here without touching the page.
+ *
+ * @module
+ */
+import type { Queryable } from "../../store/database.ts";
+import { listPositions } from "../../store/positions.ts";
+import { compareDecimal } from "../../payment/pricing.ts";
+
+/** A positioned goods on the shelf. */
+export interface ShelfRow {
+  goodsId: number;
+  name: string;
+  /** Shelf warehouse quantity, null when there is no shelf warehouse. */
+  quantity: string | null;
+  /** The goods' own threshold or the configured default ("0": none). */
+  threshold: string;
+  below: boolean;
+  negative: boolean;
+  /** Where it is: aisle / shelf / height. */
+  place: string;
+}
+
+/** An open refill job. */
+export interface RefillRow {
+  id: number;
+  goodsId: number;
+  name: string;
+  reason: string;
+  /** The AGV that took it, null while none has. */
+  equipId: string | null;
+  attempts: number;
+  lastError: string;
+  /** Quantity to bring, when known. */
+  quantity: string | null;
+}
+
+/** The view: shelf rows needing attention first, negative stock, open jobs. */
+export interface StockView {
+  shelf: ShelfRow[];
+  negative: { goodsId: number; name: string; quantity: string }[];
+  refillJobs: RefillRow[];
+}
+
+/** Where the shelf is and its default threshold. */
+export interface StockViewSettings {
+  shelfWarehouse: string;
+  refillThreshold: string;
+}
+
+/** Goods whose shelf stock is below zero (the `stock_negative` alert). */
+export function negativeShelfStock(
+  db: Queryable,
+  shelfWarehouse: string,
+): Promise<{ goodsId: number; name: string; quantity: string }[]> {
+  return db.query<{ goodsId: number; name: string; quantity: string }>(
+    `select g.id as "goodsId", g.name, s.quantity::text as quantity
+     from stock s join warehouses w on w.id = s.warehouse_id join goods g on g.id = s.goods_id
+     where w.code = $1 and s.quantity < 0 order by g.id`,
+    [shelfWarehouse],
+  );
+}
+
+/** Reads the view. */
+export async function stockView(db: Queryable, settings: StockViewSettings): Promise<StockView> {
+  const positions = await listPositions(db, settings.shelfWarehouse);
+  const shelf = positions.map((p): ShelfRow => {
+    const threshold = p.refillBelow ?? settings.refillThreshold;
+    const q = p.shelfQuantity;
+    return {
+      goodsId: p.gid,
+      name: p.name,
+      quantity: q,
+      threshold,
+      below: q !== null && compareDecimal(threshold, "0") > 0 && compareDecimal(q, threshold) < 0,
+      negative: q !== null && compareDecimal(q, "0") < 0,
+      place: [p.goodsPosition.posx, p.goodsPosition.posy, p.goodsPosition.posz].join(" / "),
+    };
+  }).sort((a, b) =>
+    Number(b.negative) - Number(a.negative) || Number(b.below) - Number(a.below) ||
+    a.goodsId - b.goodsId
+  );
+  const refillJobs = await db.query<RefillRow & Record<string, unknown>>(
+    `select j.id, j.goods_id as "goodsId", g.name, j.reason, j.equip_id as "equipId", j.attempts,
+       coalesce(j.last_error, '') as "lastError", null as quantity
+     from refill_jobs j join goods g on g.id = j.goods_id where j.state = 'open' order by j.id
+     limit 200`,
+  );
+  return { shelf, negative: await negativeShelfStock(db, settings.shelfWarehouse), refillJobs };
+}

@@ -1,0 +1,170 @@
+/**
+ * The console's HTTP side without a browser, over real HTTP against a running appliance: binding
+ * a label to goods by barcode through `/api/` (token, audit line, every malformed body answered),
+ * `/events` streaming app events, `/alerts`, and the cookie that lets a browser read beyond
+ * loopback while writes still need the header.
+ */
+import assert from "node:assert/strict";
+import { backends } from "./_support/databases.ts";
+import { eventually, startTestAppliance, type TestAppliance } from "./_support/appliance.ts";
+import { recentAudit } from "../src/store/audit.ts";
+
+const backend = backends()[0].name;
+const TOKEN = "console-api-token-0123456789";
+
+async function call(
+  appliance: TestAppliance,
+  method: string,
+  path: string,
+  options: { token?: string; body?: string; cookie?: string } = {},
+): Promise<{ status: number; text: string }> {
+  const headers: Record<string, string> = {};
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  if (options.cookie) headers.cookie = options.cookie;
+  const response = await fetch(`http://127.0.0.1:${appliance.app.admin!.port}${path}`, {
+    method,
+    headers,
+    body: options.body,
+  });
+  return { status: response.status, text: await response.text() };
+}
+
+Deno.test(`console API: bind a label by barcode, events, alerts (${backend})`, async (t) => {
+  const appliance = await startTestAppliance(backend, {
+    config: { adminEnabled: true, adminPort: 0, adminToken: TOKEN },
+  });
+  const { db } = appliance.app;
+  try {
+    const barcode = (await db.query<{ barcode: string }>(
+      "select barcode from goods where id = 3",
+    ))[0].barcode;
+
+    await t.step("binding needs the token", async () => {
+      const r = await call(appliance, "POST", "/api/labels/AC:99:00:00:00:01/bind", {
+        body: JSON.stringify({ barcode }),
+      });
+      assert.equal(r.status, 401);
+      assert.equal(
+        (await db.query("select 1 from label_bindings where mac = 'AC:99:00:00:00:01'")).length,
+        0,
+      );
+    });
+
+    await t.step("every malformed bind is answered with what is wrong", async () => {
+      const cases: [string, string | undefined, number, RegExp][] = [
+        ["AC:99:00:00:00:01", "not json", 400, /must be JSON/],
+        ["AC:99:00:00:00:01", "[1]", 400, /JSON object/],
+        ["AC:99:00:00:00:01", "{}", 400, /barcode must be/],
+        ["AC:99:00:00:00:01", JSON.stringify({ barcode: 690 }), 400, /barcode must be/],
+        ["AC:99:00:00:00:01", JSON.stringify({ barcode: "x".repeat(65) }), 400, /1\.\.64/],
+        ["A".repeat(65), JSON.stringify({ barcode }), 400, /MAC must be/],
+        ["AC:99:00:00:00:01", JSON.stringify({ barcode, device: "no prefix" }), 400, /device/],
+        ["AC:99:00:00:00:01", JSON.stringify({ barcode: "0000000000000" }), 404, /unknown goods/],
+      ];
+      for (const [mac, body, status, message] of cases) {
+        const r = await call(appliance, "POST", `/api/labels/${encodeURIComponent(mac)}/bind`, {
+          token: TOKEN,
+          body,
+        });
+        assert.equal(r.status, status, `${mac} ${body}: ${r.text}`);
+        assert.match(JSON.parse(r.text).error, message);
+      }
+      assert.equal(
+        (await db.query("select 1 from label_bindings where mac like 'AC:99%'")).length,
+        0,
+      );
+    });
+
+    await t.step("a bind by barcode binds, names its base station, and is audited", async () => {
+      const r = await call(appliance, "POST", "/api/labels/AC:99:00:00:00:01/bind", {
+        token: TOKEN,
+        body: JSON.stringify({ barcode, device: "DZBQ_0042" }),
+      });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(JSON.parse(r.text).gid, 3);
+      const rows = await db.query<{ goods_id: number; equip_id: string }>(
+        `select b.goods_id, d.equip_id from label_bindings b join label_devices d using (mac)
+         where mac = 'AC:99:00:00:00:01'`,
+      );
+      assert.deepEqual(rows, [{ goods_id: 3, equip_id: "DZBQ_0042" }]);
+      const [line] = await recentAudit(db, 1);
+      assert.equal(line.action, "label.bind");
+      assert.equal(line.target, "AC:99:00:00:00:01");
+      assert.equal(line.actor, "adminToken");
+      assert.equal(line.detail.barcode, barcode);
+      // The Labels view finds it by its base station.
+      const page = await call(appliance, "GET", "/console/labels?q=DZBQ_0042");
+      assert.match(page.text, /data-mac="AC:99:00:00:00:01"/);
+      assert.doesNotMatch(page.text, /data-mac="AC:23:3F/);
+    });
+
+    await t.step("/events streams app events as Server-Sent Events", async () => {
+      const response = await fetch(`http://127.0.0.1:${appliance.app.admin!.port}/events`);
+      assert.equal(response.headers.get("content-type"), "text/event-stream; charset=utf-8");
+      const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+      let received = "";
+      try {
+        received += (await reader.read()).value;
+        await appliance.device("DZC_0077");
+        await eventually(async () => {
+          received += (await reader.read()).value;
+          return received.includes("event: device-login");
+        }, "device-login event");
+        assert.match(received, /event: device-login\ndata: \{"equipId":"DZC_0077","kind":"DZC"\}/);
+      } finally {
+        await reader.cancel();
+      }
+    });
+
+    await t.step("/alerts is JSON with the rules' bounds", async () => {
+      const r = await call(appliance, "GET", "/alerts");
+      assert.equal(r.status, 200);
+      const body = JSON.parse(r.text);
+      assert.deepEqual(body.alerts, []);
+      assert.equal(body.bounds.deviceOfflineMinutes, 2);
+    });
+  } finally {
+    await appliance.stop();
+  }
+});
+
+Deno.test(`console beyond loopback: the cookie reads, it never writes (${backend})`, async () => {
+  const appliance = await startTestAppliance(backend, {
+    config: { adminEnabled: true, adminHost: "0.0.0.0", adminPort: 0, adminToken: TOKEN },
+  });
+  try {
+    const cookie = `lang=zh; newretail_token=${encodeURIComponent(TOKEN)}`;
+    assert.equal((await call(appliance, "GET", "/console/devices")).status, 401);
+    // A browser without the token gets the frame with the token field only, and the script.
+    const port = appliance.app.admin!.port;
+    const stranger = await fetch(`http://127.0.0.1:${port}/console/devices`, {
+      headers: { accept: "text/html" },
+    });
+    const strangerPage = await stranger.text();
+    assert.equal(stranger.status, 401);
+    assert.match(strangerPage, /id="token-form"/);
+    assert.match(strangerPage, /data-mode="login"/);
+    assert.doesNotMatch(strangerPage, /data-device=/);
+    const script = await fetch(`http://127.0.0.1:${port}/console/app.js`);
+    assert.equal(script.status, 200);
+    assert.match(await script.text(), /EventSource/);
+    assert.equal((await call(appliance, "GET", "/events")).status, 401);
+    const page = await call(appliance, "GET", "/console/devices", { cookie });
+    assert.equal(page.status, 200);
+    assert.match(page.text, /<html lang="zh-CN">/);
+    const wrong = await call(appliance, "GET", "/", { cookie: "newretail_token=wrong-token-x" });
+    assert.equal(wrong.status, 401);
+    const write = await call(appliance, "POST", "/api/teach-in", {
+      cookie,
+      body: JSON.stringify({ minutes: 5 }),
+    });
+    assert.equal(write.status, 401, "a cookie alone never writes");
+    const withToken = await call(appliance, "POST", "/api/teach-in", {
+      token: TOKEN,
+      body: JSON.stringify({ minutes: 5 }),
+    });
+    assert.equal(withToken.status, 200);
+  } finally {
+    await appliance.stop();
+  }
+});
