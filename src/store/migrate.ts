@@ -12,6 +12,7 @@ import push from "./migrations/003_push.sql" with { type: "text" };
 import odoo from "./migrations/004_odoo.sql" with { type: "text" };
 import deviceDisabled from "./migrations/005_device_disabled.sql" with { type: "text" };
 import trust from "./migrations/006_trust.sql" with { type: "text" };
+import stockMoves from "./migrations/008_stock_moves.sql" with { type: "text" };
 
 /** One migration. */
 export interface Migration {
@@ -28,6 +29,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 4, name: "odoo", sql: odoo },
   { version: 5, name: "device_disabled", sql: deviceDisabled },
   { version: 6, name: "trust", sql: trust },
+  { version: 8, name: "stock_moves", sql: stockMoves },
 ];
 
 // Any constant works: it only has to be the same in every process migrating this database.

@@ -255,6 +255,15 @@ export async function recordRefillAttempt(
   );
 }
 
+/** Records why an open job is not sent now (it waits: no stock in the stock room, …). */
+export async function noteRefillWait(db: Queryable, id: number, reason: string): Promise<void> {
+  await db.query(
+    `update refill_jobs set last_error = $2, updated_at = now()
+     where id = $1 and state = 'open' and last_error is distinct from $2`,
+    [id, reason],
+  );
+}
+
 /** Marks a job acknowledged by an AGV. Returns false when it was no longer open. */
 export async function completeRefillJob(
   db: Queryable,
