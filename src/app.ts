@@ -23,7 +23,8 @@ import { watchDisabledDevices } from "./server/disabled_devices.ts";
 import { GoodsCache } from "./store/goods_cache.ts";
 import { GoodsPushWorker } from "./push/goods_push.ts";
 import { RefillDispatcher } from "./push/refill_dispatcher.ts";
-import { configureStock } from "./store/stock_moves.ts";
+import { configureStock, negativeStock } from "./store/stock_moves.ts";
+import { openRefillJobs as openRefills } from "./store/refill_stock.ts";
 import { DiscoveryResponder } from "./discovery/responder.ts";
 import { PaymentServices } from "./payment/service.ts";
 import { odooSettings } from "./upstream/odoo/settings.ts";
@@ -212,6 +213,10 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
           probes.payment?.() ?? { state: "off", detail: "payment server not configured" },
         odoo: odoo ? () => odooHealthComponent(odoo.health()) : undefined,
         refreshMetrics: () => backlog.refresh(),
+        stockAlerts: async () => ({
+          negative: await negativeStock(db),
+          refillJobs: await openRefills(db),
+        }),
         token: config.adminToken,
         api: { db, clock, log },
       });

@@ -52,6 +52,8 @@ export interface AdminDeps {
    * most `databaseTimeoutS` (a dead database does not hang the scrape: the last values are shown).
    */
   refreshMetrics?: () => Promise<void>;
+  /** Stock below zero and refill jobs that wait, for the status page; absent: not shown. */
+  stockAlerts?: () => Promise<StockAlerts>;
   /** Seconds a database ping may take before the database counts as down (default 2). */
   databaseTimeoutS?: number;
   /** Program version for `/healthz` (default "dev"). */
@@ -62,6 +64,30 @@ export interface AdminDeps {
   token?: string;
   /** The JSON API under `/api/`; absent: no API (404). */
   api?: AdminApiDeps;
+}
+
+/** What the status page says about stock (issue 13). */
+export interface StockAlerts {
+  negative: { gid: number; name: string; warehouse: string; quantity: string }[];
+  /** Open refill jobs, and why each waits (null: being offered). */
+  refillJobs: { id: number; gid: number; lastError: string | null }[];
+}
+
+function stockSection(alerts: StockAlerts | undefined): string {
+  if (!alerts) return "";
+  const negative = alerts.negative.map((n) =>
+    `<li>goods ${n.gid} ${escapeHtml(n.name)} in ${escapeHtml(n.warehouse)}: ${
+      escapeHtml(n.quantity)
+    }</li>`
+  ).join("");
+  const jobs = alerts.refillJobs.map((j) =>
+    `<li>job ${j.id}, goods ${j.gid}${j.lastError ? `: ${escapeHtml(j.lastError)}` : ""}</li>`
+  ).join("");
+  return `<p>negative stock: <b>${alerts.negative.length}</b>${
+    negative ? `</p><ul class="negative">${negative}</ul>` : "</p>"
+  }
+<p>open refill jobs: <b>${alerts.refillJobs.length}</b>${jobs ? `</p><ul>${jobs}</ul>` : "</p>"}
+`;
 }
 
 /** A running admin server. */
@@ -139,7 +165,11 @@ function escapeHtml(text: string): string {
     .replaceAll('"', "&quot;").replaceAll("'", "&#39;");
 }
 
-function devicesPage(devices: DeviceView[], health: HealthReport): string {
+function devicesPage(
+  devices: DeviceView[],
+  health: HealthReport,
+  alerts?: StockAlerts,
+): string {
   const rows = devices.map((d) =>
     `<tr class="${d.online ? "on" : "off"}"><td>${escapeHtml(d.equipId)}</td><td>${
       escapeHtml(d.kind)
@@ -160,7 +190,9 @@ td,th{padding:.25em .75em;border-bottom:1px solid #ddd;text-align:left}
   } · payment server ${escapeHtml(health.payment.state)} · version ${escapeHtml(health.version)}</p>
 <p>${online} of ${devices.length} devices online. <a href="/metrics">metrics</a> ·
 <a href="/devices">devices (JSON)</a> · <a href="/healthz">health (JSON)</a></p>
-<table><thead><tr><th>device</th><th>kind</th><th>state</th><th>address</th><th>last seen</th></tr></thead>
+${
+    stockSection(alerts)
+  }<table><thead><tr><th>device</th><th>kind</th><th>state</th><th>address</th><th>last seen</th></tr></thead>
 <tbody>
 ${rows}
 </tbody></table></body></html>
@@ -256,8 +288,10 @@ export function createAdminHandler(
           return json(await devices());
         case "/": {
           const report = await health();
-          const list = report.database.state === "up" ? await devices() : [];
-          return new Response(devicesPage(list, report), {
+          const up = report.database.state === "up";
+          const list = up ? await devices() : [];
+          const alerts = up && deps.stockAlerts ? await deps.stockAlerts() : undefined;
+          return new Response(devicesPage(list, report, alerts), {
             status: report.status === "ok" ? 200 : 503,
             headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" },
           });

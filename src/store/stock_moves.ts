@@ -8,6 +8,7 @@
  */
 import type { Database, Queryable } from "./database.ts";
 import { UserError } from "../errors.ts";
+import { requireWholePieces } from "../fields.ts";
 
 /** Why stock moved. */
 export type MoveReason = "sale" | "receipt" | "refill" | "adjustment" | "upstream";
@@ -180,16 +181,23 @@ export interface Adjustment {
 /**
  * Sets a goods' stock in a warehouse to a counted quantity with one `adjustment` move for the
  * difference (none when it already matches). Returns the move, or null when nothing changed.
- * Throws {@link UserError} for unknown goods or warehouses and a missing note.
+ * Throws {@link UserError} for unknown goods or warehouses, a malformed quantity, a missing note.
  */
 export function adjustStock(db: Database, adjustment: Adjustment): Promise<StockMove | null> {
   if (adjustment.note.trim() === "") throw new UserError("an adjustment needs a reason");
+  if (!/^\d{1,11}(\.\d{1,3})?$/.test(adjustment.quantity)) {
+    throw new UserError(
+      `the counted quantity must be >= 0 with at most 3 decimals, got ${adjustment.quantity}`,
+    );
+  }
   return db.transaction(async (tx) => {
     // The goods row is locked so that two counts of the same goods do not both apply.
-    const [goods] = await tx.query("select 1 from goods where id = $1 for update", [
-      adjustment.gid,
-    ]);
+    const [goods] = await tx.query<{ name: string; weighed: boolean }>(
+      "select name, weighed from goods where id = $1 for update",
+      [adjustment.gid],
+    );
     if (!goods) throw new UserError(`unknown goods: gid ${adjustment.gid}`);
+    requireWholePieces(goods, adjustment.quantity, "quantity");
     const [wh] = await tx.query<{ id: number }>("select id from warehouses where code = $1", [
       adjustment.warehouse,
     ]);
