@@ -1,12 +1,16 @@
 #!/bin/sh
-# newretail installer. Run from the unpacked release (dist/newretail/), as root:
+# newretail installer. Run from the unpacked release (what newretail-VERSION-linux-ARCH.run
+# unpacks and runs, or dist/newretail/ of deno task bundle), as root:
 #
 #   sudo ./install.sh                 install or upgrade, enable the systemd unit
 #   sudo ./install.sh --uninstall     remove the program and the unit; keep config and data
 #   ./install.sh --root DIR           the same into a scratch root (for tests and image builds)
 #
 # Installs the compiled binary `newretail` when it is beside this script, else the bundle
-# (newretail.js + PGlite's files) with a Deno runtime (--deno PATH, or the `deno` on PATH).
+# (newretail.js + PGlite's files) with a Deno runtime (bin/deno of the release, --deno PATH, or
+# the `deno` on PATH) as /opt/newretail/releases/VERSION, pointed to by /opt/newretail/current.
+# An upgrade keeps the previous release (/opt/newretail/previous) and copies the embedded
+# database before the new release migrates it: `newretail rollback` returns to both.
 # Idempotent: a second run changes nothing and says so. Never overwrites an existing config.
 set -eu
 
@@ -15,7 +19,8 @@ usage() {
 Usage: install.sh [--root DIR] [--deno PATH] [--no-start] [--uninstall] [--help]
 
   --root DIR    install into DIR instead of / (no systemctl calls, no service start)
-  --deno PATH   Deno runtime to install with the bundle (default: `deno` on PATH)
+  --deno PATH   Deno runtime to install with the bundle (default: the release's bin/deno,
+                else `deno` on PATH)
   --no-start    do not (re)start the service after installing
   --uninstall   remove program, launcher and unit; keep /etc/newretail and /var/lib/newretail
 EOF
@@ -159,11 +164,16 @@ if [ -f "$SRC/newretail" ] && [ -x "$SRC/newretail" ]; then
   MODE=binary
 elif [ -f "$SRC/newretail.js" ]; then
   MODE=bundle
-  for f in pglite.wasm initdb.wasm pglite.data; do
+  for f in pglite_worker.js pglite.wasm initdb.wasm pglite.data VERSION launcher.sh; do
     [ -f "$SRC/$f" ] || die "$SRC/$f is missing: rebuild with deno task bundle"
   done
+  VERSION=$(cat "$SRC/VERSION")
+  case "$VERSION" in "" | */* | .*) die "$SRC/VERSION does not hold a version" ;; esac
+  REL=$LIB/releases/$VERSION
+  if [ -z "$DENO_SRC" ] && [ -x "$SRC/bin/deno" ]; then DENO_SRC=$SRC/bin/deno; fi
   if [ -z "$DENO_SRC" ]; then
-    DENO_SRC=$(command -v deno 2>/dev/null) || die "no Deno runtime: install deno or pass --deno PATH"
+    DENO_SRC=$(command -v deno 2>/dev/null) ||
+      die "no Deno runtime: use the release file newretail-VERSION-linux-ARCH.run (it carries one), install deno, or pass --deno PATH"
   fi
   DENO_SRC=$(readlink -f "$DENO_SRC") || die "--deno $DENO_SRC not found"
   [ -x "$DENO_SRC" ] || die "--deno $DENO_SRC is not an executable"
@@ -213,34 +223,36 @@ dir "$CACHE_DIR" 750 "$OWNER"
 if [ "$MODE" = binary ]; then
   put "$SRC/newretail" "$BIN" 755
   remove "$LIB/newretail.js"
+  for f in VERSION README.md; do
+    if [ -f "$SRC/$f" ]; then put "$SRC/$f" "$LIB/$f" 644; fi
+  done
+  put "$SRC/config.example.json" "$LIB/config.example.json" 644
 else
-  for f in newretail.js pglite.wasm initdb.wasm pglite.data; do put "$SRC/$f" "$LIB/$f" 644; done
-  put "$DENO_SRC" "$LIB/bin/deno" 755
+  # A release of the older flat layout (/opt/newretail/newretail.js) becomes the previous one.
+  if [ -f "$ROOT$LIB/newretail.js" ] && [ ! -e "$ROOT$LIB/current" ]; then
+    old=$(cat "$ROOT$LIB/VERSION" 2>/dev/null || echo unknown)
+    [ "$old" != "$VERSION" ] || old="$old-flat"
+    mkdir -p "$ROOT$LIB/releases/$old" || die "cannot create $LIB/releases/$old"
+    for f in newretail.js pglite_worker.js pglite.wasm initdb.wasm pglite.data pglite-template.tar.gz bin VERSION README.md config.example.json; do
+      if [ -e "$ROOT$LIB/$f" ]; then mv "$ROOT$LIB/$f" "$ROOT$LIB/releases/$old/" || die "cannot move $LIB/$f"; fi
+    done
+    ln -s "releases/$old" "$ROOT$LIB/current" || die "cannot link $LIB/current"
+    say "moved the installed release $old to $LIB/releases/$old"
+    CHANGED=1
+  fi
+  for f in newretail.js pglite_worker.js pglite.wasm initdb.wasm pglite.data VERSION config.example.json newretail.service; do
+    put "$SRC/$f" "$REL/$f" 644
+  done
+  # The pre-initialised embedded database, when the release carries it (the appliance looks
+  # for it beside newretail.js).
+  for f in pglite-template.tar.gz README.md; do
+    if [ -f "$SRC/$f" ]; then put "$SRC/$f" "$REL/$f" 644; fi
+  done
+  put "$DENO_SRC" "$REL/bin/deno" 755
   # The launcher asks the bundle for the permissions the current config needs (with read and
   # env only), then runs it with exactly those: editing the config never needs a reinstall.
-  cat >"$TMP/launcher" <<EOF
-#!/bin/sh
-# newretail launcher, written by install.sh: runs $LIB/newretail.js on the bundled Deno runtime
-# with the permissions its configuration needs (see: newretail permissions --help).
-set -eu
-LIB=$LIB
-# Deno's own cache (compiled code): the unit's CacheDirectory, also for commands run by hand.
-export DENO_DIR="\${DENO_DIR:-$CACHE_DIR/deno}" DENO_NO_UPDATE_CHECK=1
-set -- "\${@:-serve}"
-RUN="\$LIB/bin/deno run --quiet --no-config --no-lock --no-remote --no-npm --unstable-net --no-prompt"
-flags=\$(\$RUN --allow-read --allow-env "\$LIB/newretail.js" permissions -- "\$@")
-nl='
-'
-IFS=\$nl
-set -f
-exec \$LIB/bin/deno run --quiet --no-config --no-lock --no-remote --no-npm --unstable-net --no-prompt \$flags "\$LIB/newretail.js" "\$@"
-EOF
-  put "$TMP/launcher" "$BIN" 755
+  put "$SRC/launcher.sh" "$BIN" 755
 fi
-for f in VERSION README.md; do
-  if [ -f "$SRC/$f" ]; then put "$SRC/$f" "$LIB/$f" 644; fi
-done
-put "$SRC/config.example.json" "$LIB/config.example.json" 644
 
 # Configuration: from the example the first time only.
 if [ -f "$ROOT$CONF_DIR/config.json" ]; then
@@ -292,12 +304,57 @@ fi
 
 # Check the configuration with the installed program (one line naming a bad key).
 if [ "$MODE" = bundle ]; then
-  CHECK="$ROOT$LIB/bin/deno run --quiet --no-config --no-lock --no-remote --no-npm --unstable-net --no-prompt --allow-read --allow-env $ROOT$LIB/newretail.js"
+  CHECK="$ROOT$REL/bin/deno run --quiet --no-config --no-lock --no-remote --no-npm --unstable-net --no-prompt --allow-read --allow-env $ROOT$REL/newretail.js"
 else
   CHECK="$ROOT$BIN"
 fi
-if ! $CHECK check-config --config "$ROOT$CONF_DIR/config.json" >/dev/null 2>"$TMP/check"; then
+if ! $CHECK check-config --config "$ROOT$CONF_DIR/config.json" >"$TMP/config" 2>"$TMP/check"; then
   die "$CONF_DIR/config.json: $(head -n 1 "$TMP/check")"
+fi
+
+# Switch to this release. An upgrade stops the service, keeps the release it replaces as
+# previous, and copies the embedded database before this release migrates it.
+if [ "$MODE" = bundle ]; then
+  CUR=$(readlink "$ROOT$LIB/current" 2>/dev/null || true)
+  if [ "$CUR" != "releases/$VERSION" ]; then
+    if [ -n "$CUR" ]; then
+      OLD=${CUR#releases/}
+      if [ "$REAL" = 1 ] && systemctl is-active --quiet newretail.service 2>/dev/null; then
+        systemctl stop newretail.service || die "cannot stop newretail for the upgrade"
+        say "stopped newretail $OLD for the upgrade"
+      fi
+      STATE=$(sed -n 's/^ *"stateDir": "\(.*\)",*$/\1/p' "$TMP/config")
+      case "$STATE" in /*) ;; *) STATE=$STATE_DIR/$STATE ;; esac
+      if [ -n "$(sed -n 's/^ *"databaseUrl": "\(..*\)",*$/\1/p' "$TMP/config")" ]; then
+        printf 'from=%s\ndatabase=postgres\n' "$OLD" >"$TMP/upgraded"
+        say "PostgreSQL: back it up before $VERSION migrates it (newretail backup FILE runs pg_dump)"
+      elif [ -d "$ROOT$STATE/db" ]; then
+        COPY=$STATE/db.before-$VERSION
+        rm -rf "$ROOT$COPY"
+        cp -a "$ROOT$STATE/db" "$ROOT$COPY" || die "cannot copy the database to $COPY"
+        printf 'from=%s\ndatabase=%s\ncopy=%s\n' "$OLD" "$STATE/db" "$COPY" >"$TMP/upgraded"
+        say "copied the embedded database to $COPY before $VERSION migrates it (newretail rollback returns to it)"
+      else
+        printf 'from=%s\n' "$OLD" >"$TMP/upgraded"
+      fi
+      cp "$TMP/upgraded" "$ROOT$REL/UPGRADED_FROM" || die "cannot write $REL/UPGRADED_FROM"
+      ln -sfn "$CUR" "$ROOT$LIB/previous.new" && mv -T "$ROOT$LIB/previous.new" "$ROOT$LIB/previous" ||
+        die "cannot link $LIB/previous"
+    fi
+    ln -sfn "releases/$VERSION" "$ROOT$LIB/current.new" && mv -T "$ROOT$LIB/current.new" "$ROOT$LIB/current" ||
+      die "cannot link $LIB/current"
+    say "current release: $VERSION${CUR:+ (previous: ${CUR#releases/})}"
+    CHANGED=1
+  fi
+  # Two releases are kept: current and previous.
+  PREV=$(readlink "$ROOT$LIB/previous" 2>/dev/null || true)
+  for d in "$ROOT$LIB"/releases/*; do
+    [ -d "$d" ] || continue
+    name=${d##*/}
+    if [ "$name" != "$VERSION" ] && [ "releases/$name" != "$PREV" ]; then
+      remove "$LIB/releases/$name"
+    fi
+  done
 fi
 
 if [ "$REAL" = 1 ] && [ "$START" = 1 ]; then

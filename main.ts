@@ -16,6 +16,8 @@ import { bindingsCommand } from "./src/cli/bindings.ts";
 import { pushGoodsCommand, refillCommand } from "./src/cli/push.ts";
 import { positionsCommand } from "./src/cli/positions.ts";
 import { permissionsCommand } from "./src/cli/permissions.ts";
+import { backupCommand, restoreCommand } from "./src/cli/backup.ts";
+import { rollbackCommand } from "./src/cli/rollback.ts";
 import { stockCommand } from "./src/cli/stock.ts";
 
 /** Command name → runner (resolves with the exit code). */
@@ -33,6 +35,9 @@ export const COMMANDS: Record<string, { run(args: string[]): Promise<number>; su
   odoo: { run: odooCommand, summary: "Odoo upstream: check the connection, pull the catalogue" },
   outbox: { run: outboxCommand, summary: "deliveries owed to Odoo: list, retry" },
   bindings: { run: bindingsCommand, summary: "import shelf-label bindings and RFID tags (CSV)" },
+  backup: { run: backupCommand, summary: "back up the database to a file (also while serving)" },
+  restore: { run: restoreCommand, summary: "replace the database with a backup (service stopped)" },
+  rollback: { run: rollbackCommand, summary: "return to the release before the last upgrade" },
   permissions: {
     run: permissionsCommand,
     summary: "print the Deno permission flags serve needs with this configuration",

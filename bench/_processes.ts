@@ -16,6 +16,8 @@ export interface ServerProcess {
   port: number;
   /** Resident set size now, in bytes. */
   rss(): Promise<number>;
+  /** Peak resident set size since start (VmHWM), in bytes. */
+  peakRss(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -27,9 +29,9 @@ export function freePort(): number {
   return port;
 }
 
-async function rssOf(pid: number): Promise<number> {
+async function rssOf(pid: number, field = "VmRSS"): Promise<number> {
   const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+  const kb = Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN);
   return kb * 1024;
 }
 
@@ -56,6 +58,7 @@ function wrap(name: string, child: Deno.ChildProcess, port: number, cleanup: () 
     pid: child.pid,
     port,
     rss: () => rssOf(child.pid),
+    peakRss: () => rssOf(child.pid, "VmHWM"),
     async stop() {
       try {
         child.kill("SIGTERM");
@@ -91,6 +94,8 @@ export interface ApplianceProcessOptions {
   backend: "postgres" | "pglite";
   /** Extra `NEWRETAIL_*` settings. */
   env?: Record<string, string>;
+  /** PGlite: this state directory (kept), instead of a fresh temporary one. */
+  stateDir?: string;
 }
 
 /**
@@ -126,10 +131,12 @@ export async function startApplianceProcess(
     if (!seed.success) throw new Error("seed-demo failed");
     cleanup = created.drop;
   } else {
-    const stateDir = await Deno.makeTempDir({ prefix: "newretail-bench-" });
+    const stateDir = options.stateDir ?? await Deno.makeTempDir({ prefix: "newretail-bench-" });
     env.DATABASE_URL = "";
     env.NEWRETAIL_STATE_DIR = stateDir;
-    cleanup = () => Deno.remove(stateDir, { recursive: true });
+    cleanup = options.stateDir
+      ? () => Promise.resolve()
+      : () => Deno.remove(stateDir, { recursive: true });
   }
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", `${ROOT}main.ts`, "serve"],

@@ -3,7 +3,8 @@
  * same run, and writes bench/RESULTS.md. Loopback only, bounded in connections and time.
  *
  * Usage: deno run -A bench/run.ts [--quick] [--only NAME[,NAME]] [--out FILE]
- * Scenarios: fairness, throughput, storm, memory, openloop, push, payment.
+ * Scenarios: fairness, throughput, storm, memory, openloop, push, payment, startup.
+ * `--counts N[,N]` replaces the connection counts of throughput, storm and memory (short runs).
  *
  * @module
  */
@@ -26,6 +27,8 @@ export interface BenchContext {
   quick: boolean;
   backends: ("postgres" | "pglite")[];
   report: Report;
+  /** Connection counts in place of a scenario's own (`--counts`). */
+  counts?: number[];
 }
 
 /** A results table in the report. */
@@ -92,7 +95,7 @@ async function loop(server: ServerProcess, connections: number, seconds: number,
 
 /** getGoods by barcode, closed loops, against echo, per connection count and backend. */
 async function throughput(ctx: BenchContext) {
-  const counts = ctx.quick ? [1, 100, 1000] : [1, 100, 1000, 10_000];
+  const counts = ctx.counts ?? (ctx.quick ? [1, 100, 1000] : [1, 100, 1000, 10_000]);
   const seconds = ctx.quick ? 3 : 8;
   const rows: (string | number)[][] = [];
   for (const c of counts) {
@@ -169,7 +172,7 @@ async function fairness(ctx: BenchContext) {
 
 /** Login storm: C devices connect and log in at once. */
 async function storm(ctx: BenchContext) {
-  const counts = ctx.quick ? [100, 1000] : [1, 100, 1000, 10_000];
+  const counts = ctx.counts ?? (ctx.quick ? [100, 1000] : [1, 100, 1000, 10_000]);
   const rows: (string | number)[][] = [];
   const timeStorm = async (server: ServerProcess, c: number, login: boolean) => {
     const t0 = performance.now();
@@ -209,7 +212,7 @@ async function storm(ctx: BenchContext) {
 
 /** RSS with C idle logged-in devices, heartbeats running. */
 async function memory(ctx: BenchContext) {
-  const counts = ctx.quick ? [1000] : [1, 100, 1000, 10_000];
+  const counts = ctx.counts ?? (ctx.quick ? [1000] : [1, 100, 1000, 10_000]);
   const holdS = ctx.quick ? 4 : 12;
   const rows: (string | number)[][] = [];
   const hold = async (server: ServerProcess, c: number, login: boolean) => {
@@ -221,9 +224,10 @@ async function memory(ctx: BenchContext) {
     });
     await new Promise((r) => setTimeout(r, holdS * 1000));
     const after = await server.rss();
+    const peak = await server.peakRss();
     const alive = devices.filter((d) => !d.closed).length;
     closeDevices(devices);
-    return { before, after, alive };
+    return { before, after, peak, alive };
   };
   const mb = (b: number) => (b / 1048576).toFixed(0);
   for (const c of counts) {
@@ -234,17 +238,22 @@ async function memory(ctx: BenchContext) {
         () => startApplianceProcess({ backend, env: { NEWRETAIL_HEARTBEAT_INTERVAL_S: "2" } }),
         (s) => hold(s, c, true),
       );
-      row.push(mb(r.before), mb(r.after), `${r.alive}/${c}`);
+      row.push(mb(r.before), mb(r.after), mb(r.peak), `${r.alive}/${c}`);
     }
     rows.push(row);
   }
   ctx.report.table(
     "Memory: idle logged-in devices",
-    `RSS in MiB of the server process after C devices logged in and stayed ${holdS} s with the server's heartbeat every 2 s (answered). "alive" counts devices still connected at the end.`,
+    `RSS in MiB of the server process after C devices logged in and stayed ${holdS} s with the server's heartbeat every 2 s (answered); "peak" is the process's highest RSS since it started on a fresh database with the demo catalogue (VmHWM). "alive" counts devices still connected at the end.`,
     [
       "C",
       "echo RSS",
-      ...ctx.backends.flatMap((b) => [`${b} RSS idle`, `${b} RSS with C`, `${b} alive`]),
+      ...ctx.backends.flatMap((b) => [
+        `${b} RSS idle`,
+        `${b} RSS with C`,
+        `${b} peak`,
+        `${b} alive`,
+      ]),
     ],
     rows,
   );
@@ -339,6 +348,7 @@ if (import.meta.main) {
       only: { type: "string" },
       out: { type: "string" },
       backends: { type: "string" },
+      counts: { type: "string" },
     },
   });
   const names = values.only ? values.only.split(",") : Object.keys(SCENARIOS);
@@ -349,7 +359,8 @@ if (import.meta.main) {
       | "pglite"
     )[];
   const report = new Report();
-  const ctx: BenchContext = { quick: values.quick ?? false, backends, report };
+  const counts = values.counts?.split(",").map(Number);
+  const ctx: BenchContext = { quick: values.quick ?? false, backends, report, counts };
   const started = new Date();
   for (const name of names) {
     console.error(`[bench] ${name} …`);

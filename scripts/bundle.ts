@@ -1,8 +1,9 @@
 /**
  * `deno task bundle`: the installable form that runs on a plain Deno runtime, in `dist/newretail/`:
  * `newretail.js` (every module, npm packages and the SQL migrations inlined by `deno bundle`),
+ * `pglite_worker.js` (the embedded database's worker thread, bundled the same way),
  * PGlite's wasm and data files beside it (PGlite loads them relative to the module), and what
- * `install.sh` installs with it (the unit, the example config, the operations guide).
+ * `install.sh` installs with it (the launcher, the unit, the example config, the guide).
  * The bundle is checked to import nothing but `node:` built-ins, so it runs offline.
  *
  * @module
@@ -16,6 +17,7 @@ const pgliteDist = new URL("node_modules/@electric-sql/pglite/dist/", root);
 const PGLITE_FILES = ["pglite.wasm", "initdb.wasm", "pglite.data"];
 const SHIPPED = [
   ["install.sh", "install.sh"],
+  ["scripts/launcher.sh", "launcher.sh"],
   ["systemd/newretail.service", "newretail.service"],
   ["config.example.json", "config.example.json"],
   ["README.md", "README.md"],
@@ -49,25 +51,24 @@ try {
 } catch {
   await run(["install", "--quiet"]);
 }
-await run([
-  "bundle",
-  "--quiet",
-  "--platform",
-  "deno",
-  "--output",
-  decodeURIComponent(new URL("newretail.js", out).pathname),
-  "main.ts",
-]);
-
-const bundle = await Deno.readTextFile(new URL("newretail.js", out));
-const external = [...bundle.matchAll(/(?:from|import)\s*\(?\s*["']((?!node:)[a-z]+:[^"']*)["']/g)]
-  .map((m) => m[1]);
-if (external.length > 0) {
-  throw new Error(`the bundle still imports ${[...new Set(external)].join(", ")}`);
+// The embedded database runs in a worker of its own module (src/store/pglite.ts loads
+// pglite_worker.js from beside the bundle).
+const BUNDLES = [["newretail.js", "main.ts"], ["pglite_worker.js", "src/store/pglite_worker.ts"]];
+for (const [file, entry] of BUNDLES) {
+  const output = decodeURIComponent(new URL(file, out).pathname);
+  await run(["bundle", "--quiet", "--platform", "deno", "--output", output, entry]);
+  const bundle = await Deno.readTextFile(new URL(file, out));
+  const external = [
+    ...bundle.matchAll(/(?:from|import)\s*\(?\s*["']((?!node:)[a-z]+:[^"']*)["']/g),
+  ].map((m) => m[1]);
+  if (external.length > 0) {
+    throw new Error(`${file} still imports ${[...new Set(external)].join(", ")}`);
+  }
 }
 for (const name of PGLITE_FILES) await Deno.copyFile(new URL(name, pgliteDist), new URL(name, out));
 for (const [from, to] of SHIPPED) await Deno.copyFile(new URL(from, root), new URL(to, out));
 await Deno.chmod(new URL("install.sh", out), 0o755);
+await Deno.chmod(new URL("launcher.sh", out), 0o755);
 const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", root)));
 await Deno.writeTextFile(new URL("VERSION", out), `${config.version}\n`);
 const where = decodeURIComponent(out.pathname);

@@ -48,7 +48,15 @@ export interface OpenedDatabase {
  */
 export async function openDatabase(config: Config, log?: Logger): Promise<OpenedDatabase> {
   if (config.databaseUrl) return { db: openPostgres(config.databaseUrl, { log }), created: false };
-  const db = await openPglite(config.stateDir);
+  const db = await openPglite(config.stateDir, {
+    // Not restarted in place: exiting lets systemd (Restart=on-failure) start a fresh process,
+    // which reopens the directory through PostgreSQL's crash recovery.
+    onCrash(error) {
+      log?.error("embedded database crashed: exiting for a restart", { error: error.message });
+      Deno.exit(70);
+    },
+  });
+  if (db.fromTemplate) log?.info("new embedded database started from the shipped template");
   return { db, created: db.created };
 }
 

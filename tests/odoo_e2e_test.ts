@@ -68,6 +68,9 @@ for (const backend of backends()) {
           strictEqual(health.odoo.version, "17.0-20240709");
           strictEqual(health.odoo.warehouse, "1 WH");
           strictEqual(health.odoo.outboxFailed, 0);
+          // Generated once with the database; part of every reference left in Odoo.
+          ok(/^[0-9a-f]{12}$/.test(health.odoo.installationId), health.odoo.installationId);
+          strictEqual(health.odoo.installationId, appliance.app.odoo!.health().installationId);
           const metrics = await (await fetch(`${admin}/metrics`)).text();
           ok(/newretail_odoo_outbox\{state="pending"\} 0/.test(metrics), metrics);
           ok(/newretail_odoo_up 1/.test(metrics), metrics);
@@ -125,6 +128,12 @@ for (const backend of backends()) {
           );
           strictEqual(pickings.length, 1);
           strictEqual(pickings[0].state, "done");
+          ok(
+            String(pickings[0].origin).includes(
+              `/${appliance.app.odoo!.health().installationId}/R`,
+            ),
+            String(pickings[0].origin),
+          );
           const metrics = appliance.app.metrics.render();
           ok(
             /newretail_odoo_deliveries_total\{kind="stock-receipt",result="delivered"\} 1/.test(

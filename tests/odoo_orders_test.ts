@@ -13,7 +13,7 @@ import type { Database } from "../src/store/database.ts";
 import { createMemoryLogger } from "../src/log.ts";
 import { discoverSite } from "../src/upstream/odoo/site.ts";
 import { CataloguePuller } from "../src/upstream/odoo/catalogue.ts";
-import { setUpstreamEnabled } from "../src/upstream/odoo/local_store.ts";
+import { installationId, setUpstreamEnabled } from "../src/upstream/odoo/local_store.ts";
 import { deliverOrder, enqueueMissedOrders } from "../src/upstream/odoo/orders.ts";
 import { listOutbox, OutboxWorker } from "../src/upstream/odoo/outbox.ts";
 import type { OdooSettings } from "../src/upstream/odoo/settings.ts";
@@ -66,7 +66,15 @@ async function setup(db: Database, odoo: OdooStandin, overrides: Partial<OdooSet
   const site = await discoverSite(client, settings);
   await new CataloguePuller({ db, odoo: client, site, settings, log }).fullPull();
   await setUpstreamEnabled(db, true);
-  const ctx = { db, odoo: client, site, settings, log, shopId: "shop0001" };
+  const ctx = {
+    db,
+    odoo: client,
+    site,
+    settings,
+    log,
+    shopId: "shop0001",
+    installationId: await installationId(db),
+  };
   const worker = new OutboxWorker({
     db,
     log,

@@ -13,7 +13,7 @@ import { createMemoryLogger } from "../src/log.ts";
 import { bookStockReceipt } from "../src/store/stock.ts";
 import { discoverSite } from "../src/upstream/odoo/site.ts";
 import { CataloguePuller } from "../src/upstream/odoo/catalogue.ts";
-import { setUpstreamEnabled } from "../src/upstream/odoo/local_store.ts";
+import { installationId, setUpstreamEnabled } from "../src/upstream/odoo/local_store.ts";
 import { deliverReceipt, receiptOrigin } from "../src/upstream/odoo/receipts.ts";
 import {
   listOutbox,
@@ -31,7 +31,15 @@ async function setup(db: Database, odoo: OdooStandin, maxRefusals = 3) {
   const site = await discoverSite(client, settings);
   await new CataloguePuller({ db, odoo: client, site, settings, log }).fullPull();
   await setUpstreamEnabled(db, true);
-  const ctx: DeliveryContext = { db, odoo: client, site, settings, log, shopId: "shop0001" };
+  const ctx: DeliveryContext = {
+    db,
+    odoo: client,
+    site,
+    settings,
+    log,
+    shopId: "shop0001",
+    installationId: await installationId(db),
+  };
   const worker = new OutboxWorker({
     db,
     log,
@@ -72,7 +80,10 @@ for (const backend of backends()) {
         const row = await outboxRow(db, receiptId);
         strictEqual(row.state, "delivered");
         ok(/^WH\/IN\/\d{5}$/.test(row.odoo_name), row.odoo_name);
-        const origin = receiptOrigin("shop0001", { id: receiptId, ref: "NR-RCPT-1" });
+        const origin = receiptOrigin("shop0001", await installationId(db), {
+          id: receiptId,
+          ref: "NR-RCPT-1",
+        });
         const [picking] = pickingsWithOrigin(odoo, origin);
         strictEqual(picking.state, "done");
         strictEqual(picking.name, row.odoo_name);
@@ -95,7 +106,10 @@ for (const backend of backends()) {
             warehouseId: 1,
             lines: [{ gid: 18, qty: "4" }],
           });
-          const origin = receiptOrigin("shop0001", { id: receiptId, ref: "NR-RCPT-2" });
+          const origin = receiptOrigin("shop0001", await installationId(db), {
+            id: receiptId,
+            ref: "NR-RCPT-2",
+          });
           await worker.runDue();
           let row = await outboxRow(db, receiptId);
           strictEqual(row.state, "pending");
@@ -134,7 +148,10 @@ for (const backend of backends()) {
           await worker.runDue();
           row = await outboxRow(db, receiptId);
           strictEqual(row.state, "delivered");
-          const origin = receiptOrigin("shop0001", { id: receiptId, ref: "D-1" });
+          const origin = receiptOrigin("shop0001", await installationId(db), {
+            id: receiptId,
+            ref: "D-1",
+          });
           strictEqual(pickingsWithOrigin(odoo, origin).length, 1);
         },
       );

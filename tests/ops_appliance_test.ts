@@ -196,13 +196,10 @@ async function fromBundle(backend: Backend, t: Deno.TestContext) {
     await Deno.mkdir(`${work}/root`);
     const installed = await install(`${work}/release`, ["--root", `${work}/root`]);
     assert.equal(installed.code, 0, installed.stderr);
-    // The installed launcher, pointed at the scratch root instead of /opt/newretail.
-    const launcher = (await Deno.readTextFile(`${work}/root/usr/local/bin/newretail`))
-      .replace("LIB=/opt/newretail", `LIB=${work}/root/opt/newretail`)
-      .replace("/var/cache/newretail/deno", `${work}/root/var/cache/newretail/deno`);
-    await Deno.writeTextFile(`${work}/newretail`, launcher);
+    // The installed launcher runs from the scratch root it was installed into.
+    const launcher = `${work}/root/usr/local/bin/newretail`;
     const help = await new Deno.Command("sh", {
-      args: [`${work}/newretail`, "--help"],
+      args: [launcher, "--help"],
       stdout: "piped",
       stderr: "piped",
     }).output();
@@ -229,7 +226,7 @@ async function fromBundle(backend: Backend, t: Deno.TestContext) {
     await Deno.writeTextFile(`${work}/config.json`, JSON.stringify(config, null, 2));
 
     const flags = await new Deno.Command("sh", {
-      args: [`${work}/newretail`, "permissions", "--config", `${work}/config.json`],
+      args: [launcher, "permissions", "--config", `${work}/config.json`],
       stdout: "piped",
       stderr: "piped",
     }).output();
@@ -242,7 +239,7 @@ async function fromBundle(backend: Backend, t: Deno.TestContext) {
 
     const app = await startApplianceProcess(
       "sh",
-      [`${work}/newretail`, "serve", "--config", `${work}/config.json`],
+      [launcher, "serve", "--config", `${work}/config.json`],
       baseEnv(),
       work,
     );

@@ -33,11 +33,11 @@ Deno.test("install.sh into a scratch root", async (t) => {
       for (
         const path of [
           "/usr/local/bin/newretail",
-          "/opt/newretail/newretail.js",
-          "/opt/newretail/pglite.wasm",
-          "/opt/newretail/pglite.data",
-          "/opt/newretail/initdb.wasm",
-          "/opt/newretail/bin/deno",
+          "/opt/newretail/current/newretail.js",
+          "/opt/newretail/current/pglite.wasm",
+          "/opt/newretail/current/pglite.data",
+          "/opt/newretail/current/initdb.wasm",
+          "/opt/newretail/current/bin/deno",
           "/etc/newretail/config.json",
           "/etc/systemd/system/newretail.service",
           "/usr/lib/sysusers.d/newretail.conf",
@@ -78,7 +78,7 @@ Deno.test("install.sh into a scratch root", async (t) => {
       await Deno.writeTextFile(`${release}/newretail.js`, "\n// next version\n", { append: true });
       const r = await install(release, ["--root", root]);
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, /installed \/opt\/newretail\/newretail.js/);
+      assert.match(r.stdout, /installed \/opt\/newretail\/releases\/[^/]+\/newretail.js/);
       assert.match(r.stdout, /kept the existing \/etc\/newretail\/config.json/);
       assert.equal(await Deno.readTextFile(`${root}/etc/newretail/config.json`), edited);
     });

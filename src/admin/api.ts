@@ -16,6 +16,7 @@
  * | `GET /api/stock/negative` | stock below zero, and the open refill jobs |
  * | `POST /api/stock/{gid}/adjust` `{"warehouse","quantity","reason"}` | an inventory count |
  * | `GET /api/audit?limit=N` | the latest audit lines |
+ * | `GET /api/backup` | a consistent snapshot of the embedded database (token always; audited) |
  *
  * @module
  */
@@ -32,6 +33,7 @@ import { adjustStock, goodsStock, movesSince, negativeStock } from "../store/sto
 import { openRefillJobs } from "../store/refill_stock.ts";
 import { UserError } from "../errors.ts";
 import { deviceView } from "./server.ts";
+import { backupRoute } from "./backup.ts";
 
 /** What the API works on, passed in. */
 export interface AdminApiDeps {
@@ -324,6 +326,16 @@ export const API_ROUTES: readonly Route[] = [
     },
   },
   ...stockRoutes(),
+  {
+    // A backup holds every order and customer id: guarded like a write, and audited.
+    method: "GET",
+    path: /^\/api\/backup$/,
+    write: true,
+    handle: async (deps, { request, caller }) => {
+      await audit(deps, caller, "backup", "");
+      return backupRoute(deps.db, deps.log, () => new Date(deps.clock.now()))(request);
+    },
+  },
   {
     method: "GET",
     path: /^\/api\/audit$/,

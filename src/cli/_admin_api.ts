@@ -29,23 +29,33 @@ export async function withStoreOrApi<T>(
   }
 }
 
-/** A client of the admin API at `adminHost:adminPort`, with `adminToken` when set. */
-export function adminApiClient(config: Config): ApiCall {
-  const host = ["0.0.0.0", "::", "[::]"].includes(config.adminHost)
+/** The origin of the running appliance's admin HTTP server (`http://127.0.0.1:8687`). */
+export function adminOrigin(config: Config): string {
+  const host = ["0.0.0.0", "::", "[::]", ""].includes(config.adminHost)
     ? "127.0.0.1"
     : config.adminHost;
-  const base = `http://${
+  return `http://${
     host.includes(":") && !host.startsWith("[") ? `[${host}]` : host
   }:${config.adminPort}`;
+}
+
+/** The headers of an admin API call: JSON, and the bearer token when `adminToken` is set. */
+export function adminHeaders(config: Config): Record<string, string> {
+  return {
+    "content-type": "application/json",
+    ...(config.adminToken ? { authorization: `Bearer ${config.adminToken}` } : {}),
+  };
+}
+
+/** A client of the admin API at `adminHost:adminPort`, with `adminToken` when set. */
+export function adminApiClient(config: Config): ApiCall {
+  const base = adminOrigin(config);
   return async (method, path, body) => {
     let response: Response;
     try {
       response = await fetch(base + path, {
         method,
-        headers: {
-          "content-type": "application/json",
-          ...(config.adminToken ? { authorization: `Bearer ${config.adminToken}` } : {}),
-        },
+        headers: adminHeaders(config),
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (e) {

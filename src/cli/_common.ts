@@ -8,10 +8,18 @@ import { parseArgs } from "node:util";
 import { type Config, ConfigError, type ConfigKey, loadConfig } from "../config/config.ts";
 import { type Database, DatabaseLockedError, DatabaseUnavailableError } from "../store/database.ts";
 import { openDatabase, type OpenedDatabase } from "../app.ts";
-import { migrate } from "../store/migrate.ts";
+import { migrate, NewerDatabaseError } from "../store/migrate.ts";
 
 /** Where the configuration file is read from when `--config` is not given. */
 export const DEFAULT_CONFIG_FILE = "/etc/newretail/config.json";
+
+/**
+ * The config file read when `--config` is not given: `NEWRETAIL_CONFIG_FILE` (the launcher of a
+ * scratch-root install sets it to that root's file), else {@link DEFAULT_CONFIG_FILE}.
+ */
+export function defaultConfigFile(): string {
+  return readEnv("NEWRETAIL_CONFIG_FILE") || DEFAULT_CONFIG_FILE;
+}
 
 /** Flags every command that opens the store accepts. */
 export const CONFIG_FLAGS = {
@@ -65,7 +73,7 @@ export function loadCliConfig(
 ): { config: Config; sources: string[] } {
   const { config, sources } = loadConfig({
     file: values.config as string | undefined,
-    defaultFile: DEFAULT_CONFIG_FILE,
+    defaultFile: defaultConfigFile(),
     env: readEnv,
     flags: configFlags(values),
   });
@@ -149,5 +157,6 @@ export function describeFailure(e: unknown): { line: string; code: number } | un
   if (e instanceof ConfigError) return { line: e.message, code: 1 };
   if (e instanceof DatabaseLockedError) return { line: e.message, code: 1 };
   if (e instanceof DatabaseUnavailableError) return { line: e.message, code: 1 };
+  if (e instanceof NewerDatabaseError) return { line: e.message, code: 1 };
   return undefined;
 }

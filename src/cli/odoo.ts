@@ -9,6 +9,7 @@ import { OdooError } from "../upstream/odoo/jsonrpc.ts";
 import { odooClientFor, odooSettings } from "../upstream/odoo/settings.ts";
 import { discoverSite } from "../upstream/odoo/site.ts";
 import { CataloguePuller, type PullProgress } from "../upstream/odoo/catalogue.ts";
+import { pullKind, reconcileIds } from "../upstream/odoo/reconcile.ts";
 import { setUpstreamEnabled } from "../upstream/odoo/local_store.ts";
 import {
   CliError,
@@ -106,11 +107,17 @@ export async function odooCommand(args: string[]): Promise<number> {
     const encoder = new TextEncoder();
     const tty = Deno.stderr.isTerminal();
     const print = progressPrinter((t) => Deno.stderr.writeSync(encoder.encode(t)), tty);
-    const full = values.full || await puller.fullPassDue();
-    const stats = await (full ? puller.fullPull(print) : puller.incrementalPull()).catch(
-      odooFailure,
-    );
-    if (tty && full) Deno.stderr.writeSync(encoder.encode("\n"));
+    // As the running appliance does: full the first time (or asked), the id comparison when due.
+    const kind = await pullKind(puller, values.full === true, true);
+    const full = kind === "full";
+    const stats = await (full
+      ? puller.fullPull(print)
+      : kind === "ids"
+      ? reconcileIds({ db, odoo, log, puller })
+      : puller.incrementalPull()).catch(odooFailure);
+    if (tty && full) {
+      Deno.stderr.writeSync(encoder.encode("\n"));
+    }
     console.log(
       `${stats.kind} pull: ${stats.products} products read, ${stats.goodsChanged} goods changed, ` +
         `${stats.goodsDeactivated} deactivated, ${stats.stockChanged} stock changes`,

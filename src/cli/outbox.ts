@@ -9,6 +9,7 @@ import { odooClientFor, odooSettings } from "../upstream/odoo/settings.ts";
 import { discoverSite } from "../upstream/odoo/site.ts";
 import { deliverReceipt } from "../upstream/odoo/receipts.ts";
 import { deliverOrder } from "../upstream/odoo/orders.ts";
+import { installationId } from "../upstream/odoo/local_store.ts";
 import {
   getOutboxRow,
   listOutbox,
@@ -103,6 +104,7 @@ export async function outboxCommand(args: string[]): Promise<number> {
           settings,
           log,
           shopId: config.shopId,
+          installationId: await installationId(db),
         };
         return row.kind === "sale-order"
           ? deliverOrder(ctx, row.local_id)

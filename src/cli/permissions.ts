@@ -8,7 +8,8 @@
 import { fileURLToPath } from "node:url";
 import { appliancePermissions, permissionFlags } from "../config/permissions.ts";
 import { parseArgs } from "node:util";
-import { CONFIG_FLAGS, CONFIG_FLAGS_HELP, DEFAULT_CONFIG_FILE, loadCliConfig } from "./_common.ts";
+import { resolve } from "node:path";
+import { CONFIG_FLAGS, CONFIG_FLAGS_HELP, defaultConfigFile, loadCliConfig } from "./_common.ts";
 
 const HELP = `newretail permissions [--] [COMMAND [its options]]
 
@@ -19,12 +20,20 @@ on), read (config file, state directory, CA file, program files), write (state d
 ${CONFIG_FLAGS_HELP}`;
 
 /**
- * Directories of the program's own run-time files: beside the bundle (PGlite's wasm and data are
- * copied next to it), or the project's node_modules when running from source.
+ * Directories (and files) of the program's own run-time files: beside the bundle (PGlite's wasm
+ * and data, the worker and the empty-database template are copied next to it), or from source
+ * the project's node_modules, the template at the project's root and the worker's module.
  */
 export function programAssetDirs(mainModule: string = Deno.mainModule): string[] {
   const dir = fileURLToPath(new URL(".", mainModule)).replace(/\/$/, "");
-  return mainModule.endsWith(".ts") ? [`${dir}/node_modules`] : [dir];
+  if (!mainModule.endsWith(".ts")) return [dir];
+  // A Worker's modules need read permission: the embedded database's thread and its import.
+  return [
+    `${dir}/node_modules`,
+    `${dir}/pglite-template.tar.gz`,
+    `${dir}/src/store/pglite_worker.ts`,
+    `${dir}/src/store/pglite_template.ts`,
+  ];
 }
 
 /**
@@ -37,7 +46,7 @@ export function permissionsCommand(args: string[]): Promise<number> {
   const rest = forLauncher ? args.slice(1) : args;
   const named = rest[0] !== undefined && !rest[0].startsWith("-");
   const command = named ? rest[0] : "serve";
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
     args: named ? rest.slice(1) : rest,
     options: CONFIG_FLAGS,
     strict: false,
@@ -51,11 +60,18 @@ export function permissionsCommand(args: string[]): Promise<number> {
     command === "device" ? { config: values.config } : values, // its --host/--port are a target
   );
   const permissions = appliancePermissions(config, {
-    configFile: typeof values.config === "string" ? values.config : DEFAULT_CONFIG_FILE,
+    configFile: typeof values.config === "string" ? values.config : defaultConfigFile(),
     assetDirs: programAssetDirs(),
   });
   // The device simulator connects to whichever appliance it is pointed at.
   if (command === "device") permissions.net = true;
-  console.log(permissionFlags(permissions).join("\n"));
+  // backup/restore read or write their FILE, and run pg_dump/pg_restore on PostgreSQL.
+  const backup = (command === "backup" || command === "restore") && positionals.length === 1;
+  if (backup) {
+    (command === "backup" ? permissions.write : permissions.read).push(resolve(positionals[0]));
+  }
+  const flags = permissionFlags(permissions);
+  if (backup) flags.push("--allow-run=pg_dump,pg_restore");
+  console.log(flags.join("\n"));
   return Promise.resolve(0);
 }

@@ -36,6 +36,9 @@ export interface ProgramPaths {
  */
 export const DRIVER_ENV = ["PG*", "USER", "USERNAME", "LOGNAME"];
 
+/** Environment names the command line reads besides the configuration's (the launcher's). */
+export const LAUNCHER_ENV = ["NEWRETAIL_CONFIG_FILE"];
+
 const DEFAULT_PORTS: Record<string, number> = {
   "http:": 80,
   "https:": 443,
@@ -109,7 +112,7 @@ export function appliancePermissions(config: Config, paths: ProgramPaths): DenoP
     net: config.discoveryEnabled ? true : unique(targets),
     read: unique(read),
     write: unique(write),
-    env: config.mqttUrl ? true : unique([...configEnvNames(), ...DRIVER_ENV]),
+    env: config.mqttUrl ? true : unique([...configEnvNames(), ...LAUNCHER_ENV, ...DRIVER_ENV]),
     sys: config.discoveryEnabled && !config.advertiseHost ? ["networkInterfaces"] : [],
   };
 }

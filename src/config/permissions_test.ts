@@ -2,7 +2,15 @@ import assert from "node:assert/strict";
 import { defaultConfig, loadConfig } from "./config.ts";
 import { appliancePermissions, DRIVER_ENV, permissionFlags, urlTarget } from "./permissions.ts";
 
-const DEV_PATHS = { configFile: "/etc/newretail/config.json", assetDirs: ["./node_modules"] };
+const DEV_PATHS = {
+  configFile: "/etc/newretail/config.json",
+  assetDirs: [
+    "./node_modules",
+    "./pglite-template.tar.gz",
+    "./src/store/pglite_worker.ts",
+    "./src/store/pglite_template.ts",
+  ],
+};
 
 // The static sets serve whatever the environment or config file configures at run time, MQTT
 // included (which widens env); the installed launcher computes a narrower set per config file.

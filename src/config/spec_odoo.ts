@@ -47,9 +47,10 @@ export const ODOO_KEYS = {
   }),
   odooFullPassS: field({
     env: "NEWRETAIL_ODOO_FULL_PASS_S",
-    default: 3600,
+    default: 300,
     parse: seconds(1),
-    doc: "Seconds between full passes, which catch archived and deleted products.",
+    doc:
+      "Seconds between id comparisons with Odoo (one search of product ids: deleted products go); one also runs at every start.",
   }),
   odooPartner: field({
     env: "NEWRETAIL_ODOO_PARTNER",
@@ -88,5 +89,19 @@ export const ODOO_KEYS = {
     default: 8,
     parse: integer(1, 1000),
     doc: "Refusals by Odoo after which a delivery is parked as failed (Odoo down never parks).",
+  }),
+  odooTransactionBoundS: field({
+    env: "NEWRETAIL_ODOO_TRANSACTION_BOUND_S",
+    default: 600,
+    parse: seconds(1),
+    doc:
+      "Longest Odoo transaction whose changes the incremental pull is sure to see (Odoo stamps write_date with the transaction start); each poll re-reads this much.",
+  }),
+  odooRequestLimitS: field({
+    env: "NEWRETAIL_ODOO_REQUEST_LIMIT_S",
+    default: 120,
+    parse: seconds(1),
+    doc:
+      "Odoo's own request time limit (limit_time_real); after a timed-out delivery call the appliance waits longer than this before looking it up.",
   }),
 };

@@ -106,9 +106,13 @@ export function goodsPage(db: Queryable, offset: number, limit: number): Promise
   );
 }
 
-/** Whether a warehouse exists. */
-export async function warehouseExists(db: Queryable, id: number): Promise<boolean> {
-  return (await db.query("select 1 from warehouses where id = $1", [id])).length > 0;
+/** Why devices are not served warehouse `id` ('' when they are), or undefined when unknown. */
+export async function warehouseRefusal(db: Queryable, id: number): Promise<string | undefined> {
+  const [row] = await db.query<{ refused: string }>(
+    "select receipts_refused as refused from warehouses where id = $1",
+    [id],
+  );
+  return row?.refused;
 }
 
 /** Active goods with stock in one warehouse, `stock` being that warehouse's quantity. */

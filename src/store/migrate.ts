@@ -12,6 +12,7 @@ import push from "./migrations/003_push.sql" with { type: "text" };
 import odoo from "./migrations/004_odoo.sql" with { type: "text" };
 import deviceDisabled from "./migrations/005_device_disabled.sql" with { type: "text" };
 import trust from "./migrations/006_trust.sql" with { type: "text" };
+import odooExact from "./migrations/007_odoo_exact.sql" with { type: "text" };
 import stockMoves from "./migrations/008_stock_moves.sql" with { type: "text" };
 
 /** One migration. */
@@ -19,6 +20,18 @@ export interface Migration {
   version: number;
   name: string;
   sql: string;
+}
+
+/**
+ * The database was migrated by a newer release (it records a migration this one does not know):
+ * running on it could lose what that release stores, so the program refuses with one line.
+ */
+export class NewerDatabaseError extends Error {
+  /** @param message one line for the operator */
+  constructor(message: string) {
+    super(message);
+    this.name = "NewerDatabaseError";
+  }
 }
 
 /** Every migration, in order. Embedded in the program (imports), so the binary needs no files. */
@@ -29,6 +42,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 4, name: "odoo", sql: odoo },
   { version: 5, name: "device_disabled", sql: deviceDisabled },
   { version: 6, name: "trust", sql: trust },
+  { version: 7, name: "odoo_exact", sql: odooExact },
   { version: 8, name: "stock_moves", sql: stockMoves },
 ];
 
@@ -52,6 +66,19 @@ export async function migrate(
     name text not null,
     applied_at timestamptz not null default now()
   )`);
+  const last = migrations.at(-1)?.version ?? 0;
+  const newer = await db.query<{ version: number; name: string }>(
+    "select version, name from schema_migrations where version > $1 order by version",
+    [last],
+  );
+  if (newer.length > 0) {
+    throw new NewerDatabaseError(
+      `the database was migrated by a newer newretail (migration ${
+        newer.map((m) => `${m.version} "${m.name}"`).join(", ")
+      } is unknown to this release, which knows up to ${last}): run the newer release, or ` +
+        "`newretail rollback` to return to the database copied before the upgrade",
+    );
+  }
   const applied: number[] = [];
   for (const migration of migrations) {
     const done = await db.transaction(async (tx) => {

@@ -94,18 +94,6 @@ export async function findOrderByCode(
   return rows[0];
 }
 
-/**
- * An order code: UTC `yyMMddHHmmss` and three digits of a database sequence, 15 digits in all.
- * Fifteen digits survive a cloud that sends the code back as a JSON number; the time part keeps
- * codes distinct from an earlier database's (a reinstalled appliance) at the payment server.
- */
-export function orderCode(at: Date, sequence: number): string {
-  const p = (n: number) => String(n).padStart(2, "0");
-  const stamp = `${p(at.getUTCFullYear() % 100)}${p(at.getUTCMonth() + 1)}${p(at.getUTCDate())}` +
-    `${p(at.getUTCHours())}${p(at.getUTCMinutes())}${p(at.getUTCSeconds())}`;
-  return stamp + String(sequence % 1000).padStart(3, "0");
-}
-
 /** The outcome of {@link createOrder}: the order, and whether this call created it. */
 export interface CreatedOrder {
   order: OrderRecord;

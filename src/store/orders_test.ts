@@ -14,7 +14,6 @@ import {
   createOrder,
   expireDueOrders,
   nextExpiry,
-  orderCode,
   type OrderDraft,
   settleOrder,
 } from "./orders.ts";
@@ -80,15 +79,12 @@ async function suite(t: Deno.TestContext, db: Database) {
   });
 
   await t.step("order codes are 15 digits and unique", async () => {
-    assert.equal(
-      orderCode(new Date(Date.UTC(2025, 11, 31, 23, 59, 58)), 123456),
-      "251231235958456",
-    );
     const codes = new Set<string>();
     for (let i = 0; i < 20; i++) {
       codes.add((await createOrder(db, draft("POS_2", `C${i}`))).order.code);
     }
     assert.equal(codes.size, 20);
+    for (const code of codes) assert.match(code, /^[1-9]\d{14}$/);
   });
 
   await t.step("claimed calls are leased, retried when due, never again once sent", async () => {

@@ -1,40 +1,83 @@
 /**
  * {@link Database} on embedded PGlite (Postgres compiled to WebAssembly), in a directory of its
- * own. PGlite has no lock between processes, so the directory is locked here: a second process
- * gets one clear line instead of two processes silently overwriting each other's pages.
+ * own, run in a worker thread of its own (`pglite_worker.ts`) so that a long statement does not
+ * hold up the event loop that serves every device.
+ *
+ * PGlite has no lock between processes, so the directory is locked here (in the main thread: the
+ * lock is the process's): a second process gets one clear line instead of two processes silently
+ * overwriting each other's pages.
+ *
+ * A crash of the worker (an error nothing in it caught, such as a WebAssembly abort) fails every
+ * pending and later call with {@link DatabaseUnavailableError} and is reported to `onCrash`. It is
+ * not restarted in place: the appliance exits and systemd restarts it, which reopens the
+ * directory through PostgreSQL's own crash recovery, with nothing in memory left half-done.
  *
  * @module
  */
-import { PGlite, type Transaction } from "@electric-sql/pglite";
-import { type Database, DatabaseLockedError, type Queryable, type Row } from "./database.ts";
+import {
+  type Database,
+  DatabaseLockedError,
+  DatabaseUnavailableError,
+  type Queryable,
+  type Row,
+} from "./database.ts";
+import type {
+  EmbeddedStats,
+  ErrorFields,
+  OpenRequest,
+  WorkerReply,
+  WorkerRequest,
+} from "./pglite_protocol.ts";
+import { templatePath } from "./pglite_template.ts";
 
 /** An opened embedded database; `created` tells whether this open made it. */
 export interface EmbeddedDatabase extends Database {
   readonly created: boolean;
+  /** True when this open created it from the shipped template instead of running initdb. */
+  readonly fromTemplate: boolean;
   readonly directory: string;
+  /**
+   * A consistent snapshot of the whole data directory as a gzipped tarball (for backups while
+   * running): taken between statements, outside any transaction, so it is a committed state.
+   */
+  dumpDataDir(): Promise<Uint8Array>;
+  /** The WebAssembly heap's size. */
+  stats(): Promise<EmbeddedStats>;
+  /** Makes the worker fail as a WebAssembly abort would (to test crash handling). */
+  simulateCrash(): Promise<void>;
 }
 
-// PGlite cannot interrupt a running statement: an aborted signal stops the next one (and so rolls
-// a transaction back). `bound`: the signal of the transaction a statement belongs to.
-function queryable(pg: PGlite | Transaction, bound?: AbortSignal): Queryable {
-  return {
-    async query<T extends Row = Row>(
-      sql: string,
-      params: unknown[] = [],
-      signal: AbortSignal | undefined = bound,
-    ): Promise<T[]> {
-      signal?.throwIfAborted();
-      const result = await pg.query<T>(sql, params);
-      return result.rows;
-    },
-    async exec(sql: string): Promise<void> {
-      bound?.throwIfAborted();
-      await pg.exec(sql);
-    },
-  };
+/** Options of {@link openPglite}. */
+export interface PgliteOptions {
+  /**
+   * The template to start a new database from (default: `pglite-template.tar.gz` beside the main
+   * module; `null`: none). A missing file or one from another PGlite version is skipped.
+   */
+  template?: string | null;
+  /** Called once when the worker has crashed (the database is unusable from then on). */
+  onCrash?: (error: Error) => void;
+  /** PostgreSQL settings (`name=value`) in place of {@link PGLITE_SETTINGS}. */
+  settings?: string[];
 }
 
-async function lockDirectory(directory: string): Promise<Deno.FsFile> {
+/**
+ * PostgreSQL settings for the embedded database, chosen for memory: PGlite's defaults size the
+ * buffer cache for a server (`shared_buffers` 128 MB lives in the WebAssembly heap, which never
+ * shrinks). The store's data is a few MB; bench/RESULTS.md ("Memory") has the measurements.
+ */
+export const PGLITE_SETTINGS = [
+  "shared_buffers=16MB",
+  "work_mem=2MB",
+  "maintenance_work_mem=16MB",
+  "temp_buffers=2MB",
+  "wal_buffers=1MB",
+];
+
+/**
+ * Takes the lock of the embedded database in `directory` (a state directory), throwing
+ * {@link DatabaseLockedError} when another process holds it. Close the file to release it.
+ */
+export async function lockDirectory(directory: string): Promise<Deno.FsFile> {
   await Deno.mkdir(directory, { recursive: true });
   const lockPath = `${directory}/db.lock`;
   const file = await Deno.open(lockPath, { read: true, write: true, create: true });
@@ -52,15 +95,68 @@ async function lockDirectory(directory: string): Promise<Deno.FsFile> {
   return file;
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
+function rebuild(fields: ErrorFields): Error {
+  const error = new Error(fields.message);
+  Object.assign(error, fields);
+  return error;
 }
+
+/** The worker module: beside this one from source, `pglite_worker.js` beside the bundle. */
+function workerUrl(): URL {
+  const source = import.meta.url.endsWith(".ts");
+  return new URL(source ? "./pglite_worker.ts" : "./pglite_worker.js", import.meta.url);
+}
+
+/** Starts a worker and opens the database in it; the worker is gone when this throws. */
+function startWorker(
+  request: OpenRequest,
+): Promise<{ worker: Worker; reply: Extract<WorkerReply, { kind: "opened" }> }> {
+  const worker = new Worker(workerUrl(), { type: "module" });
+  return new Promise((resolve, reject) => {
+    const failed = (error: Error) => {
+      worker.terminate();
+      reject(error);
+    };
+    worker.onmessage = (event: MessageEvent<WorkerReply>) => {
+      const reply = event.data;
+      if (reply.kind === "opened") resolve({ worker, reply });
+      else if (reply.kind === "open-failed") {
+        failed(
+          new Error(
+            `cannot open the embedded database in ${request.directory}: ${reply.error.message}`,
+          ),
+        );
+      }
+    };
+    worker.onerror = (event: ErrorEvent) => {
+      event.preventDefault();
+      failed(
+        new DatabaseUnavailableError(
+          `cannot open the embedded database in ${request.directory}: ${event.message}`,
+        ),
+      );
+    };
+    worker.postMessage(request);
+  });
+}
+
+/** Closes the database in a worker that has no other callers yet, then ends the worker. */
+function closeWorker(worker: Worker): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    worker.onmessage = (event: MessageEvent<WorkerReply>) => {
+      const reply = event.data;
+      if (reply.kind !== "reply") return;
+      worker.terminate();
+      if (reply.ok) resolve();
+      else reject(rebuild(reply.error));
+    };
+    worker.postMessage({ op: "close", id: 0 } satisfies WorkerRequest);
+  });
+}
+
+type Pending = { resolve(value: unknown): void; reject(error: Error): void };
+type CallRequest = WorkerRequest extends infer R ? R extends { id: number } ? Omit<R, "id"> : never
+  : never;
 
 /**
  * Opens (creating when absent) the embedded database in `stateDir/db`, holding `stateDir/db.lock`
@@ -73,43 +169,143 @@ async function exists(path: string): Promise<boolean> {
  * await db.close();
  * ```
  */
-export async function openPglite(stateDir: string): Promise<EmbeddedDatabase> {
+export async function openPglite(
+  stateDir: string,
+  options: PgliteOptions = {},
+): Promise<EmbeddedDatabase> {
   const lock = await lockDirectory(stateDir);
   const directory = `${stateDir}/db`;
-  let pg: PGlite;
-  let created: boolean;
+  const request: OpenRequest = {
+    op: "open",
+    directory,
+    template: options.template === null ? undefined : options.template ?? templatePath(),
+    settings: options.settings ?? PGLITE_SETTINGS,
+  };
+  let worker: Worker;
+  let opened: Extract<WorkerReply, { kind: "opened" }>;
   try {
-    created = !(await exists(`${directory}/PG_VERSION`));
-    pg = await PGlite.create(directory);
+    ({ worker, reply: opened } = await startWorker(request));
+    if (opened.created && !opened.fromTemplate) {
+      // initdb leaves ~450 MB in the worker that nothing frees (its own WebAssembly memory and
+      // compiled module): a fresh worker on the new directory starts at a restart's size.
+      await closeWorker(worker);
+      ({ worker } = await startWorker(request));
+    }
   } catch (e) {
     lock.close();
     throw e;
   }
-  const base = queryable(pg);
+  const { created, fromTemplate } = opened;
+  const pending = new Map<number, Pending>();
+  const listeners = new Map<number, (payload: string) => void>();
+  let nextId = 1;
+  let crashed: Error | undefined;
   let closed = false;
+
+  const fail = (error: Error) => {
+    for (const p of pending.values()) p.reject(error);
+    pending.clear();
+  };
+  worker.onmessage = (event: MessageEvent<WorkerReply>) => {
+    const reply = event.data;
+    if (reply.kind === "notify") {
+      listeners.get(reply.listenId)?.(reply.payload);
+    } else if (reply.kind === "reply") {
+      const p = pending.get(reply.id);
+      pending.delete(reply.id);
+      if (reply.ok) p?.resolve(reply.value);
+      else p?.reject(rebuild(reply.error));
+    }
+  };
+  worker.onerror = (event: ErrorEvent) => {
+    // Handled here: unhandled, the worker's error would be thrown again in the main thread.
+    event.preventDefault();
+    if (crashed || closed) return;
+    crashed = new DatabaseUnavailableError(
+      `the embedded database (${directory}) stopped: ${event.message}`,
+    );
+    fail(crashed);
+    worker.terminate();
+    options.onCrash?.(crashed);
+  };
+
+  const call = <T>(request: CallRequest): Promise<T> => {
+    if (crashed) return Promise.reject(crashed);
+    if (closed) return Promise.reject(new Error(`the embedded database ${directory} is closed`));
+    const id = nextId++;
+    return new Promise<T>((resolve, reject) => {
+      pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      worker.postMessage({ ...request, id } as WorkerRequest);
+    });
+  };
+
+  // PGlite cannot interrupt a running statement: an aborted signal stops the next one (and so
+  // rolls a transaction back). `bound`: the signal of the transaction a statement belongs to.
+  const queryable = (tx?: number, bound?: AbortSignal): Queryable => ({
+    query: <T extends Row = Row>(
+      sql: string,
+      params: unknown[] = [],
+      signal: AbortSignal | undefined = bound,
+    ) => {
+      if (signal?.aborted) return Promise.reject(signal.reason);
+      return call<T[]>({ op: "query", sql, params, tx });
+    },
+    exec: (sql: string) => {
+      if (bound?.aborted) return Promise.reject(bound.reason);
+      return call<void>({ op: "exec", sql, tx });
+    },
+  });
+  const base = queryable();
+  let nextListen = 1;
+
   return {
     kind: "pglite",
     description: directory,
     directory,
     created,
+    fromTemplate,
     query: base.query,
     exec: base.exec,
-    transaction: <T>(fn: (tx: Queryable) => Promise<T>, signal?: AbortSignal) => {
-      if (signal?.aborted) return Promise.reject(signal.reason);
-      return pg.transaction((tx) => fn(queryable(tx, signal)));
+    async transaction<T>(fn: (tx: Queryable) => Promise<T>, signal?: AbortSignal): Promise<T> {
+      signal?.throwIfAborted();
+      const tx = await call<number>({ op: "begin" });
+      let result: T;
+      try {
+        result = await fn(queryable(tx, signal));
+      } catch (e) {
+        await call({ op: "end", tx, commit: false }).catch(() => {});
+        throw e;
+      }
+      await call({ op: "end", tx, commit: true });
+      return result;
     },
     async listen(channel, onNotify, onListen) {
-      const unlisten = await pg.listen(channel, onNotify);
+      const listenId = nextListen++;
+      listeners.set(listenId, onNotify);
+      try {
+        await call({ op: "listen", listenId, channel });
+      } catch (e) {
+        listeners.delete(listenId);
+        throw e;
+      }
       // One in-process connection: it cannot drop, so the subscription is established once.
       onListen?.();
-      return unlisten;
+      return async () => {
+        listeners.delete(listenId);
+        if (!crashed && !closed) await call({ op: "unlisten", listenId });
+      };
     },
+    dumpDataDir: () => call<Uint8Array>({ op: "dump" }),
+    stats: () => call<EmbeddedStats>({ op: "stats" }),
+    simulateCrash: () => call<void>({ op: "crash" }),
     async close() {
       if (closed) return;
-      closed = true;
       try {
-        await pg.close();
+        if (!crashed) await call({ op: "close" });
       } finally {
+        closed = true;
+        fail(new Error(`the embedded database ${directory} is closed`));
+        worker.terminate();
         lock.close();
       }
     },

@@ -89,10 +89,17 @@ export async function bookStockReceipt(
 
 function bookNew(db: Database, receipt: StockReceipt): Promise<BookedReceipt> {
   return db.transaction(async (tx) => {
-    const warehouse = await tx.query("select 1 from warehouses where id = $1", [
-      receipt.warehouseId,
-    ]);
-    if (warehouse.length === 0) throw new UserError(`unknown warehouse: ${receipt.warehouseId}`);
+    const [warehouse] = await tx.query<{ refused: string }>(
+      "select receipts_refused as refused from warehouses where id = $1",
+      [receipt.warehouseId],
+    );
+    if (!warehouse) throw new UserError(`unknown warehouse: ${receipt.warehouseId}`);
+    // Odoo would refuse the receipt (another company's warehouse): book nothing, say why.
+    if (warehouse.refused) {
+      throw new UserError(
+        `warehouse ${receipt.warehouseId} does not take receipts: ${warehouse.refused}`,
+      );
+    }
     const goodsIds = await resolveGoods(tx, receipt.lines);
     // A concurrent identical request waits on the unique key here, then finds nothing inserted.
     const inserted = await tx.query<{ id: number }>(

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { baseEnv } from "./appliance_process.ts";
+
 const ROOT = new URL("../../", import.meta.url);
 
 /** Output of a finished command. */
@@ -23,8 +25,10 @@ export async function run(
   const out = await new Deno.Command(cmd, {
     args,
     cwd: options.cwd ?? decodeURIComponent(ROOT.pathname),
-    env: options.env,
-    clearEnv: options.env !== undefined,
+    // A clean environment: the suite's own DATABASE_URL / MQTT_URL would otherwise become the
+    // installed appliance's configuration.
+    env: options.env ?? baseEnv(),
+    clearEnv: true,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

@@ -6,6 +6,7 @@
  * @module
  */
 import { fromScaled, roundScaled, toScaled } from "../../decimal.ts";
+import type { CategoryRow } from "./local_store.ts";
 
 /** Text of a char/text/selection/many2one value; `false` and anything else empty is "". */
 export function odooText(value: unknown): string {
@@ -41,4 +42,22 @@ export function goodsName(displayName: unknown, name: unknown, defaultCode: unkn
   const code = odooText(defaultCode);
   if (display && code && display.startsWith(`[${code}] `)) return display.slice(code.length + 3);
   return display || odooText(name);
+}
+
+/** A product.category as read from Odoo. */
+export interface CategoryRecord {
+  id: number;
+  name: string;
+  complete_name: string | false;
+  parent_id: [number, string] | false;
+}
+
+/** A category row of the local store from an Odoo product.category. */
+export function toCategory(c: CategoryRecord): CategoryRow {
+  return {
+    id: c.id,
+    name: odooText(c.name),
+    completeName: odooText(c.complete_name) || odooText(c.name),
+    parentId: odooId(c.parent_id),
+  };
 }

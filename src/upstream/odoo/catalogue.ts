@@ -1,29 +1,40 @@
 /**
  * The catalogue pull: products, categories, warehouses and stock from Odoo into the local store.
  *
- * - **Full pass** (first run, then every `odooFullPassS`): every product.product (archived too)
+ * - **Full pass** (first run, or asked; `reconcile.ts` does the cheap id comparison at every
+ *   start and every `odooFullPassS`): every product.product (archived too)
  *   in pages of `odooPageSize` by id (keyset, so a product created meanwhile neither shifts nor
  *   repeats a page), with `qty_available` for the served warehouse; then every local goods Odoo
  *   did not list becomes inactive (deleted in Odoo).
  * - **Incremental** (every `odooPollS`): `write_date > cursor` on product.product, on
  *   product.template (in 16 a template write does not move its variants' write_date; 17 does,
- *   see 04-price-change-write-date.json) and, for stock (which never moves a product's
- *   write_date), on stock.quant and done stock.move in the warehouse.
+ *   see 04-price-change-write-date.json), on product.template.attribute.value (a variant's
+ *   `price_extra` moves neither the variant's nor the template's write_date) and, for stock
+ *   (which never moves a product's write_date), on stock.quant and done stock.move in the
+ *   warehouse.
  *
- * Cursors come from Odoo's own clock (its HTTP `Date` at the start of the pass) minus an overlap,
- * never from the appliance's clock; the overlap covers transactions that committed late with an
- * earlier write_date. Records seen again are harmless: a row is rewritten only when it changed.
+ * Cursors are a lagging low-water mark: Odoo's own clock (its HTTP `Date` at the start of the
+ * pass, never the appliance's clock) minus `odooTransactionBoundS`. Odoo stamps `write_date` with
+ * the start of the transaction (PostgreSQL `now()`), so a change committed up to that long after
+ * it was made still falls inside the next window. Every poll therefore re-reads what changed in
+ * the last bound; that is harmless because a local row is rewritten only when it changed.
  *
  * @module
  */
 import type { Database } from "../../store/database.ts";
 import type { Logger } from "../../log.ts";
-import { type OdooClient, odooDatetime } from "./jsonrpc.ts";
-import type { OdooSite } from "./site.ts";
+import { type Many2one, type OdooClient, odooDatetime } from "./jsonrpc.ts";
+import { type OdooSite, receiptRefusal } from "./site.ts";
 import type { OdooSettings } from "./settings.ts";
-import { goodsName, odooDecimal, odooId, odooText } from "./_values.ts";
 import {
-  type CategoryRow,
+  type CategoryRecord,
+  goodsName,
+  odooDecimal,
+  odooId,
+  odooText,
+  toCategory,
+} from "./_values.ts";
+import {
   deactivateGoodsExcept,
   getCursor,
   type GoodsRow,
@@ -44,12 +55,13 @@ export const CURSORS = {
   fullPass: "full-pass",
 } as const;
 
-/** Seconds re-read before each cursor (late commits; whole-second RPC datetimes). */
-export const CURSOR_OVERLAP_S = 10;
+/** Seconds added to the bound for whole-second RPC datetimes and clock rounding. */
+const CURSOR_SLACK_S = 2;
 
 /** What one pull did. */
 export interface PullStats {
-  kind: "full" | "incremental";
+  /** `ids`: the id comparison of `reconcile.ts` (start, then every `odooFullPassS`). */
+  kind: "full" | "ids" | "incremental";
   /** Products read from Odoo. */
   products: number;
   /** Local goods inserted or changed (each fires the usual goods-change push). */
@@ -186,27 +198,45 @@ export class CataloguePuller {
     });
   }
 
+  /** Reads products by id, in pages, and stores them (the id comparison's missing ones). */
+  async storeByIds(ids: number[], stats: PullStats): Promise<void> {
+    const { odoo, site, settings } = this.#deps;
+    const context = { ...site.stockContext, active_test: false };
+    for (let i = 0; i < ids.length; i += settings.pageSize) {
+      const batch = await odoo.executeKw<ProductRecord[]>("product.product", "read", [
+        ids.slice(i, i + settings.pageSize),
+      ], { fields: this.#productFields(), context });
+      await this.#store(batch, stats);
+      stats.products += batch.length;
+    }
+  }
+
   /** Categories and warehouses (small: read whole). */
-  async #pullStructure(stats: PullStats): Promise<void> {
+  async pullStructure(stats: PullStats): Promise<void> {
     const { db, odoo } = this.#deps;
+    // Every warehouse is kept (ids stay Odoo's); another company's is marked refused.
     const cats = await odoo.executeKw<CategoryRecord[]>("product.category", "search_read", [[]], {
       fields: ["id", "name", "complete_name", "parent_id"],
       order: "id",
     });
     stats.categoriesChanged += await upsertCategories(db, cats.map(toCategory));
-    const warehouses = await odoo.executeKw<{ id: number; code: string; name: string }[]>(
-      "stock.warehouse",
-      "search_read",
-      [[]],
-      { fields: ["id", "code", "name"], order: "id" },
+    const warehouses = await odoo.executeKw<
+      { id: number; code: string; name: string; company_id: Many2one }[]
+    >("stock.warehouse", "search_read", [[]], {
+      fields: ["id", "code", "name", "company_id"],
+      order: "id",
+    });
+    await upsertWarehouses(
+      db,
+      warehouses.map((w) => ({ ...w, receiptsRefused: receiptRefusal(this.#deps.site, w) })),
     );
-    await upsertWarehouses(db, warehouses);
   }
 
-  /** The start of the next incremental window: Odoo's clock now, minus the overlap. */
+  /** The start of the next incremental window: Odoo's clock now, minus the transaction bound. */
   #windowStart(fallback: string | undefined): string {
     const server = this.#deps.odoo.serverTimeMs;
-    if (server !== undefined) return odooDatetime(server - CURSOR_OVERLAP_S * 1000);
+    const lag = this.#deps.settings.transactionBoundMs + CURSOR_SLACK_S * 1000;
+    if (server !== undefined) return odooDatetime(server - lag);
     return fallback ?? "1970-01-01 00:00:00";
   }
 
@@ -218,7 +248,7 @@ export class CataloguePuller {
     const { db, odoo, site, settings, log } = this.#deps;
     const stats = emptyStats("full");
     const started = Date.now();
-    await this.#pullStructure(stats);
+    await this.pullStructure(stats);
     const windowStart = this.#windowStart(undefined);
     const context = { ...site.stockContext, active_test: false };
     const total = await odoo.executeKw<number>("product.product", "search_count", [[]], {
@@ -266,6 +296,11 @@ export class CataloguePuller {
     return stats;
   }
 
+  /** Whether a full pass has ever completed (the cursors exist). */
+  async everPulled(): Promise<boolean> {
+    return (await getCursor(this.#deps.db, CURSORS.products)) !== undefined;
+  }
+
   /** Whether a full pass is due (never done, or older than `odooFullPassS`). */
   async fullPassDue(): Promise<boolean> {
     const last = await getCursor(this.#deps.db, CURSORS.fullPass);
@@ -294,16 +329,28 @@ export class CataloguePuller {
     });
     windowStart ??= this.#windowStart(cursorProducts);
 
-    // 2. Templates written since the cursor: re-read their variants.
+    // 2. Templates, and attribute values (variant extra prices), written since the cursor:
+    // re-read their variants.
     const templates = await odoo.executeKw<{ id: number }[]>(
       "product.template",
       "search_read",
       [[["write_date", ">", cursorTemplates]]],
       { fields: ["id"], order: "id", context: { active_test: false } },
     );
-    if (templates.length > 0) {
+    const templateIds = new Set(templates.map((t) => t.id));
+    const values = await odoo.executeKw<{ product_tmpl_id: [number, string] | false }[]>(
+      "product.template.attribute.value",
+      "search_read",
+      [[["write_date", ">", cursorTemplates]]],
+      { fields: ["product_tmpl_id"], context: { active_test: false } },
+    );
+    for (const v of values) {
+      const id = odooId(v.product_tmpl_id);
+      if (id !== null) templateIds.add(id);
+    }
+    if (templateIds.size > 0) {
       await this.#pages(
-        [["product_tmpl_id", "in", templates.map((t) => t.id)]],
+        [["product_tmpl_id", "in", [...templateIds].sort((a, b) => a - b)]],
         context,
         async (batch) => {
           const fresh = batch.filter((p) => !done.has(p.id));
@@ -381,28 +428,13 @@ export class CataloguePuller {
   }
 }
 
-interface CategoryRecord {
-  id: number;
-  name: string;
-  complete_name: string | false;
-  parent_id: [number, string] | false;
-}
-
-function toCategory(c: CategoryRecord): CategoryRow {
-  return {
-    id: c.id,
-    name: odooText(c.name),
-    completeName: odooText(c.complete_name) || odooText(c.name),
-    parentId: odooId(c.parent_id),
-  };
-}
-
 // Local prices are never negative (a check constraint); Odoo allows it for discounts lines.
 function clampMoney(text: string): string {
   return text.startsWith("-") ? "0.00" : text;
 }
 
-function emptyStats(kind: PullStats["kind"]): PullStats {
+/** Stats of a pull that did nothing yet. */
+export function emptyStats(kind: PullStats["kind"]): PullStats {
   return {
     kind,
     products: 0,

@@ -1,7 +1,7 @@
 /**
  * The Odoo connector: one per appliance in Odoo mode. It learns the Odoo it talks to (version,
- * fields, warehouse), pulls the catalogue (full pass, then incremental every `odooPollS`, a full
- * pass again every `odooFullPassS`) and runs the outbox worker that delivers receipts and paid
+ * fields, warehouse), pulls the catalogue (a full pass the first time; at every start and every
+ * `odooFullPassS` the id comparison of `reconcile.ts`; incremental every `odooPollS`) and runs the outbox worker that delivers receipts and paid
  * orders. Odoo being down at start or later never stops the appliance: devices are served from
  * the local store, the pull retries on its own schedule, and deliveries wait in the outbox.
  *
@@ -16,7 +16,8 @@ import { type OdooClient, OdooError } from "./jsonrpc.ts";
 import { odooClientFor, type OdooSettings } from "./settings.ts";
 import { discoverSite, type OdooSite } from "./site.ts";
 import { CataloguePuller, type PullProgress, type PullStats } from "./catalogue.ts";
-import { setUpstreamEnabled } from "./local_store.ts";
+import { pullKind, reconcileIds } from "./reconcile.ts";
+import { installationId, setUpstreamEnabled } from "./local_store.ts";
 import type { Delivered, Deliverer, DeliveryContext } from "./delivery.ts";
 import { deliverReceipt } from "./receipts.ts";
 import { deliverOrder, enqueueMissedOrders } from "./orders.ts";
@@ -55,6 +56,8 @@ export interface OdooHealth {
   lastPull?: { kind: string; at: string; ok: boolean };
   lastError: string;
   outbox: { pending: number; failed: number };
+  /** This installation's id (migration 007), in every reference left in Odoo. */
+  installationId: string;
 }
 
 /**
@@ -73,6 +76,7 @@ export function odooHealthComponent(h: OdooHealth): {
     db: h.db,
     version: h.version,
     warehouse: h.warehouse,
+    installationId: h.installationId,
     lastPull: h.lastPull ?? null,
     outboxPending: h.outbox.pending,
     outboxFailed: h.outbox.failed,
@@ -96,6 +100,9 @@ export class OdooConnector {
   #lastLoggedError = "";
   #counts = { pending: 0, failed: 0 };
   #refreshing: Promise<void> | undefined;
+  /** A full pass or id comparison ran since this process started (one runs at every start). */
+  #comparedSinceStart = false;
+  readonly #stopping = new AbortController();
   #pulls?: ReturnType<MetricsRegistry["counter"]>;
   #deliveries?: ReturnType<MetricsRegistry["counter"]>;
 
@@ -110,6 +117,7 @@ export class OdooConnector {
       warehouse: "",
       lastError: "",
       outbox: this.#counts,
+      installationId: "",
     };
     this.#worker = new OutboxWorker({
       db: options.db,
@@ -166,6 +174,7 @@ export class OdooConnector {
   static async start(options: OdooConnectorOptions): Promise<OdooConnector> {
     const c = new OdooConnector(options);
     await setUpstreamEnabled(options.db, true);
+    c.#health.installationId = await installationId(options.db);
     await c.#worker.start();
     c.#pulling.start();
     options.log.info("odoo connector started", {
@@ -223,17 +232,19 @@ export class OdooConnector {
     options: { full?: boolean; onProgress?: (p: PullProgress) => void } = {},
   ): Promise<PullStats> {
     const puller = await this.#puller();
-    const full = options.full || await puller.fullPassDue();
+    const kind = await pullKind(puller, options.full === true, this.#comparedSinceStart);
     try {
-      const stats = full
+      const stats = kind === "full"
         ? await puller.fullPull(options.onProgress)
+        : kind === "ids"
+        ? await reconcileIds({ ...this.#o, odoo: this.#odoo, puller })
         : await puller.incrementalPull();
+      if (kind !== "incremental") this.#comparedSinceStart = true;
       this.#pulls?.inc({ kind: stats.kind, result: "ok" });
       this.#health.lastPull = { kind: stats.kind, at: this.#nowIso(), ok: true };
       this.#markReachable();
       return stats;
     } catch (e) {
-      const kind = full ? "full" : "incremental";
       this.#pulls?.inc({ kind, result: "error" });
       this.#health.lastPull = { kind, at: this.#nowIso(), ok: false };
       throw e;
@@ -249,6 +260,8 @@ export class OdooConnector {
       settings: this.#o.settings,
       log: this.#o.log,
       shopId: this.#o.shopId,
+      installationId: this.#health.installationId,
+      signal: this.#stopping.signal,
     };
     return await DELIVERERS[row.kind](ctx, row.local_id);
   }
@@ -307,6 +320,7 @@ export class OdooConnector {
 
   /** Stops the pull loop and the worker (after the call in progress). */
   async stop(): Promise<void> {
+    this.#stopping.abort();
     await this.#pulling.stop();
     await this.#worker.stop();
     await this.#refreshing;

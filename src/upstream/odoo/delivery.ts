@@ -19,6 +19,10 @@ export interface DeliveryContext {
   log: Logger;
   /** The store id (`shopId`), part of the references Odoo stores. */
   shopId: string;
+  /** This installation's id (migration 007), part of the references too: unique per database. */
+  installationId: string;
+  /** Aborted on shutdown: a delivery waiting for a timed-out call gives up (retried later). */
+  signal?: AbortSignal;
 }
 
 /** The Odoo record a local receipt or order became. */

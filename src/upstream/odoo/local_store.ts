@@ -64,7 +64,7 @@ export async function upsertCategories(db: Queryable, rows: CategoryRow[]): Prom
 /** Upserts warehouses by Odoo id; a local warehouse holding the same code is renamed aside. */
 export async function upsertWarehouses(
   db: Queryable,
-  rows: { id: number; code: string; name: string }[],
+  rows: { id: number; code: string; name: string; receiptsRefused?: string }[],
 ): Promise<void> {
   for (const w of rows) {
     await db.query(
@@ -72,10 +72,12 @@ export async function upsertWarehouses(
       [w.code, w.id],
     );
     await db.query(
-      `insert into warehouses (id, code, name) values ($1, $2, $3)
-       on conflict (id) do update set code = excluded.code, name = excluded.name
-       where (warehouses.code, warehouses.name) is distinct from (excluded.code, excluded.name)`,
-      [w.id, w.code, w.name],
+      `insert into warehouses (id, code, name, receipts_refused) values ($1, $2, $3, $4)
+       on conflict (id) do update set code = excluded.code, name = excluded.name,
+         receipts_refused = excluded.receipts_refused
+       where (warehouses.code, warehouses.name, warehouses.receipts_refused)
+         is distinct from (excluded.code, excluded.name, excluded.receipts_refused)`,
+      [w.id, w.code, w.name, w.receiptsRefused ?? ""],
     );
   }
   await bumpIdentity(db, "warehouses");
@@ -265,4 +267,13 @@ export async function setUpstreamEnabled(db: Queryable, enabled: boolean): Promi
     `update odoo_upstream set enabled = $1, updated_at = now() where enabled <> $1`,
     [enabled],
   );
+}
+
+/**
+ * This installation's id (migration 007): generated once with the database, so references left
+ * in Odoo are unique across reinstalls and across two appliances of one shop.
+ */
+export async function installationId(db: Queryable): Promise<string> {
+  const [row] = await db.query<{ id: string }>("select id from installation");
+  return row.id;
 }

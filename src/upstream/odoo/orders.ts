@@ -3,8 +3,10 @@
  * configured customer, its lines at the prices the device was charged, `client_order_ref` = the
  * local order code (05-sale-order.json: create with `[0, 0, {product_id, product_uom_qty,
  * price_unit}]` lines, then `action_confirm`). Before creating, the connector searches by
- * `client_order_ref`, so a crash between "created in Odoo" and "marked delivered here" never
- * makes a second Odoo order; a draft found that way is confirmed.
+ * `client_order_ref` and `origin` (`newretail <shop>/<installation>`: order codes restart with a
+ * new database, the installation id does not), so a crash between "created in Odoo" and "marked
+ * delivered here" never makes a second Odoo order, nor does a reinstalled appliance adopt an old
+ * one; a draft found that way is confirmed. Timeouts and duplicates: `dedupe.ts`.
  *
  * What this reads from the payment orders (migration 002, `src/store/orders.ts`), and nothing
  * else: `orders(id, code, state)` and `order_lines(order_id, line_no, goods_id, unit_price,
@@ -20,6 +22,7 @@ import type { Queryable } from "../../store/database.ts";
 import type { Many2one } from "./jsonrpc.ts";
 import { type Delivered, type DeliveryContext, PermanentDeliveryError } from "./delivery.ts";
 import { DEFAULT_PARTNER_NAME } from "./settings.ts";
+import { createOnce, findOne } from "./dedupe.ts";
 
 type OrderRow = { id: number; code: string; state: string };
 type LineRow = { goods_id: number; unit_price: string; quantity: string };
@@ -88,6 +91,11 @@ export async function resolvePartner(ctx: DeliveryContext): Promise<number> {
   return id;
 }
 
+/** The `origin` of the sale orders of this installation (with `client_order_ref`, the key). */
+export function saleOrigin(shopId: string, installationId: string): string {
+  return `newretail ${shopId}/${installationId}`;
+}
+
 /** Delivers paid local order `orderId`; returns the Odoo sale order. Idempotent. */
 export async function deliverOrder(ctx: DeliveryContext, orderId: number): Promise<Delivered> {
   const { db, odoo, site, log } = ctx;
@@ -98,10 +106,17 @@ export async function deliverOrder(ctx: DeliveryContext, orderId: number): Promi
   if (order.state !== "paid") {
     throw new PermanentDeliveryError(`order ${order.code} is ${order.state}, not paid`);
   }
-  const [existing] = await odoo.executeKw<SaleOrderRow[]>("sale.order", "search_read", [[
-    ["client_order_ref", "=", order.code],
-  ]], { fields: ["id", "name", "state"], order: "id", limit: 1 });
-  let sale = existing;
+  const origin = saleOrigin(ctx.shopId, ctx.installationId);
+  const lookup = () =>
+    findOne<SaleOrderRow>(
+      ctx,
+      "sale.order",
+      [["client_order_ref", "=", order.code], ["origin", "=", origin]],
+      ["id", "name", "state"],
+      ["sale", "done"],
+      { orderId, code: order.code },
+    );
+  let sale = await lookup();
   if (sale) {
     log.info("odoo sale order found by client_order_ref", {
       orderId,
@@ -136,21 +151,25 @@ export async function deliverOrder(ctx: DeliveryContext, orderId: number): Promi
       );
     }
     const partnerId = await resolvePartner(ctx);
-    const id = await odoo.executeKw<number>("sale.order", "create", [{
-      partner_id: partnerId,
-      client_order_ref: order.code,
-      origin: `newretail ${ctx.shopId}`,
-      warehouse_id: site.warehouse.id,
-      order_line: lines.map((l) => [0, 0, {
-        product_id: l.goods_id,
-        product_uom_qty: Number(l.quantity),
-        price_unit: Number(l.unit_price),
-      }]),
-    }], {});
-    [sale] = await odoo.executeKw<SaleOrderRow[]>("sale.order", "read", [[id]], {
-      fields: ["id", "name", "state"],
-    });
-    log.info("odoo sale order created", { orderId, code: order.code, sale: sale.name });
+    const create = async () => {
+      const id = await odoo.executeKw<number>("sale.order", "create", [{
+        partner_id: partnerId,
+        client_order_ref: order.code,
+        origin,
+        warehouse_id: site.warehouse.id,
+        order_line: lines.map((l) => [0, 0, {
+          product_id: l.goods_id,
+          product_uom_qty: Number(l.quantity),
+          price_unit: Number(l.unit_price),
+        }]),
+      }], {});
+      const [created] = await odoo.executeKw<SaleOrderRow[]>("sale.order", "read", [[id]], {
+        fields: ["id", "name", "state"],
+      });
+      log.info("odoo sale order created", { orderId, code: order.code, sale: created.name });
+      return created;
+    };
+    sale = await createOnce(ctx, create, lookup, { orderId, code: order.code });
   }
   if (sale.state === "draft" || sale.state === "sent") {
     await odoo.executeKw("sale.order", "action_confirm", [[sale.id]], {});

@@ -13,12 +13,16 @@
  *
  * Before creating, the picking is looked up by `origin` (and type), so a crash between "created
  * in Odoo" and "marked delivered here" continues the same picking instead of making a second.
+ * The origin names the installation (migration 007), so a reinstalled appliance or a second one
+ * of the same shop never adopts another's picking. A timed-out `create` and duplicates found by
+ * the lookup are handled in `dedupe.ts`.
  *
  * @module
  */
 import type { Many2one } from "./jsonrpc.ts";
 import { type Delivered, type DeliveryContext, PermanentDeliveryError } from "./delivery.ts";
 import { odooId } from "./_values.ts";
+import { createOnce, findOne } from "./dedupe.ts";
 
 type ReceiptRow = {
   id: number;
@@ -27,9 +31,16 @@ type ReceiptRow = {
   warehouse_id: number;
 };
 
-/** The `origin` (Odoo's "Source Document") of a local receipt: store, receipt id, device ref. */
-export function receiptOrigin(shopId: string, receipt: { id: number; ref: string }): string {
-  return `${shopId}/R${receipt.id} ${receipt.ref}`.slice(0, 200).trim();
+/**
+ * The `origin` (Odoo's "Source Document") of a local receipt: store, installation, receipt id,
+ * device ref.
+ */
+export function receiptOrigin(
+  shopId: string,
+  installationId: string,
+  receipt: { id: number; ref: string },
+): string {
+  return `${shopId}/${installationId}/R${receipt.id} ${receipt.ref}`.slice(0, 200).trim();
 }
 
 interface PickingRow {
@@ -65,7 +76,7 @@ export async function deliverReceipt(ctx: DeliveryContext, receiptId: number): P
      where receipt_id = $1 order by line_no`,
     [receiptId],
   );
-  const origin = receiptOrigin(ctx.shopId, receipt);
+  const origin = receiptOrigin(ctx.shopId, ctx.installationId, receipt);
 
   const [warehouse] = await odoo.executeKw<
     { id: number; in_type_id: Many2one; lot_stock_id: Many2one }[]
@@ -79,12 +90,16 @@ export async function deliverReceipt(ctx: DeliveryContext, receiptId: number): P
     );
   }
 
-  const found = await odoo.executeKw<PickingRow[]>("stock.picking", "search_read", [[
-    ["origin", "=", origin],
-    ["picking_type_id", "=", typeId],
-    ["backorder_id", "=", false],
-  ]], { fields: ["id", "name", "state"], order: "id", limit: 1 });
-  let picking = found[0];
+  const lookup = () =>
+    findOne<PickingRow>(
+      ctx,
+      "stock.picking",
+      [["origin", "=", origin], ["picking_type_id", "=", typeId], ["backorder_id", "=", false]],
+      ["id", "name", "state"],
+      ["done"],
+      { receiptId, origin },
+    );
+  let picking = await lookup();
   if (picking) {
     log.info("odoo receipt found by origin", {
       receiptId,
@@ -92,7 +107,12 @@ export async function deliverReceipt(ctx: DeliveryContext, receiptId: number): P
       state: picking.state,
     });
   } else {
-    picking = await createPicking(ctx, receiptId, origin, typeId, warehouse.lot_stock_id, lines);
+    picking = await createOnce(
+      ctx,
+      () => createPicking(ctx, receiptId, origin, typeId, warehouse.lot_stock_id, lines),
+      lookup,
+      { receiptId, origin },
+    );
   }
   if (picking.state === "cancel") {
     // Someone cancelled it in Odoo: that is a decision, not a failure to retry.

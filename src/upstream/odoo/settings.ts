@@ -24,6 +24,10 @@ export interface OdooSettings {
   timeoutMs: number;
   pageSize: number;
   outboxTries: number;
+  /** Longest Odoo transaction the incremental pull covers (its low-water mark lags this much). */
+  transactionBoundMs: number;
+  /** Odoo's request time limit: after a timed-out delivery, wait longer than this. */
+  requestLimitMs: number;
 }
 
 /** Name of the partner the sale orders go to when `odooPartner` is empty. */
@@ -57,6 +61,8 @@ export function odooSettings(config: Config): OdooSettings | undefined {
     timeoutMs: config.odooTimeoutS * 1000,
     pageSize: config.odooPageSize,
     outboxTries: config.odooOutboxTries,
+    transactionBoundMs: config.odooTransactionBoundS * 1000,
+    requestLimitMs: config.odooRequestLimitS * 1000,
   };
 }
 

@@ -36,6 +36,26 @@ export interface OdooSite {
   stockContext: Record<string, unknown>;
   /** The version's name for the done quantity of a stock.move (16: quantity_done; 17+: quantity). */
   moveDoneField: "quantity_done" | "quantity";
+  /**
+   * The configured user's current company (`res.users.company_id`): without
+   * `allowed_company_ids` the records it creates are that company's, so it can receive only into
+   * that company's warehouses (another's answers "Incompatible companies on records").
+   */
+  company: { id: number; name: string };
+}
+
+/**
+ * Why devices may not receive into warehouse `w` ('' when they may): it belongs to another Odoo
+ * company than the configured user's.
+ */
+export function receiptRefusal(
+  site: Pick<OdooSite, "company">,
+  w: { company_id?: Many2one },
+): string {
+  const company = w.company_id ? w.company_id[0] : site.company.id;
+  if (company === site.company.id) return "";
+  const name = w.company_id ? w.company_id[1] : String(company);
+  return `it belongs to the Odoo company "${name}", not to "${site.company.name}" of the configured user`;
 }
 
 interface WarehouseRow {
@@ -108,6 +128,16 @@ export async function discoverSite(odoo: OdooClient, settings: OdooSettings): Pr
     }
   }
   const { served } = await resolveWarehouse(odoo, settings.warehouse);
+  const [user] = await odoo.executeKw<{ company_id: Many2one }[]>(
+    "res.users",
+    "read",
+    [[await odoo.login()]],
+    { fields: ["company_id"] },
+  );
+  const company = user?.company_id ? { id: user.company_id[0], name: user.company_id[1] } : {
+    id: 0,
+    name: "",
+  };
   return {
     version: info.server_version,
     major,
@@ -117,5 +147,6 @@ export async function discoverSite(odoo: OdooClient, settings: OdooSettings): Pr
       ? { warehouse: served.id, warehouse_id: served.id }
       : { warehouse: served.id },
     moveDoneField: major <= 16 ? "quantity_done" : "quantity",
+    company,
   };
 }

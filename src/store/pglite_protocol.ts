@@ -1,0 +1,50 @@
+/**
+ * The messages between the main thread ({@link openPglite} in `pglite.ts`) and the embedded
+ * database's worker (`pglite_worker.ts`). Everything crosses by structured clone: rows, `Date`s
+ * and parameters keep their types; a dump's bytes are transferred, not copied.
+ *
+ * @module
+ */
+
+/** An error's name, message and PostgreSQL fields (`code`, `detail`, `constraint`…). */
+export type ErrorFields = { name: string; message: string } & Record<string, string | number>;
+
+/** What the worker is asked to open. */
+export interface OpenRequest {
+  op: "open";
+  directory: string;
+  /** A `pglite-template.tar.gz` to start a new database from, when it matches this PGlite. */
+  template?: string;
+  /** PostgreSQL settings (`name=value`) given at start. */
+  settings: string[];
+}
+
+/** A request to the worker; every one but `open` is answered by a `reply` with its `id`. */
+export type WorkerRequest =
+  | OpenRequest
+  | { op: "query"; id: number; sql: string; params: unknown[]; tx?: number }
+  | { op: "exec"; id: number; sql: string; tx?: number }
+  | { op: "begin"; id: number }
+  | { op: "end"; id: number; tx: number; commit: boolean }
+  | { op: "listen"; id: number; listenId: number; channel: string }
+  | { op: "unlisten"; id: number; listenId: number }
+  | { op: "dump"; id: number }
+  | { op: "stats"; id: number }
+  | { op: "close"; id: number }
+  | { op: "crash"; id: number };
+
+/** A message from the worker. */
+export type WorkerReply =
+  | { kind: "opened"; created: boolean; fromTemplate: boolean }
+  | { kind: "open-failed"; error: ErrorFields }
+  | { kind: "reply"; id: number; ok: true; value: unknown }
+  | { kind: "reply"; id: number; ok: false; error: ErrorFields }
+  | { kind: "notify"; listenId: number; payload: string };
+
+/** The embedded database's own figures. */
+export interface EmbeddedStats {
+  /** Size of the WebAssembly memory (it only grows). */
+  wasmHeapBytes: number;
+  /** The worker's JavaScript heap (PGlite's own objects, results before they are sent). */
+  jsHeapBytes: number;
+}

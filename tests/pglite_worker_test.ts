@@ -1,0 +1,179 @@
+/**
+ * The embedded database in its worker thread: a long statement does not hold up a device's cached
+ * answer (real TCP), a transaction is not interleaved with another caller's statements, a crashed
+ * worker is detected, and a new store starts from the shipped template.
+ */
+import { deepStrictEqual as assertEquals, ok as assert, rejects } from "node:assert/strict";
+import { startTestAppliance } from "./_support/appliance.ts";
+import { DatabaseUnavailableError } from "../src/store/database.ts";
+import { migrate } from "../src/store/migrate.ts";
+import { openPglite } from "../src/store/pglite.ts";
+import {
+  extractTemplate,
+  gunzip,
+  PGLITE_VERSION,
+  tarEntries,
+  templateVersion,
+} from "../src/store/pglite_template.ts";
+
+/** Tracks whether a promise has settled, without awaiting it. */
+function track<T>(promise: Promise<T>): { promise: Promise<T>; settled: () => boolean } {
+  let settled = false;
+  const tracked = promise.finally(() => settled = true);
+  return { promise: tracked, settled: () => settled };
+}
+
+async function withStateDir(fn: (stateDir: string) => Promise<void>): Promise<void> {
+  const stateDir = await Deno.makeTempDir({ prefix: "newretail-pglite-" });
+  try {
+    await fn(stateDir);
+  } finally {
+    await Deno.remove(stateDir, { recursive: true });
+  }
+}
+
+Deno.test("a long statement on the embedded database does not delay a cached getGoods (TCP)", async () => {
+  const appliance = await startTestAppliance("pglite");
+  try {
+    const pos = await appliance.device("POS_0001");
+    const warm = await pos.request("getGoods", { code: "6901234500011" });
+    assertEquals(warm.json?.exception, "");
+    // Holds the embedded database's only connection for 3 s.
+    const long = track(appliance.app.db.query("select pg_sleep(3)"));
+    // Queued behind it: proof that the database is busy while the device is answered.
+    const behind = track(appliance.app.db.query("select 1 as one"));
+    const reply = await pos.request("getGoods", { code: "6901234500011" });
+    assertEquals(reply.json, warm.json);
+    assert(!long.settled(), "the getGoods answer waited for the long statement");
+    assert(!behind.settled(), "a statement queued behind the long one ran before it");
+    await long.promise;
+    assertEquals(await behind.promise, [{ one: 1 }]);
+  } finally {
+    await appliance.stop();
+  }
+});
+
+Deno.test("a transaction is whole: another caller's statement and a dump wait for its end", async () => {
+  await withStateDir(async (stateDir) => {
+    const db = await openPglite(stateDir, { template: null });
+    try {
+      await db.exec("create table t (n integer)");
+      const inside = Promise.withResolvers<void>();
+      const release = Promise.withResolvers<void>();
+      const tx = db.transaction(async (q) => {
+        await q.query("insert into t values (1)");
+        inside.resolve();
+        await release.promise;
+        await q.query("insert into t values (2)");
+        return await q.query<{ n: number }>("select count(*)::int as n from t");
+      });
+      await inside.promise;
+      const outside = track(db.query<{ n: number }>("select count(*)::int as n from t"));
+      // A snapshot for backups waits too: it never holds half a transaction.
+      const dump = track(db.dumpDataDir());
+      // A round trip to the worker that does not touch the database: the outside query has
+      // reached the worker by the time this returns.
+      await db.stats();
+      assert(!outside.settled(), "a statement ran inside another caller's transaction");
+      assert(!dump.settled(), "the data directory was dumped inside a transaction");
+      release.resolve();
+      assertEquals(await tx, [{ n: 2 }]);
+      assertEquals(await outside.promise, [{ n: 2 }]);
+      assert((await dump.promise).byteLength > 0);
+      await rejects(
+        db.transaction(async (q) => {
+          await q.query("insert into t values (3)");
+          throw new Error("changed my mind");
+        }),
+        /changed my mind/,
+      );
+      assertEquals(await db.query("select count(*)::int as n from t"), [{ n: 2 }]);
+    } finally {
+      await db.close();
+    }
+  });
+});
+
+Deno.test("a crashed embedded database worker is detected, and the directory reopens", async () => {
+  await withStateDir(async (stateDir) => {
+    const crashes: Error[] = [];
+    const db = await openPglite(stateDir, {
+      template: null,
+      onCrash: (e) => crashes.push(e),
+    });
+    await db.exec("create table kept (n integer); insert into kept values (42)");
+    const unlisten = await db.listen("ch", () => {});
+    await rejects(db.simulateCrash(), (e) => {
+      assert(e instanceof DatabaseUnavailableError);
+      assert(/embedded database .* stopped: .*simulated crash/.test(e.message), e.message);
+      return true;
+    });
+    assertEquals(crashes.length, 1);
+    assert(crashes[0] instanceof DatabaseUnavailableError);
+    await rejects(db.query("select 1"), DatabaseUnavailableError);
+    await unlisten();
+    await db.close();
+    // The lock is released and what was committed is there.
+    const reopened = await openPglite(stateDir, { template: null });
+    try {
+      assertEquals(await reopened.query("select n from kept"), [{ n: 42 }]);
+    } finally {
+      await reopened.close();
+    }
+  });
+});
+
+Deno.test("deno task pglite-template builds a template a new store starts from", async () => {
+  await withStateDir(async (dir) => {
+    const out = `${dir}/pglite-template.tar.gz`;
+    const built = await new Deno.Command("deno", {
+      args: ["task", "--quiet", "pglite-template", out],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assertEquals(built.code, 0, new TextDecoder().decode(built.stderr));
+    const bytes = await Deno.readFile(out);
+    assertEquals(await templateVersion(bytes), PGLITE_VERSION);
+
+    const db = await openPglite(`${dir}/store`, { template: out });
+    try {
+      assertEquals([db.created, db.fromTemplate], [true, true]);
+      assertEquals(await migrate(db), [], "the template is migrated");
+      assertEquals(await db.query("select count(*)::int as n from goods"), [{ n: 0 }]);
+      // A running database's snapshot (for backups) is a tarball of the data directory.
+      const paths = tarEntries(await gunzip(await db.dumpDataDir())).map((e) => e.path);
+      assert(paths.includes("PG_VERSION") && paths.some((p) => p.startsWith("base/")));
+    } finally {
+      await db.close();
+    }
+    const again = await openPglite(`${dir}/store`, { template: out });
+    assertEquals([again.created, again.fromTemplate], [false, false]);
+    await again.close();
+
+    // A template of another PGlite version (or no template at all) is not used: initdb runs.
+    const other = `${dir}/other.tar.gz`;
+    await Deno.writeFile(other, await retagged(bytes, "0.0.1"));
+    assertEquals(await extractTemplate(await Deno.readFile(other), `${dir}/x`), false);
+    const fresh = await openPglite(`${dir}/fresh`, { template: other });
+    assertEquals([fresh.created, fresh.fromTemplate], [true, false]);
+    assertEquals((await migrate(fresh)).length > 0, true);
+    await fresh.close();
+  });
+});
+
+Deno.test("PGLITE_VERSION is deno.json's pin", async () => {
+  const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+  assertEquals(
+    config.imports["@electric-sql/pglite"],
+    `npm:@electric-sql/pglite@${PGLITE_VERSION}`,
+  );
+});
+
+/** The template with its version file saying `version` (same length keeps the tar valid). */
+async function retagged(gzipped: Uint8Array, version: string): Promise<Uint8Array> {
+  const tar = await gunzip(gzipped);
+  const entry = tarEntries(tar).find((e) => e.path === "newretail-pglite-version")!;
+  entry.data.set(new TextEncoder().encode(`${version}\n`.padEnd(entry.data.length, "\n")));
+  const stream = new Blob([tar as BlobPart]).stream().pipeThrough(new CompressionStream("gzip"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
