@@ -2,7 +2,8 @@
  * Stock in Odoo mode (issue 13), against the Odoo stand-in: a paid order's delivery picking is
  * validated with the sold quantities (Odoo's on-hand drops as the local shelf did); a pull leaves
  * goods in an open local move alone and, for the others, Odoo wins with an `upstream` move, so
- * both sides converge and the stock table stays the sum of its moves.
+ * both sides converge and the stock table stays the sum of its moves; a refill becomes a
+ * validated internal transfer from the back store's stock location to the shelf's.
  */
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import { backends } from "./_support/databases.ts";
@@ -16,7 +17,12 @@ import { installationId, setUpstreamEnabled } from "../src/upstream/odoo/local_s
 import { deliverOrder } from "../src/upstream/odoo/orders.ts";
 import { OutboxWorker } from "../src/upstream/odoo/outbox.ts";
 import { createOrder, settleOrder } from "../src/store/orders.ts";
-import { configureStock, ledgerDifferences } from "../src/store/stock_moves.ts";
+import { adjustStock, configureStock, ledgerDifferences } from "../src/store/stock_moves.ts";
+import { completeRefill, planRefill } from "../src/store/refill_stock.ts";
+import { setPosition } from "../src/store/positions.ts";
+import { deliverRefill } from "../src/upstream/odoo/refills.ts";
+
+const PLACE = { posx: "A", posy: "1", posz: "1" };
 
 async function localStock(db: Database, gid: number): Promise<number> {
   const [row] = await db.query<{ q: string }>(
@@ -54,7 +60,10 @@ for (const backend of backends()) {
         log,
         maxRefusals: 3,
         backoffMs: () => 0,
-        deliver: (row) => deliverOrder(ctx, row.local_id),
+        deliver: (row) =>
+          row.kind === "refill"
+            ? deliverRefill(ctx, row.local_id)
+            : deliverOrder(ctx, row.local_id),
       });
       const gid = 42;
       const odooBefore = odoo.state.onHand(gid, 1);
@@ -123,6 +132,82 @@ for (const backend of backends()) {
         deepStrictEqual(move, { quantity: "7.000", to_warehouse_id: 1 });
         deepStrictEqual(await ledgerDifferences(db), []);
       });
+
+      await t.step(
+        "a refill is an internal transfer from the back store to the shelf",
+        async () => {
+          // A back-store warehouse of the same company, with its internal operation type.
+          const view = odoo.state.create("stock.location", {
+            name: "BK",
+            complete_name: "BK",
+            usage: "view",
+            location_id: false,
+          });
+          const lot = odoo.state.create("stock.location", {
+            name: "Stock",
+            complete_name: "BK/Stock",
+            usage: "internal",
+            location_id: view,
+          });
+          const type = odoo.state.create("stock.picking.type", {
+            name: "Internal Transfers",
+            code: "internal",
+            default_location_src_id: lot,
+            default_location_dest_id: lot,
+            sequence_code: "INT",
+            create_backorder: "ask",
+          });
+          const back = odoo.state.create("stock.warehouse", {
+            name: "Back store",
+            code: "BK",
+            company_id: 1,
+            lot_stock_id: lot,
+            view_location_id: view,
+            int_type_id: type,
+          });
+          odoo.state.write("stock.picking.type", [type], { warehouse_id: back });
+          odoo.state.create("stock.quant", { product_id: gid, location_id: lot, quantity: 30 });
+          await puller.fullPull();
+          await configureStock(db, { shelfWarehouse: "WH", stockWarehouse: "BK" });
+          await adjustStock(db, { gid, warehouse: "BK", quantity: "30", note: "count", by: "t" });
+          const shelf = await localStock(db, gid);
+          await setPosition(db, gid, PLACE, PLACE, null, String(shelf + 4));
+          const [job] = await db.query<{ id: number }>(
+            "insert into refill_jobs (goods_id, reason) values ($1, 'manual') returning id",
+            [gid],
+          );
+          const refill = {
+            shelfWarehouse: "WH",
+            stockWarehouse: "BK",
+            threshold: "0",
+            target: "0",
+          };
+          deepStrictEqual(await planRefill(db, job.id, refill), { action: "send", quantity: "4" });
+          strictEqual((await completeRefill(db, job.id, "AGV_0001", refill)).closed, true);
+          strictEqual(await localStock(db, gid), shelf + 4);
+          await worker.runDue();
+          const [transfer] = odoo.state.all("stock.picking").filter((p) =>
+            p.picking_type_id === type
+          );
+          deepStrictEqual([transfer.state, transfer.location_id, transfer.location_dest_id], [
+            "done",
+            lot,
+            8,
+          ]);
+          strictEqual(odoo.state.onHand(gid, 1), shelf + 4);
+          strictEqual(odoo.state.onHand(gid, back), 26);
+          // Delivered again: found by origin, not moved twice.
+          await deliverRefill(ctx, job.id);
+          strictEqual(
+            odoo.state.all("stock.picking").filter((p) => p.picking_type_id === type).length,
+            1,
+          );
+          strictEqual(odoo.state.onHand(gid, 1), shelf + 4);
+          await puller.fullPull();
+          strictEqual(await localStock(db, gid), shelf + 4);
+          deepStrictEqual(await ledgerDifferences(db), []);
+        },
+      );
     } finally {
       await odoo.close();
       await dispose();

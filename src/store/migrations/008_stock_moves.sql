@@ -104,3 +104,19 @@ alter table goods_positions add column shelf_capacity numeric(14, 3) check (shel
 -- What a refill job asks the AGV to move (set when it is offered), and what it moved.
 alter table refill_jobs add column quantity numeric(14, 3);
 alter table refill_jobs add column moved numeric(14, 3);
+
+-- In Odoo mode a refill that moved goods is owed to Odoo as an internal transfer (outbox kind
+-- 'refill', local id = the job), queued in the transaction that closes the job.
+alter table odoo_outbox drop constraint odoo_outbox_kind_check;
+alter table odoo_outbox add constraint odoo_outbox_kind_check
+  check (kind in ('stock-receipt', 'sale-order', 'refill'));
+
+create function odoo_outbox_refill() returns trigger language plpgsql as $$
+begin
+  if new.state = 'done' and old.state <> 'done' and coalesce(new.moved, 0) > 0 then
+    perform odoo_outbox_enqueue('refill', new.id);
+  end if;
+  return null;
+end $$;
+create trigger refill_jobs_odoo_outbox after update of state on refill_jobs
+  for each row execute function odoo_outbox_refill();
