@@ -24,7 +24,7 @@ import { GoodsCache } from "./store/goods_cache.ts";
 import { GoodsPushWorker } from "./push/goods_push.ts";
 import { RefillDispatcher } from "./push/refill_dispatcher.ts";
 import { configureStock, negativeStock } from "./store/stock_moves.ts";
-import { openRefillJobs as openRefills } from "./store/refill_stock.ts";
+import { openRefills } from "./store/refill_stock.ts";
 import { DiscoveryResponder } from "./discovery/responder.ts";
 import { PaymentServices } from "./payment/service.ts";
 import { odooSettings } from "./upstream/odoo/settings.ts";

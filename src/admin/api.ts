@@ -30,7 +30,7 @@ import { recentAudit, writeAudit } from "../store/audit.ts";
 import { retryOutbox } from "../upstream/odoo/outbox.ts";
 import { deviceKind } from "../protocol/device_id.ts";
 import { adjustStock, goodsStock, movesSince, negativeStock } from "../store/stock_moves.ts";
-import { openRefillJobs } from "../store/refill_stock.ts";
+import { openRefills } from "../store/refill_stock.ts";
 import { UserError } from "../errors.ts";
 import { deviceView } from "./server.ts";
 import { backupRoute } from "./backup.ts";
@@ -221,7 +221,7 @@ function stockRoutes(): Route[] {
       path: /^\/api\/stock\/negative$/,
       write: false,
       handle: async (deps) =>
-        json({ negative: await negativeStock(deps.db), refillJobs: await openRefillJobs(deps.db) }),
+        json({ negative: await negativeStock(deps.db), refillJobs: await openRefills(deps.db) }),
     },
     {
       method: "GET",

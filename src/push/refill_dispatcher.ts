@@ -58,6 +58,8 @@ export function refillStockSettings(config: RefillConfig): RefillStockSettings {
 export function movedQuantity(reply: Record<string, unknown> | undefined): string | undefined {
   const value = reply?.qty;
   if (value === undefined || value === null || value === "") return undefined;
+  // It went but brought nothing: nothing moves (the job is closed all the same).
+  if (value === 0 || (typeof value === "string" && /^0+(\.0+)?$/.test(value.trim()))) return "0";
   try {
     return quantity(value, "qty");
   } catch {

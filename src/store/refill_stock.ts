@@ -164,7 +164,7 @@ export interface OpenRefill {
 }
 
 /** The open refill jobs with their goods and why they wait, oldest first. */
-export function openRefillJobs(db: Queryable, limit = 100): Promise<OpenRefill[]> {
+export function openRefills(db: Queryable, limit = 100): Promise<OpenRefill[]> {
   return db.query<OpenRefill & Record<string, unknown>>(
     `select j.id, j.goods_id as gid, g.name, j.reason, j.quantity::text as quantity, j.attempts,
        j.last_error as "lastError", j.created_at as "createdAt"

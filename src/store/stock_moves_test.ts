@@ -16,7 +16,7 @@ import {
   negativeStock,
   negativeStockCount,
 } from "./stock_moves.ts";
-import { completeRefill, openRefillJobs, planRefill } from "./refill_stock.ts";
+import { completeRefill, openRefills, planRefill } from "./refill_stock.ts";
 
 const T0 = new Date(Date.UTC(2026, 0, 1, 8, 0, 0));
 const SETTINGS = { shelfWarehouse: "MD", stockWarehouse: "HC", threshold: "0", target: "0" };
@@ -226,7 +226,7 @@ function suite(backend: ReturnType<typeof backends>[number]) {
             action: "send",
             quantity: String(20 - shelf),
           });
-          assert.equal((await openRefillJobs(db))[0].quantity, `${20 - shelf}.000`);
+          assert.equal((await openRefills(db))[0].quantity, `${20 - shelf}.000`);
           const done = await completeRefill(db, job.id, "AGV_1", SETTINGS, "3");
           assert.deepEqual(done, { closed: true, moved: "3" });
           assert.deepEqual(await completeRefill(db, job.id, "AGV_1", SETTINGS), {

@@ -184,7 +184,7 @@ export async function upsertGoods(db: Queryable, rows: GoodsRow[]): Promise<numb
 /**
  * Sets on-hand quantities in one warehouse (known goods only) as Odoo reports them; returns the
  * goods ids changed. Each difference is an `upstream` stock move (Odoo wins), except for goods
- * in an open local move: a receipt or paid order not yet delivered to Odoo, which Odoo's figure
+ * in an open local move: a receipt, paid order or refill not yet delivered to Odoo, which Odoo's figure
  * does not count yet (the pull after its delivery converges them).
  */
 export async function setStock(
@@ -201,7 +201,9 @@ export async function setStock(
            where o.kind = 'sale-order' and o.state <> 'delivered' and l.goods_id = s.g)
          and not exists (select 1 from odoo_outbox o
            join stock_receipt_lines l on l.receipt_id = o.local_id
-           where o.kind = 'stock-receipt' and o.state <> 'delivered' and l.goods_id = s.g)),
+           where o.kind = 'stock-receipt' and o.state <> 'delivered' and l.goods_id = s.g)
+         and not exists (select 1 from odoo_outbox o join refill_jobs j on j.id = o.local_id
+           where o.kind = 'refill' and o.state <> 'delivered' and j.goods_id = s.g)),
      diff as (
        select o.g, o.q - coalesce(st.quantity, 0) as d from odoo o
        left join stock st on st.warehouse_id = $1 and st.goods_id = o.g)
