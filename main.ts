@@ -19,6 +19,7 @@ import { permissionsCommand } from "./src/cli/permissions.ts";
 import { backupCommand, restoreCommand } from "./src/cli/backup.ts";
 import { rollbackCommand } from "./src/cli/rollback.ts";
 import { stockCommand } from "./src/cli/stock.ts";
+import { VERSION } from "./src/version.ts";
 
 /** Command name → runner (resolves with the exit code). */
 export const COMMANDS: Record<string, { run(args: string[]): Promise<number>; summary: string }> = {
@@ -46,7 +47,7 @@ export const COMMANDS: Record<string, { run(args: string[]): Promise<number>; su
 
 const USAGE = `newretail — edge appliance for self-service stores
 
-Usage: newretail [COMMAND] [options]   (--help on any command)
+Usage: newretail [COMMAND] [options]   (--help on any command; --version)
 
 Commands:
 ${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(14)}${c.summary}`).join("\n")}`;
@@ -56,6 +57,10 @@ export async function main(args: string[]): Promise<number> {
   const [first, ...rest] = args;
   if (first === "--help" || first === "-h" || first === "help") {
     console.log(USAGE);
+    return 0;
+  }
+  if (first === "--version" || first === "-V" || first === "version") {
+    console.log(`newretail ${VERSION}`);
     return 0;
   }
   const name = first === undefined || first.startsWith("-") ? "serve" : first;

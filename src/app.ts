@@ -10,6 +10,7 @@ import { type ActionTable, CORE_ACTIONS } from "./actions/mod.ts";
 import { MetricsRegistry } from "./admin/metrics.ts";
 import type { Config } from "./config/config.ts";
 import { EventBus } from "./events.ts";
+import { VERSION } from "./version.ts";
 import type { Logger } from "./log.ts";
 import type { Database } from "./store/database.ts";
 import { listDevices, markAllOffline } from "./store/devices.ts";
@@ -98,6 +99,8 @@ export interface Appliance {
   readonly admin?: AdminServer;
   /** Stops everything gracefully and closes the database. Idempotent. */
   shutdown(): Promise<void>;
+  /** During {@link shutdown}: the part being stopped now (for a forced exit's last line). */
+  readonly stoppingPart: string | undefined;
 }
 
 /**
@@ -141,7 +144,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     const goods = new GoodsCache(db, { clock });
     await goods.start();
     services.push({ name: "goods cache", stop: () => goods.stop() });
-    metrics.gauge(
+    metrics.counter(
       "newretail_goods_cache_lookups_total",
       "Goods look-ups by barcode or id, answered from the cache (hit) or the database (miss).",
       () => [
@@ -212,6 +215,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
         port: config.adminPort,
         log,
         metrics,
+        version: VERSION,
         pingDatabase: async () => {
           await db.query("select 1 as one");
         },
@@ -233,6 +237,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     }
 
     log.info("newretail started", {
+      version: VERSION,
       listen: `${server.addr.hostname}:${server.addr.port}`,
       port: server.addr.port,
       admin: admin ? `${admin.hostname}:${admin.port}` : "off",
@@ -244,6 +249,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     });
 
     let stopping: Promise<void> | undefined;
+    let part: string | undefined;
     return {
       config,
       db,
@@ -256,11 +262,16 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       payments,
       odoo,
       admin,
+      get stoppingPart() {
+        return part;
+      },
       shutdown() {
         stopping ??= (async () => {
           log.info("shutting down");
+          part = "device server";
           await server.shutdown();
           for (const service of services.reverse()) {
+            part = service.name;
             try {
               await service.stop();
             } catch (e) {
@@ -270,7 +281,9 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
               });
             }
           }
+          part = "database";
           await db.close();
+          part = undefined;
           log.info("stopped");
         })();
         return stopping;

@@ -134,13 +134,17 @@ for (const backend of backends()) {
             ),
             String(pickings[0].origin),
           );
-          const metrics = appliance.app.metrics.render();
-          ok(
-            /newretail_odoo_deliveries_total\{kind="stock-receipt",result="delivered"\} 1/.test(
-              metrics,
-            ),
-            metrics,
+          // The counter is told of the outcome after the row's commit: wait for it, then check
+          // it counted exactly one delivery.
+          const delivered =
+            /newretail_odoo_deliveries_total\{kind="stock-receipt",result="delivered"\} (\d+)/;
+          await eventually(
+            () => delivered.test(appliance.app.metrics.render()),
+            "the delivery counted",
+            10_000,
           );
+          const metrics = appliance.app.metrics.render();
+          strictEqual(delivered.exec(metrics)?.[1], "1", metrics);
         },
       );
 

@@ -1,12 +1,13 @@
 /**
  * The appliance as it runs in a store, under exactly its permission flags, on every database
- * backend: `deno run -P=appliance main.ts serve` (what `deno task start` runs), and the bundle
+ * backend: `deno run -P=appliance main.ts serve` (deno.json's fixed set), and the bundle
  * through the installed launcher (what systemd runs), whose flags are computed from its config
  * file with discovery off, so the network permission lists hosts. A device logs in and asks for
  * goods over TCP; /healthz, /devices and /metrics must agree with that traffic; SIGTERM stops it
  * cleanly. A permission missing from either set fails here.
  */
 import assert from "node:assert/strict";
+import denoJson from "../deno.json" with { type: "json" };
 import { type Backend, backends } from "./_support/databases.ts";
 import {
   type ApplianceProcess,
@@ -24,6 +25,8 @@ import {
   startBroker,
   uniqueShop,
 } from "./payment_support.ts";
+
+const VERSION = denoJson.version;
 
 const WATER = DEMO_GOODS.find((g) => g.id === 9)!;
 
@@ -68,6 +71,7 @@ async function exercise(
       const health = await json(app.adminPort, "/healthz");
       assert.equal(health.status, 200);
       assert.equal(health.body.database.state, "up");
+      assert.equal(health.body.version, VERSION, "deno.json's version, in the bundle too");
       const devices = await json(app.adminPort, "/devices");
       const me = devices.body.find((d: { equipId: string }) => d.equipId === equipId);
       assert.equal(me.online, true);
@@ -86,6 +90,8 @@ async function exercise(
     assert.equal(m.sum("newretail_request_errors_total"), 0);
     assert.equal(m.sum("newretail_protocol_errors_total"), 0);
     assert.equal(m.value("newretail_database_up"), 1);
+    assert.equal(m.types.get("newretail_goods_cache_lookups_total"), "counter");
+    assert.equal(m.types.get("newretail_logins_total"), "counter");
   });
 
   await t.step("a door event over MQTT reaches the payment call of the next order", async () => {

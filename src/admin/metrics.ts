@@ -36,13 +36,23 @@ function formatNumber(n: number): string {
   return String(n);
 }
 
-/** A monotonically increasing count. */
+/** A monotonically increasing count, counted here or read from a function at scrape time. */
 export class Counter implements Instrument {
   readonly type = "counter";
   #values = new Map<string, { labels: Labels; value: number }>();
+  #collect?: () => { labels: Labels; value: number }[];
 
-  /** @param name metric name (ends in `_total`) @param help one line */
-  constructor(readonly name: string, readonly help: string) {}
+  /**
+   * @param name metric name (ends in `_total`) @param help one line
+   * @param collect optional function returning the (monotonic) series at scrape time
+   */
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    collect?: () => { labels: Labels; value: number }[],
+  ) {
+    this.#collect = collect;
+  }
 
   /** Adds `by` (default 1) to the series with these labels. */
   inc(labels: Labels = {}, by = 1): void {
@@ -54,14 +64,17 @@ export class Counter implements Instrument {
 
   /** The current value of one series (0 when never incremented). */
   get(labels: Labels = {}): number {
+    if (this.#collect) {
+      const k = key(labels);
+      return this.#collect().find((s) => key(s.labels) === k)?.value ?? 0;
+    }
     return this.#values.get(key(labels))?.value ?? 0;
   }
 
   /** Exposition lines. */
   render(): string[] {
-    return [...this.#values.values()].map((e) =>
-      `${this.name}${labelText(e.labels)} ${formatNumber(e.value)}`
-    );
+    const series = this.#collect ? this.#collect() : [...this.#values.values()];
+    return series.map((e) => `${this.name}${labelText(e.labels)} ${formatNumber(e.value)}`);
   }
 }
 
@@ -159,9 +172,13 @@ export class Histogram implements Instrument {
 export class MetricsRegistry {
   #instruments: Instrument[] = [];
 
-  /** Registers and returns a counter. */
-  counter(name: string, help: string): Counter {
-    return this.#add(new Counter(name, help));
+  /** Registers and returns a counter (optionally read at scrape time). */
+  counter(
+    name: string,
+    help: string,
+    collect?: () => { labels: Labels; value: number }[],
+  ): Counter {
+    return this.#add(new Counter(name, help, collect));
   }
 
   /** Registers and returns a gauge (optionally computed at scrape time). */

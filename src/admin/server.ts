@@ -9,6 +9,7 @@
  */
 import { withDeadline } from "../deadline.ts";
 import type { Logger } from "../log.ts";
+import { VERSION } from "../version.ts";
 import type { Gauge, MetricsRegistry } from "./metrics.ts";
 import type { DeviceRecord } from "../store/devices.ts";
 import {
@@ -56,7 +57,7 @@ export interface AdminDeps {
   stockAlerts?: () => Promise<StockAlerts>;
   /** Seconds a database ping may take before the database counts as down (default 2). */
   databaseTimeoutS?: number;
-  /** Program version for `/healthz` (default "dev"). */
+  /** Program version for `/healthz` (default: this build's, from deno.json). */
   version?: string;
   /** Clock for uptime and `/devices` ages. */
   now?: () => Date;
@@ -210,7 +211,7 @@ export function createAdminHandler(
   const now = deps.now ?? (() => new Date());
   const started = now();
   const timeoutS = deps.databaseTimeoutS ?? 2;
-  const version = deps.version ?? "dev";
+  const version = deps.version ?? VERSION;
   const databaseUp: Gauge = deps.metrics.gauge(
     "newretail_database_up",
     "1 when the last database check (each /healthz and /metrics) answered, else 0.",

@@ -80,9 +80,11 @@ export function loadCliConfig(
   return { config, sources };
 }
 
-// Only the names the configuration declares are read: with `--allow-env=<names>` asking for
-// another would fail, and a missing permission reads as "not set" rather than crashing.
-function readEnv(name: string): string | undefined {
+/**
+ * Reads an environment variable; one the permission set does not grant reads as "not set" (with
+ * `--allow-env=<names>` asking for another would fail) rather than crashing.
+ */
+export function readEnv(name: string): string | undefined {
   try {
     return Deno.env.get(name);
   } catch (e) {

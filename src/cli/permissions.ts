@@ -9,7 +9,14 @@ import { fileURLToPath } from "node:url";
 import { appliancePermissions, permissionFlags } from "../config/permissions.ts";
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
-import { CONFIG_FLAGS, CONFIG_FLAGS_HELP, defaultConfigFile, loadCliConfig } from "./_common.ts";
+import { notifySettings } from "../systemd/notify.ts";
+import {
+  CONFIG_FLAGS,
+  CONFIG_FLAGS_HELP,
+  defaultConfigFile,
+  loadCliConfig,
+  readEnv,
+} from "./_common.ts";
 
 const HELP = `newretail permissions [--] [COMMAND [its options]]
 
@@ -59,9 +66,12 @@ export function permissionsCommand(args: string[]): Promise<number> {
   const { config } = loadCliConfig(
     command === "device" ? { config: values.config } : values, // its --host/--port are a target
   );
+  // Started by systemd (Type=notify): serve will notify it, from its RuntimeDirectory.
+  const notify = command === "serve" ? notifySettings(readEnv, Deno.pid) : undefined;
   const permissions = appliancePermissions(config, {
     configFile: typeof values.config === "string" ? values.config : defaultConfigFile(),
     assetDirs: programAssetDirs(),
+    notify: notify && !("off" in notify) ? notify : undefined,
   });
   // The device simulator connects to whichever appliance it is pointed at.
   if (command === "device") permissions.net = true;

@@ -9,6 +9,7 @@
  * @module
  */
 import { type Config, CONFIG_SPEC, configEnvNames } from "./config.ts";
+import { NOTIFY_ENV } from "../systemd/notify.ts";
 
 /** Deno permissions, as in a deno.json permission set. */
 export interface DenoPermissions {
@@ -28,6 +29,11 @@ export interface ProgramPaths {
   configFile: string;
   /** Directories holding the program's own files read at run time (PGlite's wasm and data). */
   assetDirs: string[];
+  /**
+   * Under systemd with `Type=notify`: its notification socket and the socket file serve sends
+   * from (see src/systemd/notify.ts); both need read, write and, when net is a list, `unix:`.
+   */
+  notify?: { socket: string; sender?: string };
 }
 
 /**
@@ -108,11 +114,19 @@ export function appliancePermissions(config: Config, paths: ProgramPaths): DenoP
     write.push(config.stateDir);
   }
   if (config.mqttCaFile) read.push(config.mqttCaFile);
+  for (const socket of [paths.notify?.socket, paths.notify?.sender]) {
+    if (!socket) continue;
+    read.push(socket);
+    write.push(socket);
+    targets.push(`unix:${socket}`);
+  }
   return {
     net: config.discoveryEnabled ? true : unique(targets),
     read: unique(read),
     write: unique(write),
-    env: config.mqttUrl ? true : unique([...configEnvNames(), ...LAUNCHER_ENV, ...DRIVER_ENV]),
+    env: config.mqttUrl
+      ? true
+      : unique([...configEnvNames(), ...LAUNCHER_ENV, ...DRIVER_ENV, ...NOTIFY_ENV]),
     sys: config.discoveryEnabled && !config.advertiseHost ? ["networkInterfaces"] : [],
   };
 }

@@ -22,7 +22,8 @@ Deno.test("permissions: deno.json's appliance set is the default configuration's
     denoJson.permissions.appliance,
     appliancePermissions({ ...defaultConfig(), ...ANY_MQTT }, DEV_PATHS),
   );
-  assert.equal(denoJson.tasks.start, "deno run -P=appliance main.ts serve");
+  // The checkout's start computes its set from the flags given (scripts/start.ts).
+  assert.match(denoJson.tasks.start, /scripts\/start\.ts/);
   const store = denoJson.permissions.store;
   assert.deepEqual(
     store,
@@ -125,4 +126,18 @@ Deno.test("permissions: discovery reads the network interfaces unless advertiseH
   assert.deepEqual(appliancePermissions(advertised, paths).sys, []);
   const off = loadConfig({ flags: { discoveryEnabled: false } }).config;
   assert.deepEqual(appliancePermissions(off, paths).sys, []);
+});
+
+Deno.test("permissions: under systemd, the notification socket and serve's own sender socket", () => {
+  const { config } = loadConfig({ flags: { discoveryEnabled: false, databaseUrl: "" } });
+  const notify = { socket: "/run/systemd/notify", sender: "/run/newretail/notify.sock" };
+  const p = appliancePermissions(config, { configFile: "/c.json", assetDirs: [], notify });
+  for (const path of [notify.socket, notify.sender]) {
+    assert.ok(p.read.includes(path) && p.write.includes(path), path);
+    assert.ok(Array.isArray(p.net) && p.net.includes(`unix:${path}`), path);
+  }
+  assert.ok(
+    Array.isArray(p.env) && p.env.includes("NOTIFY_SOCKET") &&
+      p.env.includes("WATCHDOG_USEC"),
+  );
 });

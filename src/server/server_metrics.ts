@@ -70,7 +70,7 @@ export function createServerMetrics(
       "newretail_disconnects_total",
       "Connections closed, by reason.",
     ),
-    logins: registry.counter("newretail_logins_total", "Login attempts, by result."),
+    logins: registry.counter("newretail_logins_total", "Successful logins, by device kind."),
     requests: registry.counter("newretail_requests_total", "Device requests, by action."),
     requestErrors: registry.counter(
       "newretail_request_errors_total",

@@ -12,6 +12,8 @@ export interface ApplianceProcess {
   adminPort: number;
   /** Every JSON log line so far. */
   lines: Record<string, unknown>[];
+  /** Sends a signal (as a terminal or systemd would). */
+  signal(signal: Deno.Signal): void;
   /** Sends SIGTERM and waits for the exit; returns the exit code and stderr. */
   stop(): Promise<{ code: number; stderr: string }>;
 }
@@ -80,6 +82,11 @@ export async function startApplianceProcess(
     port: Number(line.port),
     adminPort: Number(admin.slice(admin.lastIndexOf(":") + 1)),
     lines,
+    signal(signal) {
+      try {
+        child.kill(signal);
+      } catch { /* already gone */ }
+    },
     async stop() {
       try {
         child.kill("SIGTERM");

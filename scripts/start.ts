@@ -1,0 +1,53 @@
+/**
+ * `deno task start [serve options]`: runs the appliance from the checkout with the permissions its
+ * configuration needs, as the installed launcher does. It asks `main.ts permissions` (read and env
+ * only) for the flags the given `--config`, `--state-dir`, `NEWRETAIL_STATE_DIR`… need, then runs
+ * `main.ts serve` with exactly those, so a custom path works without editing deno.json.
+ *
+ * Signals: SIGINT and SIGTERM are passed on to serve (which counts copies of one Ctrl-C as one)
+ * and this process waits for it, exiting with its code.
+ *
+ * @module
+ */
+const main = new URL("../main.ts", import.meta.url).pathname;
+const args = Deno.args[0] === "serve" ? Deno.args.slice(1) : Deno.args;
+
+const asked = await new Deno.Command(Deno.execPath(), {
+  args: [
+    "run",
+    "--quiet",
+    "--allow-read",
+    "--allow-env",
+    main,
+    "permissions",
+    "--",
+    "serve",
+    ...args,
+  ],
+  stdout: "piped",
+  stderr: "inherit",
+}).output();
+if (!asked.success) Deno.exit(asked.code);
+const flags = new TextDecoder().decode(asked.stdout).split("\n").filter((l) => l !== "");
+
+const child = new Deno.Command(Deno.execPath(), {
+  args: ["run", "--quiet", "--no-prompt", ...flags, main, "serve", ...args],
+  stdin: "inherit",
+  stdout: "inherit",
+  stderr: "inherit",
+}).spawn();
+const forward = (signal: Deno.Signal) => () => {
+  try {
+    child.kill(signal);
+  } catch {
+    // exited already
+  }
+};
+const onInt = forward("SIGINT");
+const onTerm = forward("SIGTERM");
+Deno.addSignalListener("SIGINT", onInt);
+Deno.addSignalListener("SIGTERM", onTerm);
+const status = await child.status;
+Deno.removeSignalListener("SIGINT", onInt);
+Deno.removeSignalListener("SIGTERM", onTerm);
+Deno.exit(status.code);
