@@ -179,8 +179,9 @@ export class RefillDispatcher {
       if (plan.action === "cancel") throw new UserError(plan.reason);
       if (plan.action === "wait") {
         // Not sent: nothing to bring. It stays open with the reason, and is looked at again.
-        await noteRefillWait(db, job.id, plan.reason);
-        log.info("refill job waits", { job: job.id, gid: job.goodsId, reason: plan.reason });
+        if (await noteRefillWait(db, job.id, plan.reason)) {
+          log.info("refill job waits", { job: job.id, gid: job.goodsId, reason: plan.reason });
+        }
         return;
       }
       body = {

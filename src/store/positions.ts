@@ -260,13 +260,17 @@ export async function recordRefillAttempt(
   );
 }
 
-/** Records why an open job is not sent now (it waits: no stock in the stock room, …). */
-export async function noteRefillWait(db: Queryable, id: number, reason: string): Promise<void> {
-  await db.query(
+/**
+ * Records why an open job is not sent now (it waits: no stock in the stock room, …). Returns
+ * false when that was already the recorded reason.
+ */
+export async function noteRefillWait(db: Queryable, id: number, reason: string): Promise<boolean> {
+  const rows = await db.query(
     `update refill_jobs set last_error = $2, updated_at = now()
-     where id = $1 and state = 'open' and last_error is distinct from $2`,
+     where id = $1 and state = 'open' and last_error is distinct from $2 returning id`,
     [id, reason],
   );
+  return rows.length > 0;
 }
 
 /** Cancels an open job (its goods lost its position). */
