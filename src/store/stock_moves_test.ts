@@ -330,7 +330,8 @@ Deno.test("migration 8 gives existing stock an opening move (PGlite)", async () 
       "drop table stock_moves cascade; drop table stock_settings; delete from schema_migrations where version = 8; " +
         "drop function stock_move_applied; drop function stock_written cascade; " +
         "alter table goods_positions drop column shelf_capacity; " +
-        "alter table refill_jobs drop column quantity, drop column moved;",
+        "alter table refill_jobs drop column quantity, drop column moved; " +
+        "drop function odoo_outbox_refill cascade;",
     );
     await seedDemo(db);
     const [{ n }] = await db.query<{ n: number }>("select count(*)::int as n from stock");
