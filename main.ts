@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { describeFailure } from "./src/cli/_common.ts";
+import { describeFailure } from "./src/cli/failure.ts";
 import { serveCommand } from "./src/cli/serve.ts";
 import { migrateCommand, seedDemoCommand } from "./src/cli/migrate.ts";
 import { deviceCommand } from "./src/cli/device.ts";

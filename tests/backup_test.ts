@@ -145,7 +145,7 @@ Deno.test("backup while serving and restore, embedded database (PGlite)", async 
 Deno.test({
   name: testPostgresUrl()
     ? "backup and restore, PostgreSQL (pg_dump / pg_restore)"
-    : "backup and restore, PostgreSQL: SKIPPED, DATABASE_URL is not set",
+    : "backup and restore, PostgreSQL [skipped: DATABASE_URL not set]",
   ignore: !testPostgresUrl(),
   async fn() {
     const work = await Deno.makeTempDir({ prefix: "newretail-backup-pg-" });

@@ -1,62 +1,14 @@
 /**
- * What an action handler gets and returns. A handler is `(ctx, body) => reply`: no sockets, byte
- * orders or encodings inside, so each one is tested directly (STYLE.md: Hono's context object).
+ * What handlers import: the handler contract (defined on the ground floor in
+ * `src/action_types.ts`, so the core needs nothing from `src/actions/`) and the helpers handlers
+ * share.
  *
  * @module
  */
-import type { Config } from "../config/config.ts";
-import type { Database } from "../store/database.ts";
-import type { GoodsReader } from "../store/goods_cache.ts";
-import type { Logger } from "../log.ts";
-import type { FrameHeader } from "../protocol/frame.ts";
-import type { BodyEncoding, JsonObject } from "../protocol/body.ts";
-import type { Clock } from "../clock.ts";
-import type { AppEvents } from "../events.ts";
-import type { DeviceIdentity, SessionControl } from "../device_link.ts";
+import type { ActionContext } from "../action_types.ts";
+import type { DeviceIdentity } from "../device_link.ts";
 
-/** Everything a handler needs. */
-export interface ActionContext {
-  readonly header: FrameHeader;
-  /** The logged-in device; undefined only for `login`. */
-  readonly device: DeviceIdentity | undefined;
-  /** Peer address `ip:port`. */
-  readonly peer: string;
-  readonly db: Database;
-  /** Goods by barcode and id: the hottest look-ups, served from a coherent cache. */
-  readonly goods: GoodsReader;
-  readonly config: Config;
-  readonly clock: Clock;
-  readonly log: Logger;
-  readonly session: SessionControl;
-  readonly events: AppEvents;
-  /**
-   * Aborted when the request timed out (its reply is already sent): stop. `db` carries it on every
-   * statement already; pass it to other slow work (fetch, waits).
-   */
-  readonly signal: AbortSignal;
-}
-
-/** A handler's reply; `body: null` sends an empty body (0 bytes). */
-export interface ActionResult {
-  body: JsonObject | null;
-  encoding?: BodyEncoding;
-  /** Overrides the reply header's `uniqueId` (login). */
-  uniqueId?: string;
-}
-
-/** One action. */
-export type ActionHandler = (ctx: ActionContext, body: JsonObject) => Promise<ActionResult>;
-
-/** One action and the rules the dispatcher applies around it (the action table's entries). */
-export interface ActionEntry {
-  readonly handle: ActionHandler;
-  /** Served without a logged-in device (only `login`). */
-  readonly public?: boolean;
-  /** The body is not read: the handler gets `{}` (field devices send `login` with "", "{}" or nothing). */
-  readonly ignoresBody?: boolean;
-  /** Fields every failure reply carries besides `exception` (devices read them on every reply). */
-  readonly failureBody?: JsonObject;
-}
+export type { ActionContext, ActionEntry, ActionHandler, ActionResult } from "../action_types.ts";
 
 /** The device of a handler that requires login (every action but `login`). */
 export function requireDevice(ctx: ActionContext): DeviceIdentity {

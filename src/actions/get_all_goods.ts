@@ -6,7 +6,7 @@
  */
 import type { ActionHandler } from "./context.ts";
 import { int, MAX_INT, optional } from "../fields.ts";
-import { deviceGoods } from "./goods_view.ts";
+import { deviceGoods } from "../goods_view.ts";
 import { goodsPage } from "../store/goods.ts";
 
 /** Page size when `lmt` is absent. */

@@ -6,7 +6,7 @@
  */
 import { type ActionHandler, requireDevice } from "./context.ts";
 import { idList, present, text, textList } from "../fields.ts";
-import { deviceGoods } from "./goods_view.ts";
+import { deviceGoods } from "../goods_view.ts";
 import { UserError } from "../errors.ts";
 import { goodsByLabels, goodsByName, goodsByRfids, learnLabelDevices } from "../store/goods.ts";
 

@@ -6,7 +6,7 @@
  */
 import type { ActionHandler } from "./context.ts";
 import { id, int, MAX_INT, optional, required } from "../fields.ts";
-import { deviceGoods } from "./goods_view.ts";
+import { deviceGoods } from "../goods_view.ts";
 import { MAX_PAGE_SIZE } from "./get_all_goods.ts";
 import { UserError } from "../errors.ts";
 import { warehouseGoods, warehouseRefusal } from "../store/goods.ts";

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { ActionEntry } from "./context.ts";
+import type { ActionTable } from "../action_types.ts";
 import { login } from "./login.ts";
 import { logout } from "./logout.ts";
 import { health } from "./health.ts";
@@ -15,8 +15,7 @@ import { getPosition } from "./get_position.ts";
 import { getPayInfo } from "./get_pay_info.ts";
 import { makePayment } from "./make_payment.ts";
 
-/** Action name → handler and its rules. An action not marked `public` needs a logged-in device. */
-export type ActionTable = Readonly<Record<string, ActionEntry>>;
+export type { ActionTable } from "../action_types.ts";
 
 /** The core actions (PROTOCOL.md §2–3). */
 export const CORE_ACTIONS: ActionTable = {

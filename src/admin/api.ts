@@ -32,7 +32,7 @@ import { deviceKind } from "../protocol/device_id.ts";
 import { adjustStock, goodsStock, movesSince, negativeStock } from "../store/stock_moves.ts";
 import { openRefills } from "../store/refill_stock.ts";
 import { UserError } from "../errors.ts";
-import { deviceView } from "./server.ts";
+import { deviceView } from "./device_view.ts";
 import { backupRoute } from "./backup.ts";
 
 /** What the API works on, passed in. */

@@ -36,92 +36,82 @@ function formatNumber(n: number): string {
   return String(n);
 }
 
+type Series = { labels: Labels; value: number };
+
+/** What a counter and a gauge share: labelled values kept here or collected at scrape time. */
+abstract class LabelledValues {
+  #values = new Map<string, Series>();
+  #collect?: () => Series[];
+
+  constructor(readonly name: string, readonly help: string, collect?: () => Series[]) {
+    this.#collect = collect;
+  }
+
+  /** The current value of one series (0 when never set). */
+  get(labels: Labels = {}): number {
+    if (this.#collect) {
+      const k = key(labels);
+      return this.#collect().find((s) => key(s.labels) === k)?.value ?? 0;
+    }
+    return this.#values.get(key(labels))?.value ?? 0;
+  }
+
+  /** Exposition lines. */
+  render(): string[] {
+    const series = this.#collect ? this.#collect() : [...this.#values.values()];
+    return series.map((e) => `${this.name}${labelText(e.labels)} ${formatNumber(e.value)}`);
+  }
+
+  protected addTo(labels: Labels, by: number): void {
+    const k = key(labels);
+    const entry = this.#values.get(k);
+    if (entry) entry.value += by;
+    else this.#values.set(k, { labels, value: by });
+  }
+
+  protected put(labels: Labels, value: number): void {
+    this.#values.set(key(labels), { labels, value });
+  }
+}
+
 /** A monotonically increasing count, counted here or read from a function at scrape time. */
-export class Counter implements Instrument {
+export class Counter extends LabelledValues implements Instrument {
   readonly type = "counter";
-  #values = new Map<string, { labels: Labels; value: number }>();
-  #collect?: () => { labels: Labels; value: number }[];
 
   /**
    * @param name metric name (ends in `_total`) @param help one line
    * @param collect optional function returning the (monotonic) series at scrape time
    */
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    collect?: () => { labels: Labels; value: number }[],
-  ) {
-    this.#collect = collect;
+  constructor(name: string, help: string, collect?: () => Series[]) {
+    super(name, help, collect);
   }
 
   /** Adds `by` (default 1) to the series with these labels. */
   inc(labels: Labels = {}, by = 1): void {
-    const k = key(labels);
-    const entry = this.#values.get(k);
-    if (entry) entry.value += by;
-    else this.#values.set(k, { labels, value: by });
-  }
-
-  /** The current value of one series (0 when never incremented). */
-  get(labels: Labels = {}): number {
-    if (this.#collect) {
-      const k = key(labels);
-      return this.#collect().find((s) => key(s.labels) === k)?.value ?? 0;
-    }
-    return this.#values.get(key(labels))?.value ?? 0;
-  }
-
-  /** Exposition lines. */
-  render(): string[] {
-    const series = this.#collect ? this.#collect() : [...this.#values.values()];
-    return series.map((e) => `${this.name}${labelText(e.labels)} ${formatNumber(e.value)}`);
+    this.addTo(labels, by);
   }
 }
 
 /** A value that goes up and down, set directly or read from a function at scrape time. */
-export class Gauge implements Instrument {
+export class Gauge extends LabelledValues implements Instrument {
   readonly type = "gauge";
-  #values = new Map<string, { labels: Labels; value: number }>();
-  #collect?: () => { labels: Labels; value: number }[];
 
   /**
    * @param name metric name @param help one line
    * @param collect optional function returning the series at scrape time
    */
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    collect?: () => { labels: Labels; value: number }[],
-  ) {
-    this.#collect = collect;
+  constructor(name: string, help: string, collect?: () => Series[]) {
+    super(name, help, collect);
   }
 
   /** Sets the series with these labels. */
   set(value: number, labels: Labels = {}): void {
-    this.#values.set(key(labels), { labels, value });
+    this.put(labels, value);
   }
 
   /** Adds to the series with these labels. */
   add(by: number, labels: Labels = {}): void {
-    const k = key(labels);
-    const entry = this.#values.get(k);
-    if (entry) entry.value += by;
-    else this.#values.set(k, { labels, value: by });
-  }
-
-  /** The current value of one series. */
-  get(labels: Labels = {}): number {
-    if (this.#collect) {
-      const k = key(labels);
-      return this.#collect().find((s) => key(s.labels) === k)?.value ?? 0;
-    }
-    return this.#values.get(key(labels))?.value ?? 0;
-  }
-
-  /** Exposition lines. */
-  render(): string[] {
-    const series = this.#collect ? this.#collect() : [...this.#values.values()];
-    return series.map((e) => `${this.name}${labelText(e.labels)} ${formatNumber(e.value)}`);
+    this.addTo(labels, by);
   }
 }
 

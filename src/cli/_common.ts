@@ -1,14 +1,14 @@
 /**
  * What the commands share: configuration flags, loading the configuration, running one-shot
- * commands on the store (opened, migrated and closed around them), and turning expected failures into one line on stderr.
+ * commands on the store (opened, migrated and closed around them) (`failure.ts` turns their expected failures into one line on stderr).
  *
  * @module
  */
 import { parseArgs } from "node:util";
-import { type Config, ConfigError, type ConfigKey, loadConfig } from "../config/config.ts";
-import { type Database, DatabaseLockedError, DatabaseUnavailableError } from "../store/database.ts";
+import { type Config, type ConfigKey, loadConfig } from "../config/config.ts";
+import type { Database } from "../store/database.ts";
 import { openDatabase, type OpenedDatabase } from "../app.ts";
-import { migrate, NewerDatabaseError } from "../store/migrate.ts";
+import { migrate } from "../store/migrate.ts";
 
 /** Where the configuration file is read from when `--config` is not given. */
 export const DEFAULT_CONFIG_FILE = "/etc/newretail/config.json";
@@ -95,18 +95,45 @@ export function readEnv(name: string): string | undefined {
   }
 }
 
+/** The option specs `node:util` `parseArgs` takes. */
+type FlagSpecs = Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }>;
+
 /** Parses a command's arguments, turning parse errors into usage errors. */
-export function parseCommandArgs<
-  const O extends Record<
-    string,
-    { type: "string" | "boolean"; short?: string; multiple?: boolean }
-  >,
->(args: string[], options: O, allowPositionals = true) {
+export function parseCommandArgs<const O extends FlagSpecs>(
+  args: string[],
+  options: O,
+  allowPositionals = true,
+) {
   try {
     return parseArgs({ args, options, allowPositionals, strict: true });
   } catch (e) {
     throw new CliError((e as Error).message, 2);
   }
+}
+
+/**
+ * Parses a store command's arguments ({@link CONFIG_FLAGS} plus its own `flags`) and answers
+ * `--help`: `exit` is set (0) when the help was printed, or (2) when `verb` is asked for and the
+ * command line has none. `positionals`: `"verb"` (a verb is needed), `"any"` or `"none"`.
+ *
+ * @example
+ * ```ts
+ * const { values, positionals, exit } = parseStoreCommand(args, HELP, { all: { type: "boolean" } });
+ * if (exit !== undefined) return exit;
+ * ```
+ */
+export function parseStoreCommand<const O extends FlagSpecs>(
+  args: string[],
+  help: string,
+  flags: O,
+  positionals: "verb" | "any" | "none" = "verb",
+) {
+  const parsed = parseCommandArgs(args, { ...CONFIG_FLAGS, ...flags }, positionals !== "none");
+  const missingVerb = positionals === "verb" && !parsed.positionals[0];
+  const asked = (parsed.values as { help?: boolean }).help === true;
+  if (asked || missingVerb) console.log(help);
+  const exit = asked ? 0 : missingVerb ? 2 : undefined;
+  return { ...parsed, exit };
 }
 
 async function openMigratedStore(config: Config): Promise<OpenedDatabase> {
@@ -151,14 +178,4 @@ export function storeCommand<T>(
 ): Promise<T> {
   const { config } = loadCliConfig(values);
   return withStore(config, (db) => work(db, config));
-}
-
-/** The one line printed for an error a command expects (bad config, locked or unreachable store). */
-export function describeFailure(e: unknown): { line: string; code: number } | undefined {
-  if (e instanceof CliError) return { line: e.message, code: e.code };
-  if (e instanceof ConfigError) return { line: e.message, code: 1 };
-  if (e instanceof DatabaseLockedError) return { line: e.message, code: 1 };
-  if (e instanceof DatabaseUnavailableError) return { line: e.message, code: 1 };
-  if (e instanceof NewerDatabaseError) return { line: e.message, code: 1 };
-  return undefined;
 }

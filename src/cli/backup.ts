@@ -10,16 +10,11 @@ import type { Config } from "../config/config.ts";
 import { maskSecret } from "../config/config.ts";
 import { DatabaseLockedError } from "../store/database.ts";
 import { openPglite } from "../store/pglite.ts";
+import { pathExists } from "../store/pglite_template.ts";
 import { BadSnapshotError, restoreEmbedded } from "../store/restore.ts";
 import { BACKUP_PATH } from "../admin/backup.ts";
 import { adminHeaders, adminOrigin } from "./_admin_api.ts";
-import {
-  CliError,
-  CONFIG_FLAGS,
-  CONFIG_FLAGS_HELP,
-  loadCliConfig,
-  parseCommandArgs,
-} from "./_common.ts";
+import { CliError, CONFIG_FLAGS_HELP, loadCliConfig, parseStoreCommand } from "./_common.ts";
 
 const BACKUP_HELP = `newretail backup FILE [options]
 
@@ -63,16 +58,6 @@ async function runTool(tool: string, args: string[], how: string): Promise<void>
   }
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
-}
-
 // The snapshot from the running appliance, through its admin API (token when configured).
 async function backupFromService(config: Config): Promise<Blob> {
   if (!config.adminEnabled) {
@@ -100,11 +85,8 @@ async function backupFromService(config: Config): Promise<Blob> {
 
 /** Runs `backup FILE`. */
 export async function backupCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs(args, CONFIG_FLAGS);
-  if (values.help) {
-    console.log(BACKUP_HELP);
-    return 0;
-  }
+  const { values, positionals, exit } = parseStoreCommand(args, BACKUP_HELP, {}, "any");
+  if (exit !== undefined) return exit;
   const file = fileArgument(positionals, "backup");
   const { config } = loadCliConfig(values);
   if (config.databaseUrl) {
@@ -116,7 +98,7 @@ export async function backupCommand(args: string[]): Promise<number> {
     console.log(`backup of the PostgreSQL database written to ${file} (pg_dump, custom format)`);
     return 0;
   }
-  if (!(await exists(`${config.stateDir}/db/PG_VERSION`))) {
+  if (!(await pathExists(`${config.stateDir}/db/PG_VERSION`))) {
     throw new CliError(
       `no embedded database in ${config.stateDir}/db: nothing to back up (set stateDir / --state-dir)`,
     );
@@ -146,13 +128,10 @@ export async function backupCommand(args: string[]): Promise<number> {
 
 /** Runs `restore FILE`. */
 export async function restoreCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs(args, CONFIG_FLAGS);
-  if (values.help) {
-    console.log(RESTORE_HELP);
-    return 0;
-  }
+  const { values, positionals, exit } = parseStoreCommand(args, RESTORE_HELP, {}, "any");
+  if (exit !== undefined) return exit;
   const file = fileArgument(positionals, "restore");
-  if (!(await exists(file))) throw new CliError(`${file}: no such backup file`);
+  if (!(await pathExists(file))) throw new CliError(`${file}: no such backup file`);
   const { config } = loadCliConfig(values);
   if (config.databaseUrl) {
     await runTool(

@@ -5,13 +5,7 @@
  * @module
  */
 import { decodeCsv, importBindings, parseBindings } from "../store/bindings_csv.ts";
-import {
-  CliError,
-  CONFIG_FLAGS,
-  CONFIG_FLAGS_HELP,
-  parseCommandArgs,
-  storeCommand,
-} from "./_common.ts";
+import { CliError, CONFIG_FLAGS_HELP, parseStoreCommand, storeCommand } from "./_common.ts";
 
 const HELP = `newretail bindings import FILE [--dry-run]
 
@@ -30,16 +24,15 @@ Examples (two files):
 
 ${CONFIG_FLAGS_HELP}`;
 
-const FLAGS = { ...CONFIG_FLAGS, "dry-run": { type: "boolean" } } as const;
+const FLAGS = {
+  "dry-run": { type: "boolean" },
+} as const;
 
 /** Runs `bindings`. */
 export async function bindingsCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs(args, FLAGS);
+  const { values, positionals, exit } = parseStoreCommand(args, HELP, FLAGS);
+  if (exit !== undefined) return exit;
   const [verb, file, ...rest] = positionals;
-  if (values.help || !verb) {
-    console.log(HELP);
-    return values.help ? 0 : 2;
-  }
   if (verb !== "import" || !file || rest.length > 0) {
     throw new CliError("usage: bindings import FILE [--dry-run]", 2);
   }

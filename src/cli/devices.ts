@@ -9,10 +9,9 @@ import { setTeachIn } from "../store/teach_in.ts";
 import { writeAudit } from "../store/audit.ts";
 import {
   CliError,
-  CONFIG_FLAGS,
   CONFIG_FLAGS_HELP,
   loadCliConfig,
-  parseCommandArgs,
+  parseStoreCommand,
   withStore,
 } from "./_common.ts";
 import { withStoreOrApi } from "./_admin_api.ts";
@@ -33,7 +32,9 @@ and teach-in go through its admin API (adminHost/adminPort, with adminToken when
 
 ${CONFIG_FLAGS_HELP}`;
 
-const FLAGS = { ...CONFIG_FLAGS, minutes: { type: "string" } } as const;
+const FLAGS = {
+  minutes: { type: "string" },
+} as const;
 
 function iso(value: unknown): string {
   return value instanceof Date ? value.toISOString() : value ? String(value) : "-";
@@ -41,12 +42,9 @@ function iso(value: unknown): string {
 
 /** Runs `devices`. */
 export async function devicesCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs(args, FLAGS);
+  const { values, positionals, exit } = parseStoreCommand(args, HELP, FLAGS);
+  if (exit !== undefined) return exit;
   const [verb, equipId, ...rest] = positionals;
-  if (values.help || !verb) {
-    console.log(HELP);
-    return values.help ? 0 : 2;
-  }
   if (!["list", "enable", "disable", "teach-in"].includes(verb)) {
     throw new CliError(`unknown devices command: ${verb} (list, enable, disable or teach-in)`, 2);
   }

@@ -13,10 +13,9 @@ import { pullKind, reconcileIds } from "../upstream/odoo/reconcile.ts";
 import { setUpstreamEnabled } from "../upstream/odoo/local_store.ts";
 import {
   CliError,
-  CONFIG_FLAGS,
   CONFIG_FLAGS_HELP,
   loadCliConfig,
-  parseCommandArgs,
+  parseStoreCommand,
   withStore,
 } from "./_common.ts";
 import type { Config } from "../config/config.ts";
@@ -32,7 +31,9 @@ pull   pulls the catalogue now: changes since the last pull, or everything with 
 
 ${CONFIG_FLAGS_HELP}`;
 
-const FLAGS = { ...CONFIG_FLAGS, full: { type: "boolean" } } as const;
+const FLAGS = {
+  full: { type: "boolean" },
+} as const;
 
 function settingsOf(config: Config) {
   const settings = odooSettings(config);
@@ -63,12 +64,9 @@ export function progressPrinter(write: (text: string) => void, tty: boolean) {
 
 /** Runs `odoo`. */
 export async function odooCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs(args, FLAGS);
+  const { values, positionals, exit } = parseStoreCommand(args, HELP, FLAGS);
+  if (exit !== undefined) return exit;
   const [verb, ...rest] = positionals;
-  if (values.help || !verb) {
-    console.log(HELP);
-    return values.help ? 0 : 2;
-  }
   if ((verb !== "check" && verb !== "pull") || rest.length > 0) {
     throw new CliError(`unknown odoo command: ${positionals.join(" ")} (check or pull)`, 2);
   }

@@ -18,13 +18,7 @@ import {
   OutboxWorker,
   retryOutbox,
 } from "../upstream/odoo/outbox.ts";
-import {
-  CliError,
-  CONFIG_FLAGS,
-  CONFIG_FLAGS_HELP,
-  parseCommandArgs,
-  storeCommand,
-} from "./_common.ts";
+import { CliError, CONFIG_FLAGS_HELP, parseStoreCommand, storeCommand } from "./_common.ts";
 
 const HELP = `newretail outbox list [--failed | --pending] [--limit N]
 newretail outbox retry ID
@@ -38,7 +32,6 @@ retry  puts a failed (parked) delivery back in line and, when Odoo is configured
 ${CONFIG_FLAGS_HELP}`;
 
 const FLAGS = {
-  ...CONFIG_FLAGS,
   failed: { type: "boolean" },
   pending: { type: "boolean" },
   limit: { type: "string" },
@@ -56,12 +49,9 @@ export function outboxLine(r: OutboxRow): string {
 
 /** Runs `outbox`. */
 export async function outboxCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs(args, FLAGS);
+  const { values, positionals, exit } = parseStoreCommand(args, HELP, FLAGS);
+  if (exit !== undefined) return exit;
   const [verb, id, ...rest] = positionals;
-  if (values.help || !verb) {
-    console.log(HELP);
-    return values.help ? 0 : 2;
-  }
   if (verb !== "list" && verb !== "retry") {
     throw new CliError(`unknown outbox command: ${verb} (list or retry)`, 2);
   }

@@ -6,13 +6,7 @@
  */
 import { listPositions, type Place, setPosition } from "../store/positions.ts";
 import { UserError } from "../errors.ts";
-import {
-  CliError,
-  CONFIG_FLAGS,
-  CONFIG_FLAGS_HELP,
-  parseCommandArgs,
-  storeCommand,
-} from "./_common.ts";
+import { CliError, CONFIG_FLAGS_HELP, parseStoreCommand, storeCommand } from "./_common.ts";
 
 const HELP = `newretail positions list
 newretail positions set --gid N --stock AISLE,SHELF,HEIGHT --shelf AISLE,SHELF,HEIGHT
@@ -37,19 +31,15 @@ function place(text: string | undefined, flag: string): Place {
 
 /** Runs `positions`. */
 export async function positionsCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs(args, {
-    ...CONFIG_FLAGS,
+  const { values, positionals, exit } = parseStoreCommand(args, HELP, {
     gid: { type: "string" },
     stock: { type: "string" },
     shelf: { type: "string" },
     "refill-below": { type: "string" },
     capacity: { type: "string" },
   });
+  if (exit !== undefined) return exit;
   const [verb, ...rest] = positionals;
-  if (values.help || !verb) {
-    console.log(HELP);
-    return values.help ? 0 : 2;
-  }
   if ((verb !== "list" && verb !== "set") || rest.length > 0) {
     throw new CliError(`unknown positions command: ${positionals.join(" ")} (list or set)`, 2);
   }

@@ -9,13 +9,7 @@
 import type { Queryable } from "../store/database.ts";
 import { activeGoodsIds, markGoodsChanged } from "../store/goods_changes.ts";
 import { createRefillJob, refillJob } from "../store/positions.ts";
-import {
-  CliError,
-  CONFIG_FLAGS,
-  CONFIG_FLAGS_HELP,
-  parseCommandArgs,
-  storeCommand,
-} from "./_common.ts";
+import { CliError, CONFIG_FLAGS_HELP, parseStoreCommand, storeCommand } from "./_common.ts";
 
 const PUSH_HELP = `newretail push-goods --gid N[,N…] | --all [--wait S] [options]
 
@@ -95,16 +89,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Runs `push-goods`. */
 export async function pushGoodsCommand(args: string[]): Promise<number> {
-  const { values } = parseCommandArgs(args, {
-    ...CONFIG_FLAGS,
+  const { values, exit } = parseStoreCommand(args, PUSH_HELP, {
     gid: { type: "string" },
     all: { type: "boolean" },
     wait: { type: "string" },
-  }, false);
-  if (values.help) {
-    console.log(PUSH_HELP);
-    return 0;
-  }
+  }, "none");
+  if (exit !== undefined) return exit;
   if (!values.all === !values.gid) throw new CliError(`give --gid N or --all\n\n${PUSH_HELP}`, 2);
   const wait = waitSeconds(values.wait);
   const requested = values.gid ? parseIds(values.gid) : undefined;
@@ -155,15 +145,11 @@ export async function pushGoodsCommand(args: string[]): Promise<number> {
 
 /** Runs `refill`. */
 export async function refillCommand(args: string[]): Promise<number> {
-  const { values } = parseCommandArgs(args, {
-    ...CONFIG_FLAGS,
+  const { values, exit } = parseStoreCommand(args, REFILL_HELP, {
     gid: { type: "string" },
     wait: { type: "string" },
-  }, false);
-  if (values.help) {
-    console.log(REFILL_HELP);
-    return 0;
-  }
+  }, "none");
+  if (exit !== undefined) return exit;
   if (!values.gid) throw new CliError(`give --gid N\n\n${REFILL_HELP}`, 2);
   const [gid, ...more] = parseIds(values.gid);
   if (more.length > 0) throw new CliError("refill takes one --gid", 2);

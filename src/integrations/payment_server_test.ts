@@ -54,13 +54,29 @@ async function suite(t: Deno.TestContext, db: Database) {
   const stand = new PaymentServerStandIn();
   const log = createMemoryLogger();
   const deps = { db, config: config(stand.url), clock: systemClock, log };
+  // Runs `work` with a started client, stopped whatever `work` does.
+  const withClient = async (work: (client: PaymentServerClient) => Promise<void>) => {
+    const client = new PaymentServerClient(deps);
+    client.start();
+    try {
+      await work(client);
+    } finally {
+      await client.stop();
+    }
+  };
+  // The order's call was accepted (200) by the stand-in, and its row marked sent.
+  const acceptedAndSent = async (o: OrderRecord) => {
+    await stand.waitFor((calls) => calls.some((c) => c.orderCode === o.code && c.status === 200));
+    await eventually(
+      async () => (await callState(db, o.id))?.state === "sent" || undefined,
+      "sent",
+    );
+  };
   try {
     await t.step(
       "a new order is POSTed once, form-encoded, with the customer's openid",
       async () => {
-        const client = new PaymentServerClient(deps);
-        client.start();
-        try {
+        await withClient(async (client) => {
           const o = await order(db, 60, "oWx-7788");
           client.wake();
           await stand.waitFor((calls) => calls.some((c) => c.orderCode === o.code));
@@ -78,9 +94,7 @@ async function suite(t: Deno.TestContext, db: Database) {
             return s?.state === "sent" ? s : undefined;
           }, "call marked sent");
           assert.equal(state.attempts, 1);
-        } finally {
-          await client.stop();
-        }
+        });
       },
     );
 
@@ -88,37 +102,25 @@ async function suite(t: Deno.TestContext, db: Database) {
       "a payment server that is down is retried; after recovery exactly one call succeeds",
       async () => {
         stand.mode = "fail";
-        const client = new PaymentServerClient(deps);
-        client.start();
-        try {
+        await withClient(async (client) => {
           const o = await order(db);
           client.wake();
           await stand.waitFor((calls) => calls.filter((c) => c.orderCode === o.code).length >= 3);
           stand.mode = "ok";
-          await stand.waitFor((calls) =>
-            calls.some((c) => c.orderCode === o.code && c.status === 200)
-          );
-          await eventually(
-            async () => (await callState(db, o.id))?.state === "sent" || undefined,
-            "sent",
-          );
+          await acceptedAndSent(o);
           // Several retry periods later, still exactly one accepted call and no new attempts.
           const attempts = stand.calls.filter((c) => c.orderCode === o.code).length;
           await new Promise((r) => setTimeout(r, 500));
           assert.equal(stand.calls.filter((c) => c.orderCode === o.code).length, attempts);
           assert.equal(stand.accepted.filter((c) => c.orderCode === o.code).length, 1);
           assert.equal((await callState(db, o.id))?.attempts, attempts);
-        } finally {
-          await client.stop();
-        }
+        });
       },
     );
 
     await t.step("a hanging payment server times out and the call is made again", async () => {
       stand.mode = "hang";
-      const client = new PaymentServerClient(deps);
-      client.start();
-      try {
+      await withClient(async (client) => {
         const o = await order(db);
         client.wake();
         await eventually(async () => {
@@ -127,16 +129,8 @@ async function suite(t: Deno.TestContext, db: Database) {
         }, "a timed-out attempt recorded");
         stand.mode = "ok";
         stand.releaseHanging();
-        await stand.waitFor((calls) =>
-          calls.some((c) => c.orderCode === o.code && c.status === 200)
-        );
-        await eventually(
-          async () => (await callState(db, o.id))?.state === "sent" || undefined,
-          "sent",
-        );
-      } finally {
-        await client.stop();
-      }
+        await acceptedAndSent(o);
+      });
     });
 
     await t.step("a call pending when the worker stops is made by the next worker", async () => {
@@ -153,13 +147,7 @@ async function suite(t: Deno.TestContext, db: Database) {
       const second = new PaymentServerClient(deps);
       second.start();
       try {
-        await stand.waitFor((calls) =>
-          calls.some((c) => c.orderCode === o.code && c.status === 200)
-        );
-        await eventually(
-          async () => (await callState(db, o.id))?.state === "sent" || undefined,
-          "sent",
-        );
+        await acceptedAndSent(o);
       } finally {
         await second.stop();
       }
@@ -167,9 +155,7 @@ async function suite(t: Deno.TestContext, db: Database) {
 
     await t.step("an expired order's call is cancelled, not made", async () => {
       stand.mode = "fail";
-      const client = new PaymentServerClient(deps);
-      client.start();
-      try {
+      await withClient(async (client) => {
         const o = await order(db, 0.4);
         client.wake();
         await eventually(
@@ -177,9 +163,7 @@ async function suite(t: Deno.TestContext, db: Database) {
           "cancelled",
         );
         assert.equal(stand.accepted.some((c) => c.orderCode === o.code), false);
-      } finally {
-        await client.stop();
-      }
+      });
     });
 
     await t.step("with no URL configured nothing is called and it is said once", async () => {

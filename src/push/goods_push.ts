@@ -20,7 +20,7 @@
 import { KeyedWorkers, type Next, Worker } from "../background.ts";
 import { DEVICE_LOGIN_EVENT, type DeviceLoginEvent } from "../events.ts";
 import type { DeviceLink, PushOutcome } from "../device_link.ts";
-import { deviceGoods } from "../actions/goods_view.ts";
+import { deviceGoods } from "../goods_view.ts";
 import type { Config } from "../config/config.ts";
 import type { EventBus } from "../events.ts";
 import type { Logger } from "../log.ts";

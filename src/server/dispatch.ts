@@ -6,11 +6,10 @@
  *
  * @module
  */
-import type { ActionContext, ActionEntry, ActionResult } from "../actions/context.ts";
+import type { ActionContext, ActionEntry, ActionResult, ActionTable } from "../action_types.ts";
 import type { AppEvents } from "../events.ts";
 import type { Clock } from "../clock.ts";
 import type { DeviceIdentity, SessionControl } from "../device_link.ts";
-import type { ActionTable } from "../actions/mod.ts";
 import type { Config } from "../config/config.ts";
 import type { Database } from "../store/database.ts";
 import type { GoodsReader } from "../store/goods_cache.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { backends } from "../../tests/_support/databases.ts";
 import { actionContext } from "../../tests/_support/action_context.ts";
-import type { ActionEntry } from "../actions/context.ts";
+import type { ActionEntry } from "../action_types.ts";
 import { defaultConfig } from "../config/config.ts";
 import { UserError } from "../errors.ts";
 import type { Database } from "../store/database.ts";

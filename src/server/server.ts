@@ -6,17 +6,11 @@
  * @module
  */
 import { createServer, type Server, type Socket } from "node:net";
-import type { AppEvents, DeviceLoginEvent } from "../events.ts";
-import type { Clock } from "../clock.ts";
+import type { DeviceLoginEvent } from "../events.ts";
 import type { DeviceIdentity, DeviceLink, PushOptions, PushOutcome } from "../device_link.ts";
 import { DEVICE_LOGIN_EVENT } from "../events.ts";
-import type { ActionTable } from "../actions/mod.ts";
 import type { MetricsRegistry } from "../admin/metrics.ts";
-import type { Config } from "../config/config.ts";
-import type { Logger } from "../log.ts";
 import { encodeBody, type JsonObject } from "../protocol/body.ts";
-import type { Database } from "../store/database.ts";
-import type { GoodsReader } from "../store/goods_cache.ts";
 import { markOffline, touchDevices } from "../store/devices.ts";
 import { dispatch, type DispatchDeps } from "./dispatch.ts";
 import { SessionRegistry } from "./registry.ts";
@@ -24,14 +18,8 @@ import { type CloseReason, Session, type SessionHooks } from "./session.ts";
 import { createServerMetrics, type ServerMetrics } from "./server_metrics.ts";
 
 /** What the server is built from (all passed in: two servers can run in one process). */
-export interface DeviceServerDeps {
-  db: Database;
-  goods: GoodsReader;
-  config: Config;
-  clock: Clock;
-  log: Logger;
-  actions: ActionTable;
-  events: AppEvents;
+export interface DeviceServerDeps extends Omit<DispatchDeps, "metrics"> {
+  /** The server registers its own metrics here (dispatch gets them made). */
   metrics: MetricsRegistry;
 }
 

@@ -46,6 +46,14 @@ export type Admission = {
   reason: string;
 };
 
+// What a login sets on a device already known and enabled (both admitting inserts end with it).
+const LOGIN_ON_KNOWN_DEVICE =
+  `on conflict (equip_id) do update set online = true, last_address = excluded.last_address,
+         last_login_at = excluded.last_login_at, last_seen_at = excluded.last_seen_at,
+         login_generation = devices.login_generation + 1
+       where devices.enabled
+       returning (xmax = 0) as inserted, login_generation as generation`;
+
 type AdmitRow = { inserted: boolean; generation: string | number };
 
 /**
@@ -64,11 +72,7 @@ export async function admitDevice(
       `insert into devices (equip_id, kind, online, last_address, last_login_at, last_seen_at,
          login_generation)
        values ($1, $2, true, $3, $4, $4, 1)
-       on conflict (equip_id) do update set online = true, last_address = excluded.last_address,
-         last_login_at = excluded.last_login_at, last_seen_at = excluded.last_seen_at,
-         login_generation = devices.login_generation + 1
-       where devices.enabled
-       returning (xmax = 0) as inserted, login_generation as generation`,
+       ${LOGIN_ON_KNOWN_DEVICE}`,
       params,
     )
     : await db.query<AdmitRow>(
@@ -85,11 +89,7 @@ export async function admitDevice(
          login_generation, admitted_via, first_seen_at)
        select $1, $2, true, $3, $4, $4, 1, 'teach-in', $4
        where exists (select 1 from teach_in_windows where opened_at <= $4 and closes_at > $4)
-       on conflict (equip_id) do update set online = true, last_address = excluded.last_address,
-         last_login_at = excluded.last_login_at, last_seen_at = excluded.last_seen_at,
-         login_generation = devices.login_generation + 1
-       where devices.enabled
-       returning (xmax = 0) as inserted, login_generation as generation`,
+       ${LOGIN_ON_KNOWN_DEVICE}`,
       params,
     );
   }

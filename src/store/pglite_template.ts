@@ -8,6 +8,20 @@
  */
 import { fileURLToPath } from "node:url";
 
+/**
+ * Whether `path` exists (`stat: Deno.lstat` to not follow a symbolic link). Here because the
+ * worker already loads this module and may read only the files the permissions name.
+ */
+export async function pathExists(path: string, stat = Deno.stat): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
+
 /** The PGlite this appliance embeds (deno.json's pin; a test keeps them equal). */
 export const PGLITE_VERSION = "0.5.17";
 

@@ -13,7 +13,7 @@
 /// <reference lib="deno.worker" />
 import { PGlite, type Transaction } from "@electric-sql/pglite";
 import type { ErrorFields, OpenRequest, WorkerReply, WorkerRequest } from "./pglite_protocol.ts";
-import { extractTemplate, readTemplate } from "./pglite_template.ts";
+import { extractTemplate, pathExists, readTemplate } from "./pglite_template.ts";
 
 interface OpenTransaction {
   tx: Transaction;
@@ -33,16 +33,6 @@ function errorFields(e: unknown): ErrorFields {
 
 function wasmMemory(pg: PGlite): WebAssembly.Memory | undefined {
   return (pg.Module as unknown as { wasmMemory?: WebAssembly.Memory }).wasmMemory;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
 }
 
 /** The worker's state, created by the `open` request. */
@@ -138,7 +128,7 @@ function post(reply: WorkerReply, transfer: Transferable[] = []): void {
 }
 
 async function open(request: OpenRequest): Promise<Embedded> {
-  const created = !(await exists(`${request.directory}/PG_VERSION`));
+  const created = !(await pathExists(`${request.directory}/PG_VERSION`));
   let fromTemplate = false;
   if (created && request.template) {
     const bytes = await readTemplate(request.template);

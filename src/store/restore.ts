@@ -7,6 +7,7 @@
  */
 import { PGlite } from "@electric-sql/pglite";
 import { lockDirectory } from "./pglite.ts";
+import { pathExists } from "./pglite_template.ts";
 
 /** What a restore did. */
 export interface RestoreOutcome {
@@ -25,16 +26,6 @@ export class BadSnapshotError extends Error {
   }
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
-}
-
 /**
  * Replaces the embedded database of `stateDir` with `snapshot` (a `dump()` / `/api/backup` file).
  * `stamp` names the directory the replaced database is kept in (`db.before-restore-<stamp>`).
@@ -48,7 +39,7 @@ export async function restoreEmbedded(
   const directory = `${stateDir}/db`;
   const keptAs = `${stateDir}/db.before-restore-${stamp}`;
   try {
-    const hadOne = await exists(directory);
+    const hadOne = await pathExists(directory, Deno.lstat);
     if (hadOne) await Deno.rename(directory, keptAs);
     try {
       const pg = await PGlite.create(directory, { loadDataDir: snapshot });

@@ -117,49 +117,25 @@ export async function upsertGoods(db: Queryable, rows: GoodsRow[]): Promise<numb
   );
   const withOrigin = rows.some((r) => r.origin !== undefined);
   const withFeatures = rows.some((r) => r.features !== undefined);
-  const columns = [
-    "id",
-    "barcode",
-    "name",
-    "price",
-    "cost",
-    "description",
-    "category_id",
-    "unit",
-    "weighed",
-    "active",
-    ...(withOrigin ? ["origin"] : []),
-    ...(withFeatures ? ["features"] : []),
+  // Each column with its SQL type and values, kept together so they cannot drift apart.
+  // Booleans travel as text: npm:postgres cannot send a boolean[] parameter.
+  const fields: [column: string, type: string, values: unknown[]][] = [
+    ["id", "int", ids],
+    ["barcode", "text", barcodes],
+    ["name", "text", rows.map((r) => r.name)],
+    ["price", "numeric", rows.map((r) => r.price)],
+    ["cost", "numeric", rows.map((r) => r.cost)],
+    ["description", "text", rows.map((r) => r.description)],
+    ["category_id", "int", rows.map((r) => r.categoryId)],
+    ["unit", "text", rows.map((r) => r.unit)],
+    ["weighed", "text[]::bool", rows.map((r) => String(r.weighed))],
+    ["active", "text[]::bool", rows.map((r) => String(r.active))],
   ];
-  const types = [
-    "int",
-    "text",
-    "text",
-    "numeric",
-    "numeric",
-    "text",
-    "int",
-    "text",
-    "text[]::bool",
-    "text[]::bool",
-    ...(withOrigin ? ["text"] : []),
-    ...(withFeatures ? ["text"] : []),
-  ];
-  const params: unknown[] = [
-    ids,
-    barcodes,
-    rows.map((r) => r.name),
-    rows.map((r) => r.price),
-    rows.map((r) => r.cost),
-    rows.map((r) => r.description),
-    rows.map((r) => r.categoryId),
-    rows.map((r) => r.unit),
-    // Booleans travel as text: npm:postgres cannot send a boolean[] parameter.
-    rows.map((r) => String(r.weighed)),
-    rows.map((r) => String(r.active)),
-    ...(withOrigin ? [rows.map((r) => r.origin ?? "")] : []),
-    ...(withFeatures ? [rows.map((r) => r.features ?? "")] : []),
-  ];
+  if (withOrigin) fields.push(["origin", "text", rows.map((r) => r.origin ?? "")]);
+  if (withFeatures) fields.push(["features", "text", rows.map((r) => r.features ?? "")]);
+  const columns = fields.map(([column]) => column);
+  const types = fields.map(([, type]) => type);
+  const params = fields.map(([, , values]) => values);
   const updatable = columns.filter((c) => c !== "id");
   const changed = await db.query<{ id: number }>(
     `insert into goods (${columns.join(", ")})

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import type { GoodsView } from "../store/goods.ts";
-import { trimZeros } from "../decimal.ts";
+import type { GoodsView } from "./store/goods.ts";
+import { trimZeros } from "./decimal.ts";
 
 /** A goods object on the wire. */
 export interface DeviceGoods {

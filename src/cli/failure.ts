@@ -1,0 +1,20 @@
+/**
+ * Turning the failures a command expects into one line on stderr: the one piece of the CLI
+ * `main.ts` needs besides the commands themselves.
+ *
+ * @module
+ */
+import { ConfigError } from "../config/config.ts";
+import { DatabaseLockedError, DatabaseUnavailableError } from "../store/database.ts";
+import { NewerDatabaseError } from "../store/migrate.ts";
+import { CliError } from "./_common.ts";
+
+/** The one line printed for an error a command expects (bad config, locked or unreachable store). */
+export function describeFailure(e: unknown): { line: string; code: number } | undefined {
+  if (e instanceof CliError) return { line: e.message, code: e.code };
+  if (e instanceof ConfigError) return { line: e.message, code: 1 };
+  if (e instanceof DatabaseLockedError) return { line: e.message, code: 1 };
+  if (e instanceof DatabaseUnavailableError) return { line: e.message, code: 1 };
+  if (e instanceof NewerDatabaseError) return { line: e.message, code: 1 };
+  return undefined;
+}
