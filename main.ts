@@ -18,6 +18,7 @@ import { positionsCommand } from "./src/cli/positions.ts";
 import { permissionsCommand } from "./src/cli/permissions.ts";
 import { backupCommand, restoreCommand } from "./src/cli/backup.ts";
 import { rollbackCommand } from "./src/cli/rollback.ts";
+import { stockCommand } from "./src/cli/stock.ts";
 import { VERSION } from "./src/version.ts";
 import { pricesCommand } from "./src/cli/prices.ts";
 import { labelsCommand } from "./src/cli/labels.ts";
@@ -32,6 +33,7 @@ export const COMMANDS: Record<string, { run(args: string[]): Promise<number>; su
   "push-goods": { run: pushGoodsCommand, summary: "push goods to shelf labels and scales again" },
   positions: { run: positionsCommand, summary: "list or set goods positions for the AGVs" },
   refill: { run: refillCommand, summary: "send an AGV to refill a goods' shelf place" },
+  stock: { run: stockCommand, summary: "stock per warehouse, its moves, inventory counts" },
   "check-config": { run: checkConfigCommand, summary: "validate and print the configuration" },
   odoo: { run: odooCommand, summary: "Odoo upstream: check the connection, pull the catalogue" },
   outbox: { run: outboxCommand, summary: "deliveries owed to Odoo: list, retry" },

@@ -24,6 +24,8 @@ import { watchDisabledDevices } from "./server/disabled_devices.ts";
 import { GoodsCache } from "./store/goods_cache.ts";
 import { GoodsPushWorker } from "./push/goods_push.ts";
 import { RefillDispatcher } from "./push/refill_dispatcher.ts";
+import { configureStock, negativeStock } from "./store/stock_moves.ts";
+import { openRefills } from "./store/refill_stock.ts";
 import { DiscoveryResponder } from "./discovery/responder.ts";
 import { PaymentServices } from "./payment/service.ts";
 import { odooSettings } from "./upstream/odoo/settings.ts";
@@ -132,6 +134,8 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       const counts = await seedDemo(db);
       log.info("new embedded database loaded with the demo catalogue", counts);
     }
+    // Sales take stock off this shelf warehouse, refills bring it from this stock room.
+    await configureStock(db, config);
     // Nothing survives a restart: devices still marked online are left over from a crash.
     const stale = await markAllOffline(db, new Date(clock.now()));
     if (stale > 0) log.info("devices marked offline after restart", { devices: stale });

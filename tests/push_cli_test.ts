@@ -57,10 +57,38 @@ if (pgUrl) {
 
       await t.step("positions set and list", async () => {
         const set = await cli(
-          ["positions", "set", "--gid", "3", "--stock", "B,1,2", "--shelf", "A,3,1"],
+          [
+            "positions",
+            "set",
+            "--gid",
+            "3",
+            "--stock",
+            "B,1,2",
+            "--shelf",
+            "A,3,1",
+            "--capacity",
+            "12",
+          ],
           env,
         );
         assert.equal(set.code, 0, set.text);
+        const badCapacity = await cli(
+          [
+            "positions",
+            "set",
+            "--gid",
+            "3",
+            "--stock",
+            "B,1,2",
+            "--shelf",
+            "A,3,1",
+            "--capacity",
+            "0",
+          ],
+          env,
+        );
+        assert.equal(badCapacity.code, 2);
+        assert.match(badCapacity.text, /--capacity must be a quantity > 0 or "default", got 0/);
         const bad = await cli([
           "positions",
           "set",
@@ -112,6 +140,7 @@ if (pgUrl) {
         const run = cli(["refill", "--gid", "3", "--wait", "20"], env);
         const offer = await agv.nextPush("sendPosition", 20_000);
         assert.equal(offer.json?.gid, 3);
+        assert.equal(offer.json?.qty, "2.25"); // up to the capacity 12 from 9.75 kg
         agv.acknowledge("sendPosition");
         const { code, text } = await run;
         assert.equal(code, 0, text);

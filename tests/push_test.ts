@@ -220,8 +220,9 @@ function suite(start: () => Promise<Harness>, postgresOnly: boolean) {
 
       await t.step("getPosition over TCP: found, unknown goods, no position", async () => {
         await sql(
-          `insert into goods_positions (goods_id, stock_x, stock_y, stock_z, shelf_x, shelf_y, shelf_z)
-           values (3, 'B2', '4', '1', 'A1', '7', '2')`,
+          `insert into goods_positions (goods_id, stock_x, stock_y, stock_z, shelf_x, shelf_y, shelf_z,
+             shelf_capacity)
+           values (3, 'B2', '4', '1', 'A1', '7', '2', 20)`,
         );
         const agv = await connect("AGV_0009");
         const found = await agv.request("getPosition", { gid: 3 });
@@ -250,10 +251,12 @@ function suite(start: () => Promise<Harness>, postgresOnly: boolean) {
             await silent.nextPush("sendPosition"),
           ];
           for (const offer of offers) {
+            // The shelf holds 9.75 kg of its 20: the job asks for the rest.
             assert.deepEqual(offer.json, {
               stockPosition: { posx: "B2", posy: "4", posz: "1" },
               goodsPosition: { posx: "A1", posy: "7", posz: "2" },
               gid: 3,
+              qty: "10.25",
             });
           }
           const taken = await worker.nextPush("sendPosition");
@@ -274,6 +277,7 @@ function suite(start: () => Promise<Harness>, postgresOnly: boolean) {
         await sql("update stock set quantity = 2 where goods_id = 3 and warehouse_id = 1");
         const offer = await worker.nextPush("sendPosition");
         assert.equal(offer.json?.gid, 3);
+        assert.equal(offer.json?.qty, "18");
         worker.acknowledge("sendPosition");
         await until("the threshold job is done", async () =>
           (await sql(
@@ -342,8 +346,9 @@ for (const backend of backends()) {
     const agv = await login(t.app, "AGV_0009");
     try {
       await t.app.db.query(
-        `insert into goods_positions (goods_id, stock_x, stock_y, stock_z, shelf_x, shelf_y, shelf_z)
-         values (3, 'B2', '4', '1', 'A1', '7', '2')`,
+        `insert into goods_positions (goods_id, stock_x, stock_y, stock_z, shelf_x, shelf_y, shelf_z,
+           shelf_capacity)
+         values (3, 'B2', '4', '1', 'A1', '7', '2', 20)`,
       );
       const [job] = await t.app.db.query<{ id: number }>(
         "insert into refill_jobs (goods_id, reason) values (3, 'manual') returning id",

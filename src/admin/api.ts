@@ -12,6 +12,10 @@
  * | `POST /api/teach-in` `{"minutes": 30}` | opens a window (0 closes it) |
  * | `POST /api/outbox/{id}/retry` | puts a parked Odoo delivery back in line |
  * | `POST /api/labels/{mac}/bind` `{"barcode": "690…"}` | binds a shelf label to the goods with that barcode (optional `"device"`: its base station) |
+ * | `GET /api/stock/{gid}?moves=N` | a goods' stock per warehouse and its last moves |
+ * | `GET /api/stock/moves?since=ISO` | stock moves since a time |
+ * | `GET /api/stock/negative` | stock below zero, and the open refill jobs |
+ * | `POST /api/stock/{gid}/adjust` `{"warehouse","quantity","reason"}` | an inventory count |
  * | `GET /api/audit?limit=N` | the latest audit lines |
  * | `GET /api/backup` | a consistent snapshot of the embedded database (token always; audited) |
  * | `/api/prices…` | scheduled prices (api_prices.ts) |
@@ -28,6 +32,9 @@ import { recentAudit, writeAudit } from "../store/audit.ts";
 import { retryOutbox } from "../upstream/odoo/outbox.ts";
 import { deviceKind } from "../protocol/device_id.ts";
 import { importBindings } from "../store/bindings_csv.ts";
+import { adjustStock, goodsStock, movesSince, negativeStock } from "../store/stock_moves.ts";
+import { openRefills } from "../store/refill_stock.ts";
+import { UserError } from "../errors.ts";
 import { deviceView } from "./device_view.ts";
 import { backupRoute } from "./backup.ts";
 import { PRICE_ROUTES } from "./api_prices.ts";
@@ -238,6 +245,79 @@ const bindLabel: Route["handle"] = async (deps, { request, params, caller }) => 
     barcode: row.barcode,
   });
 };
+/** Issue 13: the stock ledger, read and counted (`newretail stock`). */
+function stockRoutes(): Route[] {
+  const userErrors = async (run: () => Promise<Response>) => {
+    try {
+      return await run();
+    } catch (e) {
+      if (e instanceof UserError) throw new ApiError(400, e.message);
+      throw e;
+    }
+  };
+  return [
+    {
+      method: "GET",
+      path: /^\/api\/stock\/moves$/,
+      write: false,
+      handle: async (deps, { request }) => {
+        const since = new Date(new URL(request.url).searchParams.get("since") ?? "");
+        if (Number.isNaN(since.getTime())) {
+          throw new ApiError(400, "since must be a time, e.g. ?since=2026-01-01T00:00:00Z");
+        }
+        return json(await movesSince(deps.db, since));
+      },
+    },
+    {
+      method: "GET",
+      path: /^\/api\/stock\/negative$/,
+      write: false,
+      handle: async (deps) =>
+        json({ negative: await negativeStock(deps.db), refillJobs: await openRefills(deps.db) }),
+    },
+    {
+      method: "GET",
+      path: /^\/api\/stock\/(\d{1,9})$/,
+      write: false,
+      handle: (deps, { request, params }) =>
+        userErrors(async () => {
+          const moves = Number(new URL(request.url).searchParams.get("moves") ?? 10);
+          if (!Number.isInteger(moves) || moves < 0 || moves > 1000) {
+            throw new ApiError(400, "moves must be 0..1000");
+          }
+          return json(await goodsStock(deps.db, Number(params[0]), moves));
+        }),
+    },
+    {
+      method: "POST",
+      path: /^\/api\/stock\/(\d{1,9})\/adjust$/,
+      write: true,
+      handle: (deps, { request, params, caller }) =>
+        userErrors(async () => {
+          const { warehouse, quantity, reason } = await jsonBody(request);
+          if (typeof warehouse !== "string" || warehouse === "") {
+            throw new ApiError(400, "warehouse must be a warehouse code");
+          }
+          if (typeof quantity !== "string") {
+            throw new ApiError(400, 'quantity must be decimal text, e.g. "12.5"');
+          }
+          if (typeof reason !== "string" || reason.trim() === "") {
+            throw new ApiError(400, "reason must say why (the count's note)");
+          }
+          const gid = Number(params[0]);
+          const move = await adjustStock(deps.db, {
+            gid,
+            warehouse,
+            quantity,
+            note: reason,
+            by: caller.actor,
+          });
+          await audit(deps, caller, "stock.adjust", String(gid), { warehouse, quantity, reason });
+          return json({ move });
+        }),
+    },
+  ];
+}
 
 /** The routes; a route carries its own rules (write or not), the server never names one. */
 export const API_ROUTES: readonly Route[] = [
@@ -297,6 +377,7 @@ export const API_ROUTES: readonly Route[] = [
       return json({ id, state: "pending" });
     },
   },
+  ...stockRoutes(),
   {
     method: "POST",
     path: /^\/api\/labels\/([^/]+)\/bind$/,

@@ -14,6 +14,7 @@ import { pushBacklog } from "../store/goods_changes.ts";
 import { owedResultCount } from "../store/pay_results.ts";
 import { pendingCallCount } from "../store/payment_calls.ts";
 import { openRefillJobCount } from "../store/positions.ts";
+import { negativeStockCount } from "../store/stock_moves.ts";
 
 /** One reading of the backlog. */
 export interface BacklogCounts {
@@ -27,6 +28,8 @@ export interface BacklogCounts {
   payResultsOwed: number;
   /** Refill jobs no AGV has taken yet. */
   refillJobsOpen: number;
+  /** Stock rows (goods × warehouse) below zero: sold more than the system knew was there. */
+  stockNegative?: number;
 }
 
 /** Reads the backlog (four small counting queries). */
@@ -35,12 +38,14 @@ export async function readBacklog(db: Queryable, maxPushTries: number): Promise<
   const paymentCalls = await pendingCallCount(db);
   const payResultsOwed = await owedResultCount(db);
   const refillJobsOpen = await openRefillJobCount(db);
+  const stockNegative = await negativeStockCount(db);
   return {
     pushesPending: { label: pushes.labels, scale: pushes.scales },
     pushesFailed: { label: pushes.labelsFailed, scale: pushes.scalesFailed },
     paymentCalls,
     payResultsOwed,
     refillJobsOpen,
+    stockNegative,
   };
 }
 
@@ -96,6 +101,11 @@ export class BacklogMetrics {
       "newretail_refill_jobs_open",
       "Refill jobs no AGV has acknowledged yet.",
       series((c) => c.refillJobsOpen),
+    );
+    registry.gauge(
+      "newretail_stock_negative",
+      "Stock rows (goods in a warehouse) below zero: more was sold than the stock knew of.",
+      () => this.#counts?.stockNegative === undefined ? [] : series((c) => c.stockNegative!)(),
     );
   }
 

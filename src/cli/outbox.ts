@@ -9,6 +9,7 @@ import { odooClientFor, odooSettings } from "../upstream/odoo/settings.ts";
 import { discoverSite } from "../upstream/odoo/site.ts";
 import { deliverReceipt } from "../upstream/odoo/receipts.ts";
 import { deliverOrder } from "../upstream/odoo/orders.ts";
+import { deliverRefill } from "../upstream/odoo/refills.ts";
 import { installationId } from "../upstream/odoo/local_store.ts";
 import {
   getOutboxRow,
@@ -96,9 +97,12 @@ export async function outboxCommand(args: string[]): Promise<number> {
           shopId: config.shopId,
           installationId: await installationId(db),
         };
-        return row.kind === "sale-order"
-          ? deliverOrder(ctx, row.local_id)
-          : deliverReceipt(ctx, row.local_id);
+        const deliver = row.kind === "sale-order"
+          ? deliverOrder
+          : row.kind === "refill"
+          ? deliverRefill
+          : deliverReceipt;
+        return deliver(ctx, row.local_id);
       },
     });
     await worker.runDue();

@@ -11,10 +11,13 @@ import { CliError, CONFIG_FLAGS_HELP, parseStoreCommand, storeCommand } from "./
 const HELP = `newretail positions list
 newretail positions set --gid N --stock AISLE,SHELF,HEIGHT --shelf AISLE,SHELF,HEIGHT
                         [--refill-below QTY | --refill-below default]
+                        [--capacity QTY | --capacity default]
 
 Lists goods positions, or sets one: --stock is where the goods' stock is kept, --shelf the shelf
 place an AGV refills. --refill-below opens a refill job by itself when the shelf quantity falls
-below QTY ("default": the configured refillThreshold).
+below QTY ("default": the configured refillThreshold). --capacity is what the shelf place
+holds: a refill fills it up to that ("default": the configured refillTarget, else twice the
+threshold).
 
 ${CONFIG_FLAGS_HELP}`;
 
@@ -33,13 +36,16 @@ export async function positionsCommand(args: string[]): Promise<number> {
     stock: { type: "string" },
     shelf: { type: "string" },
     "refill-below": { type: "string" },
+    capacity: { type: "string" },
   });
   if (exit !== undefined) return exit;
   const [verb, ...rest] = positionals;
   if ((verb !== "list" && verb !== "set") || rest.length > 0) {
     throw new CliError(`unknown positions command: ${positionals.join(" ")} (list or set)`, 2);
   }
-  let change: { gid: number; stock: Place; shelf: Place; below?: string | null } | undefined;
+  let change:
+    | { gid: number; stock: Place; shelf: Place; below?: string | null; capacity?: string | null }
+    | undefined;
   if (verb === "set") {
     const gid = Number(values.gid);
     if (!Number.isInteger(gid) || gid < 1) throw new CliError("--gid N is needed", 2);
@@ -47,8 +53,16 @@ export async function positionsCommand(args: string[]): Promise<number> {
     if (below !== undefined && below !== "default" && !/^\d{1,11}(\.\d{1,3})?$/.test(below)) {
       throw new CliError(`--refill-below must be a quantity or "default", got ${below}`, 2);
     }
+    const capacity = values.capacity;
+    if (
+      capacity !== undefined && capacity !== "default" &&
+      !(/^\d{1,11}(\.\d{1,3})?$/.test(capacity) && Number(capacity) > 0)
+    ) {
+      throw new CliError(`--capacity must be a quantity > 0 or "default", got ${capacity}`, 2);
+    }
     change = {
       gid,
+      capacity: capacity === "default" ? null : capacity,
       stock: place(values.stock, "--stock"),
       shelf: place(values.shelf, "--shelf"),
       below: below === "default" ? null : below,
@@ -57,7 +71,14 @@ export async function positionsCommand(args: string[]): Promise<number> {
   return await storeCommand(values, async (db, config) => {
     if (change) {
       try {
-        await setPosition(db, change.gid, change.stock, change.shelf, change.below);
+        await setPosition(
+          db,
+          change.gid,
+          change.stock,
+          change.shelf,
+          change.below,
+          change.capacity,
+        );
       } catch (e) {
         if (e instanceof UserError) throw new CliError(e.message);
         throw e;

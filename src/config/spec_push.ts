@@ -5,6 +5,12 @@
  */
 import { boolean, describe, fail, field, host, integer, port, seconds, text } from "./parsers.ts";
 
+/** A quantity >= 0 as exact decimal text (three decimals at most). */
+function quantity(v: unknown): string {
+  const s = typeof v === "number" ? String(v) : text(v);
+  return /^\d{1,11}(\.\d{1,3})?$/.test(s) ? s : fail(`must be a quantity >= 0, got ${describe(v)}`);
+}
+
 /** Pushes to devices, AGV refill jobs and discovery. */
 export const PUSH_KEYS = {
   // Pushes (PROTOCOL.md §4)
@@ -43,14 +49,22 @@ export const PUSH_KEYS = {
   refillThreshold: field({
     env: "NEWRETAIL_REFILL_THRESHOLD",
     default: "0",
-    parse: (v) => {
-      const s = typeof v === "number" ? String(v) : text(v);
-      return /^\d{1,11}(\.\d{1,3})?$/.test(s)
-        ? s
-        : fail(`must be a quantity >= 0, got ${describe(v)}`);
-    },
+    parse: quantity,
     doc:
       "Shelf quantity under which a positioned goods gets a refill job, unless it has its own; 0: only goods with their own threshold.",
+  }),
+  stockWarehouse: field({
+    env: "NEWRETAIL_STOCK_WAREHOUSE",
+    default: "HC",
+    parse: text,
+    doc: "Code of the stock-room warehouse that refills take goods from to the shelf warehouse.",
+  }),
+  refillTarget: field({
+    env: "NEWRETAIL_REFILL_TARGET",
+    default: "0",
+    parse: quantity,
+    doc:
+      "Shelf quantity a refill fills up to, for goods without their own shelf capacity; 0: twice the goods' threshold.",
   }),
   refillRetryS: field({
     env: "NEWRETAIL_REFILL_RETRY_S",

@@ -18,7 +18,7 @@ import type { Logger } from "../log.ts";
 import type { Database } from "../store/database.ts";
 import {
   cancelRefillJob,
-  completeRefillJob,
+  noteRefillWait,
   openRefillJobs,
   positionOf,
   recordRefillAttempt,
@@ -26,9 +26,46 @@ import {
   type RefillJob,
 } from "../store/positions.ts";
 import { UserError } from "../errors.ts";
+import { completeRefill, planRefill, type RefillStockSettings } from "../store/refill_stock.ts";
+import { quantity } from "../fields.ts";
 
 /** The configuration the dispatcher reads. */
-export type RefillConfig = Pick<Config, "pushTries" | "pushTimeoutS" | "refillRetryS">;
+export type RefillConfig = Pick<
+  Config,
+  | "pushTries"
+  | "pushTimeoutS"
+  | "refillRetryS"
+  | "shelfWarehouse"
+  | "stockWarehouse"
+  | "refillThreshold"
+  | "refillTarget"
+>;
+
+/** The refill quantity settings of a configuration. */
+export function refillStockSettings(config: RefillConfig): RefillStockSettings {
+  return {
+    shelfWarehouse: config.shelfWarehouse,
+    stockWarehouse: config.stockWarehouse,
+    threshold: config.refillThreshold,
+    target: config.refillTarget,
+  };
+}
+
+/**
+ * What the AGV says it moved: `qty` of a `sendPositionReturn` (text or number), undefined when
+ * absent (all of it) or unreadable (logged by the caller; the job's quantity moves).
+ */
+export function movedQuantity(reply: Record<string, unknown> | undefined): string | undefined {
+  const value = reply?.qty;
+  if (value === undefined || value === null || value === "") return undefined;
+  // It went but brought nothing: nothing moves (the job is closed all the same).
+  if (value === 0 || (typeof value === "string" && /^0+(\.0+)?$/.test(value.trim()))) return "0";
+  try {
+    return quantity(value, "qty");
+  } catch {
+    return undefined;
+  }
+}
 
 /** What {@link RefillDispatcher.start} needs. */
 export interface RefillDeps {
@@ -135,12 +172,23 @@ export class RefillDispatcher {
   async #offer(job: RefillJob, stopping: AbortSignal): Promise<void> {
     const { db, link, log, config } = this.#deps;
     let body;
+    const settings = refillStockSettings(config);
     try {
       const position = await positionOf(db, { gid: job.goodsId });
+      const plan = await planRefill(db, job.id, settings);
+      if (plan.action === "cancel") throw new UserError(plan.reason);
+      if (plan.action === "wait") {
+        // Not sent: nothing to bring. It stays open with the reason, and is looked at again.
+        if (await noteRefillWait(db, job.id, plan.reason)) {
+          log.info("refill job waits", { job: job.id, gid: job.goodsId, reason: plan.reason });
+        }
+        return;
+      }
       body = {
         stockPosition: position.stockPosition,
         goodsPosition: position.goodsPosition,
         gid: job.goodsId,
+        qty: plan.quantity,
       };
     } catch (e) {
       if (!(e instanceof UserError)) throw e;
@@ -162,8 +210,22 @@ export class RefillDispatcher {
             ? (typeof outcome.reply?.exception === "string" ? outcome.reply.exception : "")
             : outcome.reason;
           if (outcome.ok && exception === "") {
-            if (await completeRefillJob(db, job.id, agv)) {
-              log.info("refill job acknowledged", { job: job.id, gid: job.goodsId, agv });
+            const moved = movedQuantity(outcome.reply);
+            if (moved === undefined && outcome.reply?.qty !== undefined) {
+              log.warn("unreadable qty in sendPositionReturn: the job's quantity moves", {
+                job: job.id,
+                agv,
+                qty: String(outcome.reply.qty),
+              });
+            }
+            const done = await completeRefill(db, job.id, agv, settings, moved);
+            if (done.closed) {
+              log.info("refill job acknowledged", {
+                job: job.id,
+                gid: job.goodsId,
+                agv,
+                moved: done.moved,
+              });
             }
             return;
           }

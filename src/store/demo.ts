@@ -5,6 +5,7 @@
  * @module
  */
 import type { Database } from "./database.ts";
+import { directStockWrites } from "./stock_moves.ts";
 
 /** A demo goods: id, EAN-13 barcode, name, price, cost, category, unit, weighed, origin, features. */
 interface DemoGoods {
@@ -124,6 +125,8 @@ export function ean13(first12: string): string {
  */
 export async function seedDemo(db: Database): Promise<Record<string, number>> {
   await db.transaction(async (tx) => {
+    // The stock written below is recorded as adjustment moves of the demo catalogue.
+    await directStockWrites(tx, "adjustment", "demo catalogue");
     for (const c of DEMO_CATEGORIES) {
       await tx.query(
         `insert into categories (id, name, complete_name) values ($1, $2, $2)

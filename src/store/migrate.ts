@@ -13,6 +13,7 @@ import odoo from "./migrations/004_odoo.sql" with { type: "text" };
 import deviceDisabled from "./migrations/005_device_disabled.sql" with { type: "text" };
 import trust from "./migrations/006_trust.sql" with { type: "text" };
 import odooExact from "./migrations/007_odoo_exact.sql" with { type: "text" };
+import stockMoves from "./migrations/008_stock_moves.sql" with { type: "text" };
 import priceIntegrity from "./migrations/009_price_integrity.sql" with { type: "text" };
 
 /** One migration. */
@@ -43,6 +44,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 5, name: "device_disabled", sql: deviceDisabled },
   { version: 6, name: "trust", sql: trust },
   { version: 7, name: "odoo_exact", sql: odooExact },
+  { version: 8, name: "stock_moves", sql: stockMoves },
   { version: 9, name: "price_integrity", sql: priceIntegrity },
 ];
 

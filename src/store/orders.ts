@@ -11,6 +11,7 @@ import { isUniqueViolation } from "./database.ts";
 import { cancelCall } from "./payment_calls.ts";
 import { owePayResult } from "./pay_results.ts";
 import { newOrderCode } from "./order_code.ts";
+import { takeSoldStock } from "./stock_moves.ts";
 
 /** Order states. */
 export type OrderState = "pending" | "paid" | "failed" | "expired";
@@ -223,6 +224,8 @@ export async function settleOrder(
       [orderId, settlement.outcome, settlement.by, settlement.detail ?? "", settlement.at],
     );
     await cancelCall(tx, orderId, settlement.at);
+    // The sale takes its goods off the shelf in the transaction that marks it paid (once).
+    if (settlement.outcome === "paid") await takeSoldStock(tx, orderId);
     if (settlement.notifyDevice) {
       await owePayResult(tx, {
         orderId,

@@ -62,8 +62,8 @@ export async function positionOf(db: Queryable, ref: GoodsRef): Promise<GoodsPos
 }
 
 /**
- * Sets a goods' positions (and optionally its own refill threshold, `null` for the configured
- * default). Throws {@link UserError} for unknown goods.
+ * Sets a goods' positions (and optionally its own refill threshold and shelf capacity, `null` for
+ * the configured default). Throws {@link UserError} for unknown goods.
  */
 export async function setPosition(
   db: Queryable,
@@ -71,17 +71,20 @@ export async function setPosition(
   stock: Place,
   shelf: Place,
   refillBelow?: string | null,
+  capacity?: string | null,
 ): Promise<void> {
   const goods = await db.query("select 1 from goods where id = $1", [gid]);
   if (goods.length === 0) throw new UserError(`unknown goods: gid ${gid}`);
   await db.query(
     `insert into goods_positions (goods_id, stock_x, stock_y, stock_z, shelf_x, shelf_y, shelf_z,
-       refill_below)
-     values ($1, $2, $3, $4, $5, $6, $7, $8::numeric)
+       refill_below, shelf_capacity)
+     values ($1, $2, $3, $4, $5, $6, $7, $8::numeric, $10::numeric)
      on conflict (goods_id) do update set stock_x = excluded.stock_x, stock_y = excluded.stock_y,
        stock_z = excluded.stock_z, shelf_x = excluded.shelf_x, shelf_y = excluded.shelf_y,
        shelf_z = excluded.shelf_z,
        refill_below = case when $9 then excluded.refill_below else goods_positions.refill_below end,
+       shelf_capacity = case when $11 then excluded.shelf_capacity
+         else goods_positions.shelf_capacity end,
        updated_at = now()`,
     [
       gid,
@@ -93,6 +96,8 @@ export async function setPosition(
       shelf.posz,
       refillBelow ?? null,
       refillBelow !== undefined,
+      capacity ?? null,
+      capacity !== undefined,
     ],
   );
 }
@@ -255,17 +260,15 @@ export async function recordRefillAttempt(
   );
 }
 
-/** Marks a job acknowledged by an AGV. Returns false when it was no longer open. */
-export async function completeRefillJob(
-  db: Queryable,
-  id: number,
-  equipId: string,
-): Promise<boolean> {
+/**
+ * Records why an open job is not sent now (it waits: no stock in the stock room, …). Returns
+ * false when that was already the recorded reason.
+ */
+export async function noteRefillWait(db: Queryable, id: number, reason: string): Promise<boolean> {
   const rows = await db.query(
-    `update refill_jobs set state = 'done', equip_id = $2, attempts = attempts + 1,
-       last_error = null, updated_at = now()
-     where id = $1 and state = 'open' returning id`,
-    [id, equipId],
+    `update refill_jobs set last_error = $2, updated_at = now()
+     where id = $1 and state = 'open' and last_error is distinct from $2 returning id`,
+    [id, reason],
   );
   return rows.length > 0;
 }

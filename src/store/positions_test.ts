@@ -5,7 +5,6 @@ import { fanOutChanges } from "./goods_changes.ts";
 import {
   cancelRefillJob,
   checkRefillThresholds,
-  completeRefillJob,
   createRefillJob,
   listPositions,
   openRefillJobs,
@@ -14,10 +13,12 @@ import {
   refillJob,
   setPosition,
 } from "./positions.ts";
+import { completeRefill } from "./refill_stock.ts";
 
 const STOCK = { posx: "A3", posy: "S2", posz: "1" };
 const SHELF = { posx: "A1", posy: "S7", posz: "3" };
 const REFILL = { shelfWarehouse: "MD", threshold: "0" };
+const WAREHOUSES = { shelfWarehouse: "MD", stockWarehouse: "HC" };
 
 function suite(backend: ReturnType<typeof backends>[number]) {
   return async (t: Deno.TestContext) => {
@@ -59,8 +60,8 @@ function suite(backend: ReturnType<typeof backends>[number]) {
         const [job] = await openRefillJobs(db, 10);
         await recordRefillAttempt(db, job.id, "timeout from AGV_0001");
         assert.equal((await refillJob(db, job.id))?.attempts, 1);
-        assert.equal(await completeRefillJob(db, job.id, "AGV_0002"), true);
-        assert.equal(await completeRefillJob(db, job.id, "AGV_0001"), false);
+        assert.equal((await completeRefill(db, job.id, "AGV_0002", WAREHOUSES)).closed, true);
+        assert.equal((await completeRefill(db, job.id, "AGV_0001", WAREHOUSES)).closed, false);
         const done = await refillJob(db, job.id);
         assert.equal(done?.state, "done");
         assert.equal(done?.equipId, "AGV_0002");
@@ -79,7 +80,7 @@ function suite(backend: ReturnType<typeof backends>[number]) {
         assert.equal(job?.reason, "threshold");
         assert.equal(job?.goodsId, 3);
         // Another sale while low: no second job, even once the first is done.
-        await completeRefillJob(db, job!.id, "AGV_0001");
+        await completeRefill(db, job!.id, "AGV_0001", WAREHOUSES);
         await db.query("update stock set quantity = 3 where goods_id = 3 and warehouse_id = 1");
         assert.deepEqual((await fanOutChanges(db, 10000, REFILL)).refillJobs, []);
         // Refilled, then sold down again: a new job.

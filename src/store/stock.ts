@@ -119,11 +119,12 @@ function bookNew(db: Database, receipt: StockReceipt): Promise<BookedReceipt> {
        select $1, n, g, q::numeric from unnest($2::int[], $3::text[]) with ordinality as l(g, q, n)`,
       [receiptId, goodsIds, receipt.lines.map((l) => l.qty)],
     );
+    // One receipt move per goods; the ledger applies it to the stock (migration 008).
     await tx.query(
-      `insert into stock (warehouse_id, goods_id, quantity)
-       select $1, g, sum(q::numeric) from unnest($2::int[], $3::text[]) as l(g, q) group by g
-       on conflict (warehouse_id, goods_id) do update set quantity = stock.quantity + excluded.quantity`,
-      [receipt.warehouseId, goodsIds, receipt.lines.map((l) => l.qty)],
+      `insert into stock_moves (goods_id, to_warehouse_id, quantity, reason, reference)
+       select g, $1, sum(q::numeric), 'receipt', 'receipt:' || $4::text
+       from unnest($2::int[], $3::text[]) as l(g, q) group by g`,
+      [receipt.warehouseId, goodsIds, receipt.lines.map((l) => l.qty), receiptId],
     );
     return { receiptId, created: true };
   });

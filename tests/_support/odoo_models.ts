@@ -130,6 +130,7 @@ export abstract class OdooModels extends OdooOrm {
       view_location_id: m2o("stock.location"),
       in_type_id: m2o("stock.picking.type"),
       out_type_id: m2o("stock.picking.type"),
+      int_type_id: m2o("stock.picking.type"),
     });
     this.define("stock.picking.type", {
       name: { type: "char" },

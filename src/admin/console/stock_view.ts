@@ -85,7 +85,7 @@ export async function stockView(db: Queryable, settings: StockViewSettings): Pro
   );
   const refillJobs = await db.query<RefillRow & Record<string, unknown>>(
     `select j.id, j.goods_id as "goodsId", g.name, j.reason, j.equip_id as "equipId", j.attempts,
-       coalesce(j.last_error, '') as "lastError", null as quantity
+       coalesce(j.last_error, '') as "lastError", j.quantity::text as quantity
      from refill_jobs j join goods g on g.id = j.goods_id where j.state = 'open' order by j.id
      limit 200`,
   );

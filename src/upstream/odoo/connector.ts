@@ -21,6 +21,7 @@ import { installationId, setUpstreamEnabled } from "./local_store.ts";
 import type { Delivered, Deliverer, DeliveryContext } from "./delivery.ts";
 import { deliverReceipt } from "./receipts.ts";
 import { deliverOrder, enqueueMissedOrders } from "./orders.ts";
+import { deliverRefill } from "./refills.ts";
 import {
   expediteWaiting,
   outboxCounts,
@@ -86,6 +87,7 @@ export function odooHealthComponent(h: OdooHealth): {
 const DELIVERERS: Record<OutboxKind, Deliverer> = {
   "stock-receipt": deliverReceipt,
   "sale-order": deliverOrder,
+  refill: deliverRefill,
 };
 
 /** The running connector. */

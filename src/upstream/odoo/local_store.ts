@@ -157,7 +157,12 @@ export async function upsertGoods(db: Queryable, rows: GoodsRow[]): Promise<numb
   return changed.map((r) => r.id);
 }
 
-/** Sets on-hand quantities in one warehouse (known goods only); returns the goods ids changed. */
+/**
+ * Sets on-hand quantities in one warehouse (known goods only) as Odoo reports them; returns the
+ * goods ids changed. Each difference is an `upstream` stock move (Odoo wins), except for goods
+ * in an open local move: a receipt, paid order or refill not yet delivered to Odoo, which Odoo's figure
+ * does not count yet (the pull after its delivery converges them).
+ */
 export async function setStock(
   db: Queryable,
   warehouseId: number,
@@ -165,11 +170,24 @@ export async function setStock(
 ): Promise<number[]> {
   if (rows.length === 0) return [];
   const changed = await db.query<{ goods_id: number }>(
-    `insert into stock (warehouse_id, goods_id, quantity)
-     select $1, s.g, s.q from unnest($2::int[], $3::numeric[]) as s(g, q)
-     where exists (select 1 from goods where goods.id = s.g)
-     on conflict (warehouse_id, goods_id) do update set quantity = excluded.quantity
-     where stock.quantity is distinct from excluded.quantity
+    `with odoo as (
+       select s.g, s.q from unnest($2::int[], $3::numeric[]) as s(g, q)
+       where exists (select 1 from goods where goods.id = s.g)
+         and not exists (select 1 from odoo_outbox o join order_lines l on l.order_id = o.local_id
+           where o.kind = 'sale-order' and o.state <> 'delivered' and l.goods_id = s.g)
+         and not exists (select 1 from odoo_outbox o
+           join stock_receipt_lines l on l.receipt_id = o.local_id
+           where o.kind = 'stock-receipt' and o.state <> 'delivered' and l.goods_id = s.g)
+         and not exists (select 1 from odoo_outbox o join refill_jobs j on j.id = o.local_id
+           where o.kind = 'refill' and o.state <> 'delivered' and j.goods_id = s.g)),
+     diff as (
+       select o.g, o.q - coalesce(st.quantity, 0) as d from odoo o
+       left join stock st on st.warehouse_id = $1 and st.goods_id = o.g)
+     insert into stock_moves (goods_id, from_warehouse_id, to_warehouse_id, quantity, reason,
+       reference)
+     select g, case when d < 0 then $1::int end, case when d > 0 then $1::int end, abs(d),
+       'upstream', 'odoo on-hand'
+     from diff where d <> 0
      returning goods_id`,
     [warehouseId, rows.map((r) => r.goodsId), rows.map((r) => r.quantity)],
   );

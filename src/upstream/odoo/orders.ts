@@ -6,7 +6,8 @@
  * `client_order_ref` and `origin` (`newretail <shop>/<installation>`: order codes restart with a
  * new database, the installation id does not), so a crash between "created in Odoo" and "marked
  * delivered here" never makes a second Odoo order, nor does a reinstalled appliance adopt an old
- * one; a draft found that way is confirmed. Timeouts and duplicates: `dedupe.ts`.
+ * one; a draft found that way is confirmed. Timeouts and duplicates: `dedupe.ts`. Its delivery
+ * picking is then validated with the sold quantities (Odoo's on-hand drops with the sale).
  *
  * What this reads from the payment orders (migration 002, `src/store/orders.ts`), and nothing
  * else: `orders(id, code, state)` and `order_lines(order_id, line_no, goods_id, unit_price,
@@ -23,6 +24,7 @@ import type { Many2one } from "./jsonrpc.ts";
 import { type Delivered, type DeliveryContext, PermanentDeliveryError } from "./delivery.ts";
 import { DEFAULT_PARTNER_NAME } from "./settings.ts";
 import { createOnce, findOne } from "./dedupe.ts";
+import { type PickingRow, validatePicking } from "./receipts.ts";
 
 type OrderRow = { id: number; code: string; state: string };
 type LineRow = { goods_id: number; unit_price: string; quantity: string };
@@ -177,5 +179,28 @@ export async function deliverOrder(ctx: DeliveryContext, orderId: number): Promi
       fields: ["id", "name", "state"],
     });
   }
+  await validateSaleDeliveries(ctx, sale.id, order.code);
   return { model: "sale.order", odooId: sale.id, odooName: sale.name };
+}
+
+/**
+ * The goods left with the customer: the confirmed order's delivery pickings are validated with
+ * the sold quantities, so Odoo's on-hand drops as the local shelf stock did (issue 13). A picking
+ * already done (a retried delivery) is left as it is.
+ */
+async function validateSaleDeliveries(
+  ctx: DeliveryContext,
+  saleId: number,
+  code: string,
+): Promise<void> {
+  const pickings = await ctx.odoo.executeKw<PickingRow[]>(
+    "stock.picking",
+    "search_read",
+    [[["sale_id", "=", saleId], ["state", "not in", ["done", "cancel"]]]],
+    { fields: ["id", "name", "state"], order: "id" },
+  );
+  for (const picking of pickings) {
+    await validatePicking(ctx, picking);
+    ctx.log.info("odoo sale delivery validated", { code, picking: picking.name });
+  }
 }

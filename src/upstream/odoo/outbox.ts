@@ -24,7 +24,7 @@ import { type Delivered, PermanentDeliveryError } from "./delivery.ts";
 export const OUTBOX_CHANNEL = "newretail_odoo_outbox";
 
 /** Outbox kinds. */
-export type OutboxKind = "stock-receipt" | "sale-order";
+export type OutboxKind = "stock-receipt" | "sale-order" | "refill";
 
 /** One outbox row. */
 export interface OutboxRow {

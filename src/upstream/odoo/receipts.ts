@@ -43,7 +43,8 @@ export function receiptOrigin(
   return `${shopId}/${installationId}/R${receipt.id} ${receipt.ref}`.slice(0, 200).trim();
 }
 
-interface PickingRow {
+/** A picking as the deliveries read it. */
+export interface PickingRow {
   id: number;
   name: string;
   state: string;
@@ -118,7 +119,7 @@ export async function deliverReceipt(ctx: DeliveryContext, receiptId: number): P
     // Someone cancelled it in Odoo: that is a decision, not a failure to retry.
     throw new PermanentDeliveryError(`Odoo picking ${picking.name} (${origin}) is cancelled`);
   }
-  if (picking.state !== "done") await validate(ctx, picking);
+  if (picking.state !== "done") await validatePicking(ctx, picking);
   const [after] = await odoo.executeKw<PickingRow[]>("stock.picking", "read", [[picking.id]], {
     fields: ["id", "name", "state"],
   });
@@ -194,7 +195,11 @@ async function createPicking(
   return created;
 }
 
-async function validate(ctx: DeliveryContext, picking: PickingRow): Promise<void> {
+/**
+ * Validates a picking with its demanded quantities as done (confirming a draft first, answering
+ * the backorder and immediate-transfer wizards). Also validates the delivery of a sale order.
+ */
+export async function validatePicking(ctx: DeliveryContext, picking: PickingRow): Promise<void> {
   const { odoo, site } = ctx;
   if (picking.state === "draft") {
     await odoo.executeKw("stock.picking", "action_confirm", [[picking.id]], {});
