@@ -13,33 +13,43 @@ Deno.test("check digit: a known EAN-13 (4006381333931)", () => {
   assert.deepEqual(ean13CheckDigit("400638133393"), 1);
 });
 
-Deno.test("prefix 21: PLU and total in fen", () => {
-  const code = scaleBarcode(AMOUNT, 1, 1280);
-  assert.deepEqual(code.slice(0, 12), "210000101280");
-  assert.deepEqual(parseScaleBarcode(code, DEFAULT_SCALE_RULES), {
-    code,
+const CASES = [
+  {
+    name: "prefix 21: PLU and total in fen",
+    rule: AMOUNT,
     plu: 1,
+    raw: 1280,
     kind: "amount",
     value: "12.80",
-  });
-  assert.deepEqual(
-    parseScaleBarcode(scaleBarcode(AMOUNT, 42, 7), DEFAULT_SCALE_RULES)?.value,
-    "0.07",
-  );
-});
-
-Deno.test("prefix 22: PLU and weight in grams", () => {
-  const code = scaleBarcode(WEIGHT, 12345, 1250);
-  assert.deepEqual(parseScaleBarcode(code, DEFAULT_SCALE_RULES), {
-    code,
+    small: { plu: 42, raw: 7, value: "0.07" },
+  },
+  {
+    name: "prefix 22: PLU and weight in grams",
+    rule: WEIGHT,
     plu: 12345,
+    raw: 1250,
     kind: "weight",
     value: "1.250",
+    small: { plu: 1, raw: 5, value: "0.005" },
+  },
+] as const;
+
+for (const c of CASES) {
+  Deno.test(c.name, () => {
+    const code = scaleBarcode(c.rule, c.plu, c.raw);
+    assert.deepEqual(parseScaleBarcode(code, DEFAULT_SCALE_RULES), {
+      code,
+      plu: c.plu,
+      kind: c.kind,
+      value: c.value,
+    });
+    const small = scaleBarcode(c.rule, c.small.plu, c.small.raw);
+    assert.deepEqual(parseScaleBarcode(small, DEFAULT_SCALE_RULES)?.value, c.small.value);
   });
-  assert.deepEqual(
-    parseScaleBarcode(scaleBarcode(WEIGHT, 1, 5), DEFAULT_SCALE_RULES)?.value,
-    "0.005",
-  );
+}
+
+Deno.test("prefix 21: the barcode spells prefix, PLU and total", () => {
+  assert.deepEqual(scaleBarcode(AMOUNT, 1, 1280).slice(0, 12), "210000101280");
 });
 
 Deno.test("a bad check digit, another prefix, a wrong length or letters are no match", () => {
