@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { Labels, MetricsRegistry } from "./metrics.ts";
+import { DatabaseReading, type Labels, type MetricsRegistry } from "./metrics.ts";
 import type { Queryable } from "../store/database.ts";
 import { pushBacklog } from "../store/goods_changes.ts";
 import { owedResultCount } from "../store/pay_results.ts";
@@ -61,13 +61,11 @@ export async function readBacklog(db: Queryable, maxPushTries: number): Promise<
  * ```
  */
 export class BacklogMetrics {
-  readonly #read: () => Promise<BacklogCounts>;
-  #counts: BacklogCounts | undefined;
-  #refreshing: Promise<void> | undefined;
+  readonly #reading: DatabaseReading<BacklogCounts>;
 
   /** Registers the gauges; `read` counts the backlog. */
   constructor(registry: MetricsRegistry, read: () => Promise<BacklogCounts>) {
-    this.#read = read;
+    this.#reading = new DatabaseReading(read);
     const series = (value: (c: BacklogCounts) => number, labels: Labels = {}) => () =>
       this.#counts ? [{ labels, value: value(this.#counts) }] : [];
     const byDevice = (pick: (c: BacklogCounts) => { label: number; scale: number }) => () =>
@@ -114,11 +112,10 @@ export class BacklogMetrics {
    * queries behind a slow database); rejects when the read fails.
    */
   refresh(): Promise<void> {
-    this.#refreshing ??= this.#read().then((counts) => {
-      this.#counts = counts;
-    }).finally(() => {
-      this.#refreshing = undefined;
-    });
-    return this.#refreshing;
+    return this.#reading.refresh();
+  }
+
+  get #counts(): BacklogCounts | undefined {
+    return this.#reading.value;
   }
 }

@@ -200,3 +200,35 @@ export class MetricsRegistry {
     return lines.join("\n") + "\n";
   }
 }
+
+/**
+ * The latest result of a database read that gauges show (their collect functions are synchronous
+ * and cannot wait for a query). {@link DatabaseReading.refresh} reads it, concurrent callers
+ * sharing one read so scrapes never stack up queries behind a slow database; `value` is undefined
+ * until the first successful read and keeps the last one after a failed read.
+ */
+export class DatabaseReading<T> {
+  readonly #read: () => Promise<T>;
+  #value: T | undefined;
+  #refreshing: Promise<void> | undefined;
+
+  /** @param read the query, run on each refresh */
+  constructor(read: () => Promise<T>) {
+    this.#read = read;
+  }
+
+  /** The last successful read, or undefined before the first. */
+  get value(): T | undefined {
+    return this.#value;
+  }
+
+  /** Reads anew (or joins the read under way); rejects when the read fails. */
+  refresh(): Promise<void> {
+    this.#refreshing ??= this.#read().then((value) => {
+      this.#value = value;
+    }).finally(() => {
+      this.#refreshing = undefined;
+    });
+    return this.#refreshing;
+  }
+}

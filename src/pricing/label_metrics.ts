@@ -6,21 +6,19 @@
  * @module
  */
 import type { Clock } from "../clock.ts";
-import type { Counter, MetricsRegistry } from "../admin/metrics.ts";
+import { type Counter, DatabaseReading, type MetricsRegistry } from "../admin/metrics.ts";
 import type { LabelSummary } from "../store/label_shown.ts";
 
 /** The label gauges of one appliance. */
 export class LabelMetrics {
-  readonly #read: () => Promise<LabelSummary>;
+  readonly #reading: DatabaseReading<LabelSummary>;
   readonly #clock: Clock;
-  #summary: LabelSummary | undefined;
-  #refreshing: Promise<void> | undefined;
   /** Labels that did not confirm a price change within `priceParityMaxS`. */
   readonly parityExpired: Counter;
 
   /** Registers the instruments; `read` counts the labels. */
   constructor(registry: MetricsRegistry, read: () => Promise<LabelSummary>, clock: Clock) {
-    this.#read = read;
+    this.#reading = new DatabaseReading(read);
     this.#clock = clock;
     registry.gauge(
       "newretail_labels",
@@ -51,11 +49,10 @@ export class LabelMetrics {
 
   /** Reads the label states into the gauges (concurrent callers share one read). */
   refresh(): Promise<void> {
-    this.#refreshing ??= this.#read().then((summary) => {
-      this.#summary = summary;
-    }).finally(() => {
-      this.#refreshing = undefined;
-    });
-    return this.#refreshing;
+    return this.#reading.refresh();
+  }
+
+  get #summary(): LabelSummary | undefined {
+    return this.#reading.value;
   }
 }
