@@ -12,7 +12,7 @@
 import type { Route } from "./api.ts";
 import { writeAudit } from "../store/audit.ts";
 import { cancelSchedule, createSchedule, listSchedules } from "../store/price_schedules.ts";
-import { checkSchedule } from "../pricing/schedules.ts";
+import { scheduleOrProblem } from "../pricing/schedules.ts";
 
 function json(body: unknown, status = 200): Response {
   return new Response(JSON.stringify(body, null, 2) + "\n", {
@@ -49,17 +49,8 @@ export const PRICE_ROUTES: readonly Route[] = [
     handle: async (deps, { request, caller }) => {
       const body = await jsonObject(request);
       if (!body) return json({ error: "the body must be a JSON object" }, 400);
-      let checked;
-      try {
-        checked = checkSchedule({
-          gid: body.gid,
-          price: body.price,
-          from: body.from,
-          until: body.until,
-        });
-      } catch (e) {
-        return json({ error: (e as Error).message }, 400);
-      }
+      const checked = scheduleOrProblem(body);
+      if (typeof checked === "string") return json({ error: checked }, 400);
       const at = new Date(deps.clock.now());
       const schedule = await createSchedule(deps.db, { ...checked, by: caller.actor, at });
       if (!schedule) return json({ error: `no goods with gid ${checked.gid}` }, 404);

@@ -20,7 +20,7 @@ import {
   listSchedules,
   type PriceSchedule,
 } from "../store/price_schedules.ts";
-import { checkSchedule } from "../pricing/schedules.ts";
+import { scheduleOrProblem } from "../pricing/schedules.ts";
 
 const HELP = `newretail prices schedule --gid N --price P --from ISO [--until ISO]
 newretail prices list [--all]
@@ -65,17 +65,8 @@ export async function pricesCommand(args: string[]): Promise<number> {
   const { config } = loadCliConfig(values);
   if (verb === "schedule") {
     if (rest.length > 0) throw new CliError("prices schedule takes flags only", 2);
-    let checked;
-    try {
-      checked = checkSchedule({
-        gid: values.gid,
-        price: values.price,
-        from: values.from,
-        until: values.until,
-      });
-    } catch (e) {
-      throw new CliError(`prices schedule: ${(e as Error).message}`, 2);
-    }
+    const checked = scheduleOrProblem(values);
+    if (typeof checked === "string") throw new CliError(`prices schedule: ${checked}`, 2);
     const schedule = await withStoreOrApi(
       config,
       async (db) => {

@@ -110,3 +110,20 @@ export function checkSchedule(request: ScheduleRequest): CheckedSchedule {
     until,
   };
 }
+
+/**
+ * {@link checkSchedule} of a request's `gid`, `price`, `from` and `until` (an API body, command
+ * flags): the checked schedule, or what is wrong with it (one line) — what every caller answers.
+ */
+export function scheduleOrProblem(fields: Record<string, unknown>): CheckedSchedule | string {
+  try {
+    return checkSchedule({
+      gid: fields.gid,
+      price: fields.price,
+      from: fields.from,
+      until: fields.until,
+    });
+  } catch (e) {
+    return (e as Error).message;
+  }
+}

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { checkSchedule } from "./schedules.ts";
+import { checkSchedule, scheduleOrProblem } from "./schedules.ts";
 
 Deno.test("checkSchedule: goods id, two-decimal price, ISO times, until after from", () => {
   assert.deepEqual(
@@ -21,5 +21,16 @@ Deno.test("checkSchedule: goods id, two-decimal price, ISO times, until after fr
   assert.throws(
     () => checkSchedule({ ...base, until: "2026-12-23T00:00:00Z" }),
     /until must be after from/,
+  );
+});
+
+Deno.test("scheduleOrProblem: the checked schedule of the four fields, or the problem's line", () => {
+  assert.deepEqual(
+    scheduleOrProblem({ gid: "10", price: "2.9", from: "2026-12-24T00:00:00Z", other: "ignored" }),
+    { gid: 10, price: "2.90", from: new Date("2026-12-24T00:00:00Z"), until: null },
+  );
+  assert.equal(
+    scheduleOrProblem({ gid: "0", price: "2.9", from: "2026-12-24T00:00:00Z" }),
+    "gid must be a goods id (a whole number >= 1)",
   );
 });
