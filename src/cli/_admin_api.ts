@@ -6,7 +6,7 @@
  */
 import type { Config } from "../config/config.ts";
 import { type Database, DatabaseLockedError } from "../store/database.ts";
-import { CliError, withStore } from "./_common.ts";
+import { CliError, loadCliConfig, withStore } from "./_common.ts";
 
 /** One call of the running appliance's admin API: method, path, JSON body → JSON answer. */
 export type ApiCall = (method: string, path: string, body?: unknown) => Promise<unknown>;
@@ -27,6 +27,18 @@ export async function withStoreOrApi<T>(
     if (!(e instanceof DatabaseLockedError) || !config.adminEnabled) throw e;
     return remote(adminApiClient(config));
   }
+}
+
+/**
+ * The body of a store command that may go through the admin API: the configuration from the
+ * command's flags, then {@link withStoreOrApi}.
+ */
+export function storeOrApiCommand<T>(
+  values: Record<string, unknown>,
+  local: (db: Database) => Promise<T>,
+  remote: (api: ApiCall) => Promise<T>,
+): Promise<T> {
+  return withStoreOrApi(loadCliConfig(values).config, local, remote);
 }
 
 /** The origin of the running appliance's admin HTTP server (`http://127.0.0.1:8687`). */

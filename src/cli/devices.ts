@@ -12,9 +12,9 @@ import {
   CONFIG_FLAGS_HELP,
   loadCliConfig,
   parseStoreCommand,
-  withStore,
+  storeCommand,
 } from "./_common.ts";
-import { withStoreOrApi } from "./_admin_api.ts";
+import { storeOrApiCommand, withStoreOrApi } from "./_admin_api.ts";
 
 const HELP = `newretail devices list
 newretail devices enable ID
@@ -59,9 +59,8 @@ export async function devicesCommand(args: string[]): Promise<number> {
       2,
     );
   }
-  const { config } = loadCliConfig(values);
   if (verb === "list") {
-    await withStore(config, async (db) => {
+    await storeCommand(values, async (db) => {
       const devices = await listDevices(db);
       console.log(
         ["ID", "KIND", "ENABLED", "ONLINE", "LAST ADDRESS", "LAST SEEN", "VIA"].join("\t"),
@@ -81,8 +80,8 @@ export async function devicesCommand(args: string[]): Promise<number> {
     });
     return 0;
   }
-  const created = await withStoreOrApi(
-    config,
+  const created = await storeOrApiCommand(
+    values,
     async (db) => {
       const done = await setDeviceEnabled(db, equipId, kind!, verb === "enable");
       await writeAudit(db, {

@@ -6,13 +6,7 @@
  *
  * @module
  */
-import {
-  CliError,
-  CONFIG_FLAGS,
-  CONFIG_FLAGS_HELP,
-  loadCliConfig,
-  parseCommandArgs,
-} from "./_common.ts";
+import { CliError, CONFIG_FLAGS_HELP, loadCliConfig, parseStoreCommand } from "./_common.ts";
 import { withStoreOrApi } from "./_admin_api.ts";
 import { type LabelRow, labelStates } from "../store/label_shown.ts";
 
@@ -25,7 +19,6 @@ stale longer than --max-stale seconds (default: priceParityMaxS), else 0.
 ${CONFIG_FLAGS_HELP}`;
 
 const FLAGS = {
-  ...CONFIG_FLAGS,
   csv: { type: "boolean" },
   "max-stale": { type: "string" },
 } as const;
@@ -49,12 +42,9 @@ function csvField(value: unknown): string {
 
 /** Runs `labels`. */
 export async function labelsCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs(args, FLAGS);
+  const { values, positionals, exit } = parseStoreCommand(args, HELP, FLAGS);
+  if (exit !== undefined) return exit;
   const [verb, ...rest] = positionals;
-  if (values.help || !verb) {
-    console.log(HELP);
-    return values.help ? 0 : 2;
-  }
   if (verb !== "audit" || rest.length > 0) {
     throw new CliError(`unknown labels command: ${[verb, ...rest].join(" ")} (audit)`, 2);
   }

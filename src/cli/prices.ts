@@ -5,13 +5,7 @@
  *
  * @module
  */
-import {
-  CliError,
-  CONFIG_FLAGS,
-  CONFIG_FLAGS_HELP,
-  loadCliConfig,
-  parseCommandArgs,
-} from "./_common.ts";
+import { CliError, CONFIG_FLAGS_HELP, loadCliConfig, parseStoreCommand } from "./_common.ts";
 import { withStoreOrApi } from "./_admin_api.ts";
 import { writeAudit } from "../store/audit.ts";
 import {
@@ -36,7 +30,6 @@ cancel: ends a schedule now (the regular price returns).
 ${CONFIG_FLAGS_HELP}`;
 
 const FLAGS = {
-  ...CONFIG_FLAGS,
   gid: { type: "string" },
   price: { type: "string" },
   from: { type: "string" },
@@ -53,12 +46,9 @@ function line(s: PriceSchedule): string {
 
 /** Runs `prices`. */
 export async function pricesCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs(args, FLAGS);
+  const { values, positionals, exit } = parseStoreCommand(args, HELP, FLAGS);
+  if (exit !== undefined) return exit;
   const [verb, ...rest] = positionals;
-  if (values.help || !verb) {
-    console.log(HELP);
-    return values.help ? 0 : 2;
-  }
   if (!["schedule", "list", "cancel"].includes(verb)) {
     throw new CliError(`unknown prices command: ${verb} (schedule, list or cancel)`, 2);
   }

@@ -14,14 +14,8 @@ import {
 } from "../store/stock_moves.ts";
 import { writeAudit } from "../store/audit.ts";
 import { UserError } from "../errors.ts";
-import {
-  CliError,
-  CONFIG_FLAGS,
-  CONFIG_FLAGS_HELP,
-  loadCliConfig,
-  parseCommandArgs,
-} from "./_common.ts";
-import { withStoreOrApi } from "./_admin_api.ts";
+import { CliError, CONFIG_FLAGS_HELP, parseStoreCommand } from "./_common.ts";
+import { storeOrApiCommand } from "./_admin_api.ts";
 
 const HELP = `newretail stock show GID [--moves N]
 newretail stock moves --since ISO-TIME
@@ -34,13 +28,6 @@ difference, noting the reason. When the embedded database is held by the running
 these go through its admin API (adminHost/adminPort, with adminToken when set).
 
 ${CONFIG_FLAGS_HELP}`;
-
-const FLAGS = {
-  ...CONFIG_FLAGS,
-  since: { type: "string" },
-  reason: { type: "string" },
-  moves: { type: "string" },
-} as const;
 
 function gidOf(text: string | undefined): number {
   const gid = Number(text);
@@ -64,12 +51,13 @@ function local<T>(run: () => Promise<T>): Promise<T> {
 
 /** Runs `stock`. */
 export async function stockCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs(args, FLAGS);
+  const { values, positionals, exit } = parseStoreCommand(args, HELP, {
+    since: { type: "string" },
+    reason: { type: "string" },
+    moves: { type: "string" },
+  });
+  if (exit !== undefined) return exit;
   const [verb, ...rest] = positionals;
-  if (values.help || !verb) {
-    console.log(HELP);
-    return values.help ? 0 : 2;
-  }
   if (verb === "show") {
     if (rest.length !== 1) throw new CliError("stock show needs exactly one goods id", 2);
     const gid = gidOf(rest[0]);
@@ -77,9 +65,8 @@ export async function stockCommand(args: string[]): Promise<number> {
     if (!Number.isInteger(count) || count < 0 || count > 1000) {
       throw new CliError(`--moves must be 0..1000, got ${values.moves}`, 2);
     }
-    const { config } = loadCliConfig(values);
-    const stock = await withStoreOrApi(
-      config,
+    const stock = await storeOrApiCommand(
+      values,
       (db) => local(() => goodsStock(db, gid, count)),
       async (api) => (await api("GET", `/api/stock/${gid}?moves=${count}`)) as GoodsStock,
     );
@@ -99,9 +86,8 @@ export async function stockCommand(args: string[]): Promise<number> {
     if (values.since === undefined || Number.isNaN(since.getTime())) {
       throw new CliError("stock moves needs --since ISO-TIME (e.g. 2026-01-31T08:00:00Z)", 2);
     }
-    const { config } = loadCliConfig(values);
-    const moves = await withStoreOrApi(
-      config,
+    const moves = await storeOrApiCommand(
+      values,
       (db) => movesSince(db, since),
       async (api) =>
         (await api(
@@ -122,9 +108,8 @@ export async function stockCommand(args: string[]): Promise<number> {
     if (typeof reason !== "string" || reason.trim() === "") {
       throw new CliError("stock adjust needs --reason TEXT (why the count differs)", 2);
     }
-    const { config } = loadCliConfig(values);
-    const move = await withStoreOrApi(
-      config,
+    const move = await storeOrApiCommand(
+      values,
       (db) =>
         local(async () => {
           const done = await adjustStock(db, { gid, warehouse, quantity, note: reason, by: "cli" });
