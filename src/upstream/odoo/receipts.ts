@@ -115,18 +115,32 @@ export async function deliverReceipt(ctx: DeliveryContext, receiptId: number): P
       { receiptId, origin },
     );
   }
+  const after = await donePicking(ctx, picking, origin, "picking");
+  return { model: "stock.picking", odooId: after.id, odooName: after.name };
+}
+
+/**
+ * The last step of delivering a picking found by its origin or just created: validated and read
+ * back done. A cancelled one is refused for good — someone cancelled it in Odoo, a decision, not
+ * a failure to retry. `noun` names it in the errors ("picking", "transfer").
+ */
+export async function donePicking(
+  ctx: DeliveryContext,
+  picking: PickingRow,
+  origin: string,
+  noun: string,
+): Promise<PickingRow> {
   if (picking.state === "cancel") {
-    // Someone cancelled it in Odoo: that is a decision, not a failure to retry.
-    throw new PermanentDeliveryError(`Odoo picking ${picking.name} (${origin}) is cancelled`);
+    throw new PermanentDeliveryError(`Odoo ${noun} ${picking.name} (${origin}) is cancelled`);
   }
   if (picking.state !== "done") await validatePicking(ctx, picking);
-  const [after] = await odoo.executeKw<PickingRow[]>("stock.picking", "read", [[picking.id]], {
+  const [after] = await ctx.odoo.executeKw<PickingRow[]>("stock.picking", "read", [[picking.id]], {
     fields: ["id", "name", "state"],
   });
   if (!after || after.state !== "done") {
-    throw new Error(`Odoo picking ${picking.name} is ${after?.state ?? "gone"} after validation`);
+    throw new Error(`Odoo ${noun} ${picking.name} is ${after?.state ?? "gone"} after validation`);
   }
-  return { model: "stock.picking", odooId: after.id, odooName: after.name };
+  return after;
 }
 
 async function createPicking(

@@ -11,7 +11,7 @@ import type { Many2one } from "./jsonrpc.ts";
 import { type Delivered, type DeliveryContext, PermanentDeliveryError } from "./delivery.ts";
 import { odooId } from "./_values.ts";
 import { createOnce, findOne } from "./dedupe.ts";
-import { type PickingRow, validatePicking } from "./receipts.ts";
+import { donePicking, type PickingRow } from "./receipts.ts";
 
 /**
  * The local mapping's model name of a refill's picking: refill job ids and receipt ids overlap,
@@ -105,15 +105,6 @@ export async function deliverRefill(ctx: DeliveryContext, jobId: number): Promis
     };
     picking = await createOnce(ctx, create, lookup, { jobId, origin });
   }
-  if (picking.state === "cancel") {
-    throw new PermanentDeliveryError(`Odoo transfer ${picking.name} (${origin}) is cancelled`);
-  }
-  if (picking.state !== "done") await validatePicking(ctx, picking);
-  const [after] = await odoo.executeKw<PickingRow[]>("stock.picking", "read", [[picking.id]], {
-    fields: ["id", "name", "state"],
-  });
-  if (!after || after.state !== "done") {
-    throw new Error(`Odoo transfer ${picking.name} is ${after?.state ?? "gone"} after validation`);
-  }
+  const after = await donePicking(ctx, picking, origin, "transfer");
   return { model: REFILL_PICKING_MODEL, odooId: after.id, odooName: after.name };
 }
