@@ -172,7 +172,7 @@ async function createPicking(
     throw new PermanentDeliveryError("Odoo has no vendor or stock location for receipts");
   }
   const productIds = [...new Set(lines.map((l) => l.goods_id))];
-  const products = await odoo.executeKw<{ id: number; display_name: string; uom_id: Many2one }[]>(
+  const products = await odoo.executeKw<MoveProduct[]>(
     "product.product",
     "read",
     [productIds],
@@ -185,27 +185,49 @@ async function createPicking(
       `receipt ${receiptId}: goods ${unknown.join(", ")} are not Odoo products`,
     );
   }
-  const id = await odoo.executeKw<number>("stock.picking", "create", [{
+  const created = await insertPicking(
+    ctx,
+    { typeId, source, dest, origin },
+    lines.map((l) => ({ product: byId.get(l.goods_id)!, quantity: l.quantity })),
+  );
+  ctx.log.info("odoo receipt created", { receiptId, picking: created.name, origin });
+  return created;
+}
+
+/** An Odoo product as a picking's move needs it. */
+export interface MoveProduct {
+  id: number;
+  display_name: string;
+  uom_id: Many2one;
+}
+
+/**
+ * Creates a draft `stock.picking` of type `typeId` moving each product's quantity from `source`
+ * to `dest`, and reads it back (its name and state).
+ */
+export async function insertPicking(
+  ctx: DeliveryContext,
+  picking: { typeId: number; source: number; dest: number; origin: string },
+  moves: { product: MoveProduct; quantity: string }[],
+): Promise<PickingRow> {
+  const { typeId, source, dest, origin } = picking;
+  const id = await ctx.odoo.executeKw<number>("stock.picking", "create", [{
     picking_type_id: typeId,
     location_id: source,
     location_dest_id: dest,
     origin,
-    move_ids: lines.map((l) => {
-      const p = byId.get(l.goods_id)!;
-      return [0, 0, {
-        name: p.display_name,
-        product_id: p.id,
-        product_uom_qty: Number(l.quantity),
-        product_uom: odooId(p.uom_id),
-        location_id: source,
-        location_dest_id: dest,
-      }];
-    }),
+    move_ids: moves.map(({ product, quantity }) => [0, 0, {
+      name: product.display_name,
+      product_id: product.id,
+      product_uom_qty: Number(quantity),
+      product_uom: odooId(product.uom_id),
+      location_id: source,
+      location_dest_id: dest,
+    }]),
   }], {});
-  const [created] = await odoo.executeKw<PickingRow[]>("stock.picking", "read", [[id]], {
+  const [created] = await ctx.odoo.executeKw<PickingRow[]>("stock.picking", "read", [[id]], {
     fields: ["id", "name", "state"],
   });
-  ctx.log.info("odoo receipt created", { receiptId, picking: created.name, origin });
   return created;
 }
 

@@ -11,7 +11,7 @@ import type { Many2one } from "./jsonrpc.ts";
 import { type Delivered, type DeliveryContext, PermanentDeliveryError } from "./delivery.ts";
 import { odooId } from "./_values.ts";
 import { createOnce, findOne } from "./dedupe.ts";
-import { donePicking, type PickingRow } from "./receipts.ts";
+import { donePicking, insertPicking, type MoveProduct, type PickingRow } from "./receipts.ts";
 
 /**
  * The local mapping's model name of a refill's picking: refill job ids and receipt ids overlap,
@@ -72,34 +72,20 @@ export async function deliverRefill(ctx: DeliveryContext, jobId: number): Promis
   let picking = await lookup();
   if (!picking) {
     const create = async () => {
-      const [product] = await odoo.executeKw<
-        { id: number; display_name: string; uom_id: Many2one }[]
-      >("product.product", "read", [[move.goods_id]], {
-        fields: ["id", "display_name", "uom_id"],
-        context: { active_test: false },
-      });
+      const [product] = await odoo.executeKw<MoveProduct[]>(
+        "product.product",
+        "read",
+        [[move.goods_id]],
+        { fields: ["id", "display_name", "uom_id"], context: { active_test: false } },
+      );
       if (!product) {
         throw new PermanentDeliveryError(
           `refill job ${jobId}: goods ${move.goods_id} is not an Odoo product`,
         );
       }
-      const id = await odoo.executeKw<number>("stock.picking", "create", [{
-        picking_type_id: typeId,
-        location_id: source,
-        location_dest_id: dest,
-        origin,
-        move_ids: [[0, 0, {
-          name: product.display_name,
-          product_id: product.id,
-          product_uom_qty: Number(move.quantity),
-          product_uom: odooId(product.uom_id),
-          location_id: source,
-          location_dest_id: dest,
-        }]],
-      }], {});
-      const [created] = await odoo.executeKw<PickingRow[]>("stock.picking", "read", [[id]], {
-        fields: ["id", "name", "state"],
-      });
+      const created = await insertPicking(ctx, { typeId, source, dest, origin }, [
+        { product, quantity: move.quantity },
+      ]);
       log.info("odoo refill transfer created", { jobId, picking: created.name, origin });
       return created;
     };
