@@ -125,13 +125,13 @@ export async function moneyView(db: Queryable): Promise<MoneyView> {
 /** Orders created since `since` (the start of the local day), by state, and the amount paid. */
 export async function salesSince(db: Queryable, since: Date): Promise<Sales> {
   const rows = await db.query<{ state: string; n: number; amount: string }>(
-    `select state, count(*)::int as n, coalesce(sum(amount), 0)::text as amount from orders
+    `select state, count(*)::int as n, coalesce(sum(amount), 0)::numeric(14, 2)::text as amount from orders
      where created_at >= $1 group by state order by state`,
     [since],
   );
   const byState: Sales["byState"] = {};
   for (const r of rows) byState[r.state] = { orders: r.n, amount: r.amount };
-  return { byState, paid: byState.paid?.amount ?? "0" };
+  return { byState, paid: byState.paid?.amount ?? "0.00" };
 }
 
 /** The oldest undelivered payment call and Odoo delivery, with the depths (alerts). */

@@ -55,8 +55,8 @@ export function overviewView(lang: Lang, o: OverviewData): string {
   });
   const sales = o.sales
     ? (["pending", "paid", "failed", "expired"] as const).map((s) =>
-      `<tr><td>${esc(w[s])}</td><td>${o.sales!.byState[s]?.orders ?? 0} ${esc(w.orders)}</td>
-<td>${esc(o.sales!.byState[s]?.amount ?? "0")}</td></tr>`
+      `<tr><td>${esc(w[s])}</td><td>${o.sales!.byState[s]?.orders ?? 0}</td>
+<td>${esc(o.sales!.byState[s]?.amount ?? "0.00")}</td></tr>`
     )
     : [];
   return `<section><div class="cards">
