@@ -22,10 +22,7 @@
  *
  * @module
  */
-import type { Clock } from "../clock.ts";
 import { ConfigError } from "../config/config.ts";
-import type { Logger } from "../log.ts";
-import type { Database } from "../store/database.ts";
 import { getDevice, listDevices, setDeviceEnabled } from "../store/devices.ts";
 import { currentTeachIn, setTeachIn, taughtInSince } from "../store/teach_in.ts";
 import { recentAudit, writeAudit } from "../store/audit.ts";
@@ -38,13 +35,8 @@ import { UserError } from "../errors.ts";
 import { deviceView } from "./device_view.ts";
 import { backupRoute } from "./backup.ts";
 import { PRICE_ROUTES } from "./api_prices.ts";
-
-/** What the API works on, passed in. */
-export interface AdminApiDeps {
-  db: Database;
-  clock: Clock;
-  log: Logger;
-}
+import type { AdminApiDeps, Caller, Route } from "./api_types.ts";
+export type { AdminApiDeps, Caller, Route, RouteRequest } from "./api_types.ts";
 
 /** Who may call: the configured token, and whether reads need it too (non-loopback address). */
 export interface AdminAuthPolicy {
@@ -52,28 +44,6 @@ export interface AdminAuthPolicy {
   token: string;
   /** True when the server listens on a non-loopback address: every request needs the token. */
   tokenForReads: boolean;
-}
-
-/** The caller of an authorised request, as the audit log names it. */
-export interface Caller {
-  /** `adminToken` (the bearer of the configured token) or `loopback` (no token configured). */
-  actor: string;
-}
-
-/** A request the route handles, with its path parameters and caller. */
-export interface RouteRequest {
-  request: Request;
-  params: string[];
-  caller: Caller;
-}
-
-/** One API route: method, path pattern, whether it writes (token, audit), handler. */
-export interface Route {
-  method: "GET" | "POST";
-  path: RegExp;
-  /** Write actions always need the token when one is configured, and are audited. */
-  write: boolean;
-  handle(deps: AdminApiDeps, req: RouteRequest): Promise<Response>;
 }
 
 /** A failure the caller can fix: answered with `status` and `{"error": message}`. */

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { Route } from "./api.ts";
+import type { Route } from "./api_types.ts";
 import { writeAudit } from "../store/audit.ts";
 import { cancelSchedule, createSchedule, listSchedules } from "../store/price_schedules.ts";
 import { scheduleOrProblem } from "../pricing/schedules.ts";
