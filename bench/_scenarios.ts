@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { BenchContext } from "./run.ts";
+import type { BenchContext } from "./_report.ts";
 import { encodeFrame } from "../src/protocol/frame.ts";
 import { closeDevices, closedLoop, openDevices, quantile } from "./_load.ts";
 import { startApplianceProcess, startEcho } from "./_processes.ts";

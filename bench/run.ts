@@ -21,39 +21,7 @@ import {
 } from "./_load.ts";
 import { type ServerProcess, startApplianceProcess, startEcho } from "./_processes.ts";
 import { EXTRA_SCENARIOS } from "./_scenarios.ts";
-
-/** What a scenario gets. */
-export interface BenchContext {
-  quick: boolean;
-  backends: ("postgres" | "pglite")[];
-  report: Report;
-  /** Connection counts in place of a scenario's own (`--counts`). */
-  counts?: number[];
-}
-
-/** A results table in the report. */
-export class Report {
-  sections: string[] = [];
-  /** Adds a section with a table. */
-  table(title: string, intro: string, head: string[], rows: (string | number)[][]): void {
-    const lines = [
-      `## ${title}`,
-      "",
-      intro,
-      "",
-      `| ${head.join(" | ")} |`,
-      `|${head.map(() => " --- ").join("|")}|`,
-    ];
-    for (const row of rows) lines.push(`| ${row.join(" | ")} |`);
-    this.sections.push(lines.join("\n"));
-    console.log(`\n${lines.join("\n")}\n`);
-  }
-  /** Adds free text. */
-  text(title: string, body: string): void {
-    this.sections.push(`## ${title}\n\n${body}`);
-    console.log(`\n## ${title}\n\n${body}\n`);
-  }
-}
+import { type BenchContext, Report } from "./_report.ts";
 
 const GET_GOODS_BODY = new TextEncoder().encode('{"code":"6901234500011"}');
 
