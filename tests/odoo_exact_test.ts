@@ -8,13 +8,11 @@
 import { match, ok, rejects, strictEqual } from "node:assert/strict";
 import { backends } from "./_support/databases.ts";
 import { type OdooStandin, startOdooStandin } from "./_support/odoo_standin.ts";
-import { standinClient, standinSettings } from "./_support/odoo.ts";
+import { standinDelivery, standinSettings } from "./_support/odoo.ts";
 import { actionContext } from "./_support/action_context.ts";
 import { eventually } from "./_support/eventually.ts";
 import type { Database } from "../src/store/database.ts";
 import { createMemoryLogger } from "../src/log.ts";
-import { discoverSite } from "../src/upstream/odoo/site.ts";
-import { CataloguePuller } from "../src/upstream/odoo/catalogue.ts";
 import type { OdooSettings } from "../src/upstream/odoo/settings.ts";
 import { installationId, setUpstreamEnabled } from "../src/upstream/odoo/local_store.ts";
 import { deliverReceipt, receiptOrigin } from "../src/upstream/odoo/receipts.ts";
@@ -22,7 +20,6 @@ import { deliverOrder, saleOrigin } from "../src/upstream/odoo/orders.ts";
 import { listOutbox, OutboxWorker } from "../src/upstream/odoo/outbox.ts";
 import { OdooConnector } from "../src/upstream/odoo/connector.ts";
 import { systemClock } from "../src/clock.ts";
-import type { DeliveryContext } from "../src/upstream/odoo/delivery.ts";
 import { bookStockReceipt } from "../src/store/stock.ts";
 import { goodsById } from "../src/store/goods.ts";
 import { createOrder, settleOrder } from "../src/store/orders.ts";
@@ -30,20 +27,7 @@ import { getWarehouseGoods } from "../src/actions/get_warehouse_goods.ts";
 import { stockGoods } from "../src/actions/stock_goods.ts";
 
 async function connect(db: Database, odoo: OdooStandin, overrides: Partial<OdooSettings> = {}) {
-  const settings = standinSettings(odoo, overrides);
-  const client = standinClient(odoo, overrides);
-  const log = createMemoryLogger("info");
-  const site = await discoverSite(client, settings);
-  const puller = new CataloguePuller({ db, odoo: client, site, settings, log });
-  const ctx: DeliveryContext = {
-    db,
-    odoo: client,
-    site,
-    settings,
-    log,
-    shopId: "shop0001",
-    installationId: await installationId(db),
-  };
+  const { puller, ctx, log } = await standinDelivery(db, odoo, overrides);
   const worker = new OutboxWorker({
     db,
     log,

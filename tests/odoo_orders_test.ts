@@ -8,12 +8,9 @@
 import { ok, strictEqual } from "node:assert/strict";
 import { backends } from "./_support/databases.ts";
 import { type OdooStandin, startOdooStandin } from "./_support/odoo_standin.ts";
-import { standinClient, standinSettings } from "./_support/odoo.ts";
+import { standinDelivery } from "./_support/odoo.ts";
 import type { Database } from "../src/store/database.ts";
-import { createMemoryLogger } from "../src/log.ts";
-import { discoverSite } from "../src/upstream/odoo/site.ts";
-import { CataloguePuller } from "../src/upstream/odoo/catalogue.ts";
-import { installationId, setUpstreamEnabled } from "../src/upstream/odoo/local_store.ts";
+import { setUpstreamEnabled } from "../src/upstream/odoo/local_store.ts";
 import { deliverOrder, enqueueMissedOrders } from "../src/upstream/odoo/orders.ts";
 import { listOutbox, OutboxWorker } from "../src/upstream/odoo/outbox.ts";
 import type { OdooSettings } from "../src/upstream/odoo/settings.ts";
@@ -60,21 +57,9 @@ async function pay(db: Database, orderId: number) {
 }
 
 async function setup(db: Database, odoo: OdooStandin, overrides: Partial<OdooSettings> = {}) {
-  const settings = standinSettings(odoo, overrides);
-  const client = standinClient(odoo);
-  const log = createMemoryLogger("info");
-  const site = await discoverSite(client, settings);
-  await new CataloguePuller({ db, odoo: client, site, settings, log }).fullPull();
+  const { puller, ctx, log } = await standinDelivery(db, odoo, overrides);
+  await puller.fullPull();
   await setUpstreamEnabled(db, true);
-  const ctx = {
-    db,
-    odoo: client,
-    site,
-    settings,
-    log,
-    shopId: "shop0001",
-    installationId: await installationId(db),
-  };
   const worker = new OutboxWorker({
     db,
     log,

@@ -7,12 +7,9 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { backends } from "./_support/databases.ts";
 import { type OdooStandin, startOdooStandin } from "./_support/odoo_standin.ts";
-import { standinClient, standinSettings } from "./_support/odoo.ts";
+import { standinDelivery } from "./_support/odoo.ts";
 import type { Database } from "../src/store/database.ts";
-import { createMemoryLogger } from "../src/log.ts";
 import { bookStockReceipt } from "../src/store/stock.ts";
-import { discoverSite } from "../src/upstream/odoo/site.ts";
-import { CataloguePuller } from "../src/upstream/odoo/catalogue.ts";
 import { installationId, setUpstreamEnabled } from "../src/upstream/odoo/local_store.ts";
 import { deliverReceipt, receiptOrigin } from "../src/upstream/odoo/receipts.ts";
 import {
@@ -22,24 +19,11 @@ import {
   OutboxWorker,
   retryOutbox,
 } from "../src/upstream/odoo/outbox.ts";
-import type { DeliveryContext } from "../src/upstream/odoo/delivery.ts";
 
 async function setup(db: Database, odoo: OdooStandin, maxRefusals = 3) {
-  const settings = standinSettings(odoo, { outboxTries: maxRefusals });
-  const client = standinClient(odoo);
-  const log = createMemoryLogger("info");
-  const site = await discoverSite(client, settings);
-  await new CataloguePuller({ db, odoo: client, site, settings, log }).fullPull();
+  const { puller, ctx, log } = await standinDelivery(db, odoo, { outboxTries: maxRefusals });
+  await puller.fullPull();
   await setUpstreamEnabled(db, true);
-  const ctx: DeliveryContext = {
-    db,
-    odoo: client,
-    site,
-    settings,
-    log,
-    shopId: "shop0001",
-    installationId: await installationId(db),
-  };
   const worker = new OutboxWorker({
     db,
     log,

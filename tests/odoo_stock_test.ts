@@ -8,12 +8,9 @@
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import { backends } from "./_support/databases.ts";
 import { startOdooStandin } from "./_support/odoo_standin.ts";
-import { standinClient, standinSettings } from "./_support/odoo.ts";
+import { standinDelivery } from "./_support/odoo.ts";
 import type { Database } from "../src/store/database.ts";
-import { createMemoryLogger } from "../src/log.ts";
-import { discoverSite } from "../src/upstream/odoo/site.ts";
-import { CataloguePuller } from "../src/upstream/odoo/catalogue.ts";
-import { installationId, setUpstreamEnabled } from "../src/upstream/odoo/local_store.ts";
+import { setUpstreamEnabled } from "../src/upstream/odoo/local_store.ts";
 import { deliverOrder } from "../src/upstream/odoo/orders.ts";
 import { OutboxWorker } from "../src/upstream/odoo/outbox.ts";
 import { createOrder, settleOrder } from "../src/store/orders.ts";
@@ -37,24 +34,11 @@ for (const backend of backends()) {
     const { db, dispose } = await backend.open({ demo: false });
     const odoo = await startOdooStandin({ version: 17 });
     try {
-      const settings = standinSettings(odoo);
-      const client = standinClient(odoo);
-      const log = createMemoryLogger("info");
-      const site = await discoverSite(client, settings);
-      const puller = new CataloguePuller({ db, odoo: client, site, settings, log });
+      const { log, puller, ctx } = await standinDelivery(db, odoo);
       await puller.fullPull();
       await setUpstreamEnabled(db, true);
       // The store's shelf is the Odoo warehouse (WH, local id 1).
       await configureStock(db, { shelfWarehouse: "WH", stockWarehouse: "WH" });
-      const ctx = {
-        db,
-        odoo: client,
-        site,
-        settings,
-        log,
-        shopId: "shop0001",
-        installationId: await installationId(db),
-      };
       const worker = new OutboxWorker({
         db,
         log,

@@ -11,6 +11,12 @@ import {
 } from "../../src/upstream/odoo/settings.ts";
 import type { OdooClient } from "../../src/upstream/odoo/jsonrpc.ts";
 import type { OdooStandin } from "./odoo_standin.ts";
+import type { Database } from "../../src/store/database.ts";
+import { createMemoryLogger, type LogFields, type Logger } from "../../src/log.ts";
+import { discoverSite, type OdooSite } from "../../src/upstream/odoo/site.ts";
+import { CataloguePuller } from "../../src/upstream/odoo/catalogue.ts";
+import type { DeliveryContext } from "../../src/upstream/odoo/delivery.ts";
+import { installationId } from "../../src/upstream/odoo/local_store.ts";
 
 /** Settings pointing at the stand-in, with overrides (page size 10 unless given). */
 export function standinSettings(
@@ -33,4 +39,39 @@ export function standinClient(
   overrides: Partial<OdooSettings> = {},
 ): OdooClient {
   return odooClientFor(standinSettings(odoo, overrides));
+}
+
+/** The connector's parts wired to the stand-in: what a delivery test builds its outbox worker on. */
+export interface StandinDelivery {
+  settings: OdooSettings;
+  client: OdooClient;
+  log: Logger & { lines: LogFields[] };
+  site: OdooSite;
+  /** A catalogue puller on the same client (not run: a test pulls when it needs to). */
+  puller: CataloguePuller;
+  /** What `deliverReceipt`, `deliverOrder` and `deliverRefill` take. */
+  ctx: DeliveryContext;
+}
+
+/** Discovers the stand-in's site and builds the delivery context for `db` (shop `shop0001`). */
+export async function standinDelivery(
+  db: Database,
+  odoo: OdooStandin,
+  overrides: Partial<OdooSettings> = {},
+): Promise<StandinDelivery> {
+  const settings = standinSettings(odoo, overrides);
+  const client = standinClient(odoo, overrides);
+  const log = createMemoryLogger("info");
+  const site = await discoverSite(client, settings);
+  const puller = new CataloguePuller({ db, odoo: client, site, settings, log });
+  const ctx: DeliveryContext = {
+    db,
+    odoo: client,
+    site,
+    settings,
+    log,
+    shopId: "shop0001",
+    installationId: await installationId(db),
+  };
+  return { settings, client, log, site, puller, ctx };
 }
