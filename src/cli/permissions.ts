@@ -40,6 +40,8 @@ export function programAssetDirs(mainModule: string = Deno.mainModule): string[]
     `${dir}/pglite-template.tar.gz`,
     `${dir}/src/store/pglite_worker.ts`,
     `${dir}/src/store/pglite_template.ts`,
+    `${dir}/src/store/pglite_wire.ts`,
+    `${dir}/src/store/pglite_durable_fs.ts`,
   ];
 }
 

@@ -9,6 +9,8 @@ const DEV_PATHS = {
     "./pglite-template.tar.gz",
     "./src/store/pglite_worker.ts",
     "./src/store/pglite_template.ts",
+    "./src/store/pglite_wire.ts",
+    "./src/store/pglite_durable_fs.ts",
   ],
 };
 

@@ -71,6 +71,9 @@ export const PGLITE_SETTINGS = [
   "maintenance_work_mem=16MB",
   "temp_buffers=2MB",
   "wal_buffers=1MB",
+  // Planning in WebAssembly is slow (the price-parity look-up: 1.9 ms planned per call, 0.5 ms
+  // with its kept plan), and the store's tables are small enough for one plan per statement.
+  "plan_cache_mode=force_generic_plan",
 ];
 
 /**
@@ -257,6 +260,7 @@ export async function openPglite(
   });
   const base = queryable();
   let nextListen = 1;
+  let nextTx = 1;
 
   return {
     kind: "pglite",
@@ -268,7 +272,8 @@ export async function openPglite(
     exec: base.exec,
     async transaction<T>(fn: (tx: Queryable) => Promise<T>, signal?: AbortSignal): Promise<T> {
       signal?.throwIfAborted();
-      const tx = await call<number>({ op: "begin" });
+      // Its first statement opens it in the worker: no round trip for BEGIN.
+      const tx = nextTx++;
       let result: T;
       try {
         result = await fn(queryable(tx, signal));

@@ -19,12 +19,15 @@ export interface OpenRequest {
   settings: string[];
 }
 
-/** A request to the worker; every one but `open` is answered by a `reply` with its `id`. */
+/**
+ * A request to the worker; every one but `open` (and `crash`) is answered by a `reply` with its
+ * `id`. `tx` is a transaction's number, chosen by the main thread: its first statement opens it,
+ * `end` commits or rolls it back (and is a no-op when no statement opened it).
+ */
 export type WorkerRequest =
   | OpenRequest
   | { op: "query"; id: number; sql: string; params: unknown[]; tx?: number }
   | { op: "exec"; id: number; sql: string; tx?: number }
-  | { op: "begin"; id: number }
   | { op: "end"; id: number; tx: number; commit: boolean }
   | { op: "listen"; id: number; listenId: number; channel: string }
   | { op: "unlisten"; id: number; listenId: number }
@@ -47,4 +50,8 @@ export interface EmbeddedStats {
   wasmHeapBytes: number;
   /** The worker's JavaScript heap (PGlite's own objects, results before they are sent). */
   jsHeapBytes: number;
+  /** Statements prepared on the embedded connection (each distinct SQL text once). */
+  preparedStatements: number;
+  /** Flushes to disk PostgreSQL has made (commits, checkpoints) since the database opened. */
+  fsyncs: number;
 }

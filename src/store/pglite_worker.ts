@@ -2,24 +2,28 @@
  * The embedded database's own thread: a Deno `Worker` that owns the PGlite instance, so a long
  * statement (a 5,000-goods UPDATE, initdb) runs beside the event loop that serves every socket
  * instead of on it. The main thread's side is {@link openPglite} in `pglite.ts`; the messages are
- * the `WorkerRequest`/`WorkerReply` types of `pglite_protocol.ts`.
+ * the `WorkerRequest`/`WorkerReply` types of `pglite_protocol.ts`; statements go through the
+ * {@link WireConnection} of `pglite_wire.ts`.
  *
- * A transaction is a handle: `begin` opens it inside PGlite's own `transaction()` (which holds
- * PGlite's transaction lock, so no other caller's statement runs inside it) and only the
- * statements carrying that handle run until `end` commits or rolls it back.
+ * Statements run one at a time, each to its end, in the order they arrive. A transaction is a
+ * number the main thread picks: its first statement opens it (BEGIN), and until its `end` only
+ * statements carrying that number run; everything else waits in {@link Scheduler}, in order.
  *
  * @module
  */
 /// <reference lib="deno.worker" />
-import { PGlite, type Transaction } from "@electric-sql/pglite";
-import type { ErrorFields, OpenRequest, WorkerReply, WorkerRequest } from "./pglite_protocol.ts";
+import { PGlite } from "@electric-sql/pglite";
+import type {
+  EmbeddedStats,
+  ErrorFields,
+  OpenRequest,
+  WorkerReply,
+  WorkerRequest,
+} from "./pglite_protocol.ts";
 import { extractTemplate, pathExists, readTemplate } from "./pglite_template.ts";
-
-interface OpenTransaction {
-  tx: Transaction;
-  end(commit: boolean): void;
-  settled: Promise<void>;
-}
+import { EmbeddedFailure, WireConnection } from "./pglite_wire.ts";
+import { DurableNodeFS, durableStartParams, syncPath, syncTree } from "./pglite_durable_fs.ts";
+import { dirname } from "node:path";
 
 function errorFields(e: unknown): ErrorFields {
   const error = e instanceof Error ? e : new Error(String(e));
@@ -35,140 +39,286 @@ function wasmMemory(pg: PGlite): WebAssembly.Memory | undefined {
   return (pg.Module as unknown as { wasmMemory?: WebAssembly.Memory }).wasmMemory;
 }
 
+/** Thrown when COMMIT rolled back a transaction a failed statement had spoiled (PGlite's code). */
+function abortedTransaction(): Error {
+  return Object.assign(new Error("Transaction was rolled back instead of committed"), {
+    code: "25P02",
+  });
+}
+
+type Request = Exclude<WorkerRequest, OpenRequest>;
+type Statement = Extract<Request, { op: "query" }>;
+
+/** At most this many statements share one commit (each waits for the group's end). */
+const MAX_COMMIT_GROUP = 64;
+
+/** Statements that PostgreSQL runs only outside a transaction block, or that end one. */
+const OUTSIDE_TRANSACTIONS =
+  /^\s*(vacuum|checkpoint|begin|start|commit|end|rollback|abort|savepoint|release|reindex|cluster|alter\s+system|(create|drop)\s+database|create\s+(unique\s+)?index\s+concurrently)\b/i;
+
+/** A statement that starts with SELECT changes nothing (a rare writing function call only misses a group). */
+const READS_ONLY = /^\s*select\b/i;
+
 /** The worker's state, created by the `open` request. */
-class Embedded {
+class Scheduler {
   readonly #pg: PGlite;
-  readonly #transactions = new Map<number, OpenTransaction>();
-  readonly #unlisten = new Map<number, () => Promise<void>>();
-  #nextTx = 1;
+  readonly #fs: DurableNodeFS;
+  readonly #wire: WireConnection;
+  /** listenId → channel, and channel → its listenIds (one LISTEN per channel). */
+  readonly #listeners = new Map<number, string>();
+  readonly #channels = new Map<string, Set<number>>();
+  readonly #waiting: Request[] = [];
+  /** The open transaction's number. */
+  #open: number | undefined;
+  /** True while a request runs: the next one waits for it. */
+  #running = false;
 
-  constructor(pg: PGlite) {
+  constructor(pg: PGlite, fs: DurableNodeFS) {
     this.#pg = pg;
+    this.#fs = fs;
+    this.#wire = new WireConnection(pg, (channel, payload) => {
+      for (const listenId of this.#channels.get(channel) ?? []) {
+        post({ kind: "notify", listenId, payload });
+      }
+    });
   }
 
-  #target(tx: number | undefined): PGlite | Transaction {
-    if (tx === undefined) return this.#pg;
-    const open = this.#transactions.get(tx);
-    if (!open) throw new Error(`transaction ${tx} is not open`);
-    return open.tx;
+  /** Takes one request: runs it now, or queues it behind the open transaction. */
+  submit(request: Request): void {
+    this.#waiting.push(request);
+    void this.#drain();
   }
 
-  async handle(request: WorkerRequest): Promise<unknown> {
+  #runnable(request: Request): boolean {
+    if (request.op === "query" || request.op === "exec" || request.op === "end") {
+      return request.tx === undefined
+        ? this.#open === undefined
+        : this.#open === undefined || this.#open === request.tx;
+    }
+    // crash and stats answer at once; everything else needs the connection between transactions.
+    return request.op === "crash" || request.op === "stats" || this.#open === undefined;
+  }
+
+  /** Runs the waiting requests that may run, one at a time, oldest first. */
+  async #drain(): Promise<void> {
+    if (this.#running) return;
+    this.#running = true;
+    try {
+      for (;;) {
+        const index = this.#waiting.findIndex((r) => this.#runnable(r));
+        if (index === -1) return;
+        const group = this.#commitGroup(index);
+        if (group.length > 1) {
+          this.#waiting.splice(index, group.length);
+          await this.#runGroup(group);
+        } else {
+          const [request] = this.#waiting.splice(index, 1);
+          await this.#run(request);
+        }
+      }
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  /**
+   * The statements from `index` on that can share one commit: single statements of no
+   * transaction, next to each other in the queue, when at least two of them may write.
+   */
+  #commitGroup(index: number): Statement[] {
+    const group: Statement[] = [];
+    let writers = 0;
+    for (const request of this.#waiting.slice(index, index + MAX_COMMIT_GROUP)) {
+      if (request.op !== "query" || request.tx !== undefined || this.#open !== undefined) break;
+      if (OUTSIDE_TRANSACTIONS.test(request.sql)) break;
+      group.push(request);
+      if (!READS_ONLY.test(request.sql)) writers++;
+    }
+    return writers > 1 ? group : [];
+  }
+
+  /**
+   * Group commit: the statements run in one transaction and are answered after its one commit,
+   * so they share its flush to disk (the embedded database has one connection; PostgreSQL does
+   * the same for concurrent sessions). Each statement sees the ones before it, as when run one by
+   * one. When one fails, the transaction is rolled back, the ones before it run again as a group,
+   * the failed one is answered its error, and the rest go on as a group of their own.
+   */
+  async #runGroup(group: Statement[]): Promise<void> {
+    if (group.length === 1) return await this.#run(group[0]);
+    const rows: unknown[] = [];
+    try {
+      await this.#wire.control("begin");
+      for (const statement of group) {
+        try {
+          rows.push(await this.#wire.query(statement.sql, statement.params));
+        } catch (e) {
+          if (e instanceof EmbeddedFailure) throw e;
+          await this.#wire.control("rollback");
+          const failed = rows.length;
+          await this.#runGroup(group.slice(0, failed));
+          post({ kind: "reply", id: group[failed].id, ok: false, error: errorFields(e) });
+          return await this.#runGroup(group.slice(failed + 1));
+        }
+      }
+      await this.#wire.control("commit");
+    } catch (e) {
+      if (e instanceof EmbeddedFailure) fail(e);
+      for (const statement of group) {
+        post({ kind: "reply", id: statement.id, ok: false, error: errorFields(e) });
+      }
+      return;
+    }
+    group.forEach((statement, i) =>
+      post({ kind: "reply", id: statement.id, ok: true, value: rows[i] })
+    );
+  }
+
+  async #run(request: Request): Promise<void> {
+    if (request.op === "crash") {
+      // Stands for a WebAssembly abort: an error nothing in the worker catches, and no reply.
+      setTimeout(() => {
+        throw new Error("simulated crash of the embedded database worker");
+      }, 0);
+      return;
+    }
+    let value: unknown;
+    try {
+      value = await this.#runNow(request);
+    } catch (e) {
+      if (e instanceof EmbeddedFailure) fail(e);
+      post({ kind: "reply", id: request.id, ok: false, error: errorFields(e) });
+      return;
+    }
+    post(
+      { kind: "reply", id: request.id, ok: true, value },
+      value instanceof Uint8Array ? [value.buffer as ArrayBuffer] : [],
+    );
+  }
+
+  async #runNow(request: Exclude<Request, { op: "crash" }>): Promise<unknown> {
     switch (request.op) {
-      case "query": {
-        const result = await this.#target(request.tx).query(request.sql, request.params);
-        return result.rows;
-      }
+      case "query":
+        await this.#enter(request.tx);
+        return await this.#wire.query(request.sql, request.params);
       case "exec":
-        await this.#target(request.tx).exec(request.sql);
+        await this.#enter(request.tx);
+        await this.#wire.exec(request.sql);
         return undefined;
-      case "begin":
-        return await this.#begin();
-      case "end": {
-        const open = this.#transactions.get(request.tx);
-        if (!open) throw new Error(`transaction ${request.tx} is not open`);
-        open.end(request.commit);
-        await open.settled;
-        return undefined;
-      }
-      case "listen": {
-        const id = request.listenId;
-        const channel = request.channel;
-        const unlisten = await this.#pg.listen(channel, (payload) => {
-          post({ kind: "notify", listenId: id, payload });
-        });
-        this.#unlisten.set(id, unlisten);
-        return undefined;
-      }
-      case "unlisten": {
-        const unlisten = this.#unlisten.get(request.listenId);
-        this.#unlisten.delete(request.listenId);
-        await unlisten?.();
-        return undefined;
-      }
+      case "end":
+        return await this.#end(request.tx, request.commit);
+      case "listen":
+        return await this.#listen(request.listenId, request.channel);
+      case "unlisten":
+        return await this.#unlisten(request.listenId);
       case "dump": {
-        // Under the transaction lock: no transaction is half-way through while the files are read.
-        const pg = this.#pg as unknown as {
-          _runExclusiveTransaction<T>(fn: () => Promise<T>): Promise<T>;
-        };
-        const file = await pg._runExclusiveTransaction(() => this.#pg.dumpDataDir("gzip"));
+        // Between transactions (the scheduler holds everything else back): a committed state.
+        const file = await this.#pg.dumpDataDir("gzip");
         return new Uint8Array(await file.arrayBuffer());
       }
+      case "close":
+        await this.#pg.close();
+        return undefined;
       case "stats":
         return {
           wasmHeapBytes: wasmMemory(this.#pg)?.buffer.byteLength ?? 0,
           jsHeapBytes: Deno.memoryUsage().heapTotal,
-        };
-      case "close":
-        await this.#pg.close();
-        return undefined;
-      case "open":
-        throw new Error("the embedded database is already open");
+          preparedStatements: this.#wire.preparedStatements,
+          fsyncs: this.#fs.fsyncs,
+        } satisfies EmbeddedStats;
     }
   }
 
-  #begin(): Promise<number> {
-    const id = this.#nextTx++;
-    return new Promise<number>((started, failed) => {
-      let end!: (commit: boolean) => void;
-      const decided = new Promise<boolean>((resolve) => end = resolve);
-      const settled = this.#pg.transaction(async (tx) => {
-        this.#transactions.set(id, { tx, end, settled });
-        started(id);
-        if (!(await decided)) await tx.rollback();
-      }).finally(() => this.#transactions.delete(id));
-      // A BEGIN that fails rejects `settled` before `started` ran.
-      settled.catch(failed);
-    });
+  /** Opens transaction `tx` with its first statement. */
+  async #enter(tx: number | undefined): Promise<void> {
+    if (tx === undefined || this.#open === tx) return;
+    await this.#wire.control("begin");
+    this.#open = tx;
+  }
+
+  async #end(tx: number, commit: boolean): Promise<void> {
+    // A transaction that ran no statement was never opened: nothing to end.
+    if (this.#open !== tx) return;
+    this.#open = undefined;
+    const failed = this.#wire.status === "failed";
+    await this.#wire.control(commit && !failed ? "commit" : "rollback");
+    if (commit && failed) throw abortedTransaction();
+  }
+
+  async #listen(listenId: number, channel: string): Promise<void> {
+    const ids = this.#channels.get(channel) ?? new Set<number>();
+    if (ids.size === 0) await this.#wire.control(`listen ${quoteIdentifier(channel)}`);
+    ids.add(listenId);
+    this.#channels.set(channel, ids);
+    this.#listeners.set(listenId, channel);
+  }
+
+  async #unlisten(listenId: number): Promise<void> {
+    const channel = this.#listeners.get(listenId);
+    if (channel === undefined) return;
+    this.#listeners.delete(listenId);
+    const ids = this.#channels.get(channel)!;
+    ids.delete(listenId);
+    if (ids.size > 0) return;
+    this.#channels.delete(channel);
+    await this.#wire.control(`unlisten ${quoteIdentifier(channel)}`);
   }
 }
 
-function post(reply: WorkerReply, transfer: Transferable[] = []): void {
-  self.postMessage(reply, transfer);
+function quoteIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
 }
 
-async function open(request: OpenRequest): Promise<Embedded> {
+function post(message: WorkerReply, transfer: Transferable[] = []): void {
+  self.postMessage(message, transfer);
+}
+
+/** The WebAssembly module broke: end the worker, which the main thread sees as a crash. */
+function fail(error: EmbeddedFailure): void {
+  setTimeout(() => {
+    throw error;
+  }, 0);
+}
+
+async function open(request: OpenRequest): Promise<Scheduler> {
   const created = !(await pathExists(`${request.directory}/PG_VERSION`));
   let fromTemplate = false;
   if (created && request.template) {
     const bytes = await readTemplate(request.template);
     if (bytes) fromTemplate = await extractTemplate(bytes, request.directory);
   }
+  const fs = new DurableNodeFS(request.directory);
   const pg = await PGlite.create(request.directory, {
-    startParams: [...PGlite.defaultStartParams, ...request.settings.flatMap((s) => ["-c", s])],
+    fs,
+    startParams: durableStartParams(request.settings),
   });
+  if (created) {
+    // initdb and the template write the new directory without a flush: flush it once, and the
+    // state directory that now names it.
+    syncTree(request.directory);
+    syncPath(dirname(request.directory));
+  }
   post({ kind: "opened", created, fromTemplate });
-  return new Embedded(pg);
+  return new Scheduler(pg, fs);
 }
 
-let embedded: Embedded | undefined;
-// Requests are handled in arrival order only up to their first await: PGlite's own locks order
-// the statements, and a transaction's lock keeps other callers out of it.
+let scheduler: Scheduler | undefined;
+// The main thread sends nothing but `open` until it has been answered `opened`.
 self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
   const request = event.data;
-  if (request.op === "crash") {
-    // Stands for a WebAssembly abort: an error nothing in the worker catches, and no reply.
-    setTimeout(() => {
-      throw new Error("simulated crash of the embedded database worker");
-    }, 0);
-    return;
-  }
-  if (request.op === "open") {
-    try {
-      embedded = await open(request);
-    } catch (e) {
-      post({ kind: "open-failed", error: errorFields(e) });
-    }
+  if (request.op !== "open") {
+    if (scheduler) scheduler.submit(request);
+    else post({ kind: "reply", id: request.id, ok: false, error: notOpen() });
     return;
   }
   try {
-    if (!embedded) throw new Error("the embedded database is not open");
-    const value = await embedded.handle(request);
-    post(
-      { kind: "reply", id: request.id, ok: true, value },
-      value instanceof Uint8Array ? [value.buffer as ArrayBuffer] : [],
-    );
+    if (scheduler) throw new Error("the embedded database is already open");
+    scheduler = await open(request);
   } catch (e) {
-    post({ kind: "reply", id: request.id, ok: false, error: errorFields(e) });
+    post({ kind: "open-failed", error: errorFields(e) });
   }
 };
+
+function notOpen(): ErrorFields {
+  return { name: "Error", message: "the embedded database is not open" };
+}
