@@ -65,29 +65,26 @@ async function createPayment(ctx: ActionContext, body: JsonObject): Promise<Acti
     (goods) => requestedLines(goods, kind, ctx.config.scaleBarcodes),
   );
 
-  // A device that did not get the reply asks again with the same order number.
-  const earlier = await findTerminalOrder(ctx.db, device.equipId, terminalOrderId);
-  if (earlier) return retried(earlier, total);
-
-  const plus = [...new Set(asked.flatMap((l) => l.scale ? [l.scale.plu] : []))];
-  const byPlu = new Map(
-    plus.length > 0 ? (await goodsByPlus(ctx.db, plus)).map((g) => [Number(g.matched), g.gid]) : [],
-  );
-  const requested = resolveScaleLines(asked, byPlu);
-  // Price parity (PROTOCOL.md §6): a label still showing a lower price inside the window holds it.
-  const heldSince = ctx.config.priceParity === "lowest"
-    ? new Date(ctx.clock.now() - ctx.config.priceParityMaxS * 1000)
-    : null;
-  const catalogue = await parityPricedGoods(ctx.db, requested.map((l) => l.gid), heldSince);
-  const priced = priceLines(requested, catalogue);
-  if (!totalMatches(total, priced.amount) && !atCurrentPrices(total, requested, catalogue)) {
-    ctx.log.info("order refused: total differs", {
-      equipId: device.equipId,
-      orderId: terminalOrderId,
-      deviceTotal: total,
-      serverTotal: priced.amount,
-    });
-    throw new UserError(ERROR_PRICE);
+  // A device that did not get the reply asks again with the same order number: that order is
+  // found when this one cannot be priced as asked, or when creating it finds the number taken
+  // (a new order, the usual case, costs no look-up of its own).
+  let priced: ReturnType<typeof priceLines>;
+  try {
+    priced = await priceOrder(ctx, asked, total);
+  } catch (e) {
+    const earlier = e instanceof UserError
+      ? await findTerminalOrder(ctx.db, device.equipId, terminalOrderId)
+      : undefined;
+    if (earlier) return retried(earlier, total);
+    if (e instanceof TotalDiffers) {
+      ctx.log.info("order refused: total differs", {
+        equipId: device.equipId,
+        orderId: terminalOrderId,
+        deviceTotal: total,
+        serverTotal: e.serverTotal,
+      });
+    }
+    throw e;
   }
   const now = new Date(ctx.clock.now());
   const { order, created } = await createOrder(ctx.db, {
@@ -117,6 +114,41 @@ async function createPayment(ctx: ActionContext, body: JsonObject): Promise<Acti
   });
   ctx.events.emit(ORDER_CREATED_EVENT, { orderId: order.id, code: order.code });
   return reply(order);
+}
+
+/** The device's total is not the order's (answered {@link ERROR_PRICE}). */
+class TotalDiffers extends UserError {
+  /** @param serverTotal the order's total as priced here */
+  constructor(readonly serverTotal: string) {
+    super(ERROR_PRICE);
+  }
+}
+
+/**
+ * Prices the asked lines from the catalogue, scale PLUs resolved, with price parity (PROTOCOL.md
+ * §6: a label still showing a lower price inside the window holds it). Throws a {@link UserError}
+ * when a line cannot be priced, and {@link TotalDiffers} when the device's total is not the
+ * order's.
+ */
+async function priceOrder(
+  ctx: ActionContext,
+  asked: ReturnType<typeof requestedLines>,
+  total: string,
+): Promise<ReturnType<typeof priceLines>> {
+  const plus = [...new Set(asked.flatMap((l) => l.scale ? [l.scale.plu] : []))];
+  const byPlu = new Map(
+    plus.length > 0 ? (await goodsByPlus(ctx.db, plus)).map((g) => [Number(g.matched), g.gid]) : [],
+  );
+  const requested = resolveScaleLines(asked, byPlu);
+  const heldSince = ctx.config.priceParity === "lowest"
+    ? new Date(ctx.clock.now() - ctx.config.priceParityMaxS * 1000)
+    : null;
+  const catalogue = await parityPricedGoods(ctx.db, requested.map((l) => l.gid), heldSince);
+  const priced = priceLines(requested, catalogue);
+  if (!totalMatches(total, priced.amount) && !atCurrentPrices(total, requested, catalogue)) {
+    throw new TotalDiffers(priced.amount);
+  }
+  return priced;
 }
 
 /**

@@ -7,6 +7,7 @@
  * @module
  */
 import { KeyedWorkers } from "../background.ts";
+import { Batcher } from "../batcher.ts";
 import type { Clock } from "../clock.ts";
 import { DEVICE_LOGIN_EVENT, type DeviceLoginEvent } from "../events.ts";
 import type { DeviceLink } from "../device_link.ts";
@@ -15,6 +16,7 @@ import type { EventBus } from "../events.ts";
 import type { Logger } from "../log.ts";
 import type { Database } from "../store/database.ts";
 import {
+  devicesOwedAmong,
   devicesOwedResults,
   markResultAttempt,
   markResultDelivered,
@@ -43,10 +45,16 @@ export class PayResultNotifier {
   readonly #deps: PayResultNotifierDeps;
   // One delivery run per device at a time; a request during a run schedules one more run.
   readonly #devices: KeyedWorkers<string>;
+  // Logins ask whether they are owed anything together: a storm is a few statements.
+  readonly #owed: Batcher<string, boolean>;
 
   /** @param deps store, device link, push settings, clock, logger */
   constructor(deps: PayResultNotifierDeps) {
     this.#deps = deps;
+    this.#owed = new Batcher(async (equipIds) => {
+      const owed = await devicesOwedAmong(deps.db, [...new Set(equipIds)]);
+      return equipIds.map((id) => owed.has(id));
+    }, 1000);
     this.#devices = new KeyedWorkers((equipId, stopping) => this.#deliverOwed(equipId, stopping), {
       name: "payment result delivery",
       log: deps.log,
@@ -62,8 +70,16 @@ export class PayResultNotifier {
   attach(events: EventBus): () => void {
     return events.on(DEVICE_LOGIN_EVENT, (detail) => {
       const login = detail as DeviceLoginEvent;
-      if (typeof login?.equipId === "string") this.deliver(login.equipId);
+      if (typeof login?.equipId === "string") this.#deliverIfOwed(login.equipId);
     });
+  }
+
+  #deliverIfOwed(equipId: string): void {
+    // When the look-up fails the device's own run finds out (and retries with backoff).
+    this.#owed.load(equipId).then(
+      (owed) => owed ? this.deliver(equipId) : undefined,
+      () => this.deliver(equipId),
+    );
   }
 
   /** Delivers what is owed to every device that is online now. */

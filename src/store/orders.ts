@@ -103,14 +103,16 @@ export interface CreatedOrder {
 }
 
 /**
- * Stores a pending order, its lines and its payment-server call in one transaction; the store's
- * current customer (door session) becomes the order's openId. When the device already has an
- * order with this terminal number, that order is returned instead (`created: false`).
+ * Stores a pending order, its lines and its payment-server call, all or nothing (one statement:
+ * on the embedded database every statement is a trip to its thread, and `getPayInfo` is a till's
+ * hottest write); the store's current customer (door session) becomes the order's openId. When
+ * the device already has an order with this terminal number, that order is returned instead
+ * (`created: false`).
  */
-export async function createOrder(db: Database, draft: OrderDraft): Promise<CreatedOrder> {
+export async function createOrder(db: Queryable, draft: OrderDraft): Promise<CreatedOrder> {
   for (let attempt = 0;; attempt++) {
     try {
-      return await db.transaction((tx) => insertOrder(tx, draft));
+      return await insertOrder(db, draft);
     } catch (e) {
       // Another order drew the same random code (one in 10^12 for a thousand orders): draw again.
       if (isUniqueViolation(e) && attempt < 3 && /code/.test(String((e as Error).message))) {
@@ -121,15 +123,29 @@ export async function createOrder(db: Database, draft: OrderDraft): Promise<Crea
   }
 }
 
-async function insertOrder(tx: Queryable, draft: OrderDraft): Promise<CreatedOrder> {
+async function insertOrder(db: Queryable, draft: OrderDraft): Promise<CreatedOrder> {
   const code = newOrderCode();
   // A concurrent identical request waits on the unique key here, then finds nothing inserted.
-  const inserted = await tx.query<{ id: number }>(
-    `insert into orders (code, equip_id, unique_id, terminal_order_id, kind, amount, device_total,
-       open_id, pay_url, created_at, expires_at)
-     values ($1, $2, $3, $4, $5, $6::numeric, $7,
-       coalesce((select open_id from door_sessions where shop_id = $8), ''), $9, $10, $11)
-     on conflict (equip_id, terminal_order_id) do nothing returning id`,
+  // The lines and the call read the new order's id from the first part: an order that was not
+  // inserted gets neither.
+  const inserted = await db.query<OrderRow>(
+    `with o as (
+       insert into orders (code, equip_id, unique_id, terminal_order_id, kind, amount,
+         device_total, open_id, pay_url, created_at, expires_at)
+       values ($1, $2, $3, $4, $5, $6::numeric, $7,
+         coalesce((select open_id from door_sessions where shop_id = $8), ''), $9, $10, $11)
+       on conflict (equip_id, terminal_order_id) do nothing
+       returning *),
+     lines as (
+       insert into order_lines (order_id, line_no, goods_id, name, unit_price, quantity,
+         quantity_text, amount, price_reason)
+       select o.id, n, g, nm, p::numeric, q::numeric, q, a::numeric, r
+       from o, unnest($12::int[], $13::text[], $14::text[], $15::text[], $16::text[],
+         $17::text[]) with ordinality as l(g, nm, p, q, a, r, n)),
+     call as (
+       insert into payment_calls (order_id, next_attempt_at, updated_at)
+       select o.id, $10, $10 from o)
+     select ${ORDER_FIELDS} from o`,
     [
       code,
       draft.equipId,
@@ -142,21 +158,6 @@ async function insertOrder(tx: Queryable, draft: OrderDraft): Promise<CreatedOrd
       draft.payUrl(code),
       draft.createdAt,
       draft.expiresAt,
-    ],
-  );
-  if (inserted.length === 0) {
-    const order = await findTerminalOrder(tx, draft.equipId, draft.terminalOrderId);
-    return { order: order!, created: false };
-  }
-  const id = inserted[0].id;
-  await tx.query(
-    `insert into order_lines (order_id, line_no, goods_id, name, unit_price, quantity,
-       quantity_text, amount, price_reason)
-     select $1, n, g, nm, p::numeric, q::numeric, q, a::numeric, r
-     from unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
-       with ordinality as l(g, nm, p, q, a, r, n)`,
-    [
-      id,
       draft.lines.map((l) => l.goodsId),
       draft.lines.map((l) => l.name),
       draft.lines.map((l) => l.unitPrice),
@@ -165,14 +166,9 @@ async function insertOrder(tx: Queryable, draft: OrderDraft): Promise<CreatedOrd
       draft.lines.map((l) => l.priceReason ?? "current"),
     ],
   );
-  await tx.query(
-    `insert into payment_calls (order_id, next_attempt_at, updated_at) values ($1, $2, $2)`,
-    [id, draft.createdAt],
-  );
-  const order = await tx.query<OrderRow>(`select ${ORDER_FIELDS} from orders o where o.id = $1`, [
-    id,
-  ]);
-  return { order: order[0], created: true };
+  if (inserted.length > 0) return { order: inserted[0], created: true };
+  const order = await findTerminalOrder(db, draft.equipId, draft.terminalOrderId);
+  return { order: order!, created: false };
 }
 
 /** How an order was settled. */

@@ -53,6 +53,19 @@ export function owedResults(db: Queryable, equipId: string, limit = 100): Promis
   );
 }
 
+/**
+ * Which of `equipIds` are owed a result (one statement for many: a login storm asks this for
+ * thousands of devices, nearly all owed nothing).
+ */
+export async function devicesOwedAmong(db: Queryable, equipIds: string[]): Promise<Set<string>> {
+  const rows = await db.query<{ equipId: string }>(
+    `select distinct equip_id as "equipId" from pay_results
+     where not delivered and equip_id = any($1::text[])`,
+    [equipIds],
+  );
+  return new Set(rows.map((r) => r.equipId));
+}
+
 /** The devices that are owed results. */
 export async function devicesOwedResults(db: Queryable): Promise<string[]> {
   const rows = await db.query<{ equipId: string }>(
