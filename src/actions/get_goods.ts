@@ -104,8 +104,16 @@ export const getGoods: ActionHandler = async (ctx, body) => {
       if (device.kind === LABEL_KIND) {
         await learnLabelDevices(ctx.db, views.map((g) => g.mac), device.equipId);
         // A label that asked and got an answer shows it (issue 14, defined here).
-        const shown = views.map((v) => ({ mac: v.mac, gid: v.gid, name: v.name, price: v.price }));
-        await recordShown(ctx.db, shown, device.equipId, "getGoods", new Date(ctx.clock.now()));
+        const at = new Date(ctx.clock.now());
+        const shown = views.map((v) => ({
+          mac: v.mac,
+          gid: v.gid,
+          name: v.name,
+          price: v.price,
+          equipId: device.equipId,
+          at,
+        }));
+        await recordShown(ctx.db, shown, "getGoods");
         if (shown.length > 0) {
           const detail: LabelConfirmedEvent = {
             equipId: device.equipId,

@@ -41,10 +41,10 @@ import {
   resetTries,
 } from "../store/goods_changes.ts";
 import { goodsById, goodsByLabels, type GoodsView } from "../store/goods.ts";
-import { recordShown } from "../store/label_shown.ts";
+import { recordShown, type ShownRecord } from "../store/label_shown.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import { Limiter } from "./_limiter.ts";
-import { Batcher } from "./_batcher.ts";
+import { Batcher } from "../batcher.ts";
 
 /** The configuration the worker reads. */
 export type GoodsPushConfig = Pick<
@@ -67,8 +67,8 @@ export interface GoodsPushDeps {
   log: Logger;
   config: GoodsPushConfig;
   /**
-   * Database queries the worker runs at once (default 2; 1 on PGlite, whose queries run on the
-   * appliance's own thread: a burst then waits its turn behind device requests).
+   * Database queries the worker runs at once (default 2: a burst leaves the rest of the pool to
+   * device requests; on PGlite the second one waits in the database's thread, not here).
    */
   dbConcurrency?: number;
   /** Changed goods per fan-out transaction (default 500). */
@@ -111,6 +111,7 @@ export class GoodsPushWorker {
   readonly #labelViews: Batcher<string, GoodsView | undefined>;
   readonly #goodsViews: Batcher<number, GoodsView | undefined>;
   readonly #completed: Batcher<{ equipId: string; pushes: PendingPush[] }, void>;
+  readonly #shown: Batcher<ShownRecord, void>;
   readonly #loggedIn: Batcher<string, void>;
   readonly #fanOut: Worker;
 
@@ -127,7 +128,7 @@ export class GoodsPushWorker {
       log: deps.log,
       keyField: "equipId",
     });
-    this.#limiter = new Limiter(deps.dbConcurrency ?? (deps.db.kind === "pglite" ? 1 : 2));
+    this.#limiter = new Limiter(deps.dbConcurrency ?? 2);
     const { db, config } = deps;
     const perDevice = config.pushInFlight * config.pushBatchGoods;
     this.#pending = new Batcher(async (equipIds) => {
@@ -135,7 +136,7 @@ export class GoodsPushWorker {
         pendingPushesOf(db, equipIds, config.pushTries, perDevice)
       );
       return equipIds.map((e) => found.get(e) ?? []);
-    }, 200);
+    }, 1000);
     this.#labelViews = new Batcher(async (macs) => {
       const views = await this.#limiter.run(() => goodsByLabels(db, [...new Set(macs)]));
       const byMac = new Map(views.map((v) => [v.mac, v]));
@@ -150,6 +151,11 @@ export class GoodsPushWorker {
     this.#loggedIn = new Batcher(async (equipIds) => {
       await this.#limiter.run(() => resetTries(db, [...new Set(equipIds)]));
       return equipIds.map(() => undefined);
+    }, 1000);
+    // A price change confirmed by a thousand labels is recorded in a few statements.
+    this.#shown = new Batcher(async (records) => {
+      await this.#limiter.run(() => recordShown(db, records, "push"));
+      return records.map(() => undefined);
     }, 1000);
     this.#completed = new Batcher(async (done) => {
       await this.#limiter.run(() => completePushesOf(db, done));
@@ -243,6 +249,10 @@ export class GoodsPushWorker {
       for (const equipId of new Set([...out.labelDevices, ...out.scaleDevices])) {
         this.kick(equipId);
       }
+      // A short batch took every change there was: one committed since notifies again. (An
+      // empty pass here would hold the embedded database's one connection while the senders
+      // just kicked wait for it.)
+      if (out.goods < batch) break;
     }
   }
 
@@ -260,10 +270,12 @@ export class GoodsPushWorker {
 
   /** What the labels now show (issue 14): recorded before the push counts as done. */
   async #confirmed(equipId: string, views: GoodsView[]): Promise<void> {
-    const { db, clock } = this.#deps;
-    const shown = views.map((v) => ({ mac: v.mac, gid: v.gid, name: v.name, price: v.price }));
-    const at = new Date((clock ?? systemClock).now());
-    await this.#limiter.run(() => recordShown(db, shown, equipId, "push", at));
+    const at = new Date((this.#deps.clock ?? systemClock).now());
+    await Promise.all(
+      views.map((v) =>
+        this.#shown.load({ mac: v.mac, gid: v.gid, name: v.name, price: v.price, equipId, at })
+      ),
+    );
   }
 
   async #deliver(equipId: string, pushes: PendingPush[]): Promise<Delivery> {

@@ -21,20 +21,36 @@ export interface ShownGoods {
   price: string;
 }
 
-/** Records what labels confirmed they show (one statement for a whole batch). */
+/** A display confirmed by a label's base station at a time. */
+export interface ShownRecord extends ShownGoods {
+  /** The base station (or label) that confirmed it. */
+  equipId: string;
+  at: Date;
+}
+
+/**
+ * Records what labels confirmed they show: one statement for a whole batch, of one device or of
+ * many (a price change confirmed by a thousand labels at once). A label confirmed twice in one
+ * batch keeps its latest confirmation.
+ */
 export async function recordShown(
   db: Queryable,
-  shown: ShownGoods[],
-  equipId: string,
+  records: ShownRecord[],
   via: "push" | "getGoods",
-  at: Date,
 ): Promise<void> {
+  const latest = new Map<string, ShownRecord>();
+  for (const r of records) {
+    const kept = latest.get(r.mac);
+    if (!kept || kept.at <= r.at) latest.set(r.mac, r);
+  }
+  const shown = [...latest.values()];
   if (shown.length === 0) return;
   await db.query(
     `insert into label_shown (mac, goods_id, name, price, equip_id, via, confirmed_at, stale_since)
-     select s.mac, s.gid, s.name, s.price::numeric, $5, $6, $7::timestamptz,
-       case when g.price = s.price::numeric and g.name = s.name then null else $7::timestamptz end
-     from unnest($1::text[], $2::int[], $3::text[], $4::text[]) as s(mac, gid, name, price)
+     select s.mac, s.gid, s.name, s.price::numeric, s.equip_id, $7, s.at,
+       case when g.price = s.price::numeric and g.name = s.name then null else s.at end
+     from unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[]::timestamptz[])
+       as s(mac, gid, name, price, equip_id, at)
      join goods g on g.id = s.gid
      on conflict (mac) do update set goods_id = excluded.goods_id, name = excluded.name,
        price = excluded.price, equip_id = excluded.equip_id, via = excluded.via,
@@ -44,9 +60,9 @@ export async function recordShown(
       shown.map((s) => s.gid),
       shown.map((s) => s.name),
       shown.map((s) => s.price),
-      equipId,
+      shown.map((s) => s.equipId),
+      shown.map((s) => s.at.toISOString()),
       via,
-      at,
     ],
   );
 }
