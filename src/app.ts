@@ -19,6 +19,7 @@ import { migrate } from "./store/migrate.ts";
 import { openPglite } from "./store/pglite.ts";
 import { openPostgres } from "./store/postgres.ts";
 import { seedDemo } from "./store/demo.ts";
+import { embeddedUpkeep } from "./store/upkeep.ts";
 import { DeviceServer } from "./server/server.ts";
 import { watchDisabledDevices } from "./server/disabled_devices.ts";
 import { GoodsCache } from "./store/goods_cache.ts";
@@ -138,6 +139,13 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     // Nothing survives a restart: devices still marked online are left over from a crash.
     const stale = await markAllOffline(db, new Date(clock.now()));
     if (stale > 0) log.info("devices marked offline after restart", { devices: stale });
+
+    if (db.kind === "pglite") {
+      // No autovacuum in the embedded database: this worker does its job.
+      const upkeep = embeddedUpkeep({ db, log, clock });
+      upkeep.start();
+      services.push({ name: "embedded database upkeep", stop: () => upkeep.stop() });
+    }
 
     const events = new EventBus(log);
     const metrics = new MetricsRegistry();

@@ -1,0 +1,83 @@
+/**
+ * Upkeep of the embedded database. PGlite is PostgreSQL in single-user mode: no autovacuum runs.
+ * Without it, rows updated all day (devices' last-seen, pushes, payment calls) leave dead versions
+ * behind, the planner never learns the tables' sizes, and transaction ids are never frozen — after
+ * two billion transactions PostgreSQL would stop accepting writes. This worker does autovacuum's
+ * job with autovacuum's rules, one table per statement so device requests interleave.
+ * (PostgreSQL servers have their own autovacuum: this runs on the embedded database only.)
+ *
+ * @module
+ */
+import { type Next, Worker } from "../background.ts";
+import type { Clock } from "../clock.ts";
+import type { Logger } from "../log.ts";
+import type { Queryable } from "./database.ts";
+
+/** How often the tables are looked at. */
+export const UPKEEP_INTERVAL_MS = 10 * 60_000;
+
+/**
+ * A table's transaction-id age past which it is vacuumed whatever its dead rows: autovacuum's
+ * `autovacuum_freeze_max_age`. Past `vacuum_freeze_table_age` (150 million) a VACUUM freezes the
+ * whole table, so the database's oldest id moves on and wraparound never comes near.
+ */
+const FREEZE_AGE = 200_000_000;
+
+/**
+ * The tables autovacuum would vacuum now, system catalogs included (their ids age too): dead rows
+ * over 50 + 20 % of the live ones, changes since the last analyze over 50 + 10 %, or ids old
+ * enough to freeze. Schema-qualified and quoted, most dead rows first.
+ */
+export async function tablesNeedingVacuum(db: Queryable): Promise<string[]> {
+  const rows = await db.query<{ name: string }>(
+    `select format('%I.%I', n.nspname, c.relname) as name
+     from pg_class c join pg_namespace n on n.oid = c.relnamespace
+       left join pg_stat_all_tables s on s.relid = c.oid
+     where c.relkind in ('r', 'm') and c.relpersistence = 'p'
+       and (s.n_dead_tup > 50 + 0.2 * s.n_live_tup
+         or s.n_mod_since_analyze > 50 + 0.1 * s.n_live_tup
+         or age(c.relfrozenxid) > $1)
+     order by s.n_dead_tup desc nulls last, 1`,
+    [FREEZE_AGE],
+  );
+  return rows.map((r) => r.name);
+}
+
+/** VACUUM (ANALYZE) of one table (a name {@link tablesNeedingVacuum} gave, quoted). */
+export async function vacuumTable(db: Queryable, table: string): Promise<void> {
+  await db.query(`vacuum (analyze) ${table}`);
+}
+
+/** One upkeep pass; returns the tables it vacuumed. */
+export async function upkeep(db: Queryable): Promise<string[]> {
+  const tables = await tablesNeedingVacuum(db);
+  for (const table of tables) await vacuumTable(db, table);
+  return tables;
+}
+
+/** What {@link embeddedUpkeep} needs. */
+export interface UpkeepDeps {
+  db: Queryable;
+  log: Logger;
+  clock: Clock;
+}
+
+/**
+ * The upkeep worker: a pass every {@link UPKEEP_INTERVAL_MS}, the first one an interval after
+ * start (a start after a power cut is a login storm: the database has better things to do).
+ */
+export function embeddedUpkeep(deps: UpkeepDeps): Worker {
+  let started = false;
+  return new Worker(async (): Promise<Next> => {
+    if (!started) {
+      started = true;
+      return { afterMs: UPKEEP_INTERVAL_MS };
+    }
+    const begun = deps.clock.now();
+    const tables = await upkeep(deps.db);
+    if (tables.length > 0) {
+      deps.log.info("embedded database vacuumed", { tables, ms: deps.clock.now() - begun });
+    }
+    return { afterMs: UPKEEP_INTERVAL_MS };
+  }, { name: "embedded database upkeep", log: deps.log, clock: deps.clock });
+}
