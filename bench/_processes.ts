@@ -99,6 +99,25 @@ export interface ApplianceProcessOptions {
 }
 
 /**
+ * The pre-initialised empty database a new embedded store starts from, as the release ships it
+ * (`deno task pglite-template`, built once if missing): the embedded figures are the shipped
+ * appliance's. Returns its path.
+ */
+export async function ensureTemplate(): Promise<string> {
+  const template = `${ROOT}pglite-template.tar.gz`;
+  const exists = await Deno.stat(template).then(() => true, () => false);
+  if (!exists) {
+    const built = await new Deno.Command(Deno.execPath(), {
+      args: ["task", "--quiet", "pglite-template", template],
+      cwd: ROOT,
+      stdout: "null",
+    }).output();
+    if (!built.success) throw new Error("deno task pglite-template failed");
+  }
+  return template;
+}
+
+/**
  * Starts `main.ts serve` on a fresh database with the demo catalogue: a new PostgreSQL database
  * (from `DATABASE_URL`, seeded with `seed-demo`) or a new embedded one in a temporary directory.
  */

@@ -7,7 +7,7 @@
 import type { BenchContext } from "./_report.ts";
 import { encodeFrame } from "../src/protocol/frame.ts";
 import { closeDevices, closedLoop, openDevices, quantile } from "./_load.ts";
-import { startApplianceProcess, startEcho } from "./_processes.ts";
+import { ensureTemplate, startApplianceProcess, startEcho } from "./_processes.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -124,16 +124,7 @@ async function payment(ctx: BenchContext) {
  * started on an existing database for reference.
  */
 async function startup(ctx: BenchContext) {
-  const template = `${ROOT}pglite-template.tar.gz`;
-  const exists = await Deno.stat(template).then(() => true, () => false);
-  if (!exists) {
-    const built = await new Deno.Command(Deno.execPath(), {
-      args: ["task", "--quiet", "pglite-template", template],
-      cwd: ROOT,
-      stdout: "null",
-    }).output();
-    if (!built.success) throw new Error("deno task pglite-template failed");
-  }
+  const template = await ensureTemplate();
   const mb = (b: number) => (b / 1048576).toFixed(0);
   const rows: (string | number)[][] = [];
   const timed = async (label: string, start: () => ReturnType<typeof startApplianceProcess>) => {

@@ -19,7 +19,12 @@ import {
   openLoop,
   quantile,
 } from "./_load.ts";
-import { type ServerProcess, startApplianceProcess, startEcho } from "./_processes.ts";
+import {
+  ensureTemplate,
+  type ServerProcess,
+  startApplianceProcess,
+  startEcho,
+} from "./_processes.ts";
 import { EXTRA_SCENARIOS } from "./_scenarios.ts";
 import { type BenchContext, Report } from "./_report.ts";
 
@@ -329,6 +334,7 @@ if (import.meta.main) {
   const report = new Report();
   const counts = values.counts?.split(",").map(Number);
   const ctx: BenchContext = { quick: values.quick ?? false, backends, report, counts };
+  if (backends.includes("pglite")) await ensureTemplate();
   const started = new Date();
   for (const name of names) {
     console.error(`[bench] ${name} …`);

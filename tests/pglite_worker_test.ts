@@ -5,7 +5,7 @@
  */
 import { deepStrictEqual as assertEquals, ok as assert, rejects } from "node:assert/strict";
 import { startTestAppliance } from "./_support/appliance.ts";
-import { DatabaseUnavailableError } from "../src/store/database.ts";
+import { DatabaseUnavailableError, isUniqueViolation } from "../src/store/database.ts";
 import { migrate } from "../src/store/migrate.ts";
 import { openPglite } from "../src/store/pglite.ts";
 import {
@@ -88,6 +88,75 @@ Deno.test("a transaction is whole: another caller's statement and a dump wait fo
         /changed my mind/,
       );
       assertEquals(await db.query("select count(*)::int as n from t"), [{ n: 2 }]);
+    } finally {
+      await db.close();
+    }
+  });
+});
+
+Deno.test("a commit reaches the disk; statements waiting together share one", async () => {
+  await withStateDir(async (stateDir) => {
+    const db = await openPglite(stateDir, { template: null });
+    try {
+      await db.exec("create table t (n integer primary key)");
+      const flushes = async () => (await db.stats()).fsyncs;
+      // PostgreSQL flushes the WAL through the file system the worker gave PGlite.
+      let before = await flushes();
+      await db.query("insert into t values (1)");
+      assert(await flushes() > before, "a committed insert was not flushed to disk");
+      before = await flushes();
+      await db.query("select count(*) from t");
+      assertEquals(await flushes(), before, "a read flushed");
+
+      // 50 inserts at once, one of them a duplicate, one read among them.
+      before = await flushes();
+      const values = Array.from({ length: 50 }, (_, i) => i === 20 ? 1 : i + 100);
+      const results = await Promise.allSettled([
+        ...values.map((n) => db.query("insert into t values ($1) returning n", [n])),
+        db.query<{ n: number }>("select count(*)::int as n from t"),
+      ]);
+      const flushed = await flushes() - before;
+      assert(flushed < 25, `50 inserts made ${flushed} flushes`);
+      const failed = results.flatMap((r, i) => r.status === "rejected" ? [[i, r.reason]] : []);
+      assertEquals(failed.length, 1);
+      assertEquals(failed[0][0], 20);
+      assert(isUniqueViolation(failed[0][1]), String(failed[0][1]));
+      // Each statement saw the ones before it, as one by one: the read came after 49 inserts.
+      const read = results[50] as PromiseFulfilledResult<{ n: number }[]>;
+      assertEquals(read.value, [{ n: 50 }]);
+      assertEquals(
+        (results[21] as PromiseFulfilledResult<unknown[]>).value,
+        [{ n: 121 }],
+        "a statement after the failed one",
+      );
+      assertEquals(await db.query("select count(*)::int as n from t"), [{ n: 50 }]);
+    } finally {
+      await db.close();
+    }
+    // Closed and opened again: everything acknowledged is there.
+    const again = await openPglite(stateDir, { template: null });
+    try {
+      assertEquals(await again.query("select count(*)::int as n from t"), [{ n: 50 }]);
+    } finally {
+      await again.close();
+    }
+  });
+});
+
+Deno.test("kept statements follow a table that changes under them", async () => {
+  await withStateDir(async (stateDir) => {
+    const db = await openPglite(stateDir, { template: null });
+    try {
+      await db.exec("create table t (a integer); insert into t values (1)");
+      assertEquals(await db.query("select * from t"), [{ a: 1 }]);
+      // A script (migrations) drops every kept statement.
+      await db.exec("alter table t add column b text default 'x'");
+      assertEquals(await db.query("select * from t"), [{ a: 1, b: "x" }]);
+      // A change made by a single statement: the kept one is prepared again when it fails.
+      await db.query("alter table t add column c integer default 7");
+      assertEquals(await db.query("select * from t"), [{ a: 1, b: "x", c: 7 }]);
+      const kept = (await db.stats()).preparedStatements;
+      assert(kept >= 1 && kept <= 3, `${kept} statements kept`);
     } finally {
       await db.close();
     }

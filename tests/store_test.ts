@@ -20,6 +20,7 @@ import {
   warehouseGoods,
 } from "../src/store/goods.ts";
 import { bookStockReceipt } from "../src/store/stock.ts";
+import { labelStates, recordShown } from "../src/store/label_shown.ts";
 import {
   admitDevice,
   getDevice,
@@ -104,6 +105,53 @@ function storeSuite(backend: Backend) {
           { mac: "AC:23:3F:00:00:05", equip_id: "DZBQ_BASE", source: "configured" },
         ]);
       });
+
+      await t.step(
+        "label confirmations of many devices in one batch; the latest one wins",
+        async () => {
+          const [g1, g2] = await goodsByLabels(db, ["AC:23:3F:00:00:01", "AC:23:3F:00:00:02"]);
+          const at = (s: number) => new Date(Date.UTC(2025, 0, 1, 0, 0, s));
+          await recordShown(db, [
+            {
+              mac: g1.mac,
+              gid: g1.gid,
+              name: g1.name,
+              price: "0.01",
+              equipId: "DZBQ_A",
+              at: at(2),
+            },
+            {
+              mac: g2.mac,
+              gid: g2.gid,
+              name: g2.name,
+              price: g2.price,
+              equipId: "DZBQ_B",
+              at: at(1),
+            },
+            // The same label twice in one batch: its later confirmation is what it shows.
+            {
+              mac: g1.mac,
+              gid: g1.gid,
+              name: g1.name,
+              price: g1.price,
+              equipId: "DZBQ_A",
+              at: at(3),
+            },
+          ], "push");
+          const rows = await labelStates(db);
+          const shown = (mac: string) => rows.find((r) => r.mac === mac);
+          assertEquals(
+            [shown(g1.mac)?.state, shown(g1.mac)?.shownPrice, shown(g2.mac)?.state],
+            ["fresh", g1.price, "fresh"],
+          );
+          const by = await db.query<{ equip_id: string }>(
+            "select equip_id from label_shown where mac = any($1::text[]) order by mac",
+            [[g1.mac, g2.mac]],
+          );
+          assertEquals(by.map((r) => r.equip_id), ["DZBQ_A", "DZBQ_B"]);
+          await recordShown(db, [], "push");
+        },
+      );
 
       await t.step("stock receipts: atomic, idempotent per device and ref", async () => {
         const before = await stockOf(db, 2, 4);

@@ -137,6 +137,32 @@ async function suite(t: Deno.TestContext, db: Database) {
     assert.equal((await findTerminalOrder(db, "POS_0001", "E1"))?.amount, "7.50");
   });
 
+  await t.step(
+    "a retry after a price change or a deactivation gets the order it made",
+    async () => {
+      const request = { order_id: "R-1", totalPrice: 4, goods: [{ gid: 9, qty: 2 }] }; // 2 x 2.00
+      const first = body(await ask(context(db, "POS_0001"), request));
+      assert.equal(first.exception, "");
+      await db.query("update goods set price = price + 1 where id = 9");
+      try {
+        assert.deepEqual(body(await ask(context(db, "POS_0001"), request)), first);
+        // A new number at the old price is refused: only the retry keeps it.
+        assert.deepEqual(
+          body(await ask(context(db, "POS_0001"), { ...request, order_id: "R-2" })),
+          { exception: "errorPrice", url: "" },
+        );
+        await db.query("update goods set active = false where id = 9");
+        assert.deepEqual(body(await ask(context(db, "POS_0001"), request)), first);
+      } finally {
+        await db.query("update goods set price = price - 1, active = true where id = 9");
+      }
+      const count = await db.query<{ n: number }>(
+        "select count(*)::int as n from orders where equip_id = 'POS_0001' and terminal_order_id like 'R-%'",
+      );
+      assert.equal(count[0].n, 1);
+    },
+  );
+
   await t.step("every failure answers an exception and an empty url", async () => {
     const cases: [JsonObject, RegExp][] = [
       [{ totalPrice: 1, goods: [{ gid: 9, qty: 1 }] }, /order_id is required/],

@@ -124,82 +124,82 @@ export function ean13(first12: string): string {
  * ```
  */
 export async function seedDemo(db: Database): Promise<Record<string, number>> {
+  // A statement per table, not per row: this runs in a new store's first start.
+  const goods = DEMO_GOODS;
+  // Shop floor holds a little, the back store more; weighed goods in kg with decimals.
+  const stock = goods.flatMap((d) => [
+    { warehouse: 1, goods: d.id, qty: d.weighed ? (d.id * 3.25).toFixed(3) : `${10 + d.id}` },
+    { warehouse: 2, goods: d.id, qty: d.weighed ? (d.id * 20.5).toFixed(3) : `${100 + d.id * 5}` },
+  ]);
   await db.transaction(async (tx) => {
     // The stock written below is recorded as adjustment moves of the demo catalogue.
     await directStockWrites(tx, "adjustment", "demo catalogue");
-    for (const c of DEMO_CATEGORIES) {
-      await tx.query(
-        `insert into categories (id, name, complete_name) values ($1, $2, $2)
-         on conflict (id) do update set name = excluded.name, complete_name = excluded.complete_name`,
-        [c.id, c.name],
-      );
-    }
-    for (const w of DEMO_WAREHOUSES) {
-      await tx.query(
-        `insert into warehouses (id, code, name) values ($1, $2, $3)
-         on conflict (id) do update set code = excluded.code, name = excluded.name`,
-        [w.id, w.code, w.name],
-      );
-    }
-    for (const d of DEMO_GOODS) {
-      await tx.query(
-        `insert into goods (id, barcode, name, price, cost, category_id, unit, weighed, origin,
-           features, description, active)
-         values ($1, $2, $3, $4::numeric, $5::numeric, $6, $7, $8, $9, $10, $11, true)
-         on conflict (id) do update set barcode = excluded.barcode, name = excluded.name,
-           price = excluded.price, cost = excluded.cost, category_id = excluded.category_id,
-           unit = excluded.unit, weighed = excluded.weighed, origin = excluded.origin,
-           features = excluded.features, description = excluded.description, active = true`,
-        [
-          d.id,
-          d.barcode,
-          d.name,
-          d.price,
-          d.cost,
-          d.category,
-          d.unit,
-          d.weighed,
-          d.origin,
-          d.features,
-          d.description,
-        ],
-      );
-      // Shop floor holds a little, the back store more; weighed goods in kg with decimals.
-      const floor = d.weighed ? `${(d.id * 3.25).toFixed(3)}` : `${10 + d.id}`;
-      const back = d.weighed ? `${(d.id * 20.5).toFixed(3)}` : `${100 + d.id * 5}`;
-      for (const [warehouse, qty] of [[1, floor], [2, back]] as const) {
-        await tx.query(
-          `insert into stock (warehouse_id, goods_id, quantity) values ($1, $2, $3::numeric)
-           on conflict (warehouse_id, goods_id) do update set quantity = excluded.quantity`,
-          [warehouse, d.id, qty],
-        );
-      }
-    }
+    await tx.query(
+      `insert into categories (id, name, complete_name) select i, n, n
+       from unnest($1::int[], $2::text[]) as c(i, n)
+       on conflict (id) do update set name = excluded.name, complete_name = excluded.complete_name`,
+      [DEMO_CATEGORIES.map((c) => c.id), DEMO_CATEGORIES.map((c) => c.name)],
+    );
+    await tx.query(
+      `insert into warehouses (id, code, name) select * from unnest($1::int[], $2::text[], $3::text[])
+       on conflict (id) do update set code = excluded.code, name = excluded.name`,
+      [
+        DEMO_WAREHOUSES.map((w) => w.id),
+        DEMO_WAREHOUSES.map((w) => w.code),
+        DEMO_WAREHOUSES.map((w) => w.name),
+      ],
+    );
+    await tx.query(
+      `insert into goods (id, barcode, name, price, cost, category_id, unit, weighed, origin,
+         features, description, active)
+       select i, b, n, p::numeric, c::numeric, cat, u, w::boolean, o, f, d, true
+       from unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[],
+         $7::text[], $8::text[], $9::text[], $10::text[], $11::text[]) as g(i, b, n, p, c, cat, u, w, o, f, d)
+       on conflict (id) do update set barcode = excluded.barcode, name = excluded.name,
+         price = excluded.price, cost = excluded.cost, category_id = excluded.category_id,
+         unit = excluded.unit, weighed = excluded.weighed, origin = excluded.origin,
+         features = excluded.features, description = excluded.description, active = true`,
+      [
+        goods.map((d) => d.id),
+        goods.map((d) => d.barcode),
+        goods.map((d) => d.name),
+        goods.map((d) => d.price),
+        goods.map((d) => d.cost),
+        goods.map((d) => d.category),
+        goods.map((d) => d.unit),
+        goods.map((d) => String(d.weighed)),
+        goods.map((d) => d.origin),
+        goods.map((d) => d.features),
+        goods.map((d) => d.description),
+      ],
+    );
+    await tx.query(
+      `insert into stock (warehouse_id, goods_id, quantity)
+       select w, g, q::numeric from unnest($1::int[], $2::int[], $3::text[]) as s(w, g, q)
+       on conflict (warehouse_id, goods_id) do update set quantity = excluded.quantity`,
+      [stock.map((s) => s.warehouse), stock.map((s) => s.goods), stock.map((s) => s.qty)],
+    );
     // Weighed goods carry a scale PLU (their id): scale barcodes 21/22 + PLU (README "Try it").
     await tx.query("update goods set plu = id where id = any($1::int[])", [
-      DEMO_GOODS.filter((d) => d.weighed).map((d) => d.id),
+      goods.filter((d) => d.weighed).map((d) => d.id),
     ]);
-    for (const l of DEMO_LABELS) {
-      await tx.query(
-        `insert into label_bindings (mac, goods_id) values ($1, $2)
-         on conflict (mac) do update set goods_id = excluded.goods_id`,
-        [l.mac, l.gid],
-      );
-    }
-    for (const t of DEMO_RFID_TAGS) {
-      await tx.query(
-        `insert into rfid_tags (epc, goods_id) values ($1, $2)
-         on conflict (epc) do update set goods_id = excluded.goods_id`,
-        [t.epc, t.gid],
-      );
-    }
+    await tx.query(
+      `insert into label_bindings (mac, goods_id) select * from unnest($1::text[], $2::int[])
+       on conflict (mac) do update set goods_id = excluded.goods_id`,
+      [DEMO_LABELS.map((l) => l.mac), DEMO_LABELS.map((l) => l.gid)],
+    );
+    await tx.query(
+      `insert into rfid_tags (epc, goods_id) select * from unnest($1::text[], $2::int[])
+       on conflict (epc) do update set goods_id = excluded.goods_id`,
+      [DEMO_RFID_TAGS.map((t) => t.epc), DEMO_RFID_TAGS.map((t) => t.gid)],
+    );
     // Explicit ids do not move identity sequences; move them so later inserts do not collide.
-    for (const table of ["categories", "warehouses", "goods"]) {
-      await tx.query(
-        `select setval(pg_get_serial_sequence('${table}', 'id'),
-           greatest((select max(id) from ${table}), 1))`,
-      );
-    }
+    await tx.query(
+      `select setval(pg_get_serial_sequence(t, 'id'), greatest(m, 1)) from (values
+         ('categories', (select max(id) from categories)),
+         ('warehouses', (select max(id) from warehouses)),
+         ('goods', (select max(id) from goods))) as s(t, m)`,
+    );
   });
   return {
     categories: DEMO_CATEGORIES.length,

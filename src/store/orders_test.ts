@@ -17,7 +17,12 @@ import {
   type OrderDraft,
   settleOrder,
 } from "./orders.ts";
-import { devicesOwedResults, markResultDelivered, owedResults } from "./pay_results.ts";
+import {
+  devicesOwedAmong,
+  devicesOwedResults,
+  markResultDelivered,
+  owedResults,
+} from "./pay_results.ts";
 import { printLines } from "./print_lines.ts";
 
 const T0 = new Date(Date.UTC(2025, 5, 1, 8, 0, 0));
@@ -170,7 +175,35 @@ async function suite(t: Deno.TestContext, db: Database) {
     // Acknowledging the replaced error does not settle the success.
     await markResultDelivered(db, order.id, "error", at(34));
     assert.deepEqual((await owedResults(db, "DZC_9")).map((o) => o.result), ["success"]);
+    // Logins ask many devices at once.
+    assert.deepEqual(
+      [...await devicesOwedAmong(db, ["DZC_9", "POS_1", "NOBODY"])],
+      ["DZC_9"],
+    );
   });
+
+  await t.step(
+    "a due call whose order was settled behind its back is cancelled, not made",
+    async () => {
+      const { order: settled } = await createOrder(db, draft("POS_7", "Z1", 600));
+      const { order: live } = await createOrder(db, draft("POS_7", "Z2", 600));
+      const { order: expired } = await createOrder(db, draft("POS_7", "Z3", 1));
+      // Written directly (an operator's psql), so nothing cancelled the calls.
+      await db.query("update orders set state = 'paid' where id = $1", [settled.id]);
+      const claimed = await claimDueCalls(db, at(5), at(15), 100);
+      const mine = claimed.map((c) => c.orderId).filter((id) =>
+        [settled.id, live.id, expired.id].includes(id)
+      );
+      assert.deepEqual(mine, [live.id]);
+      assert.equal((await callState(db, settled.id))?.state, "cancelled");
+      assert.equal((await callState(db, expired.id))?.state, "cancelled");
+      assert.deepEqual(await callState(db, live.id), {
+        state: "pending",
+        attempts: 1,
+        lastError: "",
+      });
+    },
+  );
 }
 
 for (const backend of backends()) {

@@ -16,7 +16,7 @@
  */
 import { PGlite } from "@electric-sql/pglite";
 import { NodeFS } from "@electric-sql/pglite/nodefs";
-import { closeSync, fsyncSync, openSync, readdirSync } from "node:fs";
+import { fsyncSync } from "node:fs";
 
 type NodeFsInit = Parameters<NodeFS["init"]>[1];
 
@@ -65,24 +65,33 @@ export function durableStartParams(settings: string[]): string[] {
 
 /**
  * Flushes every file and directory under `path`, and `path` itself: once, after a new data
- * directory was written without flushes. Returns how many were flushed.
+ * directory was written without flushes. Many flushes at once let the file system commit them
+ * together (560 files: 0.3 s one by one, 0.08 s this way). Returns how many were flushed.
  */
-export function syncTree(path: string): number {
-  let flushed = 0;
-  for (const entry of readdirSync(path, { withFileTypes: true })) {
-    if (entry.isDirectory()) flushed += syncTree(`${path}/${entry.name}`);
-    else if (entry.isFile()) flushed += syncPath(`${path}/${entry.name}`);
-  }
-  return flushed + syncPath(path);
+export async function syncTree(path: string, concurrency = 64): Promise<number> {
+  const paths: string[] = [];
+  const walk = (dir: string) => {
+    for (const entry of Deno.readDirSync(dir)) {
+      if (entry.isDirectory) walk(`${dir}/${entry.name}`);
+      else if (entry.isFile) paths.push(`${dir}/${entry.name}`);
+    }
+    paths.push(dir);
+  };
+  walk(path);
+  let next = 0;
+  const flushers = Array.from({ length: Math.min(concurrency, paths.length) }, async () => {
+    while (next < paths.length) await syncPath(paths[next++]);
+  });
+  await Promise.all(flushers);
+  return paths.length;
 }
 
 /** Flushes one file or directory (a directory's flush makes its new entries durable). */
-export function syncPath(path: string): number {
-  const fd = openSync(path, "r");
+export async function syncPath(path: string): Promise<void> {
+  const file = await Deno.open(path);
   try {
-    fsyncSync(fd);
+    await file.sync();
   } finally {
-    closeSync(fd);
+    file.close();
   }
-  return 1;
 }

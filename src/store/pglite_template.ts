@@ -64,6 +64,27 @@ export async function templateVersion(gzipped: Uint8Array): Promise<string | und
   }
 }
 
+/** The size of a WAL segment file (PostgreSQL's default, PGlite's build). */
+export const WAL_SEGMENT_BYTES = 16 * 1024 * 1024;
+
+/** Whether `path` (relative to the data directory) names a WAL segment file. */
+export function isWalSegment(path: string): boolean {
+  return /^pg_wal\/[0-9A-F]{24}$/.test(path);
+}
+
+/**
+ * A WAL segment without its zero tail (after a clean shutdown all of it but the first pages):
+ * the template carries this, and {@link extractTemplate} writes the zeros back, which is quicker
+ * than inflating them.
+ */
+export function trimWalSegment(data: Uint8Array): Uint8Array {
+  if (data.length !== WAL_SEGMENT_BYTES) throw new Error(`WAL segment of ${data.length} bytes`);
+  let end = data.length;
+  while (end > 0 && data[end - 1] === 0) end--;
+  const page = 8192;
+  return data.slice(0, Math.ceil(end / page) * page);
+}
+
 /** One file or directory of a tarball. */
 export interface TarEntry {
   /** Relative path, no leading `/`, never `..`. */
@@ -102,6 +123,56 @@ export function tarEntries(tar: Uint8Array): TarEntry[] {
   return entries;
 }
 
+/** A ustar tarball of `entries` (the inverse of {@link tarEntries}). */
+export function tarOf(entries: TarEntry[]): Uint8Array {
+  const encoder = new TextEncoder();
+  const blocks: Uint8Array[] = [];
+  for (const entry of entries) {
+    const header = new Uint8Array(512);
+    const put = (at: number, length: number, value: string) => {
+      const bytes = encoder.encode(value);
+      if (bytes.length > length) throw new Error(`tar field too long: ${value}`);
+      header.set(bytes, at);
+    };
+    const octal = (value: number, length: number) =>
+      value.toString(8).padStart(length - 1, "0") + "\0";
+    const path = entry.directory ? `${entry.path}/` : entry.path;
+    const split = path.length > 100 ? path.lastIndexOf("/", path.length - 2) : -1;
+    put(0, 100, split === -1 ? path : path.slice(split + 1));
+    if (split !== -1) put(345, 155, path.slice(0, split));
+    put(100, 8, octal(entry.directory ? 0o700 : 0o600, 8));
+    put(108, 8, octal(0, 8));
+    put(116, 8, octal(0, 8));
+    put(124, 12, octal(entry.directory ? 0 : entry.data.length, 12));
+    put(136, 12, octal(0, 12));
+    put(148, 8, "        ");
+    put(156, 1, entry.directory ? "5" : "0");
+    put(257, 8, "ustar\u000000");
+    const sum = header.reduce((a, b) => a + b, 0);
+    put(148, 8, sum.toString(8).padStart(6, "0") + "\0 ");
+    blocks.push(header);
+    if (!entry.directory) {
+      blocks.push(entry.data, new Uint8Array((512 - entry.data.length % 512) % 512));
+    }
+  }
+  blocks.push(new Uint8Array(1024));
+  const tar = new Uint8Array(blocks.reduce((n, b) => n + b.length, 0));
+  let at = 0;
+  for (const block of blocks) {
+    tar.set(block, at);
+    at += block.length;
+  }
+  return tar;
+}
+
+/** Gzips `bytes`. */
+export async function gzip(bytes: Uint8Array): Promise<Uint8Array> {
+  const stream = new Blob([bytes as BlobPart]).stream().pipeThrough(
+    new CompressionStream("gzip"),
+  );
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
 /** Gunzips `gzipped` (a `Uint8Array`). */
 export async function gunzip(gzipped: Uint8Array): Promise<Uint8Array> {
   const stream = new Blob([gzipped as BlobPart]).stream().pipeThrough(
@@ -138,15 +209,22 @@ export async function extractTemplate(gzipped: Uint8Array, directory: string): P
   await Deno.mkdir(partial, { recursive: true, mode: 0o700 });
   // Synchronous: this runs in the database's worker before the database exists, and a thousand
   // small files written one await each take twice as long.
+  const made = new Set([partial]);
   for (const entry of entries) {
     if (entry === version) continue;
     const target = `${partial}/${entry.path}`;
-    if (entry.directory) {
-      Deno.mkdirSync(target, { recursive: true, mode: 0o700 });
-    } else {
-      Deno.mkdirSync(target.slice(0, target.lastIndexOf("/")), { recursive: true, mode: 0o700 });
-      Deno.writeFileSync(target, entry.data, { mode: 0o600 });
+    const parent = entry.directory ? target : target.slice(0, target.lastIndexOf("/"));
+    if (!made.has(parent)) {
+      Deno.mkdirSync(parent, { recursive: true, mode: 0o700 });
+      made.add(parent);
     }
+    if (entry.directory) continue;
+    let data = entry.data;
+    if (isWalSegment(entry.path) && data.length < WAL_SEGMENT_BYTES) {
+      data = new Uint8Array(WAL_SEGMENT_BYTES);
+      data.set(entry.data);
+    }
+    Deno.writeFileSync(target, data, { mode: 0o600 });
   }
   await Deno.remove(directory).catch((e) => {
     if (!(e instanceof Deno.errors.NotFound)) throw e;

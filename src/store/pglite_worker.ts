@@ -295,8 +295,8 @@ async function open(request: OpenRequest): Promise<Scheduler> {
   if (created) {
     // initdb and the template write the new directory without a flush: flush it once, and the
     // state directory that now names it.
-    syncTree(request.directory);
-    syncPath(dirname(request.directory));
+    await syncTree(request.directory);
+    await syncPath(dirname(request.directory));
   }
   post({ kind: "opened", created, fromTemplate });
   return new Scheduler(pg, fs);
