@@ -74,9 +74,6 @@ export const PGLITE_SETTINGS = [
   // Planning in WebAssembly is slow (the price-parity look-up: 1.9 ms planned per call, 0.5 ms
   // with its kept plan), and the store's tables are small enough for one plan per statement.
   "plan_cache_mode=force_generic_plan",
-  // Single-user PostgreSQL checkpoints only when the WAL reaches this (no checkpointer process):
-  // it bounds pg_wal on disk and what crash recovery replays after a power cut (default 1 GB).
-  "max_wal_size=64MB",
 ];
 
 /**

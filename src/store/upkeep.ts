@@ -1,10 +1,13 @@
 /**
- * Upkeep of the embedded database. PGlite is PostgreSQL in single-user mode: no autovacuum runs.
- * Without it, rows updated all day (devices' last-seen, pushes, payment calls) leave dead versions
- * behind, the planner never learns the tables' sizes, and transaction ids are never frozen — after
- * two billion transactions PostgreSQL would stop accepting writes. This worker does autovacuum's
- * job with autovacuum's rules, one table per statement so device requests interleave.
- * (PostgreSQL servers have their own autovacuum: this runs on the embedded database only.)
+ * Upkeep of the embedded database. PGlite is PostgreSQL in single-user mode: no autovacuum and no
+ * checkpointer run. Without autovacuum, rows updated all day (devices' last-seen, pushes, payment
+ * calls) leave dead versions behind, the planner never learns the tables' sizes, and transaction
+ * ids are never frozen — after two billion transactions PostgreSQL would stop accepting writes.
+ * Without the checkpointer, a checkpoint comes only when the WAL reaches `max_wal_size` (1 GB),
+ * and crash recovery after a power cut replays all of it. This worker does both jobs with their
+ * servers' rules: autovacuum's thresholds, one table per statement so device requests interleave,
+ * and a checkpoint every `checkpoint_timeout` (5 minutes). (A PostgreSQL server has its own: this
+ * runs on the embedded database only.)
  *
  * @module
  */
@@ -13,8 +16,8 @@ import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import type { Queryable } from "./database.ts";
 
-/** How often the tables are looked at. */
-export const UPKEEP_INTERVAL_MS = 10 * 60_000;
+/** How often: PostgreSQL's `checkpoint_timeout`. */
+export const UPKEEP_INTERVAL_MS = 5 * 60_000;
 
 /**
  * A table's transaction-id age past which it is vacuumed whatever its dead rows: autovacuum's
@@ -48,10 +51,11 @@ export async function vacuumTable(db: Queryable, table: string): Promise<void> {
   await db.query(`vacuum (analyze) ${table}`);
 }
 
-/** One upkeep pass; returns the tables it vacuumed. */
+/** One upkeep pass: the tables that need it vacuumed, then a checkpoint. Returns the tables. */
 export async function upkeep(db: Queryable): Promise<string[]> {
   const tables = await tablesNeedingVacuum(db);
   for (const table of tables) await vacuumTable(db, table);
+  await db.query("checkpoint");
   return tables;
 }
 

@@ -3,7 +3,7 @@ import { eventually } from "../../tests/_support/eventually.ts";
 import { openPglite } from "./pglite.ts";
 import { tablesNeedingVacuum, upkeep } from "./upkeep.ts";
 
-Deno.test("embedded upkeep vacuums and analyzes the tables that churned, and only those", async () => {
+Deno.test("embedded upkeep vacuums and analyzes the tables that churned, and checkpoints", async () => {
   const stateDir = await Deno.makeTempDir({ prefix: "newretail-upkeep-" });
   const db = await openPglite(stateDir, { template: null });
   try {
@@ -28,7 +28,12 @@ Deno.test("embedded upkeep vacuums and analyzes the tables that churned, and onl
     const due = await tablesNeedingVacuum(db);
     assert.ok(due.includes("public.busy"), String(due));
     assert.ok(!due.includes("public.quiet"), String(due));
+    const checkpoint = () =>
+      db.query<{ lsn: string }>("select checkpoint_lsn::text as lsn from pg_control_checkpoint()");
+    const before = await checkpoint();
     assert.deepEqual(await upkeep(db), due);
+    // And a checkpoint: crash recovery starts from here.
+    assert.notDeepEqual(await checkpoint(), before);
     await eventually(async () => {
       const [busy] = await db.query<{ dead: number; vacuumed: boolean; analyzed: boolean }>(
         `select n_dead_tup::int as dead, last_vacuum is not null as vacuumed,
