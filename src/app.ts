@@ -152,7 +152,8 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     // Refused payments and logins: counted, and a refused login logged once per device per hour.
     const trust = new TrustMonitor({ events, metrics, log, clock });
     services.push({ name: "trust monitor", stop: () => Promise.resolve(trust.stop()) });
-    const goods = new GoodsCache(db, { clock });
+    // getGoods waits for the cache's reads and for the parity overlay's reloads.
+    const goods = new GoodsCache(db.urgent(), { clock });
     await goods.start();
     services.push({ name: "goods cache", stop: () => goods.stop() });
     metrics.counter(
@@ -166,7 +167,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     // Price integrity (issue 14): what labels show holds the till's price; scheduled prices.
     const labelMetrics = new LabelMetrics(metrics, () => labelSummary(db), clock);
     const shelfPrices = await PriceParity.start({
-      db,
+      db: db.urgent(),
       log,
       clock,
       config,

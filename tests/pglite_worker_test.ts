@@ -5,7 +5,11 @@
  */
 import { deepStrictEqual as assertEquals, ok as assert, rejects } from "node:assert/strict";
 import { startTestAppliance } from "./_support/appliance.ts";
-import { DatabaseUnavailableError, isUniqueViolation } from "../src/store/database.ts";
+import {
+  type Database,
+  DatabaseUnavailableError,
+  isUniqueViolation,
+} from "../src/store/database.ts";
 import { migrate } from "../src/store/migrate.ts";
 import { openPglite } from "../src/store/pglite.ts";
 import {
@@ -139,6 +143,32 @@ Deno.test("a commit reaches the disk; statements waiting together share one", as
       assertEquals(await again.query("select count(*)::int as n from t"), [{ n: 50 }]);
     } finally {
       await again.close();
+    }
+  });
+});
+
+Deno.test("a device's statements go before waiting background work, never for long", async () => {
+  await withStateDir(async (stateDir) => {
+    const db = await openPglite(stateDir, { template: null });
+    const device = db.urgent();
+    try {
+      const done: string[] = [];
+      const run = (q: Database, name: string, seconds: number) =>
+        q.query("select pg_sleep($1)", [seconds]).then(() => done.push(name));
+      // The first background statement runs at once; the device's overtakes the ones queued.
+      await Promise.all([
+        run(db, "b1", 0.05),
+        run(db, "b2", 0),
+        run(db, "b3", 0),
+        run(device, "device", 0),
+      ]);
+      assertEquals(done, ["b1", "device", "b2", "b3"]);
+      // Background work that has already waited 100 ms is not overtaken.
+      done.length = 0;
+      await Promise.all([run(db, "long", 0.3), run(db, "waited", 0), run(device, "device", 0)]);
+      assertEquals(done, ["long", "waited", "device"]);
+    } finally {
+      await db.close();
     }
   });
 });

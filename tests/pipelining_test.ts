@@ -2,6 +2,7 @@
  * Frames that arrive together (in one TCP read): each complete frame before a protocol error is
  * run and answered, nothing after a `logout` is served. Over real TCP, on every backend.
  */
+import { concatBytes } from "../src/bytes.ts";
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { backends } from "./_support/databases.ts";
 import { startTestAppliance, type TestAppliance } from "./_support/appliance.ts";
@@ -14,15 +15,7 @@ function frame(action: string, body: string, header: Record<string, unknown> = {
   return encodeFrame({ action, ...header }, encoder.encode(body), "le");
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
-}
+const concat = (...parts: Uint8Array[]) => concatBytes(parts);
 
 /** Writes `bytes` in one write and reads every reply until the server closes (bounded). */
 async function exchange(appliance: TestAppliance, bytes: Uint8Array): Promise<Frame[]> {

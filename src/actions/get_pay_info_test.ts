@@ -186,6 +186,7 @@ async function suite(t: Deno.TestContext, db: Database) {
     const broken: Database = {
       ...db,
       query: () => Promise.reject(new Error("relation does not exist")),
+      urgent: () => broken,
     };
     const reply = body(
       await ask(context(broken, "POS_0001"), {

@@ -42,6 +42,7 @@ export function programAssetDirs(mainModule: string = Deno.mainModule): string[]
     `${dir}/src/store/pglite_template.ts`,
     `${dir}/src/store/pglite_wire.ts`,
     `${dir}/src/store/pglite_durable_fs.ts`,
+    `${dir}/src/bytes.ts`,
   ];
 }
 

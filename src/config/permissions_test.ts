@@ -11,6 +11,7 @@ const DEV_PATHS = {
     "./src/store/pglite_template.ts",
     "./src/store/pglite_wire.ts",
     "./src/store/pglite_durable_fs.ts",
+    "./src/bytes.ts",
   ],
 };
 

@@ -1,3 +1,4 @@
+import { concatBytes } from "../bytes.ts";
 import assert from "node:assert/strict";
 import {
   type ByteOrder,
@@ -23,16 +24,6 @@ function sampleFrames(order: ByteOrder): Uint8Array[] {
       order,
     ),
   ];
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
 }
 
 function summary(frames: Frame[]) {
@@ -67,7 +58,7 @@ Deno.test("encodeFrame writes big-endian lengths when asked", () => {
 
 for (const order of ["le", "be"] as const) {
   Deno.test(`decoder (${order}) yields the same frames for every split point of a stream`, () => {
-    const stream = concat(sampleFrames(order));
+    const stream = concatBytes(sampleFrames(order));
     const whole = new FrameDecoder({ byteOrder: order }).push(stream);
     assert.equal(whole.length, 3);
     for (let cut = 0; cut <= stream.byteLength; cut++) {
@@ -82,7 +73,7 @@ for (const order of ["le", "be"] as const) {
   });
 
   Deno.test(`decoder (${order}) handles one byte at a time and two cuts anywhere`, () => {
-    const stream = concat(sampleFrames(order));
+    const stream = concatBytes(sampleFrames(order));
     const expected = summary(new FrameDecoder({ byteOrder: order }).push(stream));
     const decoder = new FrameDecoder({ byteOrder: order });
     const frames: Frame[] = [];
@@ -104,7 +95,7 @@ for (const order of ["le", "be"] as const) {
   Deno.test(`auto byte order detects ${order} from the first frame and keeps it`, () => {
     const decoder = new FrameDecoder({ byteOrder: "auto" });
     assert.equal(decoder.byteOrder, undefined);
-    const frames = decoder.push(concat(sampleFrames(order)));
+    const frames = decoder.push(concatBytes(sampleFrames(order)));
     assert.equal(frames.length, 3);
     assert.equal(decoder.byteOrder, order);
   });
@@ -113,7 +104,7 @@ for (const order of ["le", "be"] as const) {
 Deno.test("several frames in one chunk plus a partial one", () => {
   const [a, b, c] = sampleFrames("le");
   const decoder = new FrameDecoder();
-  const frames = decoder.push(concat([a, b, c.subarray(0, 10)]));
+  const frames = decoder.push(concatBytes([a, b, c.subarray(0, 10)]));
   assert.deepEqual(frames.map((f) => f.header.action), ["login", "getGoods"]);
   assert.equal(decoder.bufferedBytes, 10);
   assert.deepEqual(decoder.push(c.subarray(10)).map((f) => f.header.action), ["getGoodsReturn"]);
@@ -212,7 +203,7 @@ Deno.test("an idle decoder gives back the memory of a large frame", () => {
 Deno.test("decode returns the frames before a bad one with the error, however the stream is cut", () => {
   const [a, b] = sampleFrames("le");
   const bad = rawFrame('{"action":"login","length":-1}');
-  const stream = concat([a, b, bad, a]);
+  const stream = concatBytes([a, b, bad, a]);
   for (let cut = 0; cut <= stream.byteLength; cut++) {
     const decoder = new FrameDecoder();
     const first = decoder.decode(stream.subarray(0, cut));
@@ -221,7 +212,7 @@ Deno.test("decode returns the frames before a bad one with the error, however th
     assert.equal(error?.reason, "bad_length", `cut ${cut}`);
     assert.deepEqual(
       summary([...first.frames, ...second.frames]),
-      summary(new FrameDecoder().push(concat([a, b]))),
+      summary(new FrameDecoder().push(concatBytes([a, b]))),
       `cut ${cut}`,
     );
   }
@@ -230,14 +221,14 @@ Deno.test("decode returns the frames before a bad one with the error, however th
 Deno.test("after an error nothing more is decoded, and push throws it", () => {
   const [a] = sampleFrames("le");
   const decoder = new FrameDecoder();
-  const { frames, error } = decoder.decode(concat([a, rawFrame("[1]")]));
+  const { frames, error } = decoder.decode(concatBytes([a, rawFrame("[1]")]));
   assert.equal(frames.length, 1);
   assert.equal(error?.reason, "header_not_object");
   assert.equal(decoder.error, error);
   assert.deepEqual(decoder.decode(a), { frames: [], error });
   assertProtocolError(() => decoder.push(a), "header_not_object");
   assertProtocolError(
-    () => new FrameDecoder().push(concat([a, rawFrame("[1]")])),
+    () => new FrameDecoder().push(concatBytes([a, rawFrame("[1]")])),
     "header_not_object",
   );
 });

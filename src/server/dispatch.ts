@@ -136,7 +136,8 @@ export async function runAction(
     result = await withDeadline(timeoutS * 1000, (signal) => {
       const ctx: ActionContext = {
         ...request,
-        db: withSignal(request.db, signal),
+        // A device waits for these statements: they go first where statements queue.
+        db: withSignal(request.db.urgent(), signal),
         session: {
           login: (device) => {
             signal.throwIfAborted();

@@ -45,6 +45,13 @@ export interface Database extends Queryable {
   ): Promise<() => Promise<void>>;
   /** Closes every connection (and for PGlite, releases the directory lock). */
   close(): Promise<void>;
+  /**
+   * The same database, for statements a device is waiting on: where statements queue (the
+   * embedded database has one connection) they run before background work that waits (pushes,
+   * outboxes), which is never held back long. PostgreSQL gives each its own connection: for it,
+   * this is the same database.
+   */
+  urgent(): Database;
 }
 
 /**
@@ -53,6 +60,7 @@ export interface Database extends Queryable {
  */
 export function withSignal(db: Database, signal: AbortSignal): Database {
   return {
+    urgent: () => withSignal(db.urgent(), signal),
     kind: db.kind,
     description: db.description,
     query: (sql, params, own) => db.query(sql, params, own ?? signal),

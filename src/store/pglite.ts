@@ -244,46 +244,49 @@ export async function openPglite(
 
   // PGlite cannot interrupt a running statement: an aborted signal stops the next one (and so
   // rolls a transaction back). `bound`: the signal of the transaction a statement belongs to.
-  const queryable = (tx?: number, bound?: AbortSignal): Queryable => ({
+  const queryable = (urgent: boolean, tx?: number, bound?: AbortSignal): Queryable => ({
     query: <T extends Row = Row>(
       sql: string,
       params: unknown[] = [],
       signal: AbortSignal | undefined = bound,
     ) => {
       if (signal?.aborted) return Promise.reject(signal.reason);
-      return call<T[]>({ op: "query", sql, params, tx });
+      return call<T[]>({ op: "query", sql, params, tx, urgent });
     },
     exec: (sql: string) => {
       if (bound?.aborted) return Promise.reject(bound.reason);
-      return call<void>({ op: "exec", sql, tx });
+      return call<void>({ op: "exec", sql, tx, urgent });
     },
   });
-  const base = queryable();
   let nextListen = 1;
   let nextTx = 1;
 
-  return {
-    kind: "pglite",
-    description: directory,
-    directory,
-    created,
-    fromTemplate,
-    query: base.query,
-    exec: base.exec,
-    async transaction<T>(fn: (tx: Queryable) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  const transaction =
+    (urgent: boolean) =>
+    async <T>(fn: (tx: Queryable) => Promise<T>, signal?: AbortSignal): Promise<T> => {
       signal?.throwIfAborted();
       // Its first statement opens it in the worker: no round trip for BEGIN.
       const tx = nextTx++;
       let result: T;
       try {
-        result = await fn(queryable(tx, signal));
+        result = await fn(queryable(urgent, tx, signal));
       } catch (e) {
         await call({ op: "end", tx, commit: false }).catch(() => {});
         throw e;
       }
       await call({ op: "end", tx, commit: true });
       return result;
-    },
+    };
+
+  const embedded: EmbeddedDatabase = {
+    kind: "pglite",
+    description: directory,
+    directory,
+    created,
+    fromTemplate,
+    ...queryable(false),
+    transaction: transaction(false),
+    urgent: () => ({ ...embedded, ...queryable(true), transaction: transaction(true) }),
     async listen(channel, onNotify, onListen) {
       const listenId = nextListen++;
       listeners.set(listenId, onNotify);
@@ -315,4 +318,5 @@ export async function openPglite(
       }
     },
   };
+  return embedded;
 }

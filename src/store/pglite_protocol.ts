@@ -22,12 +22,13 @@ export interface OpenRequest {
 /**
  * A request to the worker; every one but `open` (and `crash`) is answered by a `reply` with its
  * `id`. `tx` is a transaction's number, chosen by the main thread: its first statement opens it,
- * `end` commits or rolls it back (and is a no-op when no statement opened it).
+ * `end` commits or rolls it back (and is a no-op when no statement opened it). An `urgent`
+ * statement (a device waits for it) runs before waiting background work.
  */
 export type WorkerRequest =
   | OpenRequest
-  | { op: "query"; id: number; sql: string; params: unknown[]; tx?: number }
-  | { op: "exec"; id: number; sql: string; tx?: number }
+  | { op: "query"; id: number; sql: string; params: unknown[]; tx?: number; urgent?: boolean }
+  | { op: "exec"; id: number; sql: string; tx?: number; urgent?: boolean }
   | { op: "end"; id: number; tx: number; commit: boolean }
   | { op: "listen"; id: number; listenId: number; channel: string }
   | { op: "unlisten"; id: number; listenId: number }

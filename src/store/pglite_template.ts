@@ -7,6 +7,7 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
+import { concatBytes } from "../bytes.ts";
 
 /**
  * Whether `path` exists (`stat: Deno.lstat` to not follow a symbolic link). Here because the
@@ -156,13 +157,7 @@ export function tarOf(entries: TarEntry[]): Uint8Array {
     }
   }
   blocks.push(new Uint8Array(1024));
-  const tar = new Uint8Array(blocks.reduce((n, b) => n + b.length, 0));
-  let at = 0;
-  for (const block of blocks) {
-    tar.set(block, at);
-    at += block.length;
-  }
-  return tar;
+  return concatBytes(blocks);
 }
 
 /** Gzips `bytes`. */

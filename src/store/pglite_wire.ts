@@ -14,6 +14,7 @@
  * @module
  */
 import { type PGlite, protocol, types } from "@electric-sql/pglite";
+import { concatBytes } from "../bytes.ts";
 
 /** One result row. */
 type Row = Record<string, unknown>;
@@ -66,18 +67,6 @@ const READY_STATUS: Record<string, TransactionStatus> = {
   T: "in transaction",
   E: "failed",
 };
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
 
 /** SQLSTATE of "cached plan must not change result type" (a table changed under a statement). */
 const FEATURE_NOT_SUPPORTED = "0A000";
@@ -171,7 +160,7 @@ export class WireConnection {
     }
     const name = `nr${this.#nextName++}`;
     const ser = protocol.serialize;
-    const messages = await this.#run(concat([
+    const messages = await this.#run(concatBytes([
       ser.parse({ name, text: sql }),
       ser.describe({ type: "S", name }),
       ser.sync(),
@@ -196,7 +185,7 @@ export class WireConnection {
       return serialize ? serialize(value) : String(value);
     });
     const ser = protocol.serialize;
-    const messages = await this.#run(concat([
+    const messages = await this.#run(concatBytes([
       ser.bind({ statement: statement.name, values }),
       ser.execute({}),
       ser.sync(),
@@ -222,7 +211,7 @@ export class WireConnection {
     const statement = this.#statements.get(sql);
     if (!statement) return;
     this.#statements.delete(sql);
-    await this.#run(concat([
+    await this.#run(concatBytes([
       protocol.serialize.close({ type: "S", name: statement.name }),
       protocol.serialize.sync(),
     ]));
@@ -235,7 +224,7 @@ export class WireConnection {
       ser.close({ type: "S", name: s.name })
     );
     this.#statements.clear();
-    await this.#run(concat([...closes, ser.sync()]));
+    await this.#run(concatBytes([...closes, ser.sync()]));
   }
 
   /** Sends `message`, returns PostgreSQL's answer, and hands out the notifications in it. */

@@ -8,6 +8,8 @@
  * Statements run one at a time, each to its end, in the order they arrive. A transaction is a
  * number the main thread picks: its first statement opens it (BEGIN), and until its `end` only
  * statements carrying that number run; everything else waits in {@link Scheduler}, in order.
+ * Single statements that wait together share one commit, and so one flush to disk (group commit).
+ * Statements a device waits for (`urgent`) go before waiting background work.
  *
  * @module
  */
@@ -48,6 +50,14 @@ function abortedTransaction(): Error {
 
 type Request = Exclude<WorkerRequest, OpenRequest>;
 type Statement = Extract<Request, { op: "query" }>;
+type Waiting = { request: Request; at: number };
+
+/** Longest time an urgent statement may keep a waiting background one back. */
+const MAX_OVERTAKEN_MS = 100;
+
+function isUrgent(request: Request): boolean {
+  return (request.op === "query" || request.op === "exec") && request.urgent === true;
+}
 
 /** At most this many statements share one commit (each waits for the group's end). */
 const MAX_COMMIT_GROUP = 64;
@@ -56,7 +66,7 @@ const MAX_COMMIT_GROUP = 64;
 const OUTSIDE_TRANSACTIONS =
   /^\s*(vacuum|checkpoint|begin|start|commit|end|rollback|abort|savepoint|release|reindex|cluster|alter\s+system|(create|drop)\s+database|create\s+(unique\s+)?index\s+concurrently)\b/i;
 
-/** A statement that starts with SELECT changes nothing (a rare writing function call only misses a group). */
+/** A statement that changes nothing (a SELECT calling a writing function only misses a group). */
 const READS_ONLY = /^\s*select\b/i;
 
 /** The worker's state, created by the `open` request. */
@@ -67,7 +77,7 @@ class Scheduler {
   /** listenId → channel, and channel → its listenIds (one LISTEN per channel). */
   readonly #listeners = new Map<number, string>();
   readonly #channels = new Map<string, Set<number>>();
-  readonly #waiting: Request[] = [];
+  readonly #waiting: Waiting[] = [];
   /** The open transaction's number. */
   #open: number | undefined;
   /** True while a request runs: the next one waits for it. */
@@ -85,7 +95,7 @@ class Scheduler {
 
   /** Takes one request: runs it now, or queues it behind the open transaction. */
   submit(request: Request): void {
-    this.#waiting.push(request);
+    this.#waiting.push({ request, at: performance.now() });
     void this.#drain();
   }
 
@@ -95,24 +105,24 @@ class Scheduler {
         ? this.#open === undefined
         : this.#open === undefined || this.#open === request.tx;
     }
-    // crash and stats answer at once; everything else needs the connection between transactions.
+    // crash and stats do not wait for a transaction's end; the rest needs the connection free.
     return request.op === "crash" || request.op === "stats" || this.#open === undefined;
   }
 
-  /** Runs the waiting requests that may run, one at a time, oldest first. */
+  /** Runs the waiting requests that may run, one at a time. */
   async #drain(): Promise<void> {
     if (this.#running) return;
     this.#running = true;
     try {
       for (;;) {
-        const index = this.#waiting.findIndex((r) => this.#runnable(r));
+        const index = this.#next();
         if (index === -1) return;
         const group = this.#commitGroup(index);
         if (group.length > 1) {
           this.#waiting.splice(index, group.length);
           await this.#runGroup(group);
         } else {
-          const [request] = this.#waiting.splice(index, 1);
+          const [{ request }] = this.#waiting.splice(index, 1);
           await this.#run(request);
         }
       }
@@ -122,13 +132,32 @@ class Scheduler {
   }
 
   /**
+   * Which waiting request runs next: the oldest urgent one (a device waits for it), else the
+   * oldest; but background work that has waited {@link MAX_OVERTAKEN_MS} goes first, so that a
+   * stream of device requests never starves pushes and outboxes. -1: none may run now.
+   */
+  #next(): number {
+    let oldest = -1;
+    for (let i = 0; i < this.#waiting.length; i++) {
+      const { request, at } = this.#waiting[i];
+      if (!this.#runnable(request)) continue;
+      if (oldest === -1) {
+        oldest = i;
+        if (performance.now() - at >= MAX_OVERTAKEN_MS) return i;
+      }
+      if (isUrgent(request)) return i;
+    }
+    return oldest;
+  }
+
+  /**
    * The statements from `index` on that can share one commit: single statements of no
    * transaction, next to each other in the queue, when at least two of them may write.
    */
   #commitGroup(index: number): Statement[] {
     const group: Statement[] = [];
     let writers = 0;
-    for (const request of this.#waiting.slice(index, index + MAX_COMMIT_GROUP)) {
+    for (const { request } of this.#waiting.slice(index, index + MAX_COMMIT_GROUP)) {
       if (request.op !== "query" || request.tx !== undefined || this.#open !== undefined) break;
       if (OUTSIDE_TRANSACTIONS.test(request.sql)) break;
       group.push(request);

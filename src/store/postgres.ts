@@ -163,9 +163,11 @@ export function openPostgres(url: string, options: PostgresOptions = {}): Databa
   };
   globalThis.addEventListener("error", onUncaught);
 
-  return {
+  const database: Database = {
     kind: "postgres",
     description: maskSecret(url),
+    // A connection each: nothing to overtake.
+    urgent: () => database,
     query: <T extends Row = Row>(text: string, params?: unknown[], signal?: AbortSignal) =>
       guarded((pool) => wrapped(pool).query<T>(text, params, signal)),
     exec: (text: string) => guarded((pool) => wrapped(pool).exec(text)),
@@ -198,4 +200,5 @@ export function openPostgres(url: string, options: PostgresOptions = {}): Databa
       }
     },
   };
+  return database;
 }

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { concatBytes } from "../../src/bytes.ts";
 import {
   type ByteOrder,
   type DecodeResult,
@@ -534,17 +535,7 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /** Concatenates byte arrays. */
-export function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const p of parts) size += p.byteLength;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
-}
+export const concat = concatBytes;
 
 /**
  * One decoder fuzz case: a stream from the corpus (mutated or not), decoded once whole and once
