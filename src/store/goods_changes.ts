@@ -7,8 +7,8 @@
  *
  * @module
  */
-import type { Database, Queryable } from "./database.ts";
-import { checkRefillThresholds, type RefillSettings } from "./positions.ts";
+import type { Queryable } from "./database.ts";
+import { type RefillSettings, refillThresholdCtes } from "./positions.ts";
 
 /** The NOTIFY channel of goods changes; the payload is goods ids, comma-separated. */
 export const GOODS_CHANGED_CHANNEL = "goods_changed";
@@ -56,58 +56,51 @@ export async function unpushedChanges(db: Queryable): Promise<number> {
 }
 
 /**
- * Fans out up to `limit` changed goods, oldest change first, in one transaction: a pending push
- * for every bound label whose serving device is known (configured or learned) and for every
- * enabled scale, then the refill thresholds of those goods. Rows another transaction is changing
- * right now are skipped: their commit notifies again.
+ * Fans out up to `limit` changed goods, oldest change first, in one statement: a pending push for
+ * every bound label whose serving device is known (configured or learned) and for every enabled
+ * scale, then the refill thresholds of those goods. Rows another transaction is changing right
+ * now are skipped: their commit notifies again. (One statement, not a transaction of several:
+ * the embedded database's one connection is not held while the program prepares the next one.)
  */
-export function fanOutChanges(
-  db: Database,
+export async function fanOutChanges(
+  db: Queryable,
   limit: number,
   refill: RefillSettings,
 ): Promise<FanOut> {
-  return db.transaction(async (tx) => {
-    const changed = await tx.query<{ goods_id: number }>(
-      `select goods_id from goods_changes where change_no > pushed_no
-       order by change_no limit $1 for update skip locked`,
-      [limit],
-    );
-    const ids = changed.map((r) => r.goods_id);
-    if (ids.length === 0) return { goods: 0, labelDevices: [], scaleDevices: [], refillJobs: [] };
-    const labels = await tx.query<{ equip_id: string }>(
-      `insert into pending_label_pushes (mac, equip_id)
+  const rows = await db.query<FanOut & Record<string, unknown>>(
+    `with changed as (
+       select goods_id from goods_changes where change_no > pushed_no
+       order by change_no limit $1 for update skip locked),
+     labels as (
+       insert into pending_label_pushes (mac, equip_id)
        select lb.mac, ld.equip_id from label_bindings lb
        join label_devices ld on ld.mac = lb.mac
-       where lb.goods_id = any($1::int[])
+       where lb.goods_id in (select goods_id from changed)
        on conflict (mac) do update set equip_id = excluded.equip_id,
          version = pending_label_pushes.version + 1, tries = 0, last_error = null,
          queued_at = now()
-       returning equip_id`,
-      [ids],
-    );
-    const scales = await tx.query<{ equip_id: string }>(
-      `insert into pending_scale_pushes (equip_id, goods_id)
+       returning equip_id),
+     scales as (
+       insert into pending_scale_pushes (equip_id, goods_id)
        select d.equip_id, g.id from goods g cross join devices d
-       where g.id = any($1::int[]) and g.active and d.kind = $2 and d.enabled
+       where g.id in (select goods_id from changed) and g.active and d.kind = $2 and d.enabled
        on conflict (equip_id, goods_id) do update set
          version = pending_scale_pushes.version + 1, tries = 0, last_error = null,
          queued_at = now()
-       returning equip_id`,
-      [ids, SCALE_KIND],
-    );
-    // The rows are locked: change_no cannot move under us before commit.
-    await tx.query(
-      "update goods_changes set pushed_no = change_no where goods_id = any($1::int[])",
-      [ids],
-    );
-    const refillJobs = await checkRefillThresholds(tx, ids, refill);
-    return {
-      goods: ids.length,
-      labelDevices: [...new Set(labels.map((r) => r.equip_id))],
-      scaleDevices: [...new Set(scales.map((r) => r.equip_id))],
-      refillJobs,
-    };
-  });
+       returning equip_id),
+     -- The rows are locked: change_no cannot move under us before commit.
+     pushed as (
+       update goods_changes c set pushed_no = c.change_no
+       where c.goods_id in (select goods_id from changed)
+       returning c.goods_id),
+     ${refillThresholdCtes("changed", "$3", "$4")}
+     select (select count(*) from pushed)::int as goods,
+       coalesce((select array_agg(distinct equip_id) from labels), '{}') as "labelDevices",
+       coalesce((select array_agg(distinct equip_id) from scales), '{}') as "scaleDevices",
+       coalesce((select array_agg(id order by id) from refill_jobs_opened), '{}') as "refillJobs"`,
+    [limit, SCALE_KIND, refill.shelfWarehouse, refill.threshold],
+  );
+  return rows[0];
 }
 
 /** One pending push: a label (by MAC) or a goods for a scale, with the version it was read at. */

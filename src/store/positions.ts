@@ -146,10 +146,40 @@ export interface RefillSettings {
 }
 
 /**
- * After stock changes: opens a threshold refill job for each given positioned goods whose shelf
- * quantity fell below its threshold (once per fall: the goods is re-armed when the shelf is seen
- * at or above the threshold again). Returns the new jobs' ids. Nothing happens when the shelf
- * warehouse does not exist (a catalogue without one must not get a job for every goods).
+ * After stock changes: the refill-threshold check of the goods in the CTE named `goods` (a
+ * `goods_id` column), as CTEs of the caller's statement. Opens a threshold refill job for each
+ * positioned goods whose shelf quantity fell below its threshold (once per fall: the goods is
+ * re-armed when the shelf is seen at or above the threshold again); `refill_jobs_opened` returns
+ * the new jobs' ids. `warehouse` and `threshold` are the statement's parameters (e.g. `$3`)
+ * holding {@link RefillSettings}. Nothing happens when the shelf warehouse does not exist (a
+ * catalogue without one must not get a job for every goods). Arming and falling exclude each
+ * other (at or above, below), so one statement does both.
+ */
+export function refillThresholdCtes(goods: string, warehouse: string, threshold: string): string {
+  return `shelf as (
+       select p.goods_id, coalesce(p.refill_below, ${threshold}::numeric) as threshold,
+         coalesce((select s.quantity from stock s where s.goods_id = p.goods_id
+           and s.warehouse_id = w.id), 0) as qty
+       from goods_positions p join goods g on g.id = p.goods_id and g.active
+       join warehouses w on w.code = ${warehouse}
+       where p.goods_id in (select goods_id from ${goods})),
+     refill_armed as (
+       update goods_positions p set refill_armed = true from shelf s
+       where p.goods_id = s.goods_id and not p.refill_armed and s.qty >= s.threshold),
+     refill_low as (
+       update goods_positions p set refill_armed = false from shelf s
+       where p.goods_id = s.goods_id and p.refill_armed and s.threshold > 0
+         and s.qty < s.threshold
+       returning p.goods_id),
+     refill_jobs_opened as (
+       insert into refill_jobs (goods_id, reason) select goods_id, 'threshold' from refill_low
+       on conflict (goods_id) where state = 'open' do nothing
+       returning id)`;
+}
+
+/**
+ * {@link refillThresholdCtes} of the given goods on its own; returns the new jobs' ids. (The push
+ * worker's fan-out runs the same check in its own statement.)
  */
 export async function checkRefillThresholds(
   db: Queryable,
@@ -157,30 +187,11 @@ export async function checkRefillThresholds(
   settings: RefillSettings,
 ): Promise<number[]> {
   if (goodsIds.length === 0) return [];
-  const shelf = `with shelf as (
-      select p.goods_id, coalesce(p.refill_below, $3::numeric) as threshold,
-        coalesce((select s.quantity from stock s where s.goods_id = p.goods_id
-          and s.warehouse_id = w.id), 0) as qty
-      from goods_positions p join goods g on g.id = p.goods_id and g.active
-      join warehouses w on w.code = $2
-      where p.goods_id = any($1::int[])
-    )`;
-  const params = [goodsIds, settings.shelfWarehouse, settings.threshold];
-  await db.query(
-    `${shelf} update goods_positions p set refill_armed = true from shelf s
-     where p.goods_id = s.goods_id and not p.refill_armed and s.qty >= s.threshold`,
-    params,
-  );
   const rows = await db.query<{ id: number }>(
-    `${shelf}, low as (
-       update goods_positions p set refill_armed = false from shelf s
-       where p.goods_id = s.goods_id and p.refill_armed and s.threshold > 0
-         and s.qty < s.threshold
-       returning p.goods_id)
-     insert into refill_jobs (goods_id, reason) select goods_id, 'threshold' from low
-     on conflict (goods_id) where state = 'open' do nothing
-     returning id`,
-    params,
+    `with checked as (select unnest($1::int[]) as goods_id),
+     ${refillThresholdCtes("checked", "$2", "$3")}
+     select id from refill_jobs_opened order by id`,
+    [goodsIds, settings.shelfWarehouse, settings.threshold],
   );
   return rows.map((r) => r.id);
 }
