@@ -11,7 +11,7 @@ import {
   isUniqueViolation,
 } from "../src/store/database.ts";
 import { migrate } from "../src/store/migrate.ts";
-import { openPglite } from "../src/store/pglite.ts";
+import { type EmbeddedDatabase, openPglite } from "../src/store/pglite.ts";
 import {
   extractTemplate,
   gunzip,
@@ -25,6 +25,16 @@ function track<T>(promise: Promise<T>): { promise: Promise<T>; settled: () => bo
   let settled = false;
   const tracked = promise.finally(() => settled = true);
   return { promise: tracked, settled: () => settled };
+}
+
+/** Opens the embedded database in `stateDir` (no template), runs `fn`, closes it. */
+async function withDb<T>(stateDir: string, fn: (db: EmbeddedDatabase) => Promise<T>): Promise<T> {
+  const db = await openPglite(stateDir, { template: null });
+  try {
+    return await fn(db);
+  } finally {
+    await db.close();
+  }
 }
 
 async function withStateDir(fn: (stateDir: string) => Promise<void>): Promise<void> {
@@ -59,8 +69,7 @@ Deno.test("a long statement on the embedded database does not delay a cached get
 
 Deno.test("a transaction is whole: another caller's statement and a dump wait for its end", async () => {
   await withStateDir(async (stateDir) => {
-    const db = await openPglite(stateDir, { template: null });
-    try {
+    await withDb(stateDir, async (db) => {
       await db.exec("create table t (n integer)");
       const inside = Promise.withResolvers<void>();
       const release = Promise.withResolvers<void>();
@@ -92,16 +101,13 @@ Deno.test("a transaction is whole: another caller's statement and a dump wait fo
         /changed my mind/,
       );
       assertEquals(await db.query("select count(*)::int as n from t"), [{ n: 2 }]);
-    } finally {
-      await db.close();
-    }
+    });
   });
 });
 
 Deno.test("a commit reaches the disk; statements waiting together share one", async () => {
   await withStateDir(async (stateDir) => {
-    const db = await openPglite(stateDir, { template: null });
-    try {
+    await withDb(stateDir, async (db) => {
       await db.exec("create table t (n integer primary key)");
       const flushes = async () => (await db.stats()).fsyncs;
       // PostgreSQL flushes the WAL through the file system the worker gave PGlite.
@@ -134,24 +140,18 @@ Deno.test("a commit reaches the disk; statements waiting together share one", as
         "a statement after the failed one",
       );
       assertEquals(await db.query("select count(*)::int as n from t"), [{ n: 50 }]);
-    } finally {
-      await db.close();
-    }
+    });
     // Closed and opened again: everything acknowledged is there.
-    const again = await openPglite(stateDir, { template: null });
-    try {
+    await withDb(stateDir, async (again) => {
       assertEquals(await again.query("select count(*)::int as n from t"), [{ n: 50 }]);
-    } finally {
-      await again.close();
-    }
+    });
   });
 });
 
 Deno.test("a device's statements go before waiting background work, never for long", async () => {
   await withStateDir(async (stateDir) => {
-    const db = await openPglite(stateDir, { template: null });
-    const device = db.urgent();
-    try {
+    await withDb(stateDir, async (db) => {
+      const device = db.urgent();
       const done: string[] = [];
       const run = (q: Database, name: string, seconds: number) =>
         q.query("select pg_sleep($1)", [seconds]).then(() => done.push(name));
@@ -167,16 +167,13 @@ Deno.test("a device's statements go before waiting background work, never for lo
       done.length = 0;
       await Promise.all([run(db, "long", 0.3), run(db, "waited", 0), run(device, "device", 0)]);
       assertEquals(done, ["long", "waited", "device"]);
-    } finally {
-      await db.close();
-    }
+    });
   });
 });
 
 Deno.test("kept statements follow a table that changes under them", async () => {
   await withStateDir(async (stateDir) => {
-    const db = await openPglite(stateDir, { template: null });
-    try {
+    await withDb(stateDir, async (db) => {
       await db.exec("create table t (a integer); insert into t values (1)");
       assertEquals(await db.query("select * from t"), [{ a: 1 }]);
       // A script (migrations) drops every kept statement.
@@ -187,9 +184,7 @@ Deno.test("kept statements follow a table that changes under them", async () => 
       assertEquals(await db.query("select * from t"), [{ a: 1, b: "x", c: 7 }]);
       const kept = (await db.stats()).preparedStatements;
       assert(kept >= 1 && kept <= 3, `${kept} statements kept`);
-    } finally {
-      await db.close();
-    }
+    });
   });
 });
 
@@ -213,12 +208,9 @@ Deno.test("a crashed embedded database worker is detected, and the directory reo
     await unlisten();
     await db.close();
     // The lock is released and what was committed is there.
-    const reopened = await openPglite(stateDir, { template: null });
-    try {
+    await withDb(stateDir, async (reopened) => {
       assertEquals(await reopened.query("select n from kept"), [{ n: 42 }]);
-    } finally {
-      await reopened.close();
-    }
+    });
   });
 });
 
