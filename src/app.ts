@@ -19,7 +19,8 @@ import { migrate } from "./store/migrate.ts";
 import { openPglite } from "./store/pglite.ts";
 import { openPostgres } from "./store/postgres.ts";
 import { seedDemo } from "./store/demo.ts";
-import { embeddedUpkeep } from "./store/upkeep.ts";
+import { upkeep, UPKEEP_INTERVAL_MS } from "./store/upkeep.ts";
+import { type Next, Worker } from "./background.ts";
 import { DeviceServer } from "./server/server.ts";
 import { watchDisabledDevices } from "./server/disabled_devices.ts";
 import { GoodsCache } from "./store/goods_cache.ts";
@@ -141,10 +142,10 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     if (stale > 0) log.info("devices marked offline after restart", { devices: stale });
 
     if (db.kind === "pglite") {
-      // No autovacuum in the embedded database: this worker does its job.
-      const upkeep = embeddedUpkeep({ db, log, clock });
-      upkeep.start();
-      services.push({ name: "embedded database upkeep", stop: () => upkeep.stop() });
+      // No autovacuum and no checkpointer in the embedded database: this worker does their jobs.
+      const upkeeper = embeddedUpkeep(db, log, clock);
+      upkeeper.start();
+      services.push({ name: "embedded database upkeep", stop: () => upkeeper.stop() });
     }
 
     const events = new EventBus(log);
@@ -318,6 +319,25 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     await db.close();
     throw e;
   }
+}
+
+/**
+ * The embedded database's upkeep pass every {@link UPKEEP_INTERVAL_MS}, the first one an interval
+ * after start (a start after a power cut is a login storm: the database has better things to do).
+ */
+function embeddedUpkeep(db: Database, log: Logger, clock: Clock): Worker {
+  let started = false;
+  return new Worker(async (): Promise<Next> => {
+    if (started) {
+      const begun = clock.now();
+      const tables = await upkeep(db);
+      if (tables.length > 0) {
+        log.info("embedded database vacuumed", { tables, ms: clock.now() - begun });
+      }
+    }
+    started = true;
+    return { afterMs: UPKEEP_INTERVAL_MS };
+  }, { name: "embedded database upkeep", log, clock });
 }
 
 // Discovery is a convenience (devices can be given the address by hand): a UDP port that cannot

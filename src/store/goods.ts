@@ -60,24 +60,19 @@ export async function goodsByBarcodes(db: Queryable, codes: string[]): Promise<G
 /** Active goods bound to these label MACs, one per known MAC, each with that MAC. */
 export async function goodsByLabels(db: Queryable, macs: string[]): Promise<GoodsView[]> {
   // Each goods is read once however many of the labels show it (a price change pushed to every
-  // label of a promotion shelf): the bindings come back as pairs, the goods once each.
-  const bound = await db.query<{ mac: string; gid: number }>(
-    `select b.mac, b.goods_id as gid from label_bindings b join goods g on g.id = b.goods_id
-     where g.active and b.mac = any($1::text[])`,
+  // label of a promotion shelf), with the asked MACs that show it.
+  const rows = await db.query<ViewRow & { macs: string[] }>(
+    `select ${BASE_FIELDS}, ${TOTAL_STOCK}, array_agg(lb.mac) as macs
+     ${FROM} join label_bindings lb on lb.goods_id = g.id
+     where g.active and lb.mac = any($1::text[])
+     group by g.id, c.name`,
     [macs],
   );
-  if (bound.length === 0) return [];
-  const views = new Map(
-    (await db.query<ViewRow>(
-      `select ${BASE_FIELDS}, ${TOTAL_STOCK} ${FROM} where g.active and g.id = any($1::int[])`,
-      [[...new Set(bound.map((b) => b.gid))]],
-    )).map((v) => [v.gid, v]),
-  );
-  const byMac = new Map(bound.map((b) => [b.mac, b.gid]));
-  return macs.flatMap((mac) => {
-    const view = views.get(byMac.get(mac)!);
-    return view ? [{ ...view, mac, matched: mac }] : [];
-  });
+  const byMac = new Map<string, GoodsView>();
+  for (const { macs: shown, ...view } of rows) {
+    for (const mac of shown) byMac.set(mac, { ...view, mac, matched: mac });
+  }
+  return macs.flatMap((mac) => byMac.get(mac) ?? []);
 }
 
 /** Active goods by id, in the order asked. */

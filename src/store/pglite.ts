@@ -278,6 +278,7 @@ export async function openPglite(
       return result;
     };
 
+  let urgentView: EmbeddedDatabase | undefined;
   const embedded: EmbeddedDatabase = {
     kind: "pglite",
     description: directory,
@@ -286,7 +287,9 @@ export async function openPglite(
     fromTemplate,
     ...queryable(false),
     transaction: transaction(false),
-    urgent: () => ({ ...embedded, ...queryable(true), transaction: transaction(true) }),
+    // Built once: the device server asks for it at every request.
+    urgent: () =>
+      urgentView ??= { ...embedded, ...queryable(true), transaction: transaction(true) },
     async listen(channel, onNotify, onListen) {
       const listenId = nextListen++;
       listeners.set(listenId, onNotify);

@@ -1,6 +1,6 @@
 /**
  * The embedded database's one connection, spoken in PostgreSQL's wire protocol straight into
- * PGlite (`execProtocolRawSync`), in the worker thread that owns it (`pglite_worker.ts`).
+ * PGlite (`execProtocolRawStream`), in the worker thread that owns it (`pglite_worker.ts`).
  *
  * Why not PGlite's own `query()`: it parses and plans every statement anew and calls into the
  * WebAssembly module six times per statement (parse, describe, bind, describe, execute, sync).
@@ -15,9 +15,7 @@
  */
 import { type PGlite, protocol, types } from "@electric-sql/pglite";
 import { concatBytes } from "../bytes.ts";
-
-/** One result row. */
-type Row = Record<string, unknown>;
+import type { Row } from "./database.ts";
 
 type Field = { name: string; dataTypeID: number };
 

@@ -158,7 +158,7 @@ class Scheduler {
     const group: Statement[] = [];
     let writers = 0;
     for (const { request } of this.#waiting.slice(index, index + MAX_COMMIT_GROUP)) {
-      if (request.op !== "query" || request.tx !== undefined || this.#open !== undefined) break;
+      if (request.op !== "query" || request.tx !== undefined) break;
       if (OUTSIDE_TRANSACTIONS.test(request.sql)) break;
       group.push(request);
       if (!READS_ONLY.test(request.sql)) writers++;
@@ -174,7 +174,7 @@ class Scheduler {
    * the failed one is answered its error, and the rest go on as a group of their own.
    */
   async #runGroup(group: Statement[]): Promise<void> {
-    if (group.length === 1) return await this.#run(group[0]);
+    if (group.length <= 1) return group.length === 1 ? await this.#run(group[0]) : undefined;
     const rows: unknown[] = [];
     try {
       await this.#wire.control("begin");

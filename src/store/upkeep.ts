@@ -4,16 +4,13 @@
  * calls) leave dead versions behind, the planner never learns the tables' sizes, and transaction
  * ids are never frozen — after two billion transactions PostgreSQL would stop accepting writes.
  * Without the checkpointer, a checkpoint comes only when the WAL reaches `max_wal_size` (1 GB),
- * and crash recovery after a power cut replays all of it. This worker does both jobs with their
- * servers' rules: autovacuum's thresholds, one table per statement so device requests interleave,
- * and a checkpoint every `checkpoint_timeout` (5 minutes). (A PostgreSQL server has its own: this
- * runs on the embedded database only.)
+ * and crash recovery after a power cut replays all of it. An {@link upkeep} pass does both jobs
+ * with their servers' rules: autovacuum's thresholds, one table per statement so device requests
+ * interleave, and a checkpoint; the appliance runs one every `checkpoint_timeout` (5 minutes,
+ * `src/app.ts`). (A PostgreSQL server has its own: this is for the embedded database only.)
  *
  * @module
  */
-import { type Next, Worker } from "../background.ts";
-import type { Clock } from "../clock.ts";
-import type { Logger } from "../log.ts";
 import type { Queryable } from "./database.ts";
 
 /** How often: PostgreSQL's `checkpoint_timeout`. */
@@ -57,31 +54,4 @@ export async function upkeep(db: Queryable): Promise<string[]> {
   for (const table of tables) await vacuumTable(db, table);
   await db.query("checkpoint");
   return tables;
-}
-
-/** What {@link embeddedUpkeep} needs. */
-export interface UpkeepDeps {
-  db: Queryable;
-  log: Logger;
-  clock: Clock;
-}
-
-/**
- * The upkeep worker: a pass every {@link UPKEEP_INTERVAL_MS}, the first one an interval after
- * start (a start after a power cut is a login storm: the database has better things to do).
- */
-export function embeddedUpkeep(deps: UpkeepDeps): Worker {
-  let started = false;
-  return new Worker(async (): Promise<Next> => {
-    if (!started) {
-      started = true;
-      return { afterMs: UPKEEP_INTERVAL_MS };
-    }
-    const begun = deps.clock.now();
-    const tables = await upkeep(deps.db);
-    if (tables.length > 0) {
-      deps.log.info("embedded database vacuumed", { tables, ms: deps.clock.now() - begun });
-    }
-    return { afterMs: UPKEEP_INTERVAL_MS };
-  }, { name: "embedded database upkeep", log: deps.log, clock: deps.clock });
 }
