@@ -97,10 +97,33 @@ export async function startApplianceProcess(
   };
 }
 
+/**
+ * What a child process keeps of the test's environment: where Deno's cache is, and how this
+ * machine reaches the npm registry (its CA bundle and proxy: `deno bundle` fetches esbuild).
+ */
+const INHERITED_ENV = [
+  "PATH",
+  "HOME",
+  "DENO_DIR",
+  "TMPDIR",
+  "DENO_CERT",
+  "DENO_TLS_CA_STORE",
+  "NODE_EXTRA_CA_CERTS",
+  "SSL_CERT_FILE",
+  "SSL_CERT_DIR",
+  "HTTPS_PROXY",
+  "HTTP_PROXY",
+  "NO_PROXY",
+  "https_proxy",
+  "http_proxy",
+  "no_proxy",
+  "NPM_CONFIG_REGISTRY",
+];
+
 /** The environment a child needs to find Deno's cache, and nothing of the test's own config. */
 export function baseEnv(): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const name of ["PATH", "HOME", "DENO_DIR", "TMPDIR"]) {
+  for (const name of INHERITED_ENV) {
     const value = Deno.env.get(name);
     if (value !== undefined) env[name] = value;
   }
