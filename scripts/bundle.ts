@@ -21,7 +21,7 @@ const SHIPPED = [
   ["systemd/newretail.service", "newretail.service"],
   ["config.example.json", "config.example.json"],
   ["README.md", "README.md"],
-  // For chains that monitor many stores centrally (README "Console": alerts).
+  // For chains that monitor many stores centrally (docs/operation.md, alerts).
   ["ops/prometheus-alerts.yml", "prometheus-alerts.yml"],
   ["ops/grafana-dashboard.json", "grafana-dashboard.json"],
 ];

@@ -1,6 +1,6 @@
 /**
- * `deno task docs`: rewrites the generated configuration table in README.md (between the
- * config-table markers) from CONFIG_SPEC.
+ * `deno task docs`: rewrites the generated configuration table in docs/configuration.md (between
+ * the config-table markers) from CONFIG_SPEC.
  *
  * @module
  */

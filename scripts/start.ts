@@ -1,8 +1,10 @@
 /**
- * `deno task start [serve options]`: runs the appliance from the checkout with the permissions its
- * configuration needs, as the installed launcher does. It asks `main.ts permissions` (read and env
- * only) for the flags the given `--config`, `--state-dir`, `NEWRETAIL_STATE_DIR`… need, then runs
- * `main.ts serve` with exactly those, so a custom path works without editing deno.json.
+ * `deno task newretail [COMMAND] [options]` (and `deno task start [serve options]`, which is
+ * `deno task newretail serve`): runs a command of the appliance from the checkout with the
+ * permissions its configuration needs, as the installed launcher does. It asks `main.ts
+ * permissions` (read and env only) for the flags the given command, `--config`, `--state-dir`,
+ * `NEWRETAIL_STATE_DIR`… need, then runs `main.ts COMMAND` with exactly those, so a custom path
+ * works without editing deno.json.
  *
  * Signals: SIGINT and SIGTERM are passed on to serve (which counts copies of one Ctrl-C as one)
  * and this process waits for it, exiting with its code.
@@ -10,7 +12,8 @@
  * @module
  */
 const main = new URL("../main.ts", import.meta.url).pathname;
-const args = Deno.args[0] === "serve" ? Deno.args.slice(1) : Deno.args;
+// `deno task start serve …` (the task already names serve) is the same as `deno task start …`.
+const args = Deno.args[0] === "serve" && Deno.args[1] === "serve" ? Deno.args.slice(1) : Deno.args;
 
 const asked = await new Deno.Command(Deno.execPath(), {
   args: [
@@ -21,7 +24,6 @@ const asked = await new Deno.Command(Deno.execPath(), {
     main,
     "permissions",
     "--",
-    "serve",
     ...args,
   ],
   stdout: "piped",
@@ -31,7 +33,7 @@ if (!asked.success) Deno.exit(asked.code);
 const flags = new TextDecoder().decode(asked.stdout).split("\n").filter((l) => l !== "");
 
 const child = new Deno.Command(Deno.execPath(), {
-  args: ["run", "--quiet", "--no-prompt", ...flags, main, "serve", ...args],
+  args: ["run", "--quiet", "--no-prompt", ...flags, main, ...args],
   stdin: "inherit",
   stdout: "inherit",
   stderr: "inherit",

@@ -1,5 +1,5 @@
 /**
- * `newretail stock show | moves | adjust` (issue 13) as the README writes them: on the embedded
+ * `newretail stock show | moves | adjust` (issue 13) as docs/store.md writes them: on the embedded
  * database the running appliance holds, through its admin API (`/api/stock/…`, token guard, an
  * audit line); on PostgreSQL against the database itself. Bad arguments are answered clearly.
  */

@@ -1,9 +1,9 @@
 /**
  * The appliance's one typed configuration: defaults ← JSON file ← environment ← command-line
  * flags. Every key is declared once in {@link CONFIG_SPEC} with its environment name, default,
- * validation and meaning; the README's table and `check-config` come from the same place.
- * The keys are in `spec.ts`, the value parsers in `parsers.ts`; this module loads, checks and
- * prints the configuration, and is what the rest of the appliance imports.
+ * validation and meaning; the table of docs/configuration.md and `check-config` come from the
+ * same place. The keys are in `spec.ts`, the value parsers in `parsers.ts`; this module loads,
+ * checks and prints the configuration, and is what the rest of the appliance imports.
  *
  * @module
  */

@@ -1,7 +1,7 @@
 /**
  * Every configuration key, declared once with its environment name, default, parser and
- * meaning. The file, environment and flags are read by `config.ts`; the README's table comes
- * from here too (`deno task docs`).
+ * meaning. The file, environment and flags are read by `config.ts`; the table of
+ * docs/configuration.md comes from here too (`deno task docs`).
  *
  * @module
  */

@@ -7,7 +7,7 @@ import { field, integer, seconds, text, url } from "./parsers.ts";
 
 /** The Odoo upstream. */
 export const ODOO_KEYS = {
-  // Odoo upstream (DESIGN.md "upstream (Odoo)"; README "Using with Odoo")
+  // Odoo upstream (DESIGN.md "upstream (Odoo)"; docs/odoo.md)
   odooUrl: field({
     env: "NEWRETAIL_ODOO_URL",
     default: "",

@@ -92,7 +92,7 @@ export function parseScaleBarcode(
 }
 
 /**
- * Builds a code (the README's examples, tests).
+ * Builds a code (the examples of docs/try-it.md, tests).
  *
  * @example
  * ```ts

@@ -1,6 +1,6 @@
 /**
  * The demo catalogue: a small Chinese convenience store, so that a newcomer (or an installer on
- * site) can try every action before the real catalogue is loaded. The README lists its codes.
+ * site) can try every action before the real catalogue is loaded. docs/try-it.md lists its codes.
  *
  * @module
  */
@@ -179,7 +179,7 @@ export async function seedDemo(db: Database): Promise<Record<string, number>> {
        on conflict (warehouse_id, goods_id) do update set quantity = excluded.quantity`,
       [stock.map((s) => s.warehouse), stock.map((s) => s.goods), stock.map((s) => s.qty)],
     );
-    // Weighed goods carry a scale PLU (their id): scale barcodes 21/22 + PLU (README "Try it").
+    // Weighed goods carry a scale PLU (their id): scale barcodes 21/22 + PLU (docs/try-it.md).
     await tx.query("update goods set plu = id where id = any($1::int[])", [
       goods.filter((d) => d.weighed).map((d) => d.id),
     ]);
