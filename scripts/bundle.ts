@@ -54,9 +54,12 @@ try {
 } catch {
   await run(["install", "--quiet"]);
 }
-// The embedded database runs in a worker of its own module (src/store/pglite.ts loads
+// The embedded database runs in a worker of its own module (src/store/pglite/pglite.ts loads
 // pglite_worker.js from beside the bundle).
-const BUNDLES = [["newretail.js", "main.ts"], ["pglite_worker.js", "src/store/pglite_worker.ts"]];
+const BUNDLES = [["newretail.js", "main.ts"], [
+  "pglite_worker.js",
+  "src/store/pglite/pglite_worker.ts",
+]];
 for (const [file, entry] of BUNDLES) {
   const output = decodeURIComponent(new URL(file, out).pathname);
   await run(["bundle", "--quiet", "--platform", "deno", "--output", output, entry]);

@@ -15,7 +15,7 @@
  * @module
  */
 import { migrate } from "../src/store/migrate.ts";
-import { openPglite } from "../src/store/pglite.ts";
+import { openPglite } from "../src/store/pglite/pglite.ts";
 import {
   gzip,
   isWalSegment,
@@ -25,7 +25,7 @@ import {
   TEMPLATE_VERSION_FILE,
   templateVersion,
   trimWalSegment,
-} from "../src/store/pglite_template.ts";
+} from "../src/store/pglite/pglite_template.ts";
 
 const out = Deno.args[0];
 if (!out || Deno.args.length !== 1 || out.startsWith("-")) {

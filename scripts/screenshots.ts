@@ -10,7 +10,7 @@ import { eventually, startTestAppliance } from "../tests/_support/appliance.ts";
 import { launchBrowser } from "../tests/_support/browser.ts";
 import { createRefillJob, setPosition } from "../src/store/positions.ts";
 
-const OUT = new URL("../docs/", import.meta.url);
+const OUT = new URL("../docs", import.meta.url);
 const TOKEN = "screenshots-token-0123456789";
 
 const appliance = await startTestAppliance("pglite", {

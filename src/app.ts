@@ -7,7 +7,7 @@
  */
 import { type Clock, systemClock } from "./clock.ts";
 import { type ActionTable, CORE_ACTIONS } from "./actions/mod.ts";
-import { MetricsRegistry } from "./admin/metrics.ts";
+import { MetricsRegistry } from "./metrics.ts";
 import type { Config } from "./config/config.ts";
 import { EventBus } from "./events.ts";
 import { VERSION } from "./version.ts";
@@ -16,7 +16,7 @@ import type { Database } from "./store/database.ts";
 import { listDevices, markAllOffline } from "./store/devices.ts";
 import { type AdminServer, type ComponentHealth, startAdminServer } from "./admin/server.ts";
 import { migrate } from "./store/migrate.ts";
-import { openPglite } from "./store/pglite.ts";
+import { openPglite } from "./store/pglite/pglite.ts";
 import { openPostgres } from "./store/postgres.ts";
 import { seedDemo } from "./store/demo.ts";
 import { upkeep, UPKEEP_INTERVAL_MS } from "./store/upkeep.ts";

@@ -14,7 +14,7 @@
  */
 import { type Clock, systemClock } from "./clock.ts";
 import type { Logger } from "./log.ts";
-import type { Database } from "./store/database.ts";
+import type { Notifications } from "./listen.ts";
 
 /**
  * When a step wants to run next: at once, after a delay, at a due time (epoch ms by the worker's
@@ -150,7 +150,7 @@ export class Worker {
    * Wakes the worker on every NOTIFY on `channel` and whenever the subscription is
    * (re-)established (what was missed meanwhile is caught up on); unsubscribed by {@link stop}.
    */
-  async listen(db: Database, channel: string, onListen?: () => void): Promise<void> {
+  async listen(db: Notifications, channel: string, onListen?: () => void): Promise<void> {
     const unlisten = await db.listen(channel, () => this.wake(), () => {
       onListen?.();
       this.wake();

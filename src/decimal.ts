@@ -92,3 +92,16 @@ export function roundScaled(units: bigint, places: number): bigint {
 export function trimZeros(text: string): string {
   return text.includes(".") ? text.replace(/\.?0+$/, "") : text;
 }
+
+/** The number of decimal places written in a decimal text (`"5.240"`: 3). */
+export function scaleOf(text: string): number {
+  const dot = text.indexOf(".");
+  return dot < 0 ? 0 : text.length - dot - 1;
+}
+
+/** Exact comparison of two decimal texts: negative, zero or positive. */
+export function compareDecimal(a: string, b: string): number {
+  const scale = Math.max(scaleOf(a), scaleOf(b));
+  const d = toScaled(a, scale) - toScaled(b, scale);
+  return d < 0n ? -1 : d > 0n ? 1 : 0;
+}

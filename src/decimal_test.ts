@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import {
+  compareDecimal,
   DecimalError,
   decimalText,
   fromScaled,
   roundScaled,
+  scaleOf,
   toScaled,
   trimZeros,
 } from "./decimal.ts";
@@ -57,4 +59,12 @@ Deno.test("trimZeros", () => {
   assert.equal(trimZeros("1.250"), "1.25");
   assert.equal(trimZeros("100"), "100");
   assert.equal(trimZeros("0.000"), "0");
+});
+
+Deno.test("compareDecimal compares exactly whatever the places written", () => {
+  assert.equal(compareDecimal("5.240", "5.24"), 0);
+  assert.equal(compareDecimal("5.241", "5.24"), 1);
+  assert.equal(compareDecimal("-1", "0.001"), -1);
+  assert.equal(scaleOf("5.240"), 3);
+  assert.equal(scaleOf("12"), 0);
 });

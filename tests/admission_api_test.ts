@@ -9,7 +9,7 @@ import { backends } from "./_support/databases.ts";
 import { startTestAppliance, type TestAppliance } from "./_support/appliance.ts";
 import { DeviceClient } from "../src/device/client.ts";
 import { startAdminServer } from "../src/admin/server.ts";
-import { MetricsRegistry } from "../src/admin/metrics.ts";
+import { MetricsRegistry } from "../src/metrics.ts";
 import { createMemoryLogger } from "../src/log.ts";
 
 const backend = backends()[0].name;

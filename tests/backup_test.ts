@@ -9,7 +9,7 @@ import { startAppliance } from "../src/app.ts";
 import { defaultConfig } from "../src/config/config.ts";
 import { createMemoryLogger } from "../src/log.ts";
 import type { Database } from "../src/store/database.ts";
-import { openPglite } from "../src/store/pglite.ts";
+import { openPglite } from "../src/store/pglite/pglite.ts";
 import { openPostgres } from "../src/store/postgres.ts";
 import { migrate } from "../src/store/migrate.ts";
 import { seedDemo } from "../src/store/demo.ts";

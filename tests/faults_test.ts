@@ -11,7 +11,7 @@ import { createPostgresDatabase } from "./_support/databases.ts";
 import { createPgCluster, freePort, postgresBinDir } from "./_support/pg_cluster.ts";
 import { ReceiptLoad, receiptProblems, warehouseStock } from "./_support/receipt_load.ts";
 import { openPostgres } from "../src/store/postgres.ts";
-import { openPglite } from "../src/store/pglite.ts";
+import { openPglite } from "../src/store/pglite/pglite.ts";
 import { migrate } from "../src/store/migrate.ts";
 import { seedDemo } from "../src/store/demo.ts";
 import type { Database } from "../src/store/database.ts";

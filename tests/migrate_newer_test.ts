@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { backends } from "./_support/databases.ts";
 import { migrate, MIGRATIONS, NewerDatabaseError } from "../src/store/migrate.ts";
-import { openPglite } from "../src/store/pglite.ts";
+import { openPglite } from "../src/store/pglite/pglite.ts";
 import { run } from "./_support/release.ts";
 import { baseEnv } from "./_support/appliance_process.ts";
 

@@ -11,7 +11,7 @@ import { eventually, startTestAppliance } from "./_support/appliance.ts";
 import { type Exposition, parsePrometheus } from "./_support/prometheus.ts";
 import { publish, startBroker, uniqueShop } from "./payment_support.ts";
 import { type BacklogCounts, BacklogMetrics } from "../src/admin/backlog_metrics.ts";
-import { MetricsRegistry } from "../src/admin/metrics.ts";
+import { MetricsRegistry } from "../src/metrics.ts";
 import { startAdminServer } from "../src/admin/server.ts";
 import { createMemoryLogger } from "../src/log.ts";
 import { unpushedChanges } from "../src/store/goods_changes.ts";

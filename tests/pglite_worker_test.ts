@@ -11,14 +11,14 @@ import {
   isUniqueViolation,
 } from "../src/store/database.ts";
 import { migrate } from "../src/store/migrate.ts";
-import { type EmbeddedDatabase, openPglite } from "../src/store/pglite.ts";
+import { type EmbeddedDatabase, openPglite } from "../src/store/pglite/pglite.ts";
 import {
   extractTemplate,
   gunzip,
   PGLITE_VERSION,
   tarEntries,
   templateVersion,
-} from "../src/store/pglite_template.ts";
+} from "../src/store/pglite/pglite_template.ts";
 
 /** Tracks whether a promise has settled, without awaiting it. */
 function track<T>(promise: Promise<T>): { promise: Promise<T>; settled: () => boolean } {

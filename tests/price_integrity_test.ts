@@ -11,9 +11,9 @@ import { type Config, defaultConfig } from "../src/config/config.ts";
 import { createMemoryLogger, type LogFields } from "../src/log.ts";
 import { DeviceClient, parseBody, type ReceivedFrame } from "../src/device/client.ts";
 import { DEMO_GOODS, seedDemo } from "../src/store/demo.ts";
-import { openPglite } from "../src/store/pglite.ts";
+import { openPglite } from "../src/store/pglite/pglite.ts";
 import { LABEL_CONFIRMED_EVENT } from "../src/events.ts";
-import { DEFAULT_SCALE_RULES, scaleBarcode } from "../src/pricing/scale_barcode.ts";
+import { DEFAULT_SCALE_RULES, scaleBarcode } from "../src/scale_barcode.ts";
 import { createPostgresDatabase, testPostgresUrl } from "./_support/databases.ts";
 import { eventually } from "./_support/appliance.ts";
 

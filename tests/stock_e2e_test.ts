@@ -16,7 +16,7 @@ import { PaymentServerStandIn, publish, startBroker, uniqueShop } from "./paymen
 import { DeviceClient } from "../src/device/client.ts";
 import type { Database } from "../src/store/database.ts";
 import { openPostgres } from "../src/store/postgres.ts";
-import { openPglite } from "../src/store/pglite.ts";
+import { openPglite } from "../src/store/pglite/pglite.ts";
 import { migrate } from "../src/store/migrate.ts";
 import { seedDemo } from "../src/store/demo.ts";
 import { ledgerDifferences } from "../src/store/stock_moves.ts";

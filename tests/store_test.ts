@@ -7,7 +7,7 @@ import { type Backend, backends } from "./_support/databases.ts";
 import type { Database } from "../src/store/database.ts";
 import { DatabaseLockedError } from "../src/store/database.ts";
 import { migrate, MIGRATIONS, schemaVersion } from "../src/store/migrate.ts";
-import { openPglite } from "../src/store/pglite.ts";
+import { openPglite } from "../src/store/pglite/pglite.ts";
 import { seedDemo } from "../src/store/demo.ts";
 import {
   goodsByBarcodes,

@@ -22,9 +22,9 @@ import {
 } from "../store/goods.ts";
 import { recordShown } from "../store/label_shown.ts";
 import { LABEL_CONFIRMED_EVENT, type LabelConfirmedEvent } from "../events.ts";
-import { parseScaleBarcode, type ScaleReading } from "../pricing/scale_barcode.ts";
+import { parseScaleBarcode, type ScaleReading } from "../scale_barcode.ts";
 import { trimZeros } from "../decimal.ts";
-import { embeddedTotal } from "../payment/pricing.ts";
+import { embeddedTotal } from "../pricing/order_lines.ts";
 
 /** Look-up keys, in the order in which the first present one wins. */
 export const GET_GOODS_KEYS = ["code", "mac_id", "gid", "gname", "rfids"] as const;

@@ -23,14 +23,14 @@ import { createOrder, findTerminalOrder, type OrderRecord } from "../store/order
 import { parityPricedGoods } from "../store/label_shown.ts";
 import type { PricedGoods } from "../store/priced_goods.ts";
 import { goodsByPlus } from "../store/goods.ts";
+import { compareDecimal } from "../decimal.ts";
 import {
-  compareDecimal,
   ERROR_PRICE,
   priceLines,
   requestedLines,
   resolveScaleLines,
   totalMatches,
-} from "../payment/pricing.ts";
+} from "../pricing/order_lines.ts";
 import { ORDER_CREATED_EVENT } from "../payment/events.ts";
 
 /**

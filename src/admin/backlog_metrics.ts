@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { DatabaseReading, type Labels, type MetricsRegistry } from "./metrics.ts";
+import { DatabaseReading, type Labels, type MetricsRegistry } from "../metrics.ts";
 import type { Queryable } from "../store/database.ts";
 import { pushBacklog } from "../store/goods_changes.ts";
 import { owedResultCount } from "../store/pay_results.ts";

@@ -11,7 +11,7 @@
 import { withDeadline } from "../deadline.ts";
 import type { Logger } from "../log.ts";
 import { VERSION } from "../version.ts";
-import type { Gauge, MetricsRegistry } from "./metrics.ts";
+import type { Gauge, MetricsRegistry } from "../metrics.ts";
 import type { DeviceRecord } from "../store/devices.ts";
 import { type DeviceView, deviceView } from "./device_view.ts";
 import type { ComponentHealth, HealthReport } from "./health.ts";

@@ -9,8 +9,8 @@
 import type { Config } from "../config/config.ts";
 import { maskSecret } from "../config/config.ts";
 import { DatabaseLockedError } from "../store/database.ts";
-import { openPglite } from "../store/pglite.ts";
-import { pathExists } from "../store/pglite_template.ts";
+import { openPglite } from "../store/pglite/pglite.ts";
+import { pathExists } from "../store/pglite/pglite_template.ts";
 import { BadSnapshotError, restoreEmbedded } from "../store/restore.ts";
 import { BACKUP_PATH } from "../admin/backup.ts";
 import { adminHeaders, adminOrigin } from "./_admin_api.ts";

@@ -38,10 +38,10 @@ export function programAssetDirs(mainModule: string = Deno.mainModule): string[]
   return [
     `${dir}/node_modules`,
     `${dir}/pglite-template.tar.gz`,
-    `${dir}/src/store/pglite_worker.ts`,
-    `${dir}/src/store/pglite_template.ts`,
-    `${dir}/src/store/pglite_wire.ts`,
-    `${dir}/src/store/pglite_durable_fs.ts`,
+    `${dir}/src/store/pglite/pglite_worker.ts`,
+    `${dir}/src/store/pglite/pglite_template.ts`,
+    `${dir}/src/store/pglite/pglite_wire.ts`,
+    `${dir}/src/store/pglite/pglite_durable_fs.ts`,
     `${dir}/src/bytes.ts`,
   ];
 }

@@ -16,7 +16,7 @@ Deno.test("config docs: the table has one row per key", () => {
 });
 
 Deno.test("config docs: the committed tables are up to date (run `deno task docs`)", async () => {
-  const root = new URL("../../", import.meta.url);
+  const root = new URL("../..", import.meta.url);
   let found = 0;
   for (const name of DOC_FILES) {
     let text: string;

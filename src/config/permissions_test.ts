@@ -7,10 +7,10 @@ const DEV_PATHS = {
   assetDirs: [
     "./node_modules",
     "./pglite-template.tar.gz",
-    "./src/store/pglite_worker.ts",
-    "./src/store/pglite_template.ts",
-    "./src/store/pglite_wire.ts",
-    "./src/store/pglite_durable_fs.ts",
+    "./src/store/pglite/pglite_worker.ts",
+    "./src/store/pglite/pglite_template.ts",
+    "./src/store/pglite/pglite_wire.ts",
+    "./src/store/pglite/pglite_durable_fs.ts",
     "./src/bytes.ts",
   ],
 };

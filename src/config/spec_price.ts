@@ -5,11 +5,7 @@
  * @module
  */
 import { describe, fail, field, oneOf, seconds } from "./parsers.ts";
-import {
-  DEFAULT_SCALE_RULES,
-  ruleProblem,
-  type ScaleBarcodeRule,
-} from "../pricing/scale_barcode.ts";
+import { DEFAULT_SCALE_RULES, ruleProblem, type ScaleBarcodeRule } from "../scale_barcode.ts";
 
 /** Reads `scaleBarcodes`: a JSON array of `{"prefix", "pluDigits", "kind"}` (also as text). */
 function scaleRules(v: unknown): ScaleBarcodeRule[] {

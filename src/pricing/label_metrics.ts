@@ -6,7 +6,7 @@
  * @module
  */
 import type { Clock } from "../clock.ts";
-import { type Counter, DatabaseReading, type MetricsRegistry } from "../admin/metrics.ts";
+import { type Counter, DatabaseReading, type MetricsRegistry } from "../metrics.ts";
 import type { LabelSummary } from "../store/label_shown.ts";
 
 /** The label gauges of one appliance. */

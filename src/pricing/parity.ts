@@ -16,9 +16,9 @@ import { Worker } from "../background.ts";
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config/config.ts";
 import type { Logger } from "../log.ts";
-import type { Counter } from "../admin/metrics.ts";
+import type { Counter } from "../metrics.ts";
 import type { Database } from "../store/database.ts";
-import { compareDecimal } from "../payment/pricing.ts";
+import { compareDecimal } from "../decimal.ts";
 import { LABELS_SHOWN_CHANNEL, type LowerShown, staleShownPrices } from "../store/label_shown.ts";
 
 /** The price a non-label device is told, and why. */

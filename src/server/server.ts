@@ -9,7 +9,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import type { DeviceLoginEvent, DeviceOfflineEvent } from "../events.ts";
 import type { DeviceIdentity, DeviceLink, PushOptions, PushOutcome } from "../device_link.ts";
 import { DEVICE_LOGIN_EVENT, DEVICE_OFFLINE_EVENT } from "../events.ts";
-import type { MetricsRegistry } from "../admin/metrics.ts";
+import type { MetricsRegistry } from "../metrics.ts";
 import { encodeBody, type JsonObject } from "../protocol/body.ts";
 import { markOffline, touchDevices } from "../store/devices.ts";
 import { dispatch, type DispatchDeps } from "./dispatch.ts";

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Counter, Gauge, Histogram, MetricsRegistry } from "../admin/metrics.ts";
+import type { Counter, Gauge, Histogram, MetricsRegistry } from "../metrics.ts";
 
 /** Instruments the server records into. */
 export interface ServerMetrics {

@@ -6,6 +6,8 @@
  * @module
  */
 
+import type { Listen } from "../listen.ts";
+
 /** One result row. */
 export type Row = Record<string, unknown>;
 
@@ -34,15 +36,8 @@ export interface Database extends Queryable {
    * `signal`, every statement of `fn` carries it: an abort rolls the transaction back.
    */
   transaction<T>(fn: (tx: Queryable) => Promise<T>, signal?: AbortSignal): Promise<T>;
-  /**
-   * Subscribes to `NOTIFY channel`. `onListen` runs when the subscription is (re-)established, so a
-   * caller can catch up on what it missed while disconnected. Returns an unsubscribe function.
-   */
-  listen(
-    channel: string,
-    onNotify: (payload: string) => void,
-    onListen?: () => void,
-  ): Promise<() => Promise<void>>;
+  /** Subscribes to `NOTIFY channel` (see {@link Listen}). */
+  listen: Listen;
   /** Closes every connection (and for PGlite, releases the directory lock). */
   close(): Promise<void>;
   /**

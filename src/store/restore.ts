@@ -6,8 +6,8 @@
  * @module
  */
 import { PGlite } from "@electric-sql/pglite";
-import { lockDirectory } from "./pglite.ts";
-import { pathExists } from "./pglite_template.ts";
+import { lockDirectory } from "./pglite/pglite.ts";
+import { pathExists } from "./pglite/pglite_template.ts";
 
 /** What a restore did. */
 export interface RestoreOutcome {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { eventually } from "../../tests/_support/eventually.ts";
-import { openPglite } from "./pglite.ts";
+import { openPglite } from "./pglite/pglite.ts";
 import { tablesNeedingVacuum, upkeep } from "./upkeep.ts";
 
 Deno.test("embedded upkeep vacuums and analyzes the tables that churned, and checkpoints", async () => {

@@ -8,7 +8,7 @@
  */
 import type { EventBus } from "../events.ts";
 import type { Logger } from "../log.ts";
-import type { Counter, MetricsRegistry } from "../admin/metrics.ts";
+import type { Counter, MetricsRegistry } from "../metrics.ts";
 import type { Clock } from "../clock.ts";
 import {
   LOGIN_REFUSED_EVENT,

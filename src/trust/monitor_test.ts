@@ -1,7 +1,7 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { REFUSED_LOGIN_LOG_INTERVAL_MS, TrustMonitor } from "./monitor.ts";
 import { EventBus } from "../events.ts";
-import { MetricsRegistry } from "../admin/metrics.ts";
+import { MetricsRegistry } from "../metrics.ts";
 import { createMemoryLogger } from "../log.ts";
 import { LOGIN_REFUSED_EVENT, PAYMENT_REFUSED_EVENT } from "./events.ts";
 

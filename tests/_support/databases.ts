@@ -8,7 +8,7 @@
 import postgres from "postgres";
 import type { Database } from "../../src/store/database.ts";
 import { openPostgres } from "../../src/store/postgres.ts";
-import { openPglite } from "../../src/store/pglite.ts";
+import { openPglite } from "../../src/store/pglite/pglite.ts";
 import { migrate } from "../../src/store/migrate.ts";
 import { seedDemo } from "../../src/store/demo.ts";
 

@@ -7,7 +7,7 @@
 
 import { baseEnv } from "./appliance_process.ts";
 
-const ROOT = new URL("../../", import.meta.url);
+const ROOT = new URL("../..", import.meta.url);
 
 /** Output of a finished command. */
 export interface Ran {

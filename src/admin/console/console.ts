@@ -21,7 +21,7 @@ import {
 import type { Logger } from "../../log.ts";
 import type { Database } from "../../store/database.ts";
 import { listDevices } from "../../store/devices.ts";
-import type { MetricsRegistry } from "../metrics.ts";
+import type { MetricsRegistry } from "../../metrics.ts";
 import type { HealthReport } from "../health.ts";
 import {
   type Alert,

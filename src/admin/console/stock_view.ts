@@ -8,7 +8,7 @@
  */
 import type { Queryable } from "../../store/database.ts";
 import { listPositions } from "../../store/positions.ts";
-import { compareDecimal } from "../../payment/pricing.ts";
+import { compareDecimal } from "../../decimal.ts";
 
 /** A positioned goods on the shelf. */
 export interface ShelfRow {

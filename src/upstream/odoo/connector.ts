@@ -11,7 +11,7 @@ import { type Next, Worker } from "../../background.ts";
 import type { Clock } from "../../clock.ts";
 import type { Database } from "../../store/database.ts";
 import type { Logger } from "../../log.ts";
-import type { MetricsRegistry } from "../../admin/metrics.ts";
+import type { MetricsRegistry } from "../../metrics.ts";
 import { type OdooClient, OdooError } from "./jsonrpc.ts";
 import { odooClientFor, type OdooSettings } from "./settings.ts";
 import { discoverSite, type OdooSite } from "./site.ts";

@@ -20,7 +20,7 @@ import {
   DatabaseUnavailableError,
   type Queryable,
   type Row,
-} from "./database.ts";
+} from "../database.ts";
 import type {
   EmbeddedStats,
   ErrorFields,

@@ -14,8 +14,8 @@
  * @module
  */
 import { type PGlite, protocol, types } from "@electric-sql/pglite";
-import { concatBytes } from "../bytes.ts";
-import type { Row } from "./database.ts";
+import { concatBytes } from "../../bytes.ts";
+import type { Row } from "../database.ts";
 
 type Field = { name: string; dataTypeID: number };
 

@@ -6,7 +6,7 @@
  * @module
  */
 import { UserError } from "../errors.ts";
-import { fromScaled, roundScaled, toScaled } from "../decimal.ts";
+import { fromScaled, roundScaled, scaleOf, toScaled } from "../decimal.ts";
 import {
   type Fields,
   id,
@@ -21,11 +21,7 @@ import {
 } from "../fields.ts";
 import type { OrderKind, OrderLineDraft } from "../store/orders.ts";
 import type { PricedGoods } from "../store/priced_goods.ts";
-import {
-  parseScaleBarcode,
-  type ScaleBarcodeRule,
-  type ScaleReading,
-} from "../pricing/scale_barcode.ts";
+import { parseScaleBarcode, type ScaleBarcodeRule, type ScaleReading } from "../scale_barcode.ts";
 
 /** The largest difference between the device's total and the server's, in cents. */
 export const PRICE_TOLERANCE_CENTS = 1n;
@@ -233,18 +229,6 @@ export function priceLines(requested: RequestedLine[], catalogue: PricedGoods[])
     throw new UserError(`the order total is larger than ${MAX_AMOUNT}`);
   }
   return { lines, amount: fromScaled(total, MONEY_SCALE) };
-}
-
-function scaleOf(text: string): number {
-  const dot = text.indexOf(".");
-  return dot < 0 ? 0 : text.length - dot - 1;
-}
-
-/** Exact comparison of two decimal texts: negative, zero or positive. */
-export function compareDecimal(a: string, b: string): number {
-  const scale = Math.max(scaleOf(a), scaleOf(b));
-  const d = toScaled(a, scale) - toScaled(b, scale);
-  return d < 0n ? -1 : d > 0n ? 1 : 0;
 }
 
 /**

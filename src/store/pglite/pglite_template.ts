@@ -7,7 +7,7 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
-import { concatBytes } from "../bytes.ts";
+import { concatBytes } from "../../bytes.ts";
 
 /**
  * Whether `path` exists (`stat: Deno.lstat` to not follow a symbolic link). Here because the
