@@ -22,6 +22,7 @@ import { stockCommand } from "./src/cli/stock.ts";
 import { VERSION } from "./src/version.ts";
 import { pricesCommand } from "./src/cli/prices.ts";
 import { labelsCommand } from "./src/cli/labels.ts";
+import { fleetCommand } from "./src/cli/fleet.ts";
 
 /** Command name → runner (resolves with the exit code). */
 export const COMMANDS: Record<string, { run(args: string[]): Promise<number>; summary: string }> = {
@@ -48,6 +49,10 @@ export const COMMANDS: Record<string, { run(args: string[]): Promise<number>; su
   labels: {
     run: labelsCommand,
     summary: "shelf labels: what each shows against the current price",
+  },
+  fleet: {
+    run: fleetCommand,
+    summary: "every store of the chain, from the statuses on the chain's MQTT broker",
   },
   permissions: {
     run: permissionsCommand,

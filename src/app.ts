@@ -40,6 +40,8 @@ import { PriceParity } from "./pricing/parity.ts";
 import { startScheduleWorker } from "./pricing/schedules.ts";
 import { LabelMetrics } from "./pricing/label_metrics.ts";
 import { labelStates, labelSummary } from "./store/label_shown.ts";
+import { StatusPublisher } from "./fleet/publisher.ts";
+import { odooSyncReader, readStoreState } from "./fleet/readings.ts";
 
 /** An opened local store. */
 export interface OpenedDatabase {
@@ -259,6 +261,26 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       });
       const started = admin;
       services.push({ name: "admin", stop: () => started.close() });
+    }
+
+    // The chain's fleet view: this store's retained status on head office's broker.
+    if (config.chainMqttUrl) {
+      const openAlerts = admin ? admin.openAlerts : () => undefined;
+      const odooStatus = odoo ? odooSyncReader(() => odoo.health()) : undefined;
+      const status = new StatusPublisher({
+        config,
+        version: VERSION,
+        log: log.child({ part: "chain" }),
+        clock,
+        events,
+        read: async () => ({
+          ...await readStoreState(db),
+          alerts: openAlerts() ?? null,
+          odoo: odooStatus?.() ?? null,
+        }),
+      });
+      await status.start();
+      services.push({ name: "chain status", stop: () => status.stop() });
     }
 
     log.info("newretail started", {

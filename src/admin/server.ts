@@ -15,6 +15,7 @@ import type { Gauge, MetricsRegistry } from "../metrics.ts";
 import type { DeviceRecord } from "../store/devices.ts";
 import { type DeviceView, deviceView } from "./device_view.ts";
 import type { ComponentHealth, HealthReport } from "./health.ts";
+import type { Alert } from "./alerts.ts";
 export type { ComponentHealth, HealthReport } from "./health.ts";
 import type { LabelFilter, LabelRow, LabelState } from "../store/label_shown.ts";
 import {
@@ -66,9 +67,13 @@ export interface AdminDeps {
   labels?: (filter: LabelFilter) => Promise<LabelRow[]>;
 }
 
-/** The admin request handler; `close` ends the console's event streams. */
+/**
+ * The admin request handler; `close` ends the console's event streams, `openAlerts` is the
+ * console's last evaluation (undefined without a console).
+ */
 export type AdminHandler = ((request: Request) => Promise<Response>) & {
   close(): Promise<void>;
+  openAlerts(): Alert[] | undefined;
 };
 
 /** A running admin server. */
@@ -76,6 +81,8 @@ export interface AdminServer {
   /** The bound address (the real port when 0 was asked). */
   readonly hostname: string;
   readonly port: number;
+  /** The console's open alerts as last evaluated (undefined without a console). */
+  openAlerts(): Alert[] | undefined;
   /** Stops accepting and waits for in-flight requests. */
   close(): Promise<void>;
 }
@@ -222,7 +229,10 @@ export function createAdminHandler(
       return json({ error: (e as Error).message }, 503);
     }
   };
-  return Object.assign(handler, { close: () => storeConsole?.stop() ?? Promise.resolve() });
+  return Object.assign(handler, {
+    close: () => storeConsole?.stop() ?? Promise.resolve(),
+    openAlerts: () => storeConsole?.open,
+  });
 }
 
 /**
@@ -265,6 +275,7 @@ export function startAdminServer(deps: AdminDeps): AdminServer {
   return {
     hostname,
     port,
+    openAlerts: handler.openAlerts,
     async close() {
       if (closed) return;
       closed = true;

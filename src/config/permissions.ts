@@ -1,6 +1,7 @@
 /**
  * The narrowest Deno permissions a configuration needs: the listen addresses and the hosts of
- * every configured URL (net), the config file, state directory, CA file and PGlite's files (read),
+ * every configured URL (net), the config file, state directory, CA files, the admin server's TLS
+ * certificate and key, and PGlite's files (read),
  * the state directory (write), and the environment names the configuration and the PostgreSQL
  * driver read (env). `deno.json`'s `appliance` set is this function's answer for the default
  * configuration (a test keeps them equal), and the installed launcher asks `newretail
@@ -81,7 +82,7 @@ function unique(list: string[]): string[] {
  * Discovery without `advertiseHost` answers with the local address on the sender's subnet, read
  * from the network interfaces (sys `networkInterfaces`).
  *
- * Environment is unrestricted when MQTT is configured: npm:mqtt's `debug` dependency reads the
+ * Environment is unrestricted when MQTT (the store's or the chain's broker) is configured: npm:mqtt's `debug` dependency reads the
  * names of every variable (`Object.keys(process.env)`) when it is loaded, and Deno grants that
  * only with unscoped `--allow-env`. Without MQTT, the module is never loaded and the list holds.
  *
@@ -113,7 +114,9 @@ export function appliancePermissions(config: Config, paths: ProgramPaths): DenoP
     read.push(config.stateDir);
     write.push(config.stateDir);
   }
-  if (config.mqttCaFile) read.push(config.mqttCaFile);
+  for (const file of [config.mqttCaFile, config.chainMqttCaFile]) {
+    if (file) read.push(file);
+  }
   for (const socket of [paths.notify?.socket, paths.notify?.sender]) {
     if (!socket) continue;
     read.push(socket);
@@ -124,7 +127,7 @@ export function appliancePermissions(config: Config, paths: ProgramPaths): DenoP
     net: config.discoveryEnabled ? true : unique(targets),
     read: unique(read),
     write: unique(write),
-    env: config.mqttUrl
+    env: config.mqttUrl || config.chainMqttUrl
       ? true
       : unique([...configEnvNames(), ...LAUNCHER_ENV, ...DRIVER_ENV, ...NOTIFY_ENV]),
     sys: config.discoveryEnabled && !config.advertiseHost ? ["networkInterfaces"] : [],

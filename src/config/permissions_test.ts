@@ -144,3 +144,28 @@ Deno.test("permissions: under systemd, the notification socket and serve's own s
       p.env.includes("WATCHDOG_USEC"),
   );
 });
+
+Deno.test("permissions: the chain broker and its CA file", () => {
+  const { config } = loadConfig({
+    env: (n) =>
+      ({
+        NEWRETAIL_DISCOVERY: "off",
+        NEWRETAIL_ADMIN_HOST: "0.0.0.0",
+        NEWRETAIL_CHAIN_MQTT_URL: "mqtts://user:pw@fleet.chain.example",
+        NEWRETAIL_CHAIN_MQTT_CA_FILE: "/etc/newretail/chain-ca.pem",
+        DATABASE_URL: "postgres://db.store.lan/newretail",
+      })[n],
+  });
+  const p = appliancePermissions(config, { configFile: "/c.json", assetDirs: [] });
+  assert.deepEqual(p.net, [
+    "0.0.0.0:8686",
+    "0.0.0.0:8687",
+    "db.store.lan:5432",
+    "fleet.chain.example:8883",
+  ]);
+  assert.deepEqual(p.read, [
+    "/c.json",
+    "/etc/newretail/chain-ca.pem",
+  ]);
+  assert.equal(p.env, true, "the chain broker loads npm:mqtt too");
+});

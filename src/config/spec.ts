@@ -12,6 +12,7 @@ import { ADMIN_KEYS } from "./spec_admin.ts";
 import { ODOO_KEYS } from "./spec_odoo.ts";
 import { ALERT_KEYS } from "./spec_alerts.ts";
 import { PRICE_KEYS } from "./spec_price.ts";
+import { CHAIN_KEYS } from "./spec_chain.ts";
 
 /**
  * Every configuration key. The file uses these names; `env` is the environment variable.
@@ -25,6 +26,7 @@ export const CONFIG_SPEC = {
   ...ODOO_KEYS,
   ...ALERT_KEYS,
   ...PRICE_KEYS,
+  ...CHAIN_KEYS,
 };
 
 type Spec = typeof CONFIG_SPEC;

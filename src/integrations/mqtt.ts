@@ -100,6 +100,30 @@ export interface StoreMqttDeps {
   readFile?: (path: string) => Promise<Uint8Array>;
 }
 
+/**
+ * The CA certificate a broker's TLS certificate is checked against, read from the file of config
+ * key `key`; a file that cannot be read is a {@link ConfigError} naming the key.
+ */
+export async function readBrokerCa(
+  key: string,
+  path: string,
+  readFile: (path: string) => Promise<Uint8Array> = (p) => Deno.readFile(p),
+): Promise<string[]> {
+  try {
+    return [new TextDecoder().decode(await readFile(path))];
+  } catch (e) {
+    throw new ConfigError(key, `cannot read ${path}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * npm:mqtt, loaded only when a broker is configured: its `debug` dependency enumerates the whole
+ * environment at import, which needs unscoped --allow-env (see src/config/permissions.ts).
+ */
+export async function loadMqtt(): Promise<typeof import("mqtt").default> {
+  return (await import("mqtt")).default;
+}
+
 /** Tries of a message whose handling failed because the database was unreachable. */
 const HANDLE_TRIES = 3;
 
@@ -158,19 +182,9 @@ export class StoreMqtt {
       resubscribe: false,
     };
     if (config.mqttCaFile) {
-      const read = this.#deps.readFile ?? ((p: string) => Deno.readFile(p));
-      try {
-        options.ca = [new TextDecoder().decode(await read(config.mqttCaFile))];
-      } catch (e) {
-        throw new ConfigError(
-          "mqttCaFile",
-          `cannot read ${config.mqttCaFile}: ${(e as Error).message}`,
-        );
-      }
+      options.ca = await readBrokerCa("mqttCaFile", config.mqttCaFile, this.#deps.readFile);
     }
-    // Loaded only when a broker is configured: npm:mqtt's `debug` dependency enumerates the whole
-    // environment at import, which needs unscoped --allow-env (see src/config/permissions.ts).
-    const { default: mqtt } = await import("mqtt");
+    const mqtt = await loadMqtt();
     const client = mqtt.connect(config.mqttUrl, options);
     this.#client = client;
     client.handleMessage = (packet, done) => {

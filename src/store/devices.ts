@@ -190,3 +190,12 @@ export async function disabledAmong(db: Queryable, equipIds: string[]): Promise<
   );
   return rows.map((r) => r.equip_id);
 }
+
+/** Enabled devices: how many, and how many of them are online. */
+export async function deviceCounts(db: Queryable): Promise<{ online: number; total: number }> {
+  const [r] = await db.query<{ online: number; total: number }>(
+    `select count(*) filter (where online)::int as online, count(*)::int as total
+     from devices where enabled`,
+  );
+  return { online: r.online, total: r.total };
+}

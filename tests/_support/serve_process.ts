@@ -47,6 +47,11 @@ export class ServeProcess {
     return this.#started.promise;
   }
 
+  /** Sends `signal` without waiting (SIGSTOP freezes the process with its sockets open). */
+  signal(signal: Deno.Signal): void {
+    this.#child.kill(signal);
+  }
+
   /** Sends `signal` and waits for the exit; returns the exit code. */
   async kill(signal: Deno.Signal): Promise<number> {
     try {

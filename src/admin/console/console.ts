@@ -121,6 +121,11 @@ export class StoreConsole {
     );
   }
 
+  /** The alerts of the last evaluation (at most 30 s old; empty before the first). */
+  get open(): Alert[] {
+    return this.#alerts;
+  }
+
   /** The bounds of the rules, from the configuration. */
   get bounds() {
     const c = this.#deps.config;
