@@ -69,3 +69,22 @@ Deno.test("the Grafana dashboard is JSON whose panels query real metrics", async
   for (const name of queried(exprs.join("\n"))) assert.ok(known.has(name), `${name} not exported`);
   assert.ok(exprs.some((e) => e.includes("newretail_alert")));
 });
+
+Deno.test("the chain dashboard queries real metrics, every one by shop; the chain Prometheus config federates them", async () => {
+  const dashboard = JSON.parse(
+    await Deno.readTextFile(new URL("grafana-chain-dashboard.json", OPS)),
+  );
+  const known = await exportedMetrics();
+  assert.equal(dashboard.uid, "newretail-chain");
+  const exprs: string[] = dashboard.panels.flatMap((p: { targets: { expr: string }[] }) =>
+    p.targets.map((t) => t.expr)
+  );
+  assert.ok(exprs.length >= 12);
+  for (const name of queried(exprs.join("\n"))) assert.ok(known.has(name), `${name} not exported`);
+  for (const e of exprs) assert.match(e, /shop=~"\$shop"/, `${e} is not filtered by store`);
+  const config = await Deno.readTextFile(new URL("prometheus-chain.yml", OPS));
+  assert.match(config, /metrics_path: \/federate/);
+  assert.match(config, /honor_labels: true/);
+  assert.match(config, /"labels": \{"shop": "shop0001"\}/);
+  assert.match(config, /scheme: https/);
+});
