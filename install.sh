@@ -280,6 +280,55 @@ if ! grep -q '"adminToken"' "$ROOT$CONF_DIR/config.json"; then
 fi
 # --- end of admin API token ---
 
+# --- admin TLS (issue 27): beyond loopback the admin server speaks HTTPS only ---
+# A self-signed pair, made once, named in the config; used only when adminHost is not loopback.
+# Head office checks the fingerprint printed here (and shown in /healthz) on first connection.
+TLS_DIR="$CONF_DIR/tls"
+if [ ! -f "$ROOT$TLS_DIR/admin.crt" ] || [ ! -f "$ROOT$TLS_DIR/admin.key" ]; then
+  if command -v openssl >/dev/null 2>&1; then
+    dir "$TLS_DIR" 750 "$CONF_OWNER"
+    HOST=$(hostname 2>/dev/null || echo newretail)
+    NAMES="DNS:localhost,IP:127.0.0.1,IP:::1,DNS:$HOST"
+    for ip in $(hostname -I 2>/dev/null); do
+      case "$ip" in fe80:*) ;; *) NAMES="$NAMES,IP:$ip" ;; esac
+    done
+    # Not a CA (TLS clients refuse a CA certificate as a server's own); ten years: no one renews a
+    # store's certificate, head office pins it by its fingerprint.
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
+      -subj "/CN=newretail $HOST" -addext "subjectAltName=$NAMES" \
+      -addext "basicConstraints=critical,CA:FALSE" -addext "keyUsage=critical,digitalSignature" \
+      -addext "extendedKeyUsage=serverAuth" \
+      -keyout "$ROOT$TLS_DIR/admin.key.new.$$" -out "$ROOT$TLS_DIR/admin.crt.new.$$" \
+      >"$TMP/openssl" 2>&1 || die "cannot make the admin certificate: $(tail -n 1 "$TMP/openssl")"
+    chmod 640 "$ROOT$TLS_DIR/admin.key.new.$$"
+    chmod 644 "$ROOT$TLS_DIR/admin.crt.new.$$"
+    if [ "$(id -u)" = 0 ]; then
+      chown "$CONF_OWNER" "$ROOT$TLS_DIR/admin.key.new.$$" "$ROOT$TLS_DIR/admin.crt.new.$$" ||
+        die "cannot chown $TLS_DIR"
+    fi
+    mv "$ROOT$TLS_DIR/admin.key.new.$$" "$ROOT$TLS_DIR/admin.key" || die "cannot write $TLS_DIR/admin.key"
+    mv "$ROOT$TLS_DIR/admin.crt.new.$$" "$ROOT$TLS_DIR/admin.crt" || die "cannot write $TLS_DIR/admin.crt"
+    say "made a self-signed certificate for the admin server beyond loopback: $TLS_DIR/admin.crt ($NAMES)"
+    CHANGED=1
+  else
+    say "openssl not found: no admin certificate made; before setting adminHost beyond loopback, set adminTlsCertFile and adminTlsKeyFile"
+  fi
+fi
+if [ -f "$ROOT$TLS_DIR/admin.crt" ] && ! grep -q '"adminTlsCertFile"' "$ROOT$CONF_DIR/config.json"; then
+  sed "0,/{/s##{\n  \"adminTlsCertFile\": \"$TLS_DIR/admin.crt\",\n  \"adminTlsKeyFile\": \"$TLS_DIR/admin.key\",#" \
+    "$ROOT$CONF_DIR/config.json" >"$ROOT$CONF_DIR/config.json.new.$$" || die "cannot write $CONF_DIR/config.json"
+  chmod 640 "$ROOT$CONF_DIR/config.json.new.$$"
+  if [ "$(id -u)" = 0 ]; then chown "$CONF_OWNER" "$ROOT$CONF_DIR/config.json.new.$$" || die "cannot chown $CONF_DIR/config.json"; fi
+  mv "$ROOT$CONF_DIR/config.json.new.$$" "$ROOT$CONF_DIR/config.json" || die "cannot write $CONF_DIR/config.json"
+  say "named the admin certificate in $CONF_DIR/config.json (used when adminHost is not loopback)"
+  CHANGED=1
+fi
+if [ -f "$ROOT$TLS_DIR/admin.crt" ] && command -v openssl >/dev/null 2>&1; then
+  FINGERPRINT=$(openssl x509 -in "$ROOT$TLS_DIR/admin.crt" -noout -fingerprint -sha256 | cut -d= -f2)
+  say "admin certificate SHA-256 fingerprint: $FINGERPRINT"
+fi
+# --- end of admin TLS ---
+
 # The unit, enabled at boot.
 UNIT_BEFORE=$CHANGED
 CHANGED=0

@@ -36,6 +36,7 @@ import { pendingCallCount } from "./store/payment_calls.ts";
 import { BacklogMetrics, readBacklog } from "./admin/backlog_metrics.ts";
 import { TrustMonitor } from "./trust/monitor.ts";
 import { assertAdminExposure } from "./admin/api.ts";
+import { loadAdminTls } from "./admin/tls.ts";
 import { PriceParity } from "./pricing/parity.ts";
 import { startScheduleWorker } from "./pricing/schedules.ts";
 import { LabelMetrics } from "./pricing/label_metrics.ts";
@@ -126,7 +127,10 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   const clock = options.clock ?? systemClock;
   // Checked before opening anything: an incomplete Odoo setup is a config error.
   const odooConfig = odooSettings(config);
-  if (config.adminEnabled) assertAdminExposure(config.adminHost, config.adminToken);
+  const adminTls = config.adminEnabled ? await loadAdminTls(config) : undefined;
+  if (config.adminEnabled) {
+    assertAdminExposure(config.adminHost, config.adminToken, adminTls !== undefined);
+  }
   const { db, created } = await openDatabase(config, log);
   const services: Service[] = [];
   try {
@@ -256,6 +260,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
           Promise.all([backlog.refresh(), labelMetrics.refresh()]).then(() => {}),
         labels: (filter) => labelStates(db, filter),
         token: config.adminToken,
+        tls: adminTls,
         api: { db, clock, log },
         console: { db, events, clock, log, config },
       });

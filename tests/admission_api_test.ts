@@ -4,6 +4,7 @@
  * embedded database the running appliance holds), the device admitted, the window closed, a new
  * device refused; 401 without the token, the token accepted, no start beyond loopback without one.
  */
+import { selfSignedPair, type TestTlsPair } from "./_support/tls.ts";
 import { deepStrictEqual as assertEquals, ok as assert, rejects } from "node:assert/strict";
 import { backends } from "./_support/databases.ts";
 import { startTestAppliance, type TestAppliance } from "./_support/appliance.ts";
@@ -27,14 +28,25 @@ async function call(
   method: string,
   path: string,
   options: { token?: string; body?: unknown } = {},
+  tls?: TestTlsPair,
 ): Promise<{ status: number; json: Record<string, unknown> & unknown[] }> {
-  const response = await fetch(`http://127.0.0.1:${appliance.app.admin!.port}${path}`, {
-    method,
-    headers: options.token ? { authorization: `Bearer ${options.token}` } : {},
-    body: options.body === undefined ? undefined : JSON.stringify(options.body),
-  });
-  const text = await response.text();
-  return { status: response.status, json: text ? JSON.parse(text) : {} };
+  // Beyond loopback the admin server speaks HTTPS only.
+  const client = tls ? Deno.createHttpClient({ caCerts: [tls.cert] }) : undefined;
+  try {
+    const response = await fetch(
+      `${tls ? "https" : "http"}://127.0.0.1:${appliance.app.admin!.port}${path}`,
+      {
+        method,
+        headers: options.token ? { authorization: `Bearer ${options.token}` } : {},
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+        client,
+      },
+    );
+    const text = await response.text();
+    return { status: response.status, json: text ? JSON.parse(text) : {} };
+  } finally {
+    client?.close();
+  }
 }
 
 async function loginReply(appliance: TestAppliance, equipId: string): Promise<string> {
@@ -173,17 +185,29 @@ Deno.test(`admin API on loopback: reads open, writes need the token, each write 
 });
 
 Deno.test(`admin API beyond loopback: every request needs the token (${backend})`, async () => {
+  const tls = await selfSignedPair();
   const appliance = await startTestAppliance(backend, {
-    config: { adminEnabled: true, adminHost: "0.0.0.0", adminPort: 0, adminToken: TOKEN },
+    config: {
+      adminEnabled: true,
+      adminHost: "0.0.0.0",
+      adminPort: 0,
+      adminToken: TOKEN,
+      adminTlsCertFile: tls.certFile,
+      adminTlsKeyFile: tls.keyFile,
+    },
   });
   try {
     for (const path of ["/healthz", "/metrics", "/devices", "/", "/api/devices", "/api/nothing"]) {
-      assertEquals((await call(appliance, "GET", path)).status, 401, path);
+      assertEquals((await call(appliance, "GET", path, {}, tls)).status, 401, path);
     }
-    assertEquals((await call(appliance, "GET", "/healthz", { token: TOKEN })).status, 200);
-    assertEquals((await call(appliance, "GET", "/api/devices", { token: TOKEN })).status, 200);
+    assertEquals((await call(appliance, "GET", "/healthz", { token: TOKEN }, tls)).status, 200);
+    assertEquals(
+      (await call(appliance, "GET", "/api/devices", { token: TOKEN }, tls)).status,
+      200,
+    );
   } finally {
     await appliance.stop();
+    await tls.remove();
   }
 });
 

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { backends } from "./_support/databases.ts";
 import { eventually, startTestAppliance, type TestAppliance } from "./_support/appliance.ts";
 import { recentAudit } from "../src/store/audit.ts";
+import { selfSignedPair, type TestTlsPair } from "./_support/tls.ts";
 
 const backend = backends()[0].name;
 const TOKEN = "console-api-token-0123456789";
@@ -17,16 +18,25 @@ async function call(
   method: string,
   path: string,
   options: { token?: string; body?: string; cookie?: string } = {},
+  tls?: TestTlsPair,
 ): Promise<{ status: number; text: string }> {
   const headers: Record<string, string> = {};
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   if (options.cookie) headers.cookie = options.cookie;
-  const response = await fetch(`http://127.0.0.1:${appliance.app.admin!.port}${path}`, {
-    method,
-    headers,
-    body: options.body,
-  });
-  return { status: response.status, text: await response.text() };
+  // Beyond loopback the admin server speaks HTTPS only, with the test's self-signed certificate.
+  const client = tls ? Deno.createHttpClient({ caCerts: [tls.cert] }) : undefined;
+  try {
+    const scheme = tls ? "https" : "http";
+    const response = await fetch(`${scheme}://127.0.0.1:${appliance.app.admin!.port}${path}`, {
+      method,
+      headers,
+      body: options.body,
+      client,
+    });
+    return { status: response.status, text: await response.text() };
+  } finally {
+    client?.close();
+  }
 }
 
 Deno.test(`console API: bind a label by barcode, events, alerts (${backend})`, async (t) => {
@@ -129,42 +139,60 @@ Deno.test(`console API: bind a label by barcode, events, alerts (${backend})`, a
 });
 
 Deno.test(`console beyond loopback: the cookie reads, it never writes (${backend})`, async () => {
+  const tls = await selfSignedPair();
   const appliance = await startTestAppliance(backend, {
-    config: { adminEnabled: true, adminHost: "0.0.0.0", adminPort: 0, adminToken: TOKEN },
+    config: {
+      adminEnabled: true,
+      adminHost: "0.0.0.0",
+      adminPort: 0,
+      adminToken: TOKEN,
+      adminTlsCertFile: tls.certFile,
+      adminTlsKeyFile: tls.keyFile,
+    },
   });
+  const client = Deno.createHttpClient({ caCerts: [tls.cert] });
   try {
     const cookie = `lang=zh; newretail_token=${encodeURIComponent(TOKEN)}`;
-    assert.equal((await call(appliance, "GET", "/console/devices")).status, 401);
+    assert.equal((await call(appliance, "GET", "/console/devices", {}, tls)).status, 401);
     // A browser without the token gets the frame with the token field only, and the script.
     const port = appliance.app.admin!.port;
-    const stranger = await fetch(`http://127.0.0.1:${port}/console/devices`, {
+    const stranger = await fetch(`https://127.0.0.1:${port}/console/devices`, {
       headers: { accept: "text/html" },
+      client,
     });
     const strangerPage = await stranger.text();
     assert.equal(stranger.status, 401);
     assert.match(strangerPage, /id="token-form"/);
     assert.match(strangerPage, /data-mode="login"/);
     assert.doesNotMatch(strangerPage, /data-device=/);
-    const script = await fetch(`http://127.0.0.1:${port}/console/app.js`);
+    const script = await fetch(`https://127.0.0.1:${port}/console/app.js`, { client });
     assert.equal(script.status, 200);
     assert.match(await script.text(), /EventSource/);
-    assert.equal((await call(appliance, "GET", "/events")).status, 401);
-    const page = await call(appliance, "GET", "/console/devices", { cookie });
+    assert.equal((await call(appliance, "GET", "/events", {}, tls)).status, 401);
+    const page = await call(appliance, "GET", "/console/devices", { cookie }, tls);
     assert.equal(page.status, 200);
     assert.match(page.text, /<html lang="zh-CN">/);
-    const wrong = await call(appliance, "GET", "/", { cookie: "newretail_token=wrong-token-x" });
+    const wrong = await call(
+      appliance,
+      "GET",
+      "/",
+      { cookie: "newretail_token=wrong-token-x" },
+      tls,
+    );
     assert.equal(wrong.status, 401);
     const write = await call(appliance, "POST", "/api/teach-in", {
       cookie,
       body: JSON.stringify({ minutes: 5 }),
-    });
+    }, tls);
     assert.equal(write.status, 401, "a cookie alone never writes");
     const withToken = await call(appliance, "POST", "/api/teach-in", {
       token: TOKEN,
       body: JSON.stringify({ minutes: 5 }),
-    });
+    }, tls);
     assert.equal(withToken.status, 200);
   } finally {
+    client.close();
     await appliance.stop();
+    await tls.remove();
   }
 });

@@ -3,6 +3,7 @@
  * that keeps the operator's config, the unit checked by systemd-analyze, uninstall keeping the
  * data, and a clear non-zero exit on each failure.
  */
+import { certificateFingerprint } from "../src/admin/tls.ts";
 import assert from "node:assert/strict";
 import { buildRelease, install, run, snapshot } from "./_support/release.ts";
 
@@ -57,6 +58,19 @@ Deno.test("install.sh into a scratch root", async (t) => {
         assert.equal(state.uid, Number(user[2]), "data owned by the service user");
         assert.equal(config.gid, Number(user[3]), "config readable by the service group");
       }
+      // The admin server's self-signed pair (used beyond loopback), its fingerprint printed.
+      const key = await Deno.stat(`${root}/etc/newretail/tls/admin.key`);
+      assert.equal(key.mode! & 0o777, 0o640, "the admin key is the service's only");
+      const cert = await Deno.readTextFile(`${root}/etc/newretail/tls/admin.crt`);
+      const fingerprint = await certificateFingerprint(cert);
+      assert.ok(fingerprint);
+      assert.ok(
+        r.stdout.includes(`admin certificate SHA-256 fingerprint: ${fingerprint}`),
+        r.stdout,
+      );
+      const installed = JSON.parse(await Deno.readTextFile(`${root}/etc/newretail/config.json`));
+      assert.equal(installed.adminTlsCertFile, "/etc/newretail/tls/admin.crt");
+      assert.equal(installed.adminTlsKeyFile, "/etc/newretail/tls/admin.key");
       const launcher = await Deno.readTextFile(`${root}/usr/local/bin/newretail`);
       assert.match(launcher, /permissions -- "\$@"/);
       assert.ok(!launcher.includes(root), "the launcher names target paths, not the scratch root");

@@ -23,6 +23,7 @@
  * @module
  */
 import { ConfigError } from "../config/config.ts";
+import { isLoopbackHost } from "../net_address.ts";
 import { getDevice, listDevices, setDeviceEnabled } from "../store/devices.ts";
 import { currentTeachIn, setTeachIn, taughtInSince } from "../store/teach_in.ts";
 import { recentAudit, writeAudit } from "../store/audit.ts";
@@ -56,12 +57,6 @@ export class ApiError extends Error {
 }
 
 const TOKEN_ACTOR = "adminToken";
-
-/** True for the addresses that only this machine can reach. */
-export function isLoopbackHost(hostname: string): boolean {
-  const h = hostname.replace(/^\[|\]$/g, "").toLowerCase();
-  return h === "localhost" || h === "::1" || /^127\.\d+\.\d+\.\d+$/.test(h);
-}
 
 function sameSecret(a: string, b: string): boolean {
   // Compared in full whatever the first difference (no timing hint of the prefix).
@@ -117,14 +112,23 @@ export function authorize(
 }
 
 /**
- * Throws one line naming `adminToken` when the admin server would listen beyond loopback without
- * a token (anyone on the store network could then disable devices).
+ * Throws one line naming the key when the admin server would listen beyond loopback without a
+ * token (anyone on the store network could then disable devices) or without TLS (the token would
+ * cross the store network in clear).
  */
-export function assertAdminExposure(hostname: string, token: string): void {
-  if (token === "" && !isLoopbackHost(hostname)) {
+export function assertAdminExposure(hostname: string, token: string, tls = false): void {
+  if (isLoopbackHost(hostname)) return;
+  if (token === "") {
     throw new ConfigError(
       "adminToken",
       `must be set when adminHost is not loopback (adminHost ${hostname})`,
+    );
+  }
+  if (!tls) {
+    throw new ConfigError(
+      "adminTlsCertFile",
+      `must be set (with adminTlsKeyFile) when adminHost is not loopback (adminHost ${hostname}): ` +
+        "the admin server speaks only HTTPS there; install.sh makes a self-signed pair",
     );
   }
 }

@@ -24,4 +24,6 @@ export interface HealthReport {
   mqtt: ComponentHealth;
   payment: ComponentHealth;
   odoo: ComponentHealth;
+  /** Beyond loopback: the admin server's certificate, to check against the one a client is shown. */
+  tls?: { fingerprintSha256: string };
 }

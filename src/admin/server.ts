@@ -16,6 +16,7 @@ import type { DeviceRecord } from "../store/devices.ts";
 import { type DeviceView, deviceView } from "./device_view.ts";
 import type { ComponentHealth, HealthReport } from "./health.ts";
 import type { Alert } from "./alerts.ts";
+import type { AdminTls } from "./tls.ts";
 export type { ComponentHealth, HealthReport } from "./health.ts";
 import type { LabelFilter, LabelRow, LabelState } from "../store/label_shown.ts";
 import {
@@ -24,8 +25,8 @@ import {
   assertAdminExposure,
   authorize,
   createApiHandler,
-  isLoopbackHost,
 } from "./api.ts";
+import { isLoopbackHost } from "../net_address.ts";
 import { type ConsoleDeps, StoreConsole } from "./console/console.ts";
 import { consoleForStranger, consoleRoute } from "./console/routes.ts";
 
@@ -63,6 +64,8 @@ export interface AdminDeps {
   api?: AdminApiDeps;
   /** The store console (pages, `/events`, `/alerts`); absent: none (404). */
   console?: ConsoleDeps;
+  /** Beyond loopback: the certificate and key it serves HTTPS with (plain HTTP is refused there). */
+  tls?: AdminTls;
   /** Shelf labels and what they show, for `GET /labels` (`?state=stale`); absent: 404. */
   labels?: (filter: LabelFilter) => Promise<LabelRow[]>;
 }
@@ -147,6 +150,7 @@ export function createAdminHandler(
       mqtt,
       payment,
       odoo,
+      ...(deps.tls ? { tls: { fingerprintSha256: deps.tls.fingerprintSha256 } } : {}),
     };
   }
 
@@ -247,7 +251,7 @@ export function createAdminHandler(
  */
 export function startAdminServer(deps: AdminDeps): AdminServer {
   const token = deps.token ?? "";
-  assertAdminExposure(deps.hostname, token);
+  assertAdminExposure(deps.hostname, token, deps.tls !== undefined);
   const handler = createAdminHandler(deps, {
     token,
     tokenForReads: !isLoopbackHost(deps.hostname),
@@ -257,6 +261,8 @@ export function startAdminServer(deps: AdminDeps): AdminServer {
     server = Deno.serve({
       hostname: deps.hostname,
       port: deps.port,
+      // Beyond loopback only HTTPS is served: a plain HTTP request fails the handshake.
+      ...(deps.tls ? { cert: deps.tls.cert, key: deps.tls.key } : {}),
       onListen: () => {},
       onError: (e) => {
         deps.log.warn("admin request failed", { error: (e as Error).message });
@@ -270,7 +276,12 @@ export function startAdminServer(deps: AdminDeps): AdminServer {
     );
   }
   const { hostname, port } = server.addr;
-  deps.log.info("admin HTTP listening", { address: `${hostname}:${port}` });
+  if (deps.tls) {
+    deps.log.info("admin HTTPS listening", {
+      address: `${hostname}:${port}`,
+      fingerprintSha256: deps.tls.fingerprintSha256,
+    });
+  } else deps.log.info("admin HTTP listening", { address: `${hostname}:${port}` });
   let closed = false;
   return {
     hostname,

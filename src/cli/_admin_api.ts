@@ -7,6 +7,7 @@
 import type { Config } from "../config/config.ts";
 import { type Database, DatabaseLockedError } from "../store/database.ts";
 import { CliError, loadCliConfig, withStore } from "./_common.ts";
+import { isLoopbackHost } from "../net_address.ts";
 
 /** One call of the running appliance's admin API: method, path, JSON body → JSON answer. */
 export type ApiCall = (method: string, path: string, body?: unknown) => Promise<unknown>;
@@ -41,14 +42,47 @@ export function storeOrApiCommand<T>(
   return withStoreOrApi(loadCliConfig(values).config, local, remote);
 }
 
-/** The origin of the running appliance's admin HTTP server (`http://127.0.0.1:8687`). */
+/**
+ * The origin of the running appliance's admin server: `http://127.0.0.1:8687` on loopback,
+ * `https://…` beyond it (the admin server speaks only HTTPS there).
+ */
 export function adminOrigin(config: Config): string {
   const host = ["0.0.0.0", "::", "[::]", ""].includes(config.adminHost)
     ? "127.0.0.1"
     : config.adminHost;
-  return `http://${
+  const scheme = isLoopbackHost(config.adminHost) ? "http" : "https";
+  return `${scheme}://${
     host.includes(":") && !host.startsWith("[") ? `[${host}]` : host
   }:${config.adminPort}`;
+}
+
+/**
+ * Fetches from the admin server, trusting its certificate file beyond loopback (a self-signed
+ * certificate is its own CA; a chain's is checked against the system's CAs as well).
+ */
+export async function adminFetch(
+  config: Config,
+  path: string,
+  init: RequestInit = {},
+): Promise<Response> {
+  const url = adminOrigin(config) + path;
+  if (url.startsWith("http:")) return fetch(url, init);
+  let cert: string;
+  try {
+    cert = await Deno.readTextFile(config.adminTlsCertFile);
+  } catch (e) {
+    throw new CliError(
+      `cannot read adminTlsCertFile ${config.adminTlsCertFile}: ${(e as Error).message}`,
+    );
+  }
+  const client = Deno.createHttpClient({ caCerts: [cert] });
+  try {
+    const response = await fetch(url, { ...init, client });
+    // Read here: the client is closed on return.
+    return new Response(await response.arrayBuffer(), response);
+  } finally {
+    client.close();
+  }
 }
 
 /** The headers of an admin API call: JSON, and the bearer token when `adminToken` is set. */
@@ -65,7 +99,7 @@ export function adminApiClient(config: Config): ApiCall {
   return async (method, path, body) => {
     let response: Response;
     try {
-      response = await fetch(base + path, {
+      response = await adminFetch(config, path, {
         method,
         headers: adminHeaders(config),
         body: body === undefined ? undefined : JSON.stringify(body),

@@ -13,7 +13,7 @@ import { openPglite } from "../store/pglite/pglite.ts";
 import { pathExists } from "../store/pglite/pglite_template.ts";
 import { BadSnapshotError, restoreEmbedded } from "../store/restore.ts";
 import { BACKUP_PATH } from "../admin/backup.ts";
-import { adminHeaders, adminOrigin } from "./_admin_api.ts";
+import { adminFetch, adminHeaders, adminOrigin } from "./_admin_api.ts";
 import { CliError, CONFIG_FLAGS_HELP, loadCliConfig, parseStoreCommand } from "./_common.ts";
 
 const BACKUP_HELP = `newretail backup FILE [options]
@@ -69,7 +69,7 @@ async function backupFromService(config: Config): Promise<Blob> {
   const url = `${adminOrigin(config)}${BACKUP_PATH}`;
   let response: Response;
   try {
-    response = await fetch(url, {
+    response = await adminFetch(config, BACKUP_PATH, {
       headers: adminHeaders(config),
       signal: AbortSignal.timeout(120_000),
     });

@@ -119,6 +119,10 @@ export function loadConfig(inputs: ConfigInputs = {}): LoadedConfig {
 
 // Values that are each valid but cannot work together; reported like a single bad value.
 function checkCombinations(config: Config): void {
+  if ((config.adminTlsCertFile === "") !== (config.adminTlsKeyFile === "")) {
+    const missing = config.adminTlsCertFile === "" ? "adminTlsCertFile" : "adminTlsKeyFile";
+    throw new ConfigError(missing, "the admin server's certificate and key go together: set both");
+  }
   if (config.adminEnabled && config.adminPort !== 0 && config.adminPort === config.port) {
     throw new ConfigError(
       "adminPort",

@@ -11,6 +11,7 @@
  */
 import { type Config, CONFIG_SPEC, configEnvNames } from "./config.ts";
 import { NOTIFY_ENV } from "../systemd/notify.ts";
+import { isLoopbackHost } from "../net_address.ts";
 
 /** Deno permissions, as in a deno.json permission set. */
 export interface DenoPermissions {
@@ -114,7 +115,11 @@ export function appliancePermissions(config: Config, paths: ProgramPaths): DenoP
     read.push(config.stateDir);
     write.push(config.stateDir);
   }
-  for (const file of [config.mqttCaFile, config.chainMqttCaFile]) {
+  // The admin server's TLS pair is read only beyond loopback (loopback stays plain HTTP).
+  const adminTls = config.adminEnabled && !isLoopbackHost(config.adminHost)
+    ? [config.adminTlsCertFile, config.adminTlsKeyFile]
+    : [];
+  for (const file of [config.mqttCaFile, config.chainMqttCaFile, ...adminTls]) {
     if (file) read.push(file);
   }
   for (const socket of [paths.notify?.socket, paths.notify?.sender]) {

@@ -145,12 +145,14 @@ Deno.test("permissions: under systemd, the notification socket and serve's own s
   );
 });
 
-Deno.test("permissions: the chain broker and its CA file", () => {
+Deno.test("permissions: the chain broker, its CA file and (beyond loopback) the admin TLS pair", () => {
   const { config } = loadConfig({
     env: (n) =>
       ({
         NEWRETAIL_DISCOVERY: "off",
         NEWRETAIL_ADMIN_HOST: "0.0.0.0",
+        NEWRETAIL_ADMIN_TLS_CERT_FILE: "/etc/newretail/tls/admin.crt",
+        NEWRETAIL_ADMIN_TLS_KEY_FILE: "/etc/newretail/tls/admin.key",
         NEWRETAIL_CHAIN_MQTT_URL: "mqtts://user:pw@fleet.chain.example",
         NEWRETAIL_CHAIN_MQTT_CA_FILE: "/etc/newretail/chain-ca.pem",
         DATABASE_URL: "postgres://db.store.lan/newretail",
@@ -166,6 +168,13 @@ Deno.test("permissions: the chain broker and its CA file", () => {
   assert.deepEqual(p.read, [
     "/c.json",
     "/etc/newretail/chain-ca.pem",
+    "/etc/newretail/tls/admin.crt",
+    "/etc/newretail/tls/admin.key",
   ]);
   assert.equal(p.env, true, "the chain broker loads npm:mqtt too");
+  const loopback = appliancePermissions({ ...config, adminHost: "127.0.0.1" }, {
+    configFile: "/c.json",
+    assetDirs: [],
+  });
+  assert.ok(!loopback.read.includes("/etc/newretail/tls/admin.key"), "loopback reads no TLS pair");
 });

@@ -37,4 +37,17 @@ export const ADMIN_KEYS = {
     doc:
       "Bearer token of the admin HTTP API: needed by every /api/ write, and by every request when adminHost is not loopback.",
   }),
+  adminTlsCertFile: field({
+    env: "NEWRETAIL_ADMIN_TLS_CERT_FILE",
+    default: "",
+    parse: text,
+    doc:
+      "PEM certificate (chain) of the admin server. With adminTlsKeyFile it serves HTTPS; required when adminHost is not loopback (install.sh makes a self-signed pair).",
+  }),
+  adminTlsKeyFile: field({
+    env: "NEWRETAIL_ADMIN_TLS_KEY_FILE",
+    default: "",
+    parse: text,
+    doc: "PEM private key of adminTlsCertFile (readable by the service only).",
+  }),
 };

@@ -133,7 +133,8 @@ export const CONSOLE_JS = `"use strict";
       e.preventDefault();
       const value = form.elements.token.value.trim();
       sessionStorage.setItem(TOKEN, value);
-      document.cookie = "newretail_token=" + encodeURIComponent(value) + "; path=/; SameSite=Strict";
+      document.cookie = "newretail_token=" + encodeURIComponent(value) + "; path=/; SameSite=Strict" +
+        (location.protocol === "https:" ? "; Secure" : "");
       form.elements.token.value = "";
       form.elements.token.placeholder = value ? "••••••••" : "";
       notice(say.done);
