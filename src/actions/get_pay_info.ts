@@ -20,7 +20,6 @@ import type { JsonObject } from "../protocol/body.ts";
 import { isScale } from "../protocol/device_id.ts";
 import { maskId } from "../log.ts";
 import { createOrder, findTerminalOrder, type OrderRecord } from "../store/orders.ts";
-import { parityPricedGoods } from "../store/label_shown.ts";
 import type { PricedGoods } from "../store/priced_goods.ts";
 import { goodsByPlus } from "../store/goods.ts";
 import { compareDecimal } from "../decimal.ts";
@@ -32,6 +31,7 @@ import {
   totalMatches,
 } from "../pricing/order_lines.ts";
 import { ORDER_CREATED_EVENT } from "../payment/events.ts";
+import { chargedGoods } from "../pricing/parity.ts";
 
 /**
  * The payment URL for the device's QR code: `{order}`, `{amount}` and `{shop}` of the template
@@ -140,10 +140,8 @@ async function priceOrder(
     plus.length > 0 ? (await goodsByPlus(ctx.db, plus)).map((g) => [Number(g.matched), g.gid]) : [],
   );
   const requested = resolveScaleLines(asked, byPlu);
-  const heldSince = ctx.config.priceParity === "lowest"
-    ? new Date(ctx.clock.now() - ctx.config.priceParityMaxS * 1000)
-    : null;
-  const catalogue = await parityPricedGoods(ctx.db, requested.map((l) => l.gid), heldSince);
+  const ids = requested.map((l) => l.gid);
+  const catalogue = await chargedGoods(ctx.db, ids, ctx.clock.now(), ctx.config);
   const priced = priceLines(requested, catalogue);
   if (!totalMatches(total, priced.amount) && !atCurrentPrices(total, requested, catalogue)) {
     throw new TotalDiffers(priced.amount);

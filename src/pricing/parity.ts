@@ -8,7 +8,10 @@
  *
  * A label's hold ends `priceParityMaxS` after the change it missed: it is then reported once
  * (a warning naming the label, `newretail_label_parity_expired_total`) and no longer counts.
- * `getPayInfo` prices with the same rule in SQL (`parityPricedGoods`), in its own query.
+ *
+ * The rule is written once, {@link shelfPrice}: the overlay applies it to the labels it keeps,
+ * `getPayInfo` ({@link chargedGoods}) to the same rows read with the goods in one statement (a
+ * consistent snapshot for charging). `tests/price_parity_property_test.ts` drives both paths.
  *
  * @module
  */
@@ -19,7 +22,14 @@ import type { Logger } from "../log.ts";
 import type { Counter } from "../metrics.ts";
 import type { Database } from "../store/database.ts";
 import { compareDecimal } from "../decimal.ts";
-import { LABELS_SHOWN_CHANNEL, type LowerShown, staleShownPrices } from "../store/label_shown.ts";
+import {
+  goodsAndShown,
+  LABELS_SHOWN_CHANNEL,
+  type LowerShown,
+  staleShownPrices,
+} from "../store/label_shown.ts";
+import type { Queryable } from "../store/database.ts";
+import type { PricedGoods } from "../store/priced_goods.ts";
 
 /** The price a non-label device is told, and why. */
 export interface ParityPrice {
@@ -29,9 +39,60 @@ export interface ParityPrice {
   reason: string;
 }
 
-/** Why a price is held: the reason text order lines and logs carry. */
-export function heldReason(mac: string, price: string): string {
-  return `label ${mac} shows ${price}`;
+/** Which prices devices are told: the parity settings. */
+export type ParityConfig = Pick<Config, "priceParity" | "priceParityMaxS">;
+
+/**
+ * THE parity rule (PROTOCOL.md §6 "Price parity"): the price a device other than a shelf label is
+ * told and charged for goods whose current price is `current`, at `now` (epoch ms). `stale` are
+ * the labels bound to the goods that show an older price, sorted by price then MAC: the lowest
+ * one still inside its window (`priceParityMaxS` after it went stale) holds the price, if lower.
+ *
+ * @example
+ * ```ts
+ * const stale = [{ mac: "AC:01", gid: 1, price: "3.50", staleSince: new Date(0) }];
+ * const config = { priceParity: "lowest", priceParityMaxS: 60 } as const;
+ * shelfPrice("4.00", stale, 59_999, config); // { price: "3.50", reason: "label AC:01 shows 3.50" }
+ * shelfPrice("4.00", stale, 60_000, config); // { price: "4.00", reason: "current" }
+ * ```
+ */
+export function shelfPrice(
+  current: string,
+  stale: readonly LowerShown[],
+  now: number,
+  config: ParityConfig,
+): ParityPrice {
+  if (config.priceParity === "lowest") {
+    const windowMs = config.priceParityMaxS * 1000;
+    const held = stale.find((l) => l.staleSince.getTime() + windowMs > now);
+    if (held && compareDecimal(held.price, current) < 0) {
+      return { price: held.price, reason: `label ${held.mac} shows ${held.price}` };
+    }
+  }
+  return { price: current, reason: "current" };
+}
+
+/**
+ * The catalogue as `getPayInfo` charges it: the active goods of `ids`, each at its
+ * {@link shelfPrice} (`listPrice`: the current price), read in one statement.
+ */
+export async function chargedGoods(
+  db: Queryable,
+  ids: number[],
+  now: number,
+  config: ParityConfig,
+): Promise<PricedGoods[]> {
+  return (await goodsAndShown(db, ids)).map((g) => {
+    const shown = shelfPrice(g.price, g.stale, now, config);
+    return {
+      id: g.id,
+      name: g.name,
+      weighed: g.weighed,
+      price: shown.price,
+      listPrice: g.price,
+      reason: shown.reason,
+    };
+  });
 }
 
 /** What {@link PriceParity.start} needs. */
@@ -39,7 +100,7 @@ export interface PriceParityDeps {
   db: Database;
   log: Logger;
   clock: Clock;
-  config: Pick<Config, "priceParity" | "priceParityMaxS">;
+  config: ParityConfig;
   /** Counts labels whose window ran out (optional: tests of the overlay alone). */
   expired?: Counter;
 }
@@ -99,24 +160,15 @@ export class PriceParity {
    * `current`: the lowest price a bound label still shows within the window, if lower.
    */
   async priceFor(gid: number, current: string): Promise<ParityPrice> {
-    if (this.#deps.config.priceParity === "current") return { price: current, reason: "current" };
+    const { config, clock } = this.#deps;
+    if (config.priceParity === "current") return { price: current, reason: "current" };
     if (this.#have < this.#wanted) await this.#current();
-    const held = this.#held(gid, this.#deps.clock.now());
-    if (held && compareDecimal(held.price, current) < 0) {
-      return { price: held.price, reason: heldReason(held.mac, held.price) };
-    }
-    return { price: current, reason: "current" };
+    return shelfPrice(current, this.#byGoods.get(gid) ?? [], clock.now(), config);
   }
 
   /** Goods with at least one label showing an older price (for tests and the log). */
   get heldGoods(): number {
     return this.#byGoods.size;
-  }
-
-  #held(gid: number, now: number): LowerShown | undefined {
-    const windowMs = this.#deps.config.priceParityMaxS * 1000;
-    // Sorted by price: the first label still inside its window is the lowest shown.
-    return this.#byGoods.get(gid)?.find((l) => l.staleSince.getTime() + windowMs > now);
   }
 
   #current(): Promise<void> {

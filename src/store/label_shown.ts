@@ -7,7 +7,6 @@
  * @module
  */
 import type { Queryable } from "./database.ts";
-import type { PricedGoods } from "./priced_goods.ts";
 
 /** A label's state: shows the current data, shows something older, or never confirmed. */
 export type LabelState = "fresh" | "stale" | "unknown";
@@ -159,44 +158,67 @@ export interface LowerShown {
   staleSince: Date;
 }
 
+// Labels that show an older price of the goods they are bound to (few: those that missed a change).
+const STALE_SHOWN = `select s.mac, s.goods_id, s.price, s.stale_since
+  from label_shown s join label_bindings b on b.mac = s.mac and b.goods_id = s.goods_id
+  where s.stale_since is not null`;
+
 /**
  * Every bound label that shows an older price of the goods it is bound to, whatever the window
- * (the parity overlay filters by time; few rows: only labels that missed a change).
+ * (the parity overlay keeps them in memory; sorted by goods, price and MAC).
  */
 export function staleShownPrices(db: Queryable): Promise<LowerShown[]> {
   return db.query<LowerShown & Record<string, unknown>>(
-    `select s.mac, s.goods_id as gid, s.price::text as price, s.stale_since as "staleSince"
-     from label_shown s join label_bindings b on b.mac = s.mac and b.goods_id = s.goods_id
-     where s.stale_since is not null order by s.goods_id, s.price, s.mac`,
+    `select x.mac, x.goods_id as gid, x.price::text as price, x.stale_since as "staleSince"
+     from (${STALE_SHOWN}) x order by x.goods_id, x.price, x.mac`,
   );
 }
 
 /** The NOTIFY channel of changes to what labels show or which goods they are bound to. */
 export const LABELS_SHOWN_CHANNEL = "labels_shown";
 
+/** Active goods as pricing reads them, with the labels that show an older price of each. */
+export interface GoodsAndShown {
+  id: number;
+  name: string;
+  weighed: boolean;
+  /** The current price, two decimals. */
+  price: string;
+  /** Sorted by price, then MAC (the order {@link staleShownPrices} gives the overlay). */
+  stale: LowerShown[];
+}
+
 /**
- * The catalogue as `getPayInfo` charges it (PROTOCOL.md §6 "Price parity"): each goods' price,
- * or — when `heldSince` is given — the lowest price a bound label still shows that is lower and
- * became stale after `heldSince` (the start of the parity window), with the reason.
+ * The active goods of `ids` and their stale labels, read in one statement (one snapshot: what a
+ * till is charged is decided on a consistent view of prices and labels).
  */
-export function parityPricedGoods(
-  db: Queryable,
-  ids: number[],
-  heldSince: Date | null,
-): Promise<PricedGoods[]> {
-  return db.query<PricedGoods & Record<string, unknown>>(
-    `select g.id, g.name, g.weighed, coalesce(h.price, g.price)::text as price,
-       g.price::text as "listPrice",
-       case when h.mac is null then 'current'
-         else 'label ' || h.mac || ' shows ' || h.price::text end as reason
-     from goods g
-     left join lateral (
-       select s.price, s.mac from label_shown s
-       join label_bindings b on b.mac = s.mac and b.goods_id = s.goods_id
-       where $2::timestamptz is not null and s.goods_id = g.id and s.stale_since > $2
-         and s.price < g.price
-       order by s.price, s.mac limit 1) h on true
-     where g.active and g.id = any($1::int[])`,
-    [ids, heldSince],
+export async function goodsAndShown(db: Queryable, ids: number[]): Promise<GoodsAndShown[]> {
+  const rows = await db.query<{
+    id: number;
+    name: string;
+    weighed: boolean;
+    price: string;
+    mac: string | null;
+    shownPrice: string | null;
+    staleSince: Date | null;
+  }>(
+    `select g.id, g.name, g.weighed, g.price::text as price, x.mac,
+       x.price::text as "shownPrice", x.stale_since as "staleSince"
+     from goods g left join (${STALE_SHOWN}) x on x.goods_id = g.id
+     where g.active and g.id = any($1::int[])
+     order by g.id, x.price, x.mac`,
+    [ids],
   );
+  const byId = new Map<number, GoodsAndShown>();
+  for (const r of rows) {
+    let goods = byId.get(r.id);
+    if (!goods) {
+      goods = { id: r.id, name: r.name, weighed: r.weighed, price: r.price, stale: [] };
+      byId.set(r.id, goods);
+    }
+    if (r.mac !== null) {
+      goods.stale.push({ mac: r.mac, gid: r.id, price: r.shownPrice!, staleSince: r.staleSince! });
+    }
+  }
+  return [...byId.values()];
 }

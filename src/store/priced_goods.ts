@@ -1,6 +1,6 @@
 /**
  * The catalogue as pricing needs it: name, sale price and whether goods are weighed. It is read
- * with price parity applied by `parityPricedGoods` (label_shown.ts).
+ * with price parity applied by `chargedGoods` (src/pricing/parity.ts).
  *
  * @module
  */
