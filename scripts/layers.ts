@@ -28,6 +28,7 @@ export const FLOORS: readonly (readonly string[])[] = [
     "metrics.ts",
     "scale_barcode.ts",
     "listen.ts",
+    "net_address.ts",
     "protocol",
   ],
   // 2: helpers built on the leaves.
@@ -38,8 +39,8 @@ export const FLOORS: readonly (readonly string[])[] = [
   ["goods_view.ts", "action_types.ts", "integrations", "upstream"],
   // 5: services.
   ["pricing", "trust", "payment", "push", "server"],
-  // 6: the device actions and the admin server.
-  ["actions", "admin"],
+  // 6: the device actions, the admin server and the chain's fleet view (reads the console's).
+  ["actions", "admin", "fleet"],
   // 7: the composition root.
   ["app.ts"],
   // 8: the command line.
