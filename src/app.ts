@@ -219,6 +219,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
         shopId: config.shopId,
         metrics,
         clock,
+        random: Math.random,
       })
       : setUpstreamEnabled(db, false).then(() => undefined))
       .catch(async (e) => {

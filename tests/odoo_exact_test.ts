@@ -234,6 +234,7 @@ for (const backend of backends()) {
             log,
             shopId: "shop0001",
             clock: systemClock,
+            random: Math.random,
           });
           odoo.fault({ match: "stock.picking.create", action: "slow", delayMs: 900 });
           const { receiptId } = await bookStockReceipt(db, {
@@ -367,6 +368,7 @@ for (const backend of backends()) {
             log,
             shopId: "shop0001",
             clock: systemClock,
+            random: Math.random,
           });
           try {
             await eventually(

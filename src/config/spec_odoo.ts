@@ -41,13 +41,14 @@ export const ODOO_KEYS = {
   }),
   odooPollS: field({
     env: "NEWRETAIL_ODOO_POLL_S",
-    default: 5,
+    default: 12,
     parse: seconds(0.05),
-    doc: "Seconds between incremental pulls (products, templates, stock) from Odoo.",
+    doc:
+      "Seconds between polls of Odoo (±10 %): a change made in Odoo reaches the store within it. An idle poll is one request (docs/odoo.md).",
   }),
   odooFullPassS: field({
     env: "NEWRETAIL_ODOO_FULL_PASS_S",
-    default: 300,
+    default: 1800,
     parse: seconds(1),
     doc:
       "Seconds between id comparisons with Odoo (one search of product ids: deleted products go); one also runs at every start.",

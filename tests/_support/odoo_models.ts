@@ -99,6 +99,17 @@ export abstract class OdooModels extends OdooOrm {
         relation: "product.template.attribute.value",
       },
       price_extra: { type: "float", compute: (r) => this.priceExtra(r) },
+      // Stored one2manys of the stock module ("used to compute quantities").
+      stock_quant_ids: {
+        type: "one2many",
+        relation: "stock.quant",
+        compute: (r) => this.idsWhere("stock.quant", (q) => q.product_id === r.id),
+      },
+      stock_move_ids: {
+        type: "one2many",
+        relation: "stock.move",
+        compute: (r) => this.idsWhere("stock.move", (m) => m.product_id === r.id),
+      },
       ...Object.fromEntries(Object.keys(custom).map((f) => [f, { type: "char" as const }])),
     });
     this.define("stock.location", {
@@ -106,6 +117,15 @@ export abstract class OdooModels extends OdooOrm {
       complete_name: { type: "char" },
       usage: { type: "selection" },
       location_id: m2o("stock.location"),
+      // Stored in Odoo (computed from the warehouses' view locations).
+      warehouse_id: {
+        type: "many2one",
+        relation: "stock.warehouse",
+        compute: (r) =>
+          [...this.table("stock.warehouse").values()].find((w) =>
+            this.isChildOf(r.id, w.view_location_id as number)
+          )?.id ?? false,
+      },
     });
     // A variant's extra price per attribute value (`price_extra`); writing it moves neither the
     // variant's nor the template's write_date (both prices are computed, not stored).
@@ -244,6 +264,10 @@ export abstract class OdooModels extends OdooOrm {
       installed_version: { type: "char" },
       state: { type: "selection" },
     });
+  }
+  /** Ids of a model's records that satisfy `keep`. */
+  idsWhere(model: string, keep: (r: Rec) => boolean): number[] {
+    return [...this.table(model).values()].filter(keep).map((r) => r.id);
   }
   protected linesOf(orderId: number): Rec[] {
     return [...this.table("sale.order.line").values()].filter((l) => l.order_id === orderId);

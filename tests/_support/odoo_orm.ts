@@ -194,8 +194,41 @@ export abstract class OdooOrm {
     return target ? this.#path(def.relation!, target, rest.join("."), ctx) : false;
   }
 
+  /** Records a relational field points at (many2one: one or none; x2many: each). */
+  #related(model: string, rec: Rec, field: string, ctx: Record<string, unknown>): Rec[] {
+    const def = this.fieldDef(model, field);
+    if (!def.relation) {
+      throw new OdooFault("builtins.ValueError", `Invalid field '${field}' in an 'any' leaf`);
+    }
+    const value = this.raw(model, rec, field, ctx);
+    const ids = Array.isArray(value) ? value as number[] : value ? [value as number] : [];
+    return ids.map((id) => this.get(def.relation!, id)).filter((r): r is Rec => r !== undefined);
+  }
+
   #term(model: string, rec: Rec, term: unknown[], ctx: Record<string, unknown>): boolean {
     const [field, op, value] = term as [string, string, unknown];
+    if (op === "any" || op === "not any") {
+      if (this.version < 17) {
+        throw new OdooFault("builtins.ValueError", `Invalid leaf ${JSON.stringify(term)}`);
+      }
+      // Odoo 17: a subdomain on the related records (many2one, one2many, many2many).
+      const [head, ...rest] = field.split(".");
+      const sub = rest.length ? [[rest.join("."), op, value]] : value as Domain;
+      const relation = this.fieldDef(model, head).relation!;
+      const found = this.#related(model, rec, head, ctx).some((r) =>
+        this.#matches(relation, r, sub, ctx)
+      );
+      return op === "any" ? found : !found;
+    }
+    const head = field.split(".")[0];
+    const headDef = this.fields.get(model)?.[head];
+    if (field.includes(".") && (headDef?.type === "one2many" || headDef?.type === "many2many")) {
+      // A path through an x2many: true when one of the related records matches (16 and 17).
+      const rest = field.slice(head.length + 1);
+      return this.#related(model, rec, head, ctx).some((r) =>
+        this.#term(headDef.relation!, r, [rest, op, value], ctx)
+      );
+    }
     const v = this.#path(model, rec, field, ctx);
     const norm = (x: unknown) => (x === "" || x === null || x === undefined ? false : x);
     switch (op) {

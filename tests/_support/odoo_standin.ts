@@ -31,6 +31,7 @@ import versionLogin from "../fixtures/odoo17/01-version-login.json" with { type:
 import type { Exchange } from "./odoo_models.ts";
 import { type Domain, OdooFault, type Rec } from "./odoo_orm.ts";
 import { OdooState } from "./odoo_rules.ts";
+import { type CallCost, callCost } from "./odoo_cost.ts";
 
 /** A fault injected by a test for the next matching call. */
 export interface Fault {
@@ -60,6 +61,18 @@ export interface RecordedCall {
   modelMethod?: string;
   args?: unknown[];
   kwargs?: Record<string, unknown>;
+  /** What it would have cost a live Odoo 17 (odoo_cost.ts), once answered. */
+  cost?: CallCost;
+}
+
+/** The load a series of calls put on Odoo (modelled per call by odoo_cost.ts). */
+export interface OdooLoad {
+  /** JSON-RPC requests Odoo answered. */
+  requests: number;
+  /** SQL statements. */
+  queries: number;
+  /** Odoo request time, milliseconds. */
+  ms: number;
 }
 
 /** Options of {@link startOdooStandin}. */
@@ -84,6 +97,8 @@ export interface OdooStandin {
   readonly state: OdooStateView;
   /** Every call received, in order. */
   readonly calls: RecordedCall[];
+  /** The modelled load of the calls answered from index `from` on (all by default). */
+  load(from?: number): OdooLoad;
   /** Injects a fault for the next matching call(s). */
   fault(f: Fault): void;
   /** `down`: every request is refused at the HTTP level (503 from a proxy). `up`: back. */
@@ -216,6 +231,8 @@ export function startOdooStandin(options: OdooStandinOptions = {}): Promise<Odoo
           limit: undefined,
           offset: 0,
         }).length;
+      case "read_group":
+        return readGroup(model, (posArgs[0] ?? []) as Domain, posArgs, kwargs);
       case "read": {
         const fields = (kwargs.fields ?? posArgs[1]) as string[] | undefined;
         for (const f of fields ?? []) state.fieldDef(model, f);
@@ -290,6 +307,43 @@ export function startOdooStandin(options: OdooStandinOptions = {}): Promise<Odoo
     );
   }
 
+  /**
+   * `read_group` without groups (what the connector asks): one row with `__count` and the asked
+   * aggregates (`field:max`, `field:min`, `field:sum`), as Odoo 17 answers it.
+   */
+  function readGroup(
+    model: string,
+    domain: Domain,
+    posArgs: unknown[],
+    kwargs: Record<string, unknown>,
+  ): unknown {
+    const fields = (kwargs.fields ?? posArgs[1] ?? []) as string[];
+    const groupby = (kwargs.groupby ?? posArgs[2] ?? []) as string[];
+    if (groupby.length > 0) {
+      throw new OdooFault("builtins.NotImplementedError", "the stand-in groups by nothing only");
+    }
+    const recs = state.search(model, domain, { ...kwargs, limit: undefined, offset: 0 });
+    const ctx = (kwargs.context ?? {}) as Record<string, unknown>;
+    const row: Record<string, unknown> = { __count: recs.length };
+    for (const spec of fields) {
+      const m = /^(\w+):(max|min|sum)$/.exec(spec);
+      if (!m) throw new OdooFault("builtins.ValueError", `Invalid field specification '${spec}'.`);
+      const [, name, agg] = m;
+      const def = state.fieldDef(model, name);
+      const values = recs.map((r) => state.raw(model, r, name, ctx)).filter((v) => v !== false);
+      if (values.length === 0) {
+        row[name] = false;
+        continue;
+      }
+      const pick = agg === "sum"
+        ? (values as number[]).reduce((a, b) => a + b, 0)
+        : values.reduce((a, b) => ((agg === "max" ? a! < b! : a! > b!) ? b : a));
+      row[name] = def.type === "datetime" ? String(pick).slice(0, 19) : pick;
+    }
+    row.__domain = domain;
+    return [row];
+  }
+
   function dispatch(params: { service?: string; method?: string; args?: unknown[] }): unknown {
     const { service, method, args = [] } = params;
     if (service === "common") {
@@ -351,9 +405,15 @@ export function startOdooStandin(options: OdooStandinOptions = {}): Promise<Odoo
         await new Promise((resolve) => setTimeout(resolve, fault.delayMs ?? 1000));
       }
       const result = state.inTransaction(start, () => dispatch(params));
+      call.cost = callCost({
+        ...call,
+        result,
+        fieldTypes: (f) => call.model ? state.fields.get(call.model)?.[f]?.type : undefined,
+      });
       if (fault?.action === "lose-response") return new Response("Bad Gateway", { status: 502 });
       return json({ jsonrpc: "2.0", id: envelope.id ?? null, result });
     } catch (e) {
+      call.cost = callCost({ ...call, result: undefined });
       const name = e instanceof OdooFault ? e.odooName : "builtins.Exception";
       const message = (e as Error).message;
       return json({
@@ -450,6 +510,16 @@ export function startOdooStandin(options: OdooStandinOptions = {}): Promise<Odoo
     version,
     state: view,
     calls,
+    load(from = 0) {
+      const load = { requests: 0, queries: 0, ms: 0 };
+      for (const c of calls.slice(from)) {
+        if (!c.cost) continue;
+        load.requests++;
+        load.queries += c.cost.queries;
+        load.ms += c.cost.ms;
+      }
+      return load;
+    },
     fault: (f) => faults.push({ ...f, left: f.times ?? 1 }),
     setDown: (d) => {
       down = d;

@@ -6,12 +6,11 @@
  *   in pages of `odooPageSize` by id (keyset, so a product created meanwhile neither shifts nor
  *   repeats a page), with `qty_available` for the served warehouse; then every local goods Odoo
  *   did not list becomes inactive (deleted in Odoo).
- * - **Incremental** (every `odooPollS`): `write_date > cursor` on product.product, on
- *   product.template (in 16 a template write does not move its variants' write_date; 17 does,
- *   see 04-price-change-write-date.json), on product.template.attribute.value (a variant's
- *   `price_extra` moves neither the variant's nor the template's write_date) and, for stock
- *   (which never moves a product's write_date), on stock.quant and done stock.move in the
- *   warehouse.
+ * - **Incremental** (every `odooPollS`): one product.product `search_read` of the products whose
+ *   device-visible data changed in the window ({@link changedProductsDomain}: the product, its
+ *   template, its attribute values, the warehouse's quants and done moves), full records with
+ *   `qty_available`. When nothing changed that is the whole poll: one request (Odoo 17 and
+ *   later; 16 asks stock apart). An idle store costs Odoo `60 / odooPollS` requests a minute.
  *
  * Cursors are a lagging low-water mark: Odoo's own clock (its HTTP `Date` at the start of the
  * pass, never the appliance's clock) minus `odooTransactionBoundS`. Odoo stamps `write_date` with
@@ -48,9 +47,12 @@ import {
 
 /** Cursor names in odoo_sync_cursors. */
 export const CURSORS = {
-  products: "product.product",
-  templates: "product.template",
-  stock: "stock",
+  /**
+   * Where the incremental window starts (Odoo time, `write_date` form). Named after the one
+   * model it covered first; before the one-request poll, "product.template" and "stock" cursors
+   * were kept beside it, always equal to it (rows left in older stores are unused).
+   */
+  window: "product.product",
   /** When the last full pass ended (ISO time, appliance clock). */
   fullPass: "full-pass",
 } as const;
@@ -288,9 +290,7 @@ export class CataloguePuller {
     } else {
       stats.goodsDeactivated = (await deactivateGoodsExcept(db, seen)).length;
     }
-    for (const name of [CURSORS.products, CURSORS.templates, CURSORS.stock]) {
-      await setCursor(db, name, windowStart);
-    }
+    await setCursor(db, CURSORS.window, windowStart);
     await setCursor(db, CURSORS.fullPass, new Date(this.#now()).toISOString());
     log.info("odoo full pull done", { ...stats, ms: Date.now() - started });
     return stats;
@@ -298,7 +298,7 @@ export class CataloguePuller {
 
   /** Whether a full pass has ever completed (the cursors exist). */
   async everPulled(): Promise<boolean> {
-    return (await getCursor(this.#deps.db, CURSORS.products)) !== undefined;
+    return (await getCursor(this.#deps.db, CURSORS.window)) !== undefined;
   }
 
   /** Whether a full pass is due (never done, or older than `odooFullPassS`). */
@@ -308,72 +308,50 @@ export class CataloguePuller {
     return this.#now() - Date.parse(last) >= this.#deps.settings.fullPassMs;
   }
 
-  /** Incremental pull of what changed since the cursors. */
+  /**
+   * Incremental pull of what changed in the window. On Odoo 17 and later this is one request
+   * when nothing changed (see {@link changedProductsDomain}); on 16, which has no `any`, stock is
+   * asked apart (three requests).
+   */
   async incrementalPull(): Promise<PullStats> {
-    const { db, odoo, site, log } = this.#deps;
+    const { db, site, log } = this.#deps;
     const stats = emptyStats("incremental");
-    const cursorProducts = await getCursor(db, CURSORS.products);
-    const cursorTemplates = await getCursor(db, CURSORS.templates) ?? cursorProducts;
-    const cursorStock = await getCursor(db, CURSORS.stock) ?? cursorProducts;
-    if (cursorProducts === undefined) return await this.fullPull();
+    const since = await getCursor(db, CURSORS.window);
+    if (since === undefined) return await this.fullPull();
     const context = { ...site.stockContext, active_test: false };
     const done = new Set<number>();
 
-    // 1. Products written since the cursor; the first answer's Date starts the next window.
+    // The first answer's Date starts the next window.
     let windowStart: string | undefined;
-    await this.#pages([["write_date", ">", cursorProducts]], context, async (batch) => {
-      windowStart ??= this.#windowStart(cursorProducts);
+    await this.#pages(changedProductsDomain(site, since), context, async (batch) => {
+      windowStart ??= this.#windowStart(since);
       await this.#store(batch, stats);
       for (const p of batch) done.add(p.id);
       stats.products += batch.length;
     });
-    windowStart ??= this.#windowStart(cursorProducts);
+    windowStart ??= this.#windowStart(since);
+    if (site.major < 17) await this.#pullStock16(since, done, stats);
 
-    // 2. Templates, and attribute values (variant extra prices), written since the cursor:
-    // re-read their variants.
-    const templates = await odoo.executeKw<{ id: number }[]>(
-      "product.template",
-      "search_read",
-      [[["write_date", ">", cursorTemplates]]],
-      { fields: ["id"], order: "id", context: { active_test: false } },
-    );
-    const templateIds = new Set(templates.map((t) => t.id));
-    const values = await odoo.executeKw<{ product_tmpl_id: [number, string] | false }[]>(
-      "product.template.attribute.value",
-      "search_read",
-      [[["write_date", ">", cursorTemplates]]],
-      { fields: ["product_tmpl_id"], context: { active_test: false } },
-    );
-    for (const v of values) {
-      const id = odooId(v.product_tmpl_id);
-      if (id !== null) templateIds.add(id);
-    }
-    if (templateIds.size > 0) {
-      await this.#pages(
-        [["product_tmpl_id", "in", [...templateIds].sort((a, b) => a - b)]],
-        context,
-        async (batch) => {
-          const fresh = batch.filter((p) => !done.has(p.id));
-          await this.#store(fresh, stats);
-          for (const p of fresh) done.add(p.id);
-          stats.products += fresh.length;
-        },
-      );
-    }
+    await setCursor(db, CURSORS.window, windowStart);
+    if (stats.goodsChanged || stats.stockChanged) log.info("odoo changes pulled", { ...stats });
+    return stats;
+  }
 
-    // 3. Stock: quants and done moves of the warehouse written since the cursor.
+  /** Odoo 16: stock (quants and done moves of the warehouse) asked apart, then on-hand read. */
+  async #pullStock16(since: string, done: Set<number>, stats: PullStats): Promise<void> {
+    const { db, odoo, site, settings } = this.#deps;
     const root = site.warehouse.viewLocationId;
     const quants = await odoo.executeKw<{ product_id: [number, string] | false }[]>(
       "stock.quant",
       "search_read",
-      [[["write_date", ">", cursorStock], ["location_id", "child_of", root]]],
+      [[["write_date", ">", since], ["location_id", "child_of", root]]],
       { fields: ["product_id"] },
     );
     const moves = await odoo.executeKw<{ product_id: [number, string] | false }[]>(
       "stock.move",
       "search_read",
       [[
-        ["write_date", ">", cursorStock],
+        ["write_date", ">", since],
         ["state", "=", "done"],
         "|",
         ["location_id", "child_of", root],
@@ -384,12 +362,12 @@ export class CataloguePuller {
     const stockIds = [
       ...new Set([...quants, ...moves].flatMap((q) => odooId(q.product_id) ?? [])),
     ].filter((id) => !done.has(id));
-    for (let i = 0; i < stockIds.length; i += this.#deps.settings.pageSize) {
-      const slice = stockIds.slice(i, i + this.#deps.settings.pageSize);
+    const context = { ...site.stockContext, active_test: false };
+    for (let i = 0; i < stockIds.length; i += settings.pageSize) {
       const rows = await odoo.executeKw<{ id: number; qty_available: number }[]>(
         "product.product",
         "read",
-        [slice],
+        [stockIds.slice(i, i + settings.pageSize)],
         { fields: ["id", "qty_available"], context },
       );
       stats.stockChanged += (await setStock(
@@ -398,12 +376,6 @@ export class CataloguePuller {
         rows.map((r) => ({ goodsId: r.id, quantity: odooDecimal(r.qty_available, 3) })),
       )).length;
     }
-
-    for (const name of [CURSORS.products, CURSORS.templates, CURSORS.stock]) {
-      await setCursor(db, name, windowStart);
-    }
-    if (stats.goodsChanged || stats.stockChanged) log.info("odoo changes pulled", { ...stats });
-    return stats;
   }
 
   async #pages(
@@ -426,6 +398,55 @@ export class CataloguePuller {
       if (batch.length < settings.pageSize) return;
     }
   }
+}
+
+/**
+ * The products whose device-visible data may have changed since `since` (Odoo time), as one
+ * product.product domain: the product itself; its template (in 16 a template write does not
+ * move its variants' write_date); the attribute values it is made of (a `price_extra` moves
+ * neither); the quants of the served warehouse and its done moves (stock never moves a
+ * product's write_date; a quant emptied and deleted by Odoo's clean-up leaves only its move).
+ * Odoo 17 and 18 answer it with `any` subqueries in one statement: an idle poll is one request.
+ * Odoo 16 has no `any`: there the template and attribute values are x2many/many2one paths (each
+ * one leaf, so exact) and stock is asked apart.
+ *
+ * @example
+ * ```ts
+ * changedProductsDomain(site, "2026-12-01 10:00:00"); // ["|", "|", "|", "|", ["write_date", ">", …], …]
+ * ```
+ */
+export function changedProductsDomain(
+  site: Pick<OdooSite, "major" | "warehouse">,
+  since: string,
+): unknown[] {
+  const after = ["write_date", ">", since];
+  if (site.major < 17) {
+    return [
+      "|",
+      "|",
+      after,
+      ["product_tmpl_id.write_date", ">", since],
+      ["product_template_attribute_value_ids.write_date", ">", since],
+    ];
+  }
+  const inWarehouse = (field: string) => [`${field}.warehouse_id`, "=", site.warehouse.id];
+  return [
+    "|",
+    "|",
+    "|",
+    "|",
+    after,
+    ["product_tmpl_id", "any", [after]],
+    ["product_template_attribute_value_ids", "any", [after]],
+    ["stock_quant_ids", "any", [after, inWarehouse("location_id")]],
+    ["stock_move_ids", "any", [
+      after,
+      ["state", "=", "done"],
+      "|",
+      inWarehouse("location_id"),
+      inWarehouse("location_dest_id"),
+    ]],
+  ];
 }
 
 // Local prices are never negative (a check constraint); Odoo allows it for discounts lines.

@@ -44,6 +44,26 @@ export interface OdooConnectorOptions {
   clock: Clock;
   /** For tests: outbox backoff. */
   backoffMs?: (attempt: number) => number;
+  /** Uniform in [0, 1): spreads the polls of many stores ({@link pollDelayMs}). */
+  random: () => number;
+}
+
+/** How far a poll's wait strays from `odooPollS`, either way (a fraction of it). */
+export const POLL_JITTER = 0.1;
+
+/**
+ * The wait before the next poll: `pollMs` give or take {@link POLL_JITTER}, `random` uniform in
+ * [0, 1). On average exactly `pollMs` (the request budget holds), and stores that started
+ * together, or came back together after Odoo was down, drift apart instead of polling in step.
+ *
+ * @example
+ * ```ts
+ * pollDelayMs(10_000, 0.5); // 10000
+ * pollDelayMs(10_000, 0); // 9000
+ * ```
+ */
+export function pollDelayMs(pollMs: number, random: number): number {
+  return Math.round(pollMs * (1 - POLL_JITTER + 2 * POLL_JITTER * random));
 }
 
 /** The connector's state for `/healthz` and `odoo check`. */
@@ -110,7 +130,11 @@ export class OdooConnector {
 
   private constructor(options: OdooConnectorOptions) {
     this.#o = options;
-    this.#odoo = odooClientFor(options.settings, options.fetch);
+    const requests = options.metrics?.counter(
+      "newretail_odoo_requests_total",
+      "JSON-RPC requests sent to Odoo, by model and method (common.* for login and version).",
+    );
+    this.#odoo = odooClientFor(options.settings, options.fetch, (call) => requests?.inc({ call }));
     this.#health = {
       reachable: false,
       url: options.settings.url,
@@ -307,7 +331,7 @@ export class OdooConnector {
     } finally {
       await this.#refreshCounts();
     }
-    return { afterMs: settings.pollMs };
+    return { afterMs: pollDelayMs(settings.pollMs, this.#o.random()) };
   }
 
   /** Delivers what is due now (CLI, tests). */

@@ -60,6 +60,8 @@ export interface OdooConnectionOptions {
   timeoutMs: number;
   /** Injected for tests of odd transports; defaults to the global `fetch`. */
   fetch?: typeof fetch;
+  /** Told of every request sent (`common.login`, `product.product.search_read`), for metrics. */
+  onRequest?: (call: string) => void;
 }
 
 /** `common.version`, as Odoo answers it. */
@@ -165,6 +167,11 @@ export class OdooClient {
       params: { service, method, args },
     });
     const url = endpoint(this.#options.url);
+    this.#options.onRequest?.(
+      service === "object" && method === "execute_kw"
+        ? `${args[3]}.${args[4]}`
+        : `${service}.${method}`,
+    );
     const seconds = this.#options.timeoutMs / 1000;
     let response: Response;
     try {

@@ -66,8 +66,12 @@ export function odooSettings(config: Config): OdooSettings | undefined {
   };
 }
 
-/** A client for the configured Odoo. */
-export function odooClientFor(settings: OdooSettings, fetchFn?: typeof fetch): OdooClient {
+/** A client for the configured Odoo (`onRequest`: told of each request, for metrics). */
+export function odooClientFor(
+  settings: OdooSettings,
+  fetchFn?: typeof fetch,
+  onRequest?: (call: string) => void,
+): OdooClient {
   return new OdooClient({
     url: settings.url,
     db: settings.db,
@@ -75,5 +79,6 @@ export function odooClientFor(settings: OdooSettings, fetchFn?: typeof fetch): O
     apiKey: settings.apiKey,
     timeoutMs: settings.timeoutMs,
     fetch: fetchFn,
+    onRequest,
   });
 }
