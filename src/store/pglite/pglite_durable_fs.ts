@@ -20,6 +20,23 @@ import { fsyncSync } from "node:fs";
 
 type NodeFsInit = Parameters<NodeFS["init"]>[1];
 
+/**
+ * TEST ONLY, NEVER IN A STORE: set to `1`, this module does nothing, and the embedded database
+ * runs as PGlite ships (no flush at all). The fault lab's `--guard-off` run sets it in its
+ * power-cut guest to show that the lab then finds losses (docs/FAULTS.md). Read here and nowhere
+ * else; the worker says so on stderr when it is on.
+ */
+export const UNSAFE_NO_FSYNC_SWITCH = "NEWRETAIL_FAULT_LAB_UNSAFE_NO_FSYNC";
+
+/** True when the fault lab turned this module off ({@link UNSAFE_NO_FSYNC_SWITCH}). */
+export function fsyncTurnedOff(): boolean {
+  try {
+    return Deno.env.get(UNSAFE_NO_FSYNC_SWITCH) === "1";
+  } catch {
+    return false; // no permission to read it: a store's scoped environment, so it is not set
+  }
+}
+
 /** The part of emscripten's NODEFS this module extends. */
 interface EmscriptenNodeFs {
   NODEFS: {
@@ -39,6 +56,7 @@ export class DurableNodeFS extends NodeFS {
 
   override async init(pg: PGlite, options: NodeFsInit) {
     const result = await super.init(pg, options);
+    if (fsyncTurnedOff()) return result;
     const hook = (mod: EmscriptenNodeFs) => {
       mod.NODEFS.stream_ops.fsync = (stream: { nfd: number }) => {
         // A failed flush becomes PostgreSQL's error (a PANIC for data files), as on a server.
@@ -55,6 +73,9 @@ export class DurableNodeFS extends NodeFS {
 
 /** PGlite's start parameters with `fsync` on, through the method {@link DurableNodeFS} serves. */
 export function durableStartParams(settings: string[]): string[] {
+  if (fsyncTurnedOff()) {
+    return [...PGlite.defaultStartParams, ...settings.flatMap((s) => ["-c", s])];
+  }
   return [
     ...PGlite.defaultStartParams.filter((p) => p !== "-F"),
     "-c",

@@ -24,7 +24,14 @@ import type {
 } from "./pglite_protocol.ts";
 import { extractTemplate, pathExists, readTemplate } from "./pglite_template.ts";
 import { EmbeddedFailure, WireConnection } from "./pglite_wire.ts";
-import { DurableNodeFS, durableStartParams, syncPath, syncTree } from "./pglite_durable_fs.ts";
+import {
+  DurableNodeFS,
+  durableStartParams,
+  fsyncTurnedOff,
+  syncPath,
+  syncTree,
+  UNSAFE_NO_FSYNC_SWITCH,
+} from "./pglite_durable_fs.ts";
 import { dirname } from "node:path";
 
 function errorFields(e: unknown): ErrorFields {
@@ -315,6 +322,11 @@ async function open(request: OpenRequest): Promise<Scheduler> {
   if (created && request.template) {
     const bytes = await readTemplate(request.template);
     if (bytes) fromTemplate = await extractTemplate(bytes, request.directory);
+  }
+  if (fsyncTurnedOff()) {
+    console.error(
+      `newretail: ${UNSAFE_NO_FSYNC_SWITCH}=1: the embedded database never flushes (fault lab only)`,
+    );
   }
   const fs = new DurableNodeFS(request.directory);
   const pg = await PGlite.create(request.directory, {
