@@ -74,9 +74,10 @@ export interface ReceiptEntry extends EntryBase {
 
 /**
  * A payment result published on the store's pay topic for an order (by its appliance code).
- * `published`: the broker accepted it (PUBACK), so it must reach the appliance's persistent
- * session. The outcome becomes `acknowledged` when the ordering device receives its
- * `sendPayResult` saying success: from then on the order must be paid, its goods off the shelf once.
+ * `published`: the broker accepted it (PUBACK); it then owes it to the appliance's persistent
+ * session, so the checker counts it as acknowledged, and once settled the order must be paid. The
+ * outcome becomes `acknowledged` when the ordering device receives its `sendPayResult` saying
+ * success: from then on the order must be paid, its goods off the shelf exactly once.
  */
 export interface PaymentEntry extends EntryBase {
   kind: "payment";
@@ -234,8 +235,7 @@ export class History {
    * 201 with its id is a yes, another status a refusal, no answer unknown.
    */
   async createSchedule(
-    adminUrl: string,
-    token: string,
+    admin: AdminEndpoint,
     schedule: { gid: number; price: string; startsAt: Date; endsAt?: Date; regularPrice: string },
     timeoutMs = 10_000,
   ): Promise<ScheduleEntry> {
@@ -247,9 +247,10 @@ export class History {
       ...schedule,
     };
     try {
-      const response = await fetch(new URL("/api/prices", adminUrl), {
+      const response = await fetch(new URL("/api/prices", admin.url), {
         method: "POST",
-        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        client: admin.client,
+        headers: { authorization: `Bearer ${admin.token}`, "content-type": "application/json" },
         body: JSON.stringify({
           gid: schedule.gid,
           price: schedule.price,
@@ -385,14 +386,24 @@ export async function pgliteSnapshotReader(snapshot: Uint8Array): Promise<SqlRea
   };
 }
 
+/**
+ * How the lab reaches an appliance's admin API: its URL, the `adminToken`, and beyond loopback
+ * (HTTPS only) a client trusting its certificate (`Deno.createHttpClient({ caCerts: [pem] })`).
+ */
+export interface AdminEndpoint {
+  url: string;
+  token: string;
+  client?: Deno.HttpClient;
+}
+
 /** Fetches a snapshot of the embedded database from a running appliance's admin API. */
 export async function fetchSnapshot(
-  adminUrl: string,
-  token: string,
+  admin: AdminEndpoint,
   timeoutMs = 60_000,
 ): Promise<Uint8Array> {
-  const response = await fetch(new URL("/api/backup", adminUrl), {
-    headers: { authorization: `Bearer ${token}` },
+  const response = await fetch(new URL("/api/backup", admin.url), {
+    client: admin.client,
+    headers: { authorization: `Bearer ${admin.token}` },
     signal: AbortSignal.timeout(timeoutMs),
   });
   if (!response.ok) {
@@ -420,6 +431,8 @@ export interface CheckResult extends KindCounts {
   halfThere: number;
   /** Warehouse/goods pairs whose stock is not the sum of their moves. */
   ledgerBroken: number;
+  /** Goods whose price is not what the schedules in force (or none) set. */
+  wrongPrices: number;
   /** One plain sentence per finding (empty: the database holds exactly what was acknowledged). */
   problems: string[];
 }
@@ -559,6 +572,11 @@ export async function checkHistory(
     phantoms++;
     problems.push(`phantom: ${sentence}`);
   };
+  let wrongPrices = 0;
+  const wrongPrice = (sentence: string) => {
+    wrongPrices++;
+    problems.push(`wrong price: ${sentence}`);
+  };
   const half = (sentence: string) => {
     halfThere++;
     problems.push(`half there: ${sentence}`);
@@ -646,7 +664,7 @@ export async function checkHistory(
     const taken = attempts.some((e) => e.published);
     const order = orderByCode.get(code);
     const name = `payment of order ${code} (${attempts[0].orderDevice} ${attempts[0].orderId})`;
-    if (told) counts.payment.acknowledged++;
+    if (told || taken) counts.payment.acknowledged++;
     if (told || (taken && options.settled)) {
       if (!order) lost("payment", `${name}: the order is missing`);
       else if (order.state !== "paid") {
@@ -724,28 +742,20 @@ export async function checkHistory(
     );
   }
 
-  // Labels: the appliance records only prices a label showed; settled, it knows the last one.
-  const shownRows = new Map(labels.map((l) => [String(l.mac), l]));
-  for (const [mac, shown] of groupBy(history.of("label"), (e) => e.mac)) {
-    counts.label.acknowledged++;
-    const row = shownRows.get(mac);
-    const prices = new Set(shown.map((e) => milli(e.price)));
-    const last = shown[shown.length - 1];
-    if (row && !prices.has(milli(row.price))) {
-      lost("label", `label ${mac} is recorded as showing ${row.price}, a price it never showed`);
-    } else if (options.settled) {
-      if (!row) lost("label", `label ${mac} showed ${last.price}: nothing is recorded`);
-      else if (!sameDecimal(row.price, last.price)) {
-        lost("label", `label ${mac} shows ${last.price}, recorded as showing ${row.price}`);
-      } else if (!sameDecimal(last.price, row.goods_price)) {
-        lost("label", `label ${mac} still shows ${last.price}, the goods cost ${row.goods_price}`);
-      }
-    }
-  }
-
-  // Schedules: each acknowledged one kept as created; the price in force where one applies.
   const at = (options.at ?? new Date()).getTime();
   const grace = options.graceMs ?? 10_000;
+  // Goods whose price a schedule changed within the grace: its labels may still be on their way.
+  const changing = new Set(
+    schedules.filter((s) =>
+      [s.starts_at, s.ends_at].some((t) => {
+        if (t === null) return false;
+        const ms = new Date(t as string).getTime();
+        return ms <= at && ms > at - grace;
+      })
+    ).map((s) => Number(s.goods_id)),
+  );
+
+  // Schedules: each acknowledged one kept as created; the price in force where one applies.
   const scheduleById = new Map(schedules.map((s) => [Number(s.id), s]));
   const sameSchedule = (s: Row, e: ScheduleEntry) =>
     Number(s.goods_id) === e.gid && sameDecimal(s.price, e.price) &&
@@ -785,14 +795,32 @@ export async function checkHistory(
       );
     const expected = inForce[0]?.price ?? entries[0].regularPrice;
     const price = goodsById.get(Number(gid))?.price;
-    if (price === undefined || !sameDecimal(price, expected)) {
-      lost(
-        "schedule",
-        `goods ${gid} costs ${price} at ${new Date(at).toISOString()}, ` +
-          (inForce[0]
-            ? `schedule ${inForce[0].id} sets ${expected}`
-            : `its regular price is ${expected}`),
-      );
+    const why = inForce[0]
+      ? `schedule ${inForce[0].id} sets ${expected}`
+      : `its regular price is ${expected}`;
+    if (price === undefined) wrongPrice(`goods ${gid} is missing (${why})`);
+    else if (!sameDecimal(price, expected)) {
+      wrongPrice(`goods ${gid} costs ${price} at ${new Date(at).toISOString()}: ${why}`);
+    }
+  }
+
+  // Labels: the appliance records only prices a label showed; settled, it knows the last one.
+  const shownRows = new Map(labels.map((l) => [String(l.mac), l]));
+  for (const [mac, shown] of groupBy(history.of("label"), (e) => e.mac)) {
+    counts.label.acknowledged += shown.length;
+    const row = shownRows.get(mac);
+    const prices = new Set(shown.map((e) => milli(e.price)));
+    // What the label showed when the state was taken; a push confirmed later is not in it yet.
+    const last = shown.filter((e) => (e.answeredAt ?? e.sentAt) <= at).at(-1);
+    if (row && !prices.has(milli(row.price))) {
+      lost("label", `label ${mac} is recorded as showing ${row.price}, a price it never showed`);
+    } else if (options.settled && last && !changing.has(last.gid)) {
+      if (!row) lost("label", `label ${mac} showed ${last.price}: nothing is recorded`);
+      else if (!sameDecimal(row.price, last.price)) {
+        lost("label", `label ${mac} shows ${last.price}, recorded as showing ${row.price}`);
+      } else if (!sameDecimal(last.price, row.goods_price)) {
+        lost("label", `label ${mac} still shows ${last.price}, the goods cost ${row.goods_price}`);
+      }
     }
   }
 
@@ -805,6 +833,7 @@ export async function checkHistory(
     phantoms,
     halfThere,
     ledgerBroken: ledger.length,
+    wrongPrices,
     problems,
   };
 }

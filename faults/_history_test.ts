@@ -58,7 +58,7 @@ Deno.test({
 
       const clean = await checkHistory(history, reader);
       assertEquals(clean.problems, []);
-      assertEquals([clean.acknowledged, clean.lost, clean.duplicated], [3, 0, 0]);
+      assertEquals([clean.acknowledged, clean.lost, clean.duplicated], [4, 0, 0]);
 
       // The damage a power cut could do, and one it must never do.
       await reader.query(
