@@ -7,9 +7,10 @@
  * @module
  */
 import { formatTable, type LabOptions, type ResultRow, type Scenario } from "./_lab.ts";
+import { powerCut } from "./power_cut.ts";
 
 /** Every scenario, by name. */
-const SCENARIOS: Scenario[] = [];
+const SCENARIOS: Scenario[] = [powerCut];
 
 function usage(): string {
   return [
