@@ -1,0 +1,52 @@
+/**
+ * The fault lab's short form inside the suite (issue 24, docs/FAULTS.md): each scenario run as an
+ * operator runs it, `deno task faults <scenario> --ci`, in a child process, against the real
+ * appliance. A scenario passes when the lab exits 0 with its rows in the table; one that cannot run
+ * on this machine (not root, no TUN device, …) is ignored with the reason in the test's name.
+ *
+ * The whole lab's CI form stays within ~10 minutes on the project's 2-core machine: power-cut
+ * takes ~2 minutes (its first boot and two power cuts of the embedded database).
+ */
+import { ok as assert } from "node:assert/strict";
+import { umlUnavailable } from "../faults/_uml.ts";
+
+const REPO = decodeURIComponent(new URL("../", import.meta.url).pathname);
+
+/** Runs `deno task faults ARGS` (as the task does: `deno run -A faults/run.ts`). */
+async function faults(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "faults/run.ts", ...args],
+    cwd: REPO,
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder();
+  return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
+}
+
+/** The table rows of one scenario in the lab's output. */
+function rows(stdout: string, scenario: string): string[] {
+  return stdout.split("\n").filter((line) => line.startsWith(`| ${scenario} `));
+}
+
+const powerCutSkipped = await umlUnavailable();
+
+Deno.test({
+  name: "fault lab: power-cut --ci, two power cuts of the embedded database in a user-mode " +
+    `Linux guest, loses nothing acknowledged${
+      powerCutSkipped ? ` [skipped: ${powerCutSkipped}]` : ""
+    }`,
+  ignore: powerCutSkipped !== undefined,
+  async fn() {
+    const run = await faults(["power-cut", "--ci"]);
+    const report = `${run.stdout}\n${run.stderr.split("\n").slice(-40).join("\n")}`;
+    assert(run.code === 0, report);
+    const [row] = rows(run.stdout, "power-cut");
+    assert(row?.includes("2 power cuts"), report);
+    const [, , , , acknowledged, lost, duplicated] = row.split("|").map((cell) => cell.trim());
+    assert(Number(acknowledged) > 0 && lost === "0" && duplicated === "0", report);
+    assert(run.stdout.includes("nothing acknowledged was lost or duplicated"), report);
+  },
+});
