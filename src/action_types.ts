@@ -50,7 +50,6 @@ export interface ActionContext {
 /** A handler's reply; `body: null` sends an empty body (0 bytes). */
 export interface ActionResult {
   body: JsonObject | null;
-  encoding?: BodyEncoding;
   /** Overrides the reply header's `uniqueId` (login). */
   uniqueId?: string;
 }
@@ -67,6 +66,8 @@ export interface ActionEntry {
   readonly ignoresBody?: boolean;
   /** Fields every failure reply carries besides `exception` (devices read them on every reply). */
   readonly failureBody?: JsonObject;
+  /** The encoding of a successful reply to this request body (default UTF-8). */
+  readonly replyEncoding?: (body: JsonObject) => BodyEncoding;
 }
 
 /** Action name → handler and its rules. An action not marked `public` needs a logged-in device. */

@@ -1,6 +1,6 @@
 /**
- * `getGoods` (PROTOCOL.md §3): goods by barcode, shelf-label MAC (reply in GBK), id, name or RFID
- * tag. The first key present in that order wins; unknown keys' values are left out of `goods`.
+ * `getGoods` (PROTOCOL.md §3): goods by barcode, shelf-label MAC (the action table answers it in
+ * GBK), id, name or RFID tag. The first key present in that order wins; unknown keys' values are left out of `goods`.
  *
  * §6 additions: devices other than shelf labels are told the price a customer can see on the
  * shelf (price parity); a `code` that is a scale barcode is looked up by its PLU; a shelf label's
@@ -12,6 +12,7 @@ import { type ActionContext, type ActionHandler, requireDevice } from "./context
 import { idList, present, text, textList } from "../fields.ts";
 import { type DeviceGoods, deviceGoods } from "../goods_view.ts";
 import { UserError } from "../errors.ts";
+import type { JsonObject } from "../protocol/body.ts";
 import {
   goodsByLabels,
   goodsByName,
@@ -20,8 +21,7 @@ import {
   type GoodsView,
   learnLabelDevices,
 } from "../store/goods.ts";
-import { recordShown } from "../store/label_shown.ts";
-import { LABEL_CONFIRMED_EVENT, type LabelConfirmedEvent } from "../events.ts";
+import { confirmShown } from "../pricing/label_display.ts";
 import { parseScaleBarcode, type ScaleReading } from "../scale_barcode.ts";
 import { trimZeros } from "../decimal.ts";
 import { embeddedTotal } from "../pricing/order_lines.ts";
@@ -87,10 +87,14 @@ async function byCodes(ctx: ActionContext, codes: string[]): Promise<DeviceGoods
   });
 }
 
+/** The look-up key a `getGoods` body uses: the first of {@link GET_GOODS_KEYS} present. */
+export function getGoodsKey(body: JsonObject): (typeof GET_GOODS_KEYS)[number] | undefined {
+  return GET_GOODS_KEYS.find((k) => present(body[k]));
+}
+
 /** Handles `getGoods`. */
 export const getGoods: ActionHandler = async (ctx, body) => {
-  const key = GET_GOODS_KEYS.find((k) => present(body[k]));
-  switch (key) {
+  switch (getGoodsKey(body)) {
     case "code": {
       const goods = await byCodes(ctx, textList(body.code, "code"));
       return { body: { exception: "", goods } };
@@ -104,26 +108,11 @@ export const getGoods: ActionHandler = async (ctx, body) => {
       if (device.kind === LABEL_KIND) {
         await learnLabelDevices(ctx.db, views.map((g) => g.mac), device.equipId);
         // A label that asked and got an answer shows it (issue 14, defined here).
+        const shown = views.map((v) => ({ mac: v.mac, gid: v.gid, name: v.name, price: v.price }));
         const at = new Date(ctx.clock.now());
-        const shown = views.map((v) => ({
-          mac: v.mac,
-          gid: v.gid,
-          name: v.name,
-          price: v.price,
-          equipId: device.equipId,
-          at,
-        }));
-        await recordShown(ctx.db, shown, "getGoods");
-        if (shown.length > 0) {
-          const detail: LabelConfirmedEvent = {
-            equipId: device.equipId,
-            macs: shown.map((s) => s.mac),
-          };
-          ctx.events.emit(LABEL_CONFIRMED_EVENT, detail);
-        }
+        await confirmShown(ctx, "getGoods", [{ equipId: device.equipId, shown, at }]);
       }
-      // The labels' displays only speak GBK.
-      return { body: { exception: "", goods: await forDevice(ctx, views) }, encoding: "gbk" };
+      return { body: { exception: "", goods: await forDevice(ctx, views) } };
     }
     case "gid": {
       const goods = await ctx.goods.byIds(idList(body.gid, "gid"));

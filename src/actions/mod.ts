@@ -7,7 +7,7 @@ import type { ActionTable } from "../action_types.ts";
 import { login } from "./login.ts";
 import { logout } from "./logout.ts";
 import { health } from "./health.ts";
-import { getGoods } from "./get_goods.ts";
+import { getGoods, getGoodsKey } from "./get_goods.ts";
 import { getAllGoods } from "./get_all_goods.ts";
 import { getWarehouseGoods } from "./get_warehouse_goods.ts";
 import { stockGoods } from "./stock_goods.ts";
@@ -22,7 +22,11 @@ export const CORE_ACTIONS: ActionTable = {
   login: { handle: login, public: true, ignoresBody: true },
   logout: { handle: logout },
   health: { handle: health },
-  getGoods: { handle: getGoods },
+  // Shelf labels look themselves up by mac_id, and their displays only speak GBK.
+  getGoods: {
+    handle: getGoods,
+    replyEncoding: (body) => getGoodsKey(body) === "mac_id" ? "gbk" : "utf8",
+  },
   getAllGoods: { handle: getAllGoods },
   getWarehouseGoods: { handle: getWarehouseGoods },
   stockGoods: { handle: stockGoods },

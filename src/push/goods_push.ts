@@ -18,12 +18,7 @@
  * @module
  */
 import { KeyedWorkers, type Next, Worker } from "../background.ts";
-import {
-  DEVICE_LOGIN_EVENT,
-  type DeviceLoginEvent,
-  LABEL_CONFIRMED_EVENT,
-  type LabelConfirmedEvent,
-} from "../events.ts";
+import { DEVICE_LOGIN_EVENT, type DeviceLoginEvent } from "../events.ts";
 import type { DeviceLink, PushOutcome } from "../device_link.ts";
 import { deviceGoods } from "../goods_view.ts";
 import type { Config } from "../config/config.ts";
@@ -41,7 +36,7 @@ import {
   resetTries,
 } from "../store/goods_changes.ts";
 import { goodsById, goodsByLabels, type GoodsView } from "../store/goods.ts";
-import { recordShown, type ShownRecord } from "../store/label_shown.ts";
+import { confirmShown, type LabelConfirmation } from "../pricing/label_display.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import { Limiter } from "./_limiter.ts";
 import { Batcher } from "../batcher.ts";
@@ -111,7 +106,7 @@ export class GoodsPushWorker {
   readonly #labelViews: Batcher<string, GoodsView | undefined>;
   readonly #goodsViews: Batcher<number, GoodsView | undefined>;
   readonly #completed: Batcher<{ equipId: string; pushes: PendingPush[] }, void>;
-  readonly #shown: Batcher<ShownRecord, void>;
+  readonly #shown: Batcher<LabelConfirmation, void>;
   readonly #loggedIn: Batcher<string, void>;
   readonly #fanOut: Worker;
 
@@ -153,9 +148,11 @@ export class GoodsPushWorker {
       return equipIds.map(() => undefined);
     }, 1000);
     // A price change confirmed by a thousand labels is recorded in a few statements.
-    this.#shown = new Batcher(async (records) => {
-      await this.#limiter.run(() => recordShown(db, records, "push"));
-      return records.map(() => undefined);
+    this.#shown = new Batcher(async (confirmations) => {
+      await this.#limiter.run(() =>
+        confirmShown({ db, events: deps.events }, "push", confirmations)
+      );
+      return confirmations.map(() => undefined);
     }, 1000);
     this.#completed = new Batcher(async (done) => {
       await this.#limiter.run(() => completePushesOf(db, done));
@@ -269,15 +266,6 @@ export class GoodsPushWorker {
   }
 
   /** What the labels now show (issue 14): recorded before the push counts as done. */
-  async #confirmed(equipId: string, views: GoodsView[]): Promise<void> {
-    const at = new Date((this.#deps.clock ?? systemClock).now());
-    await Promise.all(
-      views.map((v) =>
-        this.#shown.load({ mac: v.mac, gid: v.gid, name: v.name, price: v.price, equipId, at })
-      ),
-    );
-  }
-
   async #deliver(equipId: string, pushes: PendingPush[]): Promise<Delivery> {
     const { db, link, log, config } = this.#deps;
     const labels = pushes[0].kind === "label";
@@ -299,15 +287,12 @@ export class GoodsPushWorker {
     });
     const exception = exceptionOf(outcome);
     if (outcome.ok && exception === "") {
-      if (labels) await this.#confirmed(equipId, views);
-      await this.#completed.load({ equipId, pushes });
       if (labels) {
-        const detail: LabelConfirmedEvent = {
-          equipId,
-          macs: pushes.flatMap((p) => p.kind === "label" ? [p.mac] : []),
-        };
-        this.#deps.events.emit(LABEL_CONFIRMED_EVENT, detail);
+        const shown = views.map((v) => ({ mac: v.mac, gid: v.gid, name: v.name, price: v.price }));
+        const at = new Date((this.#deps.clock ?? systemClock).now());
+        await this.#shown.load({ equipId, shown, at });
       }
+      await this.#completed.load({ equipId, pushes });
       return "acknowledged";
     }
     // A device that went away keeps its pushes, with their tries, for its next login.

@@ -22,7 +22,13 @@ import type { GoodsReader } from "../store/goods_cache.ts";
 import { DatabaseUnavailableError, withSignal } from "../store/database.ts";
 import type { Logger } from "../log.ts";
 import type { Frame } from "../protocol/frame.ts";
-import { BodyError, decodeBody, encodeBody } from "../protocol/body.ts";
+import {
+  type BodyEncoding,
+  BodyError,
+  decodeBody,
+  encodeBody,
+  type JsonObject,
+} from "../protocol/body.ts";
 import { UserError } from "../errors.ts";
 import { DeadlineExceeded, withDeadline } from "../deadline.ts";
 import type { ServerMetrics } from "./server_metrics.ts";
@@ -82,7 +88,7 @@ export async function dispatch(
   const label = { action: entry ? action : "unknown" };
   deps.metrics.requests.inc(label);
 
-  let result: ActionResult;
+  let result: ReplyResult;
   if (!entry?.public && (!origin.device || frame.header.uniqueId !== origin.device.uniqueId)) {
     result = withFailureBody(entry, exception(NOT_LOGGED_IN));
   } else if (!entry) {
@@ -128,10 +134,11 @@ export async function runAction(
   entry: ActionEntry,
   request: Omit<ActionContext, "signal">,
   body: Uint8Array,
-): Promise<ActionResult> {
+): Promise<ReplyResult> {
   const action = request.header.action;
   const timeoutS = request.config.requestTimeoutS;
   let result: ActionResult;
+  let decoded: JsonObject | undefined;
   try {
     result = await withDeadline(timeoutS * 1000, (signal) => {
       const ctx: ActionContext = {
@@ -150,12 +157,19 @@ export async function runAction(
         },
         signal,
       };
-      return entry.handle(ctx, entry.ignoresBody ? {} : decodeBody(body));
+      decoded = entry.ignoresBody ? {} : decodeBody(body);
+      return entry.handle(ctx, decoded);
     }, action);
   } catch (e) {
     result = exception(failureReason(request, e));
   }
-  return withFailureBody(entry, result);
+  if (failed(result) || !decoded || !entry.replyEncoding) return withFailureBody(entry, result);
+  return { ...result, encoding: entry.replyEncoding(decoded) };
+}
+
+/** A handler's reply with the encoding the action table gives it (absent: UTF-8). */
+export interface ReplyResult extends ActionResult {
+  encoding?: BodyEncoding;
 }
 
 function failureReason(request: Omit<ActionContext, "signal">, e: unknown): string {

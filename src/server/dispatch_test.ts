@@ -6,6 +6,7 @@ import { defaultConfig } from "../config/config.ts";
 import { UserError } from "../errors.ts";
 import type { Database } from "../store/database.ts";
 import { runAction } from "./dispatch.ts";
+import { CORE_ACTIONS } from "../actions/mod.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 
@@ -38,6 +39,27 @@ async function suite(t: Deno.TestContext, db: Database) {
     const entry: ActionEntry = { handle: () => Promise.resolve({ body: { exception: "" } }) };
     const result = await runAction(entry, request(db), bytes("not json"));
     assert.match(String(result.body?.exception), /JSON/);
+  });
+
+  await t.step("the action table, not the handler, picks a reply's encoding", async () => {
+    const entry: ActionEntry = {
+      handle: (_ctx, body) =>
+        body.fail
+          ? Promise.reject(new UserError("refused"))
+          : Promise.resolve({ body: { exception: "" } }),
+      replyEncoding: (body) => body.mac_id ? "gbk" : "utf8",
+    };
+    const gbk = await runAction(entry, request(db), bytes('{"mac_id":"AC"}'));
+    assert.equal(gbk.encoding, "gbk");
+    const utf8 = await runAction(entry, request(db), bytes('{"gid":1}'));
+    assert.equal(utf8.encoding, "utf8");
+    // A refusal is answered as before, in UTF-8, whatever the body asked.
+    const refused = await runAction(entry, request(db), bytes('{"mac_id":"AC","fail":1}'));
+    assert.deepEqual(refused, { body: { exception: "refused" } });
+    const getGoods = CORE_ACTIONS.getGoods.replyEncoding!;
+    assert.equal(getGoods({ mac_id: "AC:01" }), "gbk");
+    assert.equal(getGoods({ code: "6901", mac_id: "AC:01" }), "utf8", "code wins over mac_id");
+    assert.equal(getGoods({ gid: 1 }), "utf8");
   });
 
   await t.step("failure fields are added to failures only, the reason wins", async () => {
