@@ -427,7 +427,8 @@ function schedules(backend: Backend) {
           const label = await r.device("DZBQ_0001");
           const till = await r.device("POS_0001");
           await labelAsks(label, MAC10);
-          const from = new Date(Date.now() + 3000);
+          // Far enough ahead for two CLI processes to start on a loaded machine before it starts.
+          const from = new Date(Date.now() + 8000);
           const until = new Date(from.getTime() + 3000);
           const made = await cli(store, r, [
             "prices",
