@@ -6,15 +6,16 @@
  * @module
  */
 import { CliError, CONFIG_FLAGS_HELP, loadCliConfig, parseStoreCommand } from "./_common.ts";
-import { fleetCounts, fleetTable, readFleet } from "../fleet/fleet_view.ts";
+import { fleetCounts, fleetTable, isSilent, readFleet } from "../fleet/fleet_view.ts";
 
 const HELP = `newretail fleet [--broker URL] [--wait SECONDS] [--json] [--exit-offline]
 
 Lists every store whose status is retained on the chain's MQTT broker (chainMqttUrl, or --broker),
 read from the topic chainStatusTopic with {shop} as a wildcard. A store whose appliance died shows
 "offline (connection lost)": its last-will, published by the broker within 1.5 times the
-keep-alive. --json prints the messages as an array; --exit-offline exits 1 when a store is
-offline.
+keep-alive. A store that says it is up but has not published for 2.5 times chainStatusIntervalS
+is marked "(silent)": its regional broker or bridge may be down. --json prints the messages as an
+array; --exit-offline exits 1 when a store is offline.
 
   --broker URL          the chain's broker (default chainMqttUrl)
   --wait SECONDS        longest wait for the retained messages (default 3)
@@ -58,10 +59,14 @@ export async function fleetCommand(args: string[]): Promise<number> {
   if (values.json) console.log(JSON.stringify(stores, null, 2));
   else {
     const counts = fleetCounts(stores);
-    console.log(fleetTable(stores, Date.now()));
+    // A store publishes at least every chainStatusIntervalS: two and a half missed is silence.
+    const silentAfterMs = config.chainStatusIntervalS * 2500;
+    const now = Date.now();
+    const silent = stores.filter((s) => isSilent(s, now, silentAfterMs)).length;
+    console.log(fleetTable(stores, now, silentAfterMs));
     console.log(
       `${stores.length} stores: ${counts.online} online, ${counts.degraded} degraded, ` +
-        `${counts.offline} offline`,
+        `${counts.offline} offline` + (silent ? ` (${silent} silent)` : ""),
     );
     for (const i of fleet.ignored) console.error(`ignored ${i.topic}: ${i.reason}`);
   }

@@ -87,15 +87,26 @@ function shown(v: number | null | undefined): string {
 }
 
 /**
- * The fleet as a text table, one store a line, sorted by shop. `SEEN` is the age of the message;
- * `UP` the store's uptime; `ODOO` the age of its last successful Odoo pull. Pure.
+ * True when a store that says it is up has not published for `silentAfterMs`: its broker or the
+ * bridge from its region may be down (no last-will crosses a dead bridge), so its state is unknown.
+ */
+export function isSilent(status: StoreStatus, now: number, silentAfterMs: number): boolean {
+  if (status.state === "offline") return false;
+  const at = Date.parse(status.at);
+  return Number.isNaN(at) || now - at > silentAfterMs;
+}
+
+/**
+ * The fleet as a text table, one store a line, sorted by shop. `SEEN` is the age of the message
+ * (a store up but silent for `silentAfterMs` is marked so); `UP` the store's uptime; `ODOO` the
+ * age of its last successful Odoo pull. Pure.
  *
  * @example
  * ```ts
  * console.log(fleetTable([...fleet.stores.values()], Date.now()));
  * ```
  */
-export function fleetTable(stores: StoreStatus[], now: number): string {
+export function fleetTable(stores: StoreStatus[], now: number, silentAfterMs = 150_000): string {
   const header = [
     "SHOP",
     "STATE",
@@ -110,7 +121,8 @@ export function fleetTable(stores: StoreStatus[], now: number): string {
   ];
   const rows = [...stores].sort((a, b) => a.shop.localeCompare(b.shop)).map((s) => [
     s.shop,
-    s.state + (s.state === "offline" && s.reason ? ` (${s.reason})` : ""),
+    s.state + (s.state === "offline" && s.reason ? ` (${s.reason})` : "") +
+    (isSilent(s, now, silentAfterMs) ? " (silent)" : ""),
     s.version || "-",
     s.uptimeS === null ? "-" : age(new Date(now - s.uptimeS * 1000).toISOString(), now),
     s.devices ? `${s.devices.online}/${s.devices.total}` : "-",

@@ -116,7 +116,9 @@ export function stoppedStatus(last: StoreStatus, now: number): StoreStatus {
 }
 
 /**
- * True when two statuses differ in more than their times (what makes a publish "on change").
+ * True when two statuses differ in more than their times (what makes a publish "on change"): the
+ * uptime, the message's time and the last Odoo sync move by themselves (every poll), and are
+ * refreshed by the periodic message.
  *
  * @example
  * ```ts
@@ -125,7 +127,13 @@ export function stoppedStatus(last: StoreStatus, now: number): StoreStatus {
  */
 export function statusChanged(a: StoreStatus | undefined, b: StoreStatus): boolean {
   if (!a) return true;
-  const strip = (s: StoreStatus) => JSON.stringify({ ...s, uptimeS: 0, at: "" });
+  const strip = (s: StoreStatus) =>
+    JSON.stringify({
+      ...s,
+      uptimeS: 0,
+      at: "",
+      odoo: s.odoo ? { ...s.odoo, lastSync: s.odoo.lastSync ? "synced" : null } : null,
+    });
   return strip(a) !== strip(b);
 }
 

@@ -44,6 +44,16 @@ Deno.test("statusChanged: time passing is no change; a reading is", () => {
   const a = storeStatus(readings);
   const later = storeStatus({ ...readings, now: readings.now + 30_000 });
   assert.equal(statusChanged(a, later), false);
+  const synced = storeStatus({
+    ...readings,
+    odoo: { state: "up", lastSync: "2025-01-01T01:00:00.000Z" },
+  });
+  assert.equal(statusChanged(a, synced), false, "each Odoo poll is no change");
+  const down = storeStatus({
+    ...readings,
+    odoo: { state: "down", lastSync: readings.odoo.lastSync },
+  });
+  assert.equal(statusChanged(a, down), true, "Odoo going down is");
   assert.equal(statusChanged(a, storeStatus({ ...readings, staleLabels: 0 })), true);
   assert.equal(statusChanged(undefined, a), true);
 });
@@ -97,4 +107,6 @@ Deno.test("statusSubscription and the fleet table", () => {
   );
   assert.match(table[2], /^shop0002\s+offline \(connection lost\)\s+1\.2\.2\s+-\s+-/);
   assert.deepEqual(fleetCounts([gone, online]), { online: 1, degraded: 0, offline: 1 });
+  const quiet = fleetTable([online], now + 200_000).split("\n")[1];
+  assert.match(quiet, /^shop0001\s+online \(silent\)/, "up but not heard from for 200 s");
 });

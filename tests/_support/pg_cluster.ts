@@ -73,8 +73,10 @@ export function freePort(): number {
   return port;
 }
 
-/** Creates a cluster in a temporary directory (not started). */
-export async function createPgCluster(): Promise<PgCluster> {
+/** Creates a cluster in a temporary directory (not started); `maxConnections` default 60. */
+export async function createPgCluster(
+  options: { maxConnections?: number } = {},
+): Promise<PgCluster> {
   const bin = postgresBinDir();
   if (!bin) throw new Error("PostgreSQL server binaries are not installed");
   const dir = await Deno.makeTempDir({ prefix: "newretail-pg-" });
@@ -144,7 +146,7 @@ export async function createPgCluster(): Promise<PgCluster> {
           "-c",
           "listen_addresses=127.0.0.1",
           "-c",
-          "max_connections=60",
+          `max_connections=${options.maxConnections ?? 60}`,
         ],
         stdin: "null",
         stdout: "null",
