@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import type { Page } from "puppeteer-core";
 import { backends } from "./_support/databases.ts";
 import { eventually, startTestAppliance } from "./_support/appliance.ts";
-import { launchBrowser } from "./_support/browser.ts";
+import { browserSkipReason, launchBrowser } from "./_support/browser.ts";
 import type { DeviceClient } from "../src/device/client.ts";
 
 const TOKEN = "console-test-token-0123456789";
@@ -47,7 +47,12 @@ function notReloaded(page: Page): Promise<boolean> {
   );
 }
 
-Deno.test(`store console in a real browser (${backend.name})`, async (t) => {
+const SKIPPED = browserSkipReason();
+
+Deno.test({
+  name: `store console in a real browser (${backend.name})${SKIPPED}`,
+  ignore: SKIPPED !== "",
+}, async (t) => {
   const appliance = await startTestAppliance(backend.name, {
     config: {
       adminEnabled: true,

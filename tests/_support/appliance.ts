@@ -66,13 +66,19 @@ export async function startTestAppliance(
     dispose = () => Deno.remove(stateDir, { recursive: true });
   }
   const log = createMemoryLogger("debug");
-  const app = await startAppliance({
-    config,
-    configSources: ["test"],
-    log,
-    clock: options.clock,
-    actions: options.actions,
-  });
+  let app: Appliance;
+  try {
+    app = await startAppliance({
+      config,
+      configSources: ["test"],
+      log,
+      clock: options.clock,
+      actions: options.actions,
+    });
+  } catch (e) {
+    await dispose(); // no database or state directory left behind
+    throw e;
+  }
   if (backend === "postgres" && (options.demo ?? true)) await seedDemo(app.db);
   const port = app.server.addr.port;
   const clients: DeviceClient[] = [];
@@ -98,9 +104,12 @@ export async function startTestAppliance(
       return client;
     },
     async stop() {
-      await Promise.all(clients.map((c) => c.close()));
-      await app.shutdown();
-      await dispose();
+      try {
+        await Promise.all(clients.map((c) => c.close()));
+        await app.shutdown();
+      } finally {
+        await dispose();
+      }
     },
   };
 }

@@ -6,8 +6,31 @@
  */
 import puppeteer, { type Browser } from "puppeteer-core";
 
-/** Where Debian's package puts the browser (`.ci/run` installs it when missing). */
-export const CHROMIUM = "/usr/bin/chromium";
+/**
+ * Where Debian's package puts the browser (`.ci/run` installs it when missing);
+ * `PUPPETEER_EXECUTABLE_PATH` names another one.
+ */
+export const CHROMIUM = Deno.env.get("PUPPETEER_EXECUTABLE_PATH") || "/usr/bin/chromium";
+
+/** Whether a file at `path` can be run (a missing browser is a skip, not a failure). */
+export function isExecutable(path: string): boolean {
+  try {
+    const info = Deno.statSync(path);
+    return info.isFile && ((info.mode ?? 0o111) & 0o111) !== 0;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Why the browser tests cannot run on this machine, to append to their names and `ignore` them
+ * by (`""` when the browser is there): a named skip, never a silent one.
+ */
+export function browserSkipReason(path: string = CHROMIUM): string {
+  return isExecutable(path)
+    ? ""
+    : ` [skipped: no Chromium at ${path}; apt-get install chromium for the full run]`;
+}
 
 /** Starts one headless browser (close it with `browser.close()`). */
 export function launchBrowser(): Promise<Browser> {

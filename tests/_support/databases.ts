@@ -75,7 +75,13 @@ export function backends(): Backend[] {
       async open({ demo = true } = {}) {
         const created = await createPostgresDatabase(pgUrl);
         const db = openPostgres(created.url, { maxConnections: 4 });
-        await prepare(db, demo);
+        try {
+          await prepare(db, demo);
+        } catch (e) {
+          await db.close().catch(() => {});
+          await created.drop();
+          throw e;
+        }
         return {
           db,
           url: created.url,
@@ -91,14 +97,25 @@ export function backends(): Backend[] {
     name: "pglite",
     async open({ demo = true } = {}) {
       const stateDir = await Deno.makeTempDir({ prefix: "newretail-test-" });
-      const db = await openPglite(stateDir);
-      await prepare(db, demo);
+      let db: Database | undefined;
+      try {
+        db = await openPglite(stateDir);
+        await prepare(db, demo);
+      } catch (e) {
+        // Nothing is left behind when the database cannot be created.
+        await db?.close().catch(() => {});
+        await Deno.remove(stateDir, { recursive: true });
+        throw e;
+      }
       return {
         db,
         stateDir,
         async dispose() {
-          await db.close();
-          await Deno.remove(stateDir, { recursive: true });
+          try {
+            await db.close();
+          } finally {
+            await Deno.remove(stateDir, { recursive: true });
+          }
         },
       };
     },
