@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { describeFailure } from "./src/cli/failure.ts";
+import { describeFailure, unexpectedFailure } from "./src/cli/failure.ts";
 import { serveCommand } from "./src/cli/serve.ts";
 import { migrateCommand, seedDemoCommand } from "./src/cli/migrate.ts";
 import { deviceCommand } from "./src/cli/device.ts";
@@ -88,9 +88,9 @@ export async function main(args: string[]): Promise<number> {
     return await command.run(first === name ? rest : args);
   } catch (e) {
     const failure = describeFailure(e);
-    if (!failure) throw e;
-    console.error(failure.line);
-    return failure.code;
+    // Every failure is one line: an operator gets the message, never a stack trace.
+    console.error(failure?.line ?? unexpectedFailure(name, e));
+    return failure?.code ?? 1;
   }
 }
 

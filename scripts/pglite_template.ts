@@ -61,6 +61,9 @@ try {
   const db = await openPglite(stateDir, { template: null });
   try {
     await migrate(db);
+    // Every store made from this template needs an installation id of its own (the references
+    // it leaves in Odoo): the template carries none, and the store generates it at first use.
+    await db.exec("delete from installation");
     await db.exec(
       "update pg_database set datistemplate = false where datname in ('template0', 'template1')",
     );

@@ -12,6 +12,9 @@
  * @module
  */
 const main = new URL("../main.ts", import.meta.url).pathname;
+// The appliance's own lock file: only the npm packages the appliance imports (deno.lock also pins
+// the tests' packages, and Deno installs every package of the lock file it is given).
+const lock = ["--lock=" + new URL("../deno.appliance.lock", import.meta.url).pathname, "--frozen"];
 // `deno task start serve …` (the task already names serve) is the same as `deno task start …`.
 const args = Deno.args[0] === "serve" && Deno.args[1] === "serve" ? Deno.args.slice(1) : Deno.args;
 
@@ -19,6 +22,7 @@ const asked = await new Deno.Command(Deno.execPath(), {
   args: [
     "run",
     "--quiet",
+    ...lock,
     "--allow-read",
     "--allow-env",
     main,
@@ -33,7 +37,7 @@ if (!asked.success) Deno.exit(asked.code);
 const flags = new TextDecoder().decode(asked.stdout).split("\n").filter((l) => l !== "");
 
 const child = new Deno.Command(Deno.execPath(), {
-  args: ["run", "--quiet", "--no-prompt", ...flags, main, ...args],
+  args: ["run", "--quiet", ...lock, "--no-prompt", ...flags, main, ...args],
   stdin: "inherit",
   stdout: "inherit",
   stderr: "inherit",

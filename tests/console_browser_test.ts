@@ -6,10 +6,9 @@
  * alert, not one per label. One browser and one appliance for the whole file.
  */
 import assert from "node:assert/strict";
-import type { Page } from "puppeteer-core";
 import { backends } from "./_support/databases.ts";
 import { eventually, startTestAppliance } from "./_support/appliance.ts";
-import { browserSkipReason, launchBrowser } from "./_support/browser.ts";
+import { browserSkipReason, launchBrowser, type Page } from "./_support/browser.ts";
 import type { DeviceClient } from "../src/device/client.ts";
 
 const TOKEN = "console-test-token-0123456789";

@@ -6,7 +6,9 @@
  * @module
  */
 import { createServer, type Server } from "node:net";
-import { Aedes } from "aedes";
+// Pinned here, not in deno.json's imports: a test-only package (docs/developers.md, "Packages").
+// deno-lint-ignore no-import-prefix -- deno.json's imports are the appliance's, see above
+import { Aedes } from "npm:aedes@1.2.0";
 import mqtt from "mqtt";
 import { Buffer } from "node:buffer";
 

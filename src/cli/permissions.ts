@@ -83,6 +83,10 @@ export function permissionsCommand(args: string[]): Promise<number> {
   if (backup) {
     (command === "backup" ? permissions.write : permissions.read).push(resolve(positionals[0]));
   }
+  // bindings import reads its CSV file wherever it is.
+  if (command === "bindings" && positionals[0] === "import" && positionals[1] !== undefined) {
+    permissions.read.push(resolve(positionals[1]));
+  }
   const flags = permissionFlags(permissions);
   if (backup) flags.push("--allow-run=pg_dump,pg_restore");
   console.log(flags.join("\n"));

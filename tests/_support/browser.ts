@@ -4,7 +4,12 @@
  *
  * @module
  */
-import puppeteer, { type Browser } from "puppeteer-core";
+// Pinned here, not in deno.json's imports: deno.json's packages are what `deno task start`
+// installs, and a test-only package is no business of a store (docs/developers.md, "Packages").
+// deno-lint-ignore no-import-prefix -- deno.json's imports are the appliance's, see above
+import puppeteer, { type Browser, type Page } from "npm:puppeteer-core@25.16.0";
+
+export type { Browser, Page };
 
 /**
  * Where Debian's package puts the browser (`.ci/run` installs it when missing);

@@ -248,10 +248,17 @@ export async function setUpstreamEnabled(db: Queryable, enabled: boolean): Promi
 }
 
 /**
- * This installation's id (migration 007): generated once with the database, so references left
- * in Odoo are unique across reinstalls and across two appliances of one shop.
+ * This installation's id (migration 007): generated once per database, so references left in
+ * Odoo are unique across reinstalls and across two appliances of one shop. A database made from
+ * the shipped template (scripts/pglite_template.ts) has none until its first use here.
  */
 export async function installationId(db: Queryable): Promise<string> {
-  const [row] = await db.query<{ id: string }>("select id from installation");
-  return row.id;
+  const [row] = await db.query<{ id: string }>(
+    `with made as (insert into installation default values on conflict do nothing returning id)
+     select id from made union all select id from installation`,
+  );
+  if (row) return row.id;
+  // Another connection made it after this statement's snapshot was taken.
+  const [made] = await db.query<{ id: string }>("select id from installation");
+  return made.id;
 }
