@@ -433,6 +433,11 @@ export interface CheckResult extends KindCounts {
   ledgerBroken: number;
   /** Goods whose price is not what the schedules in force (or none) set. */
   wrongPrices: number;
+  /**
+   * Settled only: labels whose price the appliance does not know (it records another than the
+   * label shows) or that still show an old price.
+   */
+  unconvergedLabels: number;
   /** One plain sentence per finding (empty: the database holds exactly what was acknowledged). */
   problems: string[];
 }
@@ -533,7 +538,7 @@ const LEDGER_SQL = `
 
 const LABELS_SQL = `
   select s.mac, s.goods_id, s.price::text as price, s.equip_id, s.stale_since is not null as stale,
-    g.price::text as goods_price
+    g.price::text as goods_price, g.updated_at as goods_updated_at
   from label_shown s join goods g on g.id = s.goods_id`;
 
 const SCHEDULES_SQL = `
@@ -571,6 +576,11 @@ export async function checkHistory(
   const phantom = (sentence: string) => {
     phantoms++;
     problems.push(`phantom: ${sentence}`);
+  };
+  let unconvergedLabels = 0;
+  const unconverged = (sentence: string) => {
+    unconvergedLabels++;
+    problems.push(`not converged: ${sentence}`);
   };
   let wrongPrices = 0;
   const wrongPrice = (sentence: string) => {
@@ -813,18 +823,25 @@ export async function checkHistory(
     // What the label showed when the state was taken; a push confirmed later is not in it yet.
     const last = shown.filter((e) => (e.answeredAt ?? e.sentAt) <= at).at(-1);
     if (row && !prices.has(milli(row.price))) {
-      lost("label", `label ${mac} is recorded as showing ${row.price}, a price it never showed`);
-    } else if (options.settled && last && !changing.has(last.gid)) {
-      if (!row) lost("label", `label ${mac} showed ${last.price}: nothing is recorded`);
+      phantom(`label ${mac} is recorded as showing ${row.price}, a price it never showed`);
+    } else if (
+      options.settled && last && !changing.has(last.gid) &&
+      !(row && new Date(row.goods_updated_at as string).getTime() > at - grace)
+    ) {
+      // A confirmation is answered by nobody: losing one is allowed, not knowing it afterwards
+      // (the label would then never get the price again) is not.
+      if (!row) unconverged(`label ${mac} showed ${last.price}: nothing is recorded`);
       else if (!sameDecimal(row.price, last.price)) {
-        lost("label", `label ${mac} shows ${last.price}, recorded as showing ${row.price}`);
+        unconverged(`label ${mac} shows ${last.price}, recorded as showing ${row.price}`);
       } else if (!sameDecimal(last.price, row.goods_price)) {
-        lost("label", `label ${mac} still shows ${last.price}, the goods cost ${row.goods_price}`);
+        unconverged(`label ${mac} still shows ${last.price}, the goods cost ${row.goods_price}`);
       }
     }
   }
 
-  const total = (key: keyof KindCounts) => ENTRY_KINDS.reduce((s, k) => s + counts[k][key], 0);
+  // A label's confirmation is answered by nobody: it is not an acknowledged record.
+  const total = (key: keyof KindCounts) =>
+    ENTRY_KINDS.filter((k) => k !== "label").reduce((s, k) => s + counts[k][key], 0);
   return {
     acknowledged: total("acknowledged"),
     lost: total("lost"),
@@ -834,6 +851,7 @@ export async function checkHistory(
     halfThere,
     ledgerBroken: ledger.length,
     wrongPrices,
+    unconvergedLabels,
     problems,
   };
 }
@@ -847,6 +865,8 @@ function fmtSums(sums: Map<number, bigint>): string {
 export function describeCounts(result: CheckResult): string {
   return ENTRY_KINDS
     .filter((k) => result.byKind[k].acknowledged > 0)
-    .map((k) => `${k}s ${result.byKind[k].acknowledged}`)
+    .map((k) =>
+      `${k === "label" ? "label confirmations" : `${k}s`} ${result.byKind[k].acknowledged}`
+    )
     .join(", ");
 }

@@ -496,9 +496,7 @@ async function runRow(
         : "—",
       notes: [
         last ? describeCounts(last) : "",
-        last && (last.phantoms || last.halfThere || last.ledgerBroken)
-          ? `${last.phantoms} phantom, ${last.halfThere} half there, ${last.ledgerBroken} ledger`
-          : "",
+        last ? findings(last) : "",
         `losses in ${lossyCycles} of ${cycles.length} cycles`,
         cycles.length ? `cycle ${seconds(elapsed / (cycles.length + 1))}` : "",
         `first start ${seconds(firstStartMs)}`,
@@ -546,6 +544,17 @@ async function adminCertificate(dir: string, ip: string): Promise<{ cert: string
   }).output();
   if (!out.success) throw new Error(`openssl: ${new TextDecoder().decode(out.stderr).trim()}`);
   return { cert, key };
+}
+
+/** The findings beside lost and duplicated records, when there are any. */
+function findings(check: CheckResult): string {
+  return [
+    [check.phantoms, "phantom"],
+    [check.halfThere, "half there"],
+    [check.ledgerBroken, "ledger broken"],
+    [check.wrongPrices, "wrong price"],
+    [check.unconvergedLabels, "label not converged"],
+  ].filter(([n]) => Number(n) > 0).map(([n, what]) => `${n} ${what}`).join(", ");
 }
 
 /** The median of sorted numbers. */
