@@ -31,6 +31,8 @@ export interface LabDeviceOptions {
   equipId: string;
   /** Answers a push (`sendGoods`, `sendPayResult`, `sendPosition`); default: `{"exception":""}`. */
   onPush?: (push: Received) => Record<string, unknown> | null;
+  /** Gives up connecting after this long (a partitioned link drops the SYN); default: the OS's. */
+  connectTimeoutMs?: number;
 }
 
 const encoder = new TextEncoder();
@@ -41,6 +43,8 @@ export class LabDevice {
   /** True once the connection ended (closed by either side, or broken). */
   closed = false;
   readonly equipId: string;
+  /** When the last frame from the server arrived (ms since the epoch): a device's watchdog. */
+  lastHeardAt = Date.now();
   readonly #conn: Deno.Conn;
   readonly #onPush: NonNullable<LabDeviceOptions["onPush"]>;
   readonly #waiting = new Map<string, PromiseWithResolvers<Received>[]>();
@@ -57,7 +61,13 @@ export class LabDevice {
 
   /** Connects and logs in; throws when the login is refused. */
   static async connect(options: LabDeviceOptions, timeoutMs = 10_000): Promise<LabDevice> {
-    const conn = await Deno.connect({ hostname: options.host, port: options.port });
+    const conn = await Deno.connect({
+      hostname: options.host,
+      port: options.port,
+      signal: options.connectTimeoutMs === undefined
+        ? undefined
+        : AbortSignal.timeout(options.connectTimeoutMs),
+    });
     const device = new LabDevice(conn, options);
     try {
       const reply = await device.#exchange(
@@ -85,6 +95,11 @@ export class LabDevice {
     timeoutMs = 10_000,
   ): Promise<Received> {
     return this.#exchange({ action, uniqueId: this.uniqueId }, body, timeoutMs, "mac_id" in body);
+  }
+
+  /** The device's own port of this connection (what a packet filter sees). */
+  get localPort(): number {
+    return (this.#conn.localAddr as Deno.NetAddr).port;
   }
 
   /** Closes the connection (no `logout`: a device that loses power just goes). */
@@ -177,7 +192,11 @@ export class LabDevice {
 
   async #received(header: Record<string, unknown>, bodyBytes: Uint8Array): Promise<void> {
     const action = String(header.action ?? "");
-    const gbk = action === "getGoodsReturn" ? this.#gbk.shift() ?? false : action === "sendGoods";
+    this.lastHeardAt = Date.now();
+    // PROTOCOL.md §4: sendGoods is GBK to shelf-label devices, UTF-8 to scales.
+    const gbk = action === "getGoodsReturn"
+      ? this.#gbk.shift() ?? false
+      : action === "sendGoods" && this.equipId.startsWith("DZBQ_");
     let body: Record<string, unknown> | null = null;
     if (bodyBytes.length > 0) {
       try {

@@ -7,10 +7,11 @@
  * @module
  */
 import { formatTable, type LabOptions, type ResultRow, type Scenario } from "./_lab.ts";
+import { network } from "./network.ts";
 import { powerCut } from "./power_cut.ts";
 
 /** Every scenario, by name. */
-const SCENARIOS: Scenario[] = [powerCut];
+const SCENARIOS: Scenario[] = [powerCut, network];
 
 function usage(): string {
   return [

@@ -1,0 +1,1066 @@
+/**
+ * Scenario `network`: the store's Wi-Fi. The appliance runs as in a store (`main.ts serve` under
+ * the permissions its configuration computes, on PostgreSQL, with the MQTT broker and a payment
+ * server of the lab's own); 100+ devices (`_net_fleet.ts`) run in a network namespace of the
+ * lab's own, joined to the appliance by a veth pair (`_netns.ts`), and the link is made bad one
+ * variant at a time: 5 % and 20 % loss, a slow link, a 60 s partition, a partition shorter than
+ * the heartbeat bound, added latency with jitter (`_relay.ts`), and devices that vanish without
+ * FIN or RST (half-open).
+ *
+ * In every variant tills and scales sell (retrying unanswered orders with the same `order_id`),
+ * label base stations show what `sendGoods` pushes tell them, prices change (just before and
+ * during a partition), and the cloud reports payments over MQTT. Afterwards, from outside:
+ * every acknowledged order is in the database once under the URL the till was given, none is
+ * paid or stock-moved twice, every label shows — and the appliance's record says it shows — its
+ * goods' latest price, every dead connection was closed within the heartbeat bound, and once the
+ * devices have left the sessions are gone and the appliance's memory is back near where it was.
+ *
+ * @module
+ */
+import postgres from "postgres";
+import mqtt from "mqtt";
+import type { LabOptions, ResultRow, Scenario, ScenarioReport } from "./_lab.ts";
+import {
+  createLabNetwork,
+  type LabNetwork,
+  type LinkFault,
+  namespacesUnavailable,
+  removeStaleNetworks,
+} from "./_netns.ts";
+import type { FleetPlan, FleetSummary, OrderAttempt } from "./_net_fleet.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The appliance's settings that the lab's bounds are computed from. */
+const HEARTBEAT_INTERVAL_S = 4;
+const HEARTBEAT_MISSES = 3;
+const PUSH_TIMEOUT_S = 2;
+const PUSH_TRIES = 3;
+const REQUEST_TIMEOUT_S = 5;
+/**
+ * A dead connection is closed at most this long after its device vanished: the device answered
+ * the last `health` sent before it went, the next `HEARTBEAT_MISSES` go unanswered, and the sweep
+ * after one more interval closes it; each interval may run one sweep tick (100 ms) late.
+ */
+const DEAD_CONNECTION_BOUND_MS = (HEARTBEAT_MISSES + 1) * (HEARTBEAT_INTERVAL_S * 1000 + 100);
+/**
+ * Memory is "back near its start" when the RSS once the devices left is at most this many times
+ * the RSS after the first variant's devices left (the first traffic grows V8's heap for good).
+ */
+const RSS_GROWTH_ALLOWED = 1.5;
+/** Scheduling slack allowed on top of the bound on this loaded machine (reported, not hidden). */
+const SLACK_MS = 1500;
+
+/** One variant: what the link does while the devices work. */
+interface Variant {
+  name: string;
+  /** The fault during the traffic window (`relay`: latency through the lab's relay). */
+  fault:
+    | Exclude<LinkFault, { kind: "partition" }>
+    /**
+     * A partition `afterS` into the traffic, or with `quiet`, once the tills stopped selling (a
+     * price change and the cloud's late payment reports go out while the link is down: nothing
+     * else touches those goods and orders afterwards).
+     */
+    | { kind: "partition"; afterS: number; forS: number; quiet?: boolean }
+    | { kind: "relay"; delayMs: number; jitterMs: number }
+    | { kind: "vanish"; afterS: number; devices: number };
+  /** Seconds of traffic. */
+  seconds: number;
+}
+
+function variants(ci: boolean): Variant[] {
+  const traffic = ci ? 25 : 150;
+  return [
+    { name: "none", fault: { kind: "none" }, seconds: ci ? 15 : 60 },
+    { name: "5 % loss", fault: { kind: "loss", percent: 5 }, seconds: traffic },
+    { name: "20 % loss", fault: { kind: "loss", percent: 20 }, seconds: traffic },
+    {
+      name: "slow link (256 kbit/s)",
+      fault: { kind: "slow", rateKbit: 256, latencyMs: 400 },
+      seconds: traffic,
+    },
+    {
+      name: `${ci ? 25 : 60} s partition`,
+      fault: { kind: "partition", afterS: ci ? 5 : 30, forS: ci ? 25 : 60 },
+      seconds: ci ? 40 : 150,
+    },
+    {
+      name: "8 s partition in a quiet store",
+      fault: { kind: "partition", afterS: 0, forS: 8, quiet: true },
+      seconds: ci ? 15 : 60,
+    },
+    {
+      name: "latency 150 ± 100 ms",
+      fault: { kind: "relay", delayMs: 150, jitterMs: 100 },
+      seconds: traffic,
+    },
+    {
+      name: "half-open devices",
+      fault: { kind: "vanish", afterS: ci ? 5 : 20, devices: ci ? 6 : 12 },
+      seconds: ci ? 30 : 90,
+    },
+  ];
+}
+
+/** The devices of a run: tills, scales and label base stations (three labels each). */
+interface Devices {
+  tills: string[];
+  scales: string[];
+  labels: { equipId: string; macs: string[] }[];
+}
+
+function devices(ci: boolean): Devices {
+  const [tills, scales, stations] = ci ? [14, 6, 20] : [40, 12, 50];
+  const id = (prefix: string, n: number) => `${prefix}${String(n).padStart(4, "0")}`;
+  return {
+    tills: Array.from({ length: tills }, (_, i) => id("POS_", i + 1)),
+    scales: Array.from({ length: scales }, (_, i) => id("DZC_", i + 1)),
+    labels: Array.from({ length: stations }, (_, i) => ({
+      equipId: id("DZBQ_", i + 1),
+      macs: [0, 1, 2].map((k) => labelMac(i * 3 + k)),
+    })),
+  };
+}
+
+const labelMac = (n: number) =>
+  `AC:23:3F:${
+    [n >> 16, (n >> 8) & 255, n & 255].map((b) => b.toString(16).padStart(2, "0"))
+      .join(":").toUpperCase()
+  }`;
+
+/** The lab's catalogue: counted goods 1–40 (tills), weighed goods 41–50 (scales). */
+const COUNTED = Array.from({ length: 40 }, (_, i) => i + 1);
+const WEIGHED = Array.from({ length: 10 }, (_, i) => i + 41);
+const barcode = (gid: number) => ean13(`6920000${String(gid).padStart(5, "0")}`);
+
+function ean13(twelve: string): string {
+  const sum = [...twelve].reduce((s, d, i) => s + Number(d) * (i % 2 ? 3 : 1), 0);
+  return twelve + String((10 - sum % 10) % 10);
+}
+
+type Sql = ReturnType<typeof postgres>;
+
+/** Seeds the store's catalogue: goods, stock, and a label bound to goods for every label MAC. */
+async function seedCatalogue(sql: Sql, macs: string[]): Promise<void> {
+  const goods = [...COUNTED, ...WEIGHED];
+  await sql.begin(async (tx) => {
+    await tx`insert into categories (id, name, complete_name) values (1, '果蔬', '果蔬')`;
+    await tx`insert into warehouses (id, code, name) values (1, 'MD', '门店货架'), (2, 'HC', '后仓')`;
+    for (const gid of goods) {
+      const weighed = WEIGHED.includes(gid);
+      await tx`insert into goods (id, barcode, name, price, cost, category_id, unit, weighed, plu)
+        values (${gid}, ${barcode(gid)}, ${`测试商品${gid}`}, ${(2 + gid * 0.37).toFixed(2)},
+          1, 1, ${weighed ? "kg" : "个"}, ${weighed}, ${weighed ? gid : null})`;
+      await tx`insert into stock (warehouse_id, goods_id, quantity)
+        values (1, ${gid}, 1000000), (2, ${gid}, 1000000)`;
+    }
+    for (const [i, mac] of macs.entries()) {
+      await tx`insert into label_bindings (mac, goods_id) values (${mac}, ${
+        goods[i % goods.length]
+      })`;
+    }
+    await tx`select setval(pg_get_serial_sequence('goods', 'id'), 100)`;
+  });
+}
+
+/** Changes the price of some label-bound goods, as the ERP or an operator's psql does. */
+async function changePrices(sql: Sql, round: number): Promise<number[]> {
+  const gids = [...COUNTED, ...WEIGHED].filter((_, i) => i % 4 === round % 4);
+  const step = round % 2 === 0 ? "0.10" : "-0.05";
+  await sql`update goods set price = price + ${step}::numeric, updated_at = now()
+    where id = any(${gids})`;
+  return gids;
+}
+
+/** The appliance as a child process: `main.ts serve` under its computed permissions. */
+interface Appliance {
+  pid: number;
+  port: number;
+  adminPort: number;
+  lines: Record<string, unknown>[];
+  stop(): Promise<number>;
+}
+
+async function startAppliance(configFile: string, env: Record<string, string>): Promise<Appliance> {
+  const main = `${ROOT}main.ts`;
+  // The launcher's way (scripts/start.ts): ask `permissions` for the flags this config needs.
+  const asked = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      "--allow-read",
+      "--allow-env",
+      main,
+      "permissions",
+      "--",
+      "serve",
+      "--config",
+      configFile,
+    ],
+    env,
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!asked.success) throw new Error(new TextDecoder().decode(asked.stderr));
+  const flags = new TextDecoder().decode(asked.stdout).split("\n").filter((l) => l !== "");
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", "--no-prompt", ...flags, main, "serve", "--config", configFile],
+    env,
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const lines: Record<string, unknown>[] = [];
+  const started = Promise.withResolvers<Record<string, unknown>>();
+  const reading = (async () => {
+    let buffer = "";
+    for await (const text of child.stdout.pipeThrough(new TextDecoderStream())) {
+      buffer += text;
+      let nl: number;
+      while ((nl = buffer.indexOf("\n")) >= 0) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        try {
+          const parsed = JSON.parse(line);
+          lines.push(parsed);
+          if (parsed.msg === "newretail started") started.resolve(parsed);
+        } catch {
+          lines.push({ text: line });
+        }
+      }
+    }
+  })();
+  const exited = child.status.then(async (status) => {
+    await reading;
+    started.reject(new Error(`appliance exited (${status.code}): ${(await stderr).slice(-2000)}`));
+    return status.code;
+  });
+  const line = await started.promise;
+  const admin = String(line.admin);
+  return {
+    pid: child.pid,
+    port: Number(line.port),
+    adminPort: Number(admin.slice(admin.lastIndexOf(":") + 1)),
+    lines,
+    async stop() {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // gone already
+      }
+      return await exited;
+    },
+  };
+}
+
+/** The appliance's `/metrics`, summed by name over the series whose labels include `match`. */
+async function metric(
+  adminPort: number,
+  name: string,
+  match: Record<string, string> = {},
+): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(name)) continue;
+    const m = /^([a-z_]+)(\{([^}]*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const labels = Object.fromEntries(
+      [...(m[3] ?? "").matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]),
+    );
+    if (Object.entries(match).every(([k, v]) => labels[k] === v)) sum += Number(m[4]);
+  }
+  return sum;
+}
+
+/** Resident memory of a process, MB (from /proc). */
+function rssMb(pid: number): number {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+/** CPU time a process used so far, ms (utime + stime from /proc, 100 ticks a second). */
+function cpuMs(pid: number): number {
+  const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** Open file descriptors of a process (sockets included). */
+function openFds(pid: number): number {
+  return [...Deno.readDirSync(`/proc/${pid}/fd`)].length;
+}
+
+/**
+ * The payment server of the lab's own, and the store cloud behind it: it counts the calls per
+ * order code and, for every other order, reports the payment over MQTT (every fourth twice, as a
+ * QoS 1 broker may redeliver).
+ */
+class PaymentCloud {
+  readonly calls = new Map<string, number>();
+  readonly reportedPaid = new Set<string>();
+  readonly #server: Deno.HttpServer<Deno.NetAddr>;
+  readonly #mqtt: mqtt.MqttClient | undefined;
+  readonly #topic: string;
+  readonly #shop: string;
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
+
+  constructor(mqttClient: mqtt.MqttClient | undefined, shop: string) {
+    this.#mqtt = mqttClient;
+    this.#shop = shop;
+    this.#topic = `/newretail/pay/${shop}`;
+    this.#server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (r) => {
+      const form = new URLSearchParams(await r.text());
+      const code = form.get("orderCode") ?? "";
+      const calls = (this.calls.get(code) ?? 0) + 1;
+      this.calls.set(code, calls);
+      if (calls === 1 && Number(code.slice(-1)) % 2 === 0) this.reportPaid([code]);
+      return new Response("ok");
+    });
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.#server.addr.port}/pay`;
+  }
+
+  /** Reports these orders paid over MQTT, soon (the customer scanned the QR code). */
+  reportPaid(codes: string[]): void {
+    if (!this.#mqtt) return;
+    for (const code of codes) this.#report(code);
+  }
+
+  #report(code: string): void {
+    this.reportedPaid.add(code);
+    const payload = JSON.stringify({ id: this.#shop, action: "pay", result: "ok", order_id: code });
+    const times = Number(code.slice(-2, -1)) % 4 === 0 ? 2 : 1;
+    for (let i = 0; i < times; i++) {
+      const timer = setTimeout(() => {
+        this.#timers.delete(timer);
+        this.#mqtt?.publish(this.#topic, payload, { qos: 1 });
+      }, 300 + Math.random() * 1500 + i * 500);
+      this.#timers.add(timer);
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const timer of this.#timers) clearTimeout(timer);
+    await this.#server.shutdown();
+    await this.#mqtt?.endAsync();
+  }
+}
+
+/** The fleet process in the devices' namespace: its events, and commands to it. */
+class FleetProcess {
+  readonly attempts: OrderAttempt[] = [];
+  /** Each connection a device made: its port and when (ms). */
+  readonly connections: { equipId: string; port: number; at: number }[] = [];
+  readonly vanished: { equipId: string; port: number; at: number }[] = [];
+  readonly payResults: { equipId: string; orderId: string; result: string }[] = [];
+  summary: FleetSummary | undefined;
+  readonly #child: Deno.ChildProcess;
+  readonly #stdin: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #waiters: { ev: string; resolve: (e: Record<string, unknown>) => void }[] = [];
+  readonly done: Promise<void>;
+  readonly stderr: Promise<string>;
+
+  constructor(net: LabNetwork, plan: FleetPlan) {
+    const { cmd, args } = net.inside(Deno.execPath(), [
+      "run",
+      "-A",
+      "--quiet",
+      `${ROOT}faults/_net_fleet.ts`,
+      JSON.stringify(plan),
+    ]);
+    this.#child = new Deno.Command(cmd, {
+      args,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    this.#stdin = this.#child.stdin.getWriter();
+    this.stderr = new Response(this.#child.stderr).text();
+    this.done = this.#read();
+  }
+
+  async #read(): Promise<void> {
+    let buffer = "";
+    for await (const text of this.#child.stdout.pipeThrough(new TextDecoderStream())) {
+      buffer += text;
+      let nl: number;
+      while ((nl = buffer.indexOf("\n")) >= 0) {
+        const event = JSON.parse(buffer.slice(0, nl));
+        buffer = buffer.slice(nl + 1);
+        if (event.ev === "order") this.attempts.push(event);
+        else if (event.ev === "conn") this.connections.push(event);
+        else if (event.ev === "vanished") this.vanished.push(event);
+        else if (event.ev === "payResult") this.payResults.push(event);
+        else if (event.ev === "left") this.summary = event.summary;
+        for (const waiter of this.#waiters.filter((w) => w.ev === event.ev)) {
+          this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
+          waiter.resolve(event);
+        }
+      }
+    }
+    await this.#child.status;
+  }
+
+  /** The next event of this kind (rejects after `timeoutMs`, or when the fleet ended). */
+  next(ev: string, timeoutMs: number): Promise<Record<string, unknown>> {
+    const { promise, resolve, reject } = Promise.withResolvers<Record<string, unknown>>();
+    const timer = setTimeout(
+      () => reject(new Error(`fleet: no ${ev} in ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    this.#waiters.push({ ev, resolve });
+    this.done.then(async () => reject(new Error(`fleet ended before ${ev}: ${await this.stderr}`)));
+    return promise.finally(() => clearTimeout(timer));
+  }
+
+  async send(command: Record<string, unknown>): Promise<void> {
+    await this.#stdin.write(new TextEncoder().encode(JSON.stringify(command) + "\n"));
+  }
+
+  async leave(): Promise<void> {
+    await this.send({ cmd: "leave" }).catch(() => {});
+    await this.#stdin.close().catch(() => {});
+    await this.done;
+  }
+}
+
+/** Everything a run shares across variants. */
+interface Lab {
+  options: LabOptions;
+  sql: Sql;
+  net: LabNetwork;
+  appliance: Appliance;
+  cloud: PaymentCloud;
+  devices: Devices;
+  mqttNote: string;
+  /** RSS (MB) once started and seeded, before any device. */
+  startRssMb: number;
+  /** RSS (MB) once the first variant's devices left: the warm baseline leaks are measured from. */
+  warmRssMb?: number;
+  /** Price-change rounds so far. */
+  priceRounds: number;
+}
+
+/** What one variant found. */
+interface VariantResult {
+  row: ResultRow;
+  failures: string[];
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/** Waits until `check` returns true, polling; returns the time it took, or undefined. */
+async function until(
+  check: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  everyMs = 500,
+): Promise<number | undefined> {
+  const start = Date.now();
+  for (;;) {
+    if (await check()) return Date.now() - start;
+    if (Date.now() - start > timeoutMs) return undefined;
+    await sleep(everyMs);
+  }
+}
+
+/** Labels whose record or display is not their goods' latest price (station gone: left out). */
+async function unconverged(
+  sql: Sql,
+  macs: string[],
+): Promise<{ mac: string; price: string; shown: string | null; stale: boolean }[]> {
+  return await sql<{ mac: string; price: string; shown: string | null; stale: boolean }[]>`
+    select b.mac, g.price::text as price, s.price::text as shown,
+      (s.stale_since is not null) as stale
+    from label_bindings b join goods g on g.id = b.goods_id
+    left join label_shown s on s.mac = b.mac
+    where b.mac = any(${macs})
+      and (s.mac is null or s.price <> g.price or s.stale_since is not null)`;
+}
+
+async function runVariant(lab: Lab, variant: Variant, index: number): Promise<VariantResult> {
+  const { sql, net, appliance, options } = lab;
+  const failures: string[] = [];
+  const progress = (line: string) => options.progress(`${variant.name}: ${line}`);
+  const fault = variant.fault;
+  await net.setFault({ kind: "none" });
+
+  // Latency: devices connect to the lab's relay in their namespace, which delays every chunk.
+  let relay: Deno.ChildProcess | undefined;
+  let target = { host: net.applianceAddress, port: appliance.port };
+  if (fault.kind === "relay") {
+    const { cmd, args } = net.inside(Deno.execPath(), [
+      "run",
+      "-A",
+      "--quiet",
+      `${ROOT}faults/_relay.ts`,
+      "127.0.0.1:0",
+      `${net.applianceAddress}:${appliance.port}`,
+      String(fault.delayMs),
+      String(fault.jitterMs),
+    ]);
+    relay = new Deno.Command(cmd, { args, stdout: "piped", stderr: "inherit" }).spawn();
+    const reader = relay.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const first = (await reader.read()).value ?? "";
+    reader.releaseLock();
+    relay.stdout.cancel().catch(() => {});
+    const port = Number(/listening [^:]+:(\d+)/.exec(first)?.[1]);
+    if (!port) throw new Error(`relay did not start: ${first}`);
+    target = { host: "127.0.0.1", port };
+  }
+
+  const pushesBefore = await pushesNotAcknowledged(appliance.adminPort);
+  const plan: FleetPlan = {
+    host: target.host,
+    port: target.port,
+    orderPrefix: `v${index}`,
+    ...lab.devices,
+    counted: COUNTED.map((gid) => ({ gid, barcode: barcode(gid) })),
+    weighed: WEIGHED.map((gid) => ({ gid, barcode: barcode(gid) })),
+    replyTimeoutMs: 8000,
+    watchdogMs: 30_000,
+    thinkMs: 1500,
+  };
+  const fleet = new FleetProcess(net, plan);
+  const deviceCount = lab.devices.tills.length + lab.devices.scales.length +
+    lab.devices.labels.length;
+  let healedAt = 0;
+  let partitionAt = 0;
+  try {
+    await fleet.next("ready", 90_000);
+    const start = Date.now();
+    progress(`${deviceCount} devices up`);
+    const at = (s: number) => sleep(Math.max(0, start + s * 1000 - Date.now()));
+    const priceChange = async () => {
+      await changePrices(sql, lab.priceRounds++);
+    };
+
+    if (fault.kind === "loss" || fault.kind === "slow") await net.setFault(fault);
+    if (fault.kind === "partition" && !fault.quiet) {
+      await at(fault.afterS - 1);
+      await priceChange(); // just before the link drops
+      await at(fault.afterS);
+      await net.setFault({ kind: "partition" });
+      partitionAt = Date.now();
+      progress(`partitioned for ${fault.forS} s`);
+      await at(fault.afterS + fault.forS / 2);
+      await priceChange(); // while it is down
+      await at(fault.afterS + fault.forS);
+      await net.setFault({ kind: "none" });
+      healedAt = Date.now();
+      progress("healed");
+    } else if (fault.kind === "vanish") {
+      await at(fault.afterS);
+      const all = [
+        ...lab.devices.tills,
+        ...lab.devices.scales,
+        ...lab.devices.labels.map((l) => l.equipId),
+      ];
+      // Spread over the kinds: every n-th device.
+      const chosen = all.filter((_, i) => i % Math.floor(all.length / fault.devices) === 0)
+        .slice(0, fault.devices);
+      await fleet.send({ cmd: "vanish", equipIds: chosen });
+      if (
+        await until(() => fleet.vanished.length === chosen.length, 10_000, 50) === undefined
+      ) {
+        throw new Error(`the fleet did not report its ${chosen.length} vanished devices`);
+      }
+      for (const gone of fleet.vanished) {
+        if (gone.port > 0) await net.dropConnection(gone.port);
+        // The moment its packets stop crossing is the moment it is gone.
+        gone.at = Date.now();
+      }
+      progress(`${chosen.length} devices vanished without FIN or RST`);
+      await priceChange();
+    } else {
+      await at(variant.seconds * 0.3);
+      await priceChange();
+      await at(variant.seconds * 0.6);
+      await priceChange();
+    }
+    await at(variant.seconds);
+
+    // Stop selling; unanswered orders are asked again until answered.
+    await fleet.send({ cmd: "stop" });
+    if (fault.kind !== "relay" && fault.kind !== "vanish") {
+      await net.setFault({ kind: "none" });
+      healedAt ||= Date.now();
+    }
+    healedAt ||= Date.now();
+    await fleet.next("drained", 120_000).catch((e) => failures.push(`orders: ${e.message}`));
+    progress("orders drained");
+    if (fault.kind === "partition" && fault.quiet) {
+      await net.setFault({ kind: "partition" });
+      partitionAt = Date.now();
+      progress(`partitioned for ${fault.forS} s`);
+      await sleep(1000);
+      await priceChange();
+      const codes = await sql<{ code: string }[]>`
+        select code from orders where terminal_order_id like ${`v${index}-%`} and state = 'pending'`;
+      lab.cloud.reportPaid(codes.map((c) => c.code));
+      await sleep(fault.forS * 1000 - 1000);
+      await net.setFault({ kind: "none" });
+      healedAt = Date.now();
+      progress("healed");
+    }
+
+    // Every label of a station still there ends up confirmed on its goods' latest price.
+    const gone = new Set(fleet.vanished.map((v) => v.equipId));
+    const macs = lab.devices.labels.filter((l) => !gone.has(l.equipId)).flatMap((l) => l.macs);
+    const convergeBoundMs = 60_000 + DEAD_CONNECTION_BOUND_MS;
+    const converged = await until(
+      async () => (await unconverged(sql, macs)).length === 0,
+      Math.max(0, healedAt + convergeBoundMs - Date.now()),
+    );
+    const convergedMs = converged === undefined ? undefined : Date.now() - healedAt;
+    const left = await unconverged(sql, macs);
+    if (left.length > 0) {
+      failures.push(
+        `${left.length} of ${macs.length} labels not confirmed on their latest price ${
+          seconds(convergeBoundMs)
+        } after the link healed (e.g. ${
+          left.slice(0, 3).map((l) => `${l.mac} shows ${l.shown ?? "nothing"} for ${l.price}`)
+            .join(", ")
+        })`,
+      );
+    }
+    // What the appliance records a label shows is what the label was really told.
+    await fleet.send({ cmd: "displays" });
+    const displays = await fleet.next("displays", 10_000);
+    const shows = displays.labels as Record<string, string>;
+    const recorded = await sql<{ mac: string; price: string }[]>`
+      select mac, price::text as price from label_shown where mac = any(${macs})`;
+    const wrong = recorded.filter((r) => shows[r.mac] !== undefined && shows[r.mac] !== r.price);
+    if (wrong.length > 0) {
+      failures.push(
+        `${wrong.length} labels whose recorded display is not what they show (e.g. ${
+          wrong.slice(0, 3).map((w) => `${w.mac}: recorded ${w.price}, shows ${shows[w.mac]}`)
+            .join(", ")
+        })`,
+      );
+    }
+
+    const orders = await checkOrders(lab, fleet, `v${index}-`);
+    failures.push(...orders.failures);
+
+    // Dead connections: closed within the heartbeat bound.
+    const dead = deadConnections(appliance, fleet, fault, partitionAt);
+    failures.push(...dead.failures);
+
+    const pushesRetried = (await pushesNotAcknowledged(appliance.adminPort)) - pushesBefore;
+    await fleet.leave();
+    relay?.kill("SIGTERM");
+    await relay?.status;
+    relay = undefined;
+
+    // Leaks: every session gone once the devices left, memory back near its start.
+    const sessionsGoneMs = await until(
+      async () =>
+        await metric(appliance.adminPort, "newretail_connections_open") === 0 &&
+        await metric(appliance.adminPort, "newretail_devices_logged_in") === 0,
+      DEAD_CONNECTION_BOUND_MS + SLACK_MS,
+    );
+    if (sessionsGoneMs === undefined) {
+      failures.push(
+        `sessions left after the devices left: ${await metric(
+          appliance.adminPort,
+          "newretail_connections_open",
+        )} connections open, ${await metric(
+          appliance.adminPort,
+          "newretail_devices_logged_in",
+        )} logged in`,
+      );
+    }
+    // Idle once the devices left: a timer leaked per session would still be ticking.
+    const cpuBefore = cpuMs(appliance.pid);
+    await sleep(3000);
+    const idleCpu = (cpuMs(appliance.pid) - cpuBefore) / 3000 * 100;
+    const rss = rssMb(appliance.pid);
+    const fds = openFds(appliance.pid);
+    lab.warmRssMb ??= rss;
+    if (rss > lab.warmRssMb * RSS_GROWTH_ALLOWED) {
+      failures.push(
+        `RSS ${Math.round(rss)} MB after the devices left, more than ${RSS_GROWTH_ALLOWED}× the ${
+          Math.round(lab.warmRssMb)
+        } MB after the first variant`,
+      );
+    }
+    const waits = orderWaits(fleet.attempts);
+    const summary = fleet.summary;
+    const row: ResultRow = {
+      scenario: "network",
+      variant: variant.name,
+      did: `${deviceCount} devices, ${variant.seconds} s, ${summary?.answered ?? 0} requests ` +
+        `answered, ${orders.attempts} order attempts`,
+      acknowledged: orders.acknowledged,
+      lost: orders.lost,
+      duplicated: orders.duplicated,
+      recovery: convergedMs === undefined
+        ? "labels did not converge"
+        : `labels converged ${seconds(convergedMs)} after ${
+          fault.kind === "partition" ? "the heal" : "the stop"
+        }`,
+      notes: [
+        `p99 ${Math.round(summary?.p99Ms ?? 0)} ms`,
+        `order answered p99 ${seconds(waits.p99Ms)} from first try`,
+        `${summary?.reconnects ?? 0} reconnects`,
+        `${pushesRetried} pushes retried`,
+        `${orders.paid} paid once`,
+        ...dead.notes,
+        `sessions 0 in ${seconds(sessionsGoneMs ?? 0)}`,
+        `RSS ${Math.round(lab.startRssMb)}→${Math.round(rss)} MB, ${fds} fds`,
+        `idle CPU ${idleCpu.toFixed(1)} %`,
+      ].join(", "),
+    };
+    progress(`${row.recovery}; ${row.notes}`);
+    return { row, failures: failures.map((f) => `${variant.name}: ${f}`) };
+  } finally {
+    await fleet.leave().catch(() => {});
+    relay?.kill("SIGTERM");
+    await relay?.status;
+  }
+}
+
+/** How long orders took from their first try to their answer (what a customer waits). */
+function orderWaits(attempts: OrderAttempt[]): { p99Ms: number } {
+  const first = new Map<string, number>();
+  const waits: number[] = [];
+  for (const a of attempts) {
+    const key = `${a.equipId} ${a.orderId}`;
+    if (!first.has(key)) first.set(key, a.sentAt);
+    if (a.outcome === "ack") waits.push(a.at - first.get(key)!);
+  }
+  waits.sort((a, b) => a - b);
+  return { p99Ms: waits[Math.max(0, Math.ceil(waits.length * 0.99) - 1)] ?? 0 };
+}
+
+/** sendGoods pushes that were not acknowledged (each one is tried again). */
+function pushesNotAcknowledged(adminPort: number): Promise<number> {
+  return Promise.all(
+    ["timeout", "closed"].map((outcome) =>
+      metric(adminPort, "newretail_pushes_total", { action: "sendGoods", outcome })
+    ),
+  ).then((counts) => counts.reduce((a, b) => a + b, 0));
+}
+
+/** What the order history and the database say about one variant's orders. */
+interface OrderCheck {
+  attempts: number;
+  acknowledged: number;
+  lost: number;
+  duplicated: number;
+  paid: number;
+  failures: string[];
+}
+
+async function checkOrders(lab: Lab, fleet: FleetProcess, prefix: string): Promise<OrderCheck> {
+  const { sql, cloud } = lab;
+  const failures: string[] = [];
+  const key = (equipId: string, orderId: string) => `${equipId} ${orderId}`;
+  const acked = new Map<string, Set<string>>();
+  for (const a of fleet.attempts) {
+    if (a.outcome !== "ack") continue;
+    const urls = acked.get(key(a.equipId, a.orderId)) ?? new Set();
+    urls.add(a.url!);
+    acked.set(key(a.equipId, a.orderId), urls);
+  }
+  const rows = await sql<
+    { equipId: string; orderId: string; code: string; payUrl: string; state: string }[]
+  >`select equip_id as "equipId", terminal_order_id as "orderId", code, pay_url as "payUrl", state
+    from orders where terminal_order_id like ${prefix + "%"}`;
+  const byKey = new Map<string, (typeof rows)[number][]>();
+  for (const r of rows) {
+    byKey.set(key(r.equipId, r.orderId), [...byKey.get(key(r.equipId, r.orderId)) ?? [], r]);
+  }
+
+  let lost = 0;
+  let duplicated = 0;
+  for (const [k, urls] of acked) {
+    const found = byKey.get(k) ?? [];
+    if (found.length === 0) {
+      lost++;
+      failures.push(`acknowledged order ${k} is not in the database`);
+    } else if (urls.size > 1 || !urls.has(found[0].payUrl)) {
+      duplicated++;
+      failures.push(
+        `order ${k} was answered with ${urls.size} payment URLs (${[...urls].join(", ")})`,
+      );
+    }
+  }
+  for (const [k, found] of byKey) {
+    if (found.length > 1) {
+      duplicated += found.length - 1;
+      failures.push(`order ${k} is in the database ${found.length} times`);
+    }
+  }
+  const unacknowledged = [...byKey.keys()].filter((k) => !acked.has(k));
+  const gone = new Set(fleet.vanished.map((v) => v.equipId));
+  const unexplained = unacknowledged.filter((k) => !gone.has(k.split(" ")[0]));
+  if (unexplained.length > 0) {
+    // A till asks again until answered: an order only a vanished device never heard of is fine.
+    failures.push(`${unexplained.length} orders stored that their till was never told of`);
+  }
+
+  // Payments: one call to the payment server per order, each reported payment settles once.
+  const codes = rows.map((r) => r.code);
+  for (const code of codes) {
+    const calls = cloud.calls.get(code) ?? 0;
+    if (calls > 1) {
+      duplicated++;
+      failures.push(`order ${code} was sent to the payment server ${calls} times`);
+    }
+  }
+  const reported = codes.filter((c) => cloud.reportedPaid.has(c));
+  // The cloud reports within ~2 s of the call; the result then reaches the till.
+  await until(async () => {
+    const [{ n }] = await sql<{ n: number }[]>`
+      select count(*)::int as n from orders where code = any(${reported}) and state = 'paid'`;
+    return n === reported.length;
+  }, 15_000);
+  const paid = await sql<{ code: string; state: string; lines: number; moves: number }[]>`
+    select o.code, o.state,
+      (select count(*)::int from order_lines l where l.order_id = o.id) as lines,
+      (select count(*)::int from stock_moves m where m.reference = 'order:' || o.code
+        and m.reason = 'sale') as moves
+    from orders o where o.code = any(${codes})`;
+  let paidOnce = 0;
+  for (const p of paid) {
+    const expected = p.state === "paid" ? p.lines : 0;
+    if (p.moves > expected) {
+      duplicated++;
+      failures.push(`order ${p.code} (${p.state}) has ${p.moves} sale moves for ${p.lines} lines`);
+    } else if (p.moves < expected) {
+      failures.push(`paid order ${p.code} has ${p.moves} sale moves for ${p.lines} lines`);
+    }
+    if (cloud.reportedPaid.has(p.code)) {
+      if (p.state === "paid") paidOnce++;
+      else failures.push(`order ${p.code} was reported paid but is ${p.state}`);
+    }
+  }
+  // Every result reaches its till (a vanished one is owed it until it comes back).
+  const owedMs = await until(async () => {
+    const [{ n }] = await sql<{ n: number }[]>`
+      select count(*)::int as n from pay_results r join orders o on o.id = r.order_id
+      where o.code = any(${codes}) and not r.delivered and not (r.equip_id = any(${[...gone]}))`;
+    return n === 0;
+  }, 30_000);
+  if (owedMs === undefined) failures.push("payment results not delivered to their tills in 30 s");
+  return {
+    attempts: fleet.attempts.length,
+    acknowledged: acked.size,
+    lost,
+    duplicated,
+    paid: paidOnce,
+    failures,
+  };
+}
+
+/** Connections the appliance closed, from its log: peer port → when and why. */
+function closedConnections(appliance: Appliance): Map<number, { at: number; reason: string }> {
+  const closed = new Map<number, { at: number; reason: string }>();
+  for (const line of appliance.lines) {
+    if (line.msg !== "disconnected") continue;
+    const peer = String(line.peer ?? "");
+    closed.set(Number(peer.slice(peer.lastIndexOf(":") + 1)), {
+      at: Date.parse(String(line.ts)),
+      reason: String(line.reason),
+    });
+  }
+  return closed;
+}
+
+/**
+ * Whether every dead connection was closed within {@link DEAD_CONNECTION_BOUND_MS}: a vanished
+ * device's, and after a partition longer than the bound every connection open when it began.
+ */
+function deadConnections(
+  appliance: Appliance,
+  fleet: FleetProcess,
+  fault: Variant["fault"],
+  partitionAt: number,
+): { failures: string[]; notes: string[] } {
+  const closed = closedConnections(appliance);
+  const failures: string[] = [];
+  const bound = DEAD_CONNECTION_BOUND_MS;
+  let dead: { equipId: string; port: number; since: number }[] = [];
+  if (fault.kind === "vanish") {
+    dead = fleet.vanished.filter((v) => v.port > 0).map((v) => ({ ...v, since: v.at }));
+  } else if (fault.kind === "partition") {
+    const last = new Map<string, { equipId: string; port: number; since: number }>();
+    for (const c of fleet.connections) {
+      if (c.at < partitionAt) last.set(c.equipId, { ...c, since: partitionAt });
+    }
+    const timeouts = [...last.values()].filter((c) => {
+      const close = closed.get(c.port);
+      return close && close.reason === "heartbeat_timeout" && close.at >= partitionAt;
+    }).length;
+    if (fault.forS * 1000 <= bound - HEARTBEAT_INTERVAL_S * 1000) {
+      // Shorter than the bound: connections may live through it; how many did not is a figure.
+      return { failures, notes: [`${timeouts} closed by heartbeat`] };
+    }
+    dead = [...last.values()];
+  } else {
+    return { failures, notes: [] };
+  }
+  let slowest = 0;
+  for (const d of dead) {
+    const close = closed.get(d.port);
+    if (!close) {
+      failures.push(`${d.equipId}'s dead connection (port ${d.port}) was never closed`);
+      continue;
+    }
+    const took = Math.max(0, close.at - d.since);
+    slowest = Math.max(slowest, took);
+    if (took > bound + SLACK_MS) {
+      failures.push(
+        `${d.equipId}'s dead connection closed after ${seconds(took)} (${close.reason}), bound ${
+          seconds(bound)
+        }`,
+      );
+    }
+  }
+  return {
+    failures,
+    notes: [
+      `${dead.length} dead connections closed in ≤ ${seconds(slowest)} (bound ${seconds(bound)})`,
+    ],
+  };
+}
+
+async function openLab(options: LabOptions, sql: Sql, databaseUrl: string): Promise<Lab> {
+  const shop = `lab${Deno.pid}`;
+  const mqttUrl = Deno.env.get("MQTT_URL") ?? "mqtt://127.0.0.1:1883";
+  let mqttClient: mqtt.MqttClient | undefined;
+  let mqttNote = "";
+  try {
+    mqttClient = await mqtt.connectAsync(mqttUrl, { connectTimeout: 5000, reconnectPeriod: 0 });
+  } catch (e) {
+    mqttNote = `no MQTT broker at ${mqttUrl} (${(e as Error).message}): payments not reported`;
+    options.progress(mqttNote);
+  }
+  const cloud = new PaymentCloud(mqttClient, shop);
+  const net = await createLabNetwork();
+  const devs = devices(options.ci);
+  let appliance: Appliance | undefined;
+  try {
+    const config = {
+      shopId: shop,
+      host: net.applianceAddress,
+      port: 0,
+      stateDir: `${options.workDir}/state`,
+      databaseUrl,
+      mqttUrl: mqttClient ? mqttUrl : "",
+      paymentServerUrl: cloud.url,
+      discoveryEnabled: false,
+      adminEnabled: true,
+      adminHost: "127.0.0.1",
+      adminPort: 0,
+      logLevel: "info",
+      loginTimeoutS: 10,
+      heartbeatIntervalS: HEARTBEAT_INTERVAL_S,
+      heartbeatMisses: HEARTBEAT_MISSES,
+      requestTimeoutS: REQUEST_TIMEOUT_S,
+      pushTimeoutS: PUSH_TIMEOUT_S,
+      pushTries: PUSH_TRIES,
+    };
+    await Deno.mkdir(config.stateDir, { recursive: true });
+    const configFile = `${options.workDir}/config.json`;
+    await Deno.writeTextFile(configFile, JSON.stringify(config, null, 2));
+    const env: Record<string, string> = { NO_COLOR: "1" };
+    for (const name of ["PATH", "HOME", "DENO_DIR", "TMPDIR"]) {
+      const value = Deno.env.get(name);
+      if (value !== undefined) env[name] = value;
+    }
+    appliance = await startAppliance(configFile, env);
+    await seedCatalogue(sql, devs.labels.flatMap((l) => l.macs));
+    await sleep(2000);
+    return {
+      options,
+      sql,
+      net,
+      appliance,
+      cloud,
+      devices: devs,
+      mqttNote,
+      startRssMb: rssMb(appliance.pid),
+      priceRounds: 0,
+    };
+  } catch (e) {
+    await appliance?.stop();
+    await net.destroy();
+    await cloud.close();
+    throw e;
+  }
+}
+
+async function run(options: LabOptions): Promise<ScenarioReport> {
+  const unavailable = await namespacesUnavailable();
+  if (unavailable) return { rows: [], failures: [], unavailable };
+  await removeStaleNetworks();
+  const serverUrl = Deno.env.get("DATABASE_URL") ?? "postgres://postgres@127.0.0.1:5432/postgres";
+  const name = `nrlab_network_${Deno.pid}`;
+  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
+  try {
+    await admin.unsafe(`create database ${name}`);
+  } catch (e) {
+    await admin.end();
+    return {
+      rows: [],
+      failures: [],
+      unavailable: `no PostgreSQL at ${serverUrl}: ${(e as Error).message}`,
+    };
+  }
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  const sql = postgres(url.href, { max: 2, onnotice: () => {} });
+  const rows: ResultRow[] = [];
+  const failures: string[] = [];
+  let lab: Lab | undefined;
+  try {
+    lab = await openLab(options, sql, url.href);
+    options.progress(
+      `appliance on ${lab.net.applianceAddress}:${lab.appliance.port}, devices in ${lab.net.namespace}`,
+    );
+    const only = Deno.env.get("FAULTS_NETWORK_ONLY");
+    for (const [i, variant] of variants(options.ci).entries()) {
+      if (only && !variant.name.includes(only)) continue;
+      try {
+        const result = await runVariant(lab, variant, i);
+        rows.push(result.row);
+        failures.push(...result.failures);
+      } catch (e) {
+        failures.push(`${variant.name}: broke: ${(e as Error).message}`);
+      }
+    }
+    if (lab.mqttNote) failures.push(lab.mqttNote);
+  } finally {
+    if (lab) {
+      const code = await lab.appliance.stop();
+      // For --keep: what the appliance logged.
+      await Deno.writeTextFile(
+        `${options.workDir}/appliance.log`,
+        lab.appliance.lines.map((l) => JSON.stringify(l)).join("\n") + "\n",
+      );
+      if (code !== 0) failures.push(`the appliance exited with ${code} on SIGTERM`);
+      await lab.net.destroy();
+      await lab.cloud.close();
+    }
+    await sql.end();
+    await admin.unsafe(`drop database if exists ${name} with (force)`).catch(() => {});
+    await admin.end();
+  }
+  return { rows, failures };
+}
+
+/** The scenario, for `run.ts`. */
+export const network: Scenario = {
+  name: "network",
+  summary: "devices behind a lossy, slow, partitioned, jittery link; half-open connections",
+  run,
+};
