@@ -67,6 +67,41 @@ export function backoffDelayMs(failures: number, backoff: Backoff): number {
 }
 
 /**
+ * Failed rounds in a row, per key (a device): the wait after the n-th is
+ * {@link backoffDelayMs}(n). For work that is given up after its tries and offered again later,
+ * less and less often, while its device stays connected.
+ *
+ * @example
+ * ```ts
+ * const rounds = new RetryRounds<string>({ initialMs: 30_000, maxMs: 300_000 });
+ * rounds.failed("DZBQ_0001"); // 30000
+ * rounds.failed("DZBQ_0001"); // 60000
+ * rounds.reset("DZBQ_0001"); // delivered: the next failure waits 30000 again
+ * ```
+ */
+export class RetryRounds<K> {
+  readonly #backoff: Backoff;
+  readonly #failed = new Map<K, number>();
+
+  /** @param backoff the wait after the first failed round, doubling up to `maxMs` */
+  constructor(backoff: Backoff) {
+    this.#backoff = backoff;
+  }
+
+  /** Counts a failed round of `key`; returns how long to wait before the next. */
+  failed(key: K): number {
+    const failures = (this.#failed.get(key) ?? 0) + 1;
+    this.#failed.set(key, failures);
+    return backoffDelayMs(failures, this.#backoff);
+  }
+
+  /** The key succeeded, or went away: it starts over. */
+  reset(key: K): void {
+    this.#failed.delete(key);
+  }
+}
+
+/**
  * The timer delay a step's answer asks for: 0 to run at once, undefined for no timer. Pure.
  *
  * @example

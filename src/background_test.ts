@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { backends } from "../tests/_support/databases.ts";
 import { eventually } from "../tests/_support/eventually.ts";
-import { backoffDelayMs, KeyedWorkers, type Next, plannedDelayMs, Worker } from "./background.ts";
+import {
+  backoffDelayMs,
+  KeyedWorkers,
+  type Next,
+  plannedDelayMs,
+  RetryRounds,
+  Worker,
+} from "./background.ts";
 import { systemClock } from "./clock.ts";
 import { createMemoryLogger } from "./log.ts";
 
@@ -134,6 +141,14 @@ Deno.test("a thrown step is logged with its message and retried with growing wai
   await counted.stop();
   assert.deepEqual(failures, [1, 2, 1]);
   assert.equal(log.lines.filter((l) => l.msg === "counted failed; retrying").length, 0);
+});
+
+Deno.test("retry rounds back off per key and start over after a reset", () => {
+  const rounds = new RetryRounds<string>({ initialMs: 6000, maxMs: 20_000 });
+  assert.deepEqual([1, 2, 3, 4].map(() => rounds.failed("A")), [6000, 12_000, 20_000, 20_000]);
+  assert.equal(rounds.failed("B"), 6000); // keys are counted apart
+  rounds.reset("A");
+  assert.equal(rounds.failed("A"), 6000);
 });
 
 Deno.test("backoff doubles up to its cap", () => {

@@ -354,6 +354,40 @@ async function flow(t: Deno.TestContext, world: World) {
   );
 
   await t.step(
+    "a result unanswered on a connection that stays up is offered again on it (network lab)",
+    async () => {
+      const pos = await device(world, "POS_0005");
+      try {
+        await pos.request("getPayInfo", {
+          order_id: "K1",
+          totalPrice: 3.5,
+          goods: [{ gid: 10, qty: 1 }],
+        });
+        const order = await orderOf(world, "POS_0005", "K1");
+        await publish(world.broker.url, [{
+          topic: payTopic(world),
+          payload: payMessage(world, order.code),
+        }]);
+        // The link drops the first round (pushTries = 2) and comes back; no new login.
+        await pos.nextPush("sendPayResult");
+        await pos.nextPush("sendPayResult");
+        const again = await pos.nextPush("sendPayResult");
+        pos.acknowledge("sendPayResult");
+        assert.equal(again.json?.order_id, "K1");
+        await eventually(async () => {
+          const rows = await world.app.db.query<{ delivered: boolean }>(
+            "select delivered from pay_results where order_id = $1",
+            [order.id],
+          );
+          return rows[0]?.delivered || undefined;
+        }, "delivered on the same connection");
+      } finally {
+        await pos.close();
+      }
+    },
+  );
+
+  await t.step(
     "an appliance restart between order and payment-server call loses nothing",
     async () => {
       world.stand.mode = "fail";

@@ -218,6 +218,26 @@ function suite(start: () => Promise<Harness>, postgresOnly: boolean) {
         );
       });
 
+      await t.step(
+        "a push out of tries is offered again on a connection that stays up (network lab)",
+        async () => {
+          const station = await connect("DZBQ_0001");
+          await sql("update goods set price = 7.88 where id = 1");
+          // The link drops the first round (pushTries = 2) and comes back; no new login.
+          await station.nextPush("sendGoods");
+          await station.nextPush("sendGoods");
+          const again = await station.nextPush("sendGoods");
+          assert.equal(gbkGoods(again)[0].price, 7.88);
+          station.acknowledge("sendGoods");
+          await until(
+            "confirmed on the same connection",
+            async () =>
+              (await sql("select price::text as price from label_shown where mac = $1", [MAC1]))[0]
+                ?.price === "7.88",
+          );
+        },
+      );
+
       await t.step("getPosition over TCP: found, unknown goods, no position", async () => {
         await sql(
           `insert into goods_positions (goods_id, stock_x, stock_y, stock_z, shelf_x, shelf_y, shelf_z,

@@ -1,12 +1,15 @@
 /**
  * Delivers `sendPayResult` (PROTOCOL.md §4) to the device that created each settled or expired
  * order. What is owed lives in the database (`pay_results`), so nothing is lost across restarts:
- * a device that is offline, or does not answer within the configured tries, gets it the next
- * time it logs in.
+ * a device that is offline gets it the next time it logs in; one that does not answer within the
+ * configured tries gets it then too, or, while it stays connected, after one round's time
+ * (`pushTries` × `pushTimeoutS`), doubling up to five minutes. (A till whose link dropped for a
+ * few seconds keeps its connection: found by the fault lab, `deno task faults network`, whose
+ * tills were never told of payments made during an 8 s partition.)
  *
  * @module
  */
-import { KeyedWorkers } from "../background.ts";
+import { KeyedWorkers, type Next, RetryRounds } from "../background.ts";
 import { Batcher } from "../batcher.ts";
 import type { Clock } from "../clock.ts";
 import { DEVICE_LOGIN_EVENT, type DeviceLoginEvent } from "../events.ts";
@@ -30,6 +33,8 @@ import { payResultBody } from "./print_list.ts";
 export const SEND_PAY_RESULT = "sendPayResult";
 
 const RESULT_BATCH = 100;
+/** Longest wait before unanswered results are offered again to a device that stays connected. */
+const REOFFER_MAX_MS = 5 * 60_000;
 
 /** What the notifier is built from. */
 export interface PayResultNotifierDeps {
@@ -47,10 +52,17 @@ export class PayResultNotifier {
   readonly #devices: KeyedWorkers<string>;
   // Logins ask whether they are owed anything together: a storm is a few statements.
   readonly #owed: Batcher<string, boolean>;
+  // Rounds of unanswered results offered again while their device stays connected.
+  readonly #unanswered: RetryRounds<string>;
 
   /** @param deps store, device link, push settings, clock, logger */
   constructor(deps: PayResultNotifierDeps) {
     this.#deps = deps;
+    const roundMs = deps.config.pushTries * deps.config.pushTimeoutS * 1000;
+    this.#unanswered = new RetryRounds({
+      initialMs: roundMs,
+      maxMs: Math.max(REOFFER_MAX_MS, roundMs),
+    });
     this.#owed = new Batcher(async (equipIds) => {
       const owed = await devicesOwedAmong(deps.db, [...new Set(equipIds)]);
       return equipIds.map((id) => owed.has(id));
@@ -70,7 +82,9 @@ export class PayResultNotifier {
   attach(events: EventBus): () => void {
     return events.on(DEVICE_LOGIN_EVENT, (detail) => {
       const login = detail as DeviceLoginEvent;
-      if (typeof login?.equipId === "string") this.#deliverIfOwed(login.equipId);
+      if (typeof login?.equipId !== "string") return;
+      this.#unanswered.reset(login.equipId);
+      this.#deliverIfOwed(login.equipId);
     });
   }
 
@@ -98,22 +112,36 @@ export class PayResultNotifier {
     return this.#devices.wake(equipId);
   }
 
-  async #deliverOwed(equipId: string, stopping: AbortSignal): Promise<void> {
-    const { db, link } = this.#deps;
-    if (!link.isOnline(equipId)) return;
+  async #deliverOwed(equipId: string, stopping: AbortSignal): Promise<Next> {
+    const { db, link, log } = this.#deps;
+    if (!link.isOnline(equipId)) {
+      this.#unanswered.reset(equipId);
+      return;
+    }
     for (;;) {
       const batch = await owedResults(db, equipId, RESULT_BATCH);
-      if (batch.length === 0 || !(await this.#deliverBatch(equipId, batch, stopping))) return;
-      if (batch.length < RESULT_BATCH) return;
+      if (batch.length === 0) break;
+      const outcome = await this.#deliverBatch(equipId, batch, stopping);
+      if (outcome === "unanswered" && !stopping.aborted && link.isOnline(equipId)) {
+        const waitMs = this.#unanswered.failed(equipId);
+        log.info("payment results offered again while the device stays connected", {
+          equipId,
+          inS: Math.round(waitMs / 1000),
+        });
+        return { afterMs: waitMs };
+      }
+      if (outcome !== "delivered") return;
+      if (batch.length < RESULT_BATCH) break;
     }
+    this.#unanswered.reset(equipId);
   }
 
-  // True when every result of the batch was acknowledged.
+  // `unanswered`: a result got no answer in its tries; `offline`: the device went away.
   async #deliverBatch(
     equipId: string,
     batch: OwedResult[],
     stopping: AbortSignal,
-  ): Promise<boolean> {
+  ): Promise<"delivered" | "unanswered" | "offline"> {
     const { db, link, config, clock, log } = this.#deps;
     for (const owed of batch) {
       const body = payResultBody(owed, await printLines(db, owed.orderId));
@@ -144,21 +172,24 @@ export class PayResultNotifier {
             ...fields,
             reason: outcome.reason,
           });
-          return false;
+          return "offline";
         }
       }
       if (!delivered) {
         if (!stopping.aborted) {
-          log.warn("payment result undelivered, kept for the device's next login", {
-            ...fields,
-            tries: config.pushTries,
-          });
+          log.warn(
+            "payment result undelivered; kept, offered again later and at the device's next login",
+            {
+              ...fields,
+              tries: config.pushTries,
+            },
+          );
         }
         // A device that does not answer would make every further result wait out the timeouts.
-        return false;
+        return "unanswered";
       }
     }
-    return true;
+    return "delivered";
   }
 
   /** Stops delivering; waits for runs in progress (each bounded by the push timeout). */

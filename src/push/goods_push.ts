@@ -10,14 +10,18 @@
  *   state wins) in the database, then wakes one sender per affected online device.
  * - A sender sends at most `pushInFlight` pushes at once, each with up to `pushBatchGoods` goods
  *   read at send time, waits for `sendGoodsReturn`, and counts failures; after `pushTries` the
- *   pushes are kept for the device's next login, when their tries are given back.
+ *   pushes are kept, and their tries are given back at the device's next login — or, while the
+ *   device stays connected, after one round's time (`pushTries` × `pushTimeoutS`), doubling up to
+ *   five minutes. A link that dropped for longer than the tries but shorter than the heartbeat
+ *   bound leaves the connection up: found by the fault lab (`deno task faults network`, "8 s
+ *   partition in a quiet store"), whose labels stayed on the old price until they logged in again.
  * - Database work is limited to a few queries at once so that a 5,000-goods promotion does not
  *   queue ahead of device requests on the shared pool, and the senders' reads and acknowledgements
  *   are batched across devices (a price change for 1,000 labels is a handful of queries).
  *
  * @module
  */
-import { KeyedWorkers, type Next, Worker } from "../background.ts";
+import { KeyedWorkers, type Next, RetryRounds, Worker } from "../background.ts";
 import { DEVICE_LOGIN_EVENT, type DeviceLoginEvent } from "../events.ts";
 import type { DeviceLink, PushOutcome } from "../device_link.ts";
 import { deviceGoods } from "../goods_view.ts";
@@ -72,8 +76,11 @@ export interface GoodsPushDeps {
   retryMs?: number;
 }
 
-/** How one push attempt ended. */
-type Delivery = "acknowledged" | "failed" | "offline";
+/** How one push attempt ended (`kept`: failed, and out of tries). */
+type Delivery = "acknowledged" | "failed" | "kept" | "offline";
+
+/** Longest wait before kept pushes are offered again to a device that stays connected. */
+const REOFFER_MAX_MS = 5 * 60_000;
 
 /** Splits pushes into sendGoods frames: label and scale pushes never share one (GBK vs UTF-8). */
 export function planBatches(
@@ -107,8 +114,11 @@ export class GoodsPushWorker {
   readonly #goodsViews: Batcher<number, GoodsView | undefined>;
   readonly #completed: Batcher<{ equipId: string; pushes: PendingPush[] }, void>;
   readonly #shown: Batcher<LabelConfirmation, void>;
-  readonly #loggedIn: Batcher<string, void>;
+  readonly #triesBack: Batcher<string, void>;
   readonly #fanOut: Worker;
+  /** Rounds of kept pushes offered again to connected devices, and when the next is due. */
+  readonly #kept: RetryRounds<string>;
+  readonly #reofferAt = new Map<string, number>();
 
   private constructor(deps: GoodsPushDeps) {
     this.#deps = deps;
@@ -142,8 +152,12 @@ export class GoodsPushWorker {
       const byId = new Map(views.map((v) => [v.gid, v]));
       return ids.map((id) => byId.get(id));
     }, 1000);
+    this.#kept = new RetryRounds({
+      initialMs: config.pushTries * config.pushTimeoutS * 1000,
+      maxMs: Math.max(REOFFER_MAX_MS, config.pushTries * config.pushTimeoutS * 1000),
+    });
     // A login storm after a restart resets tries in a few statements, not two per device.
-    this.#loggedIn = new Batcher(async (equipIds) => {
+    this.#triesBack = new Batcher(async (equipIds) => {
       await this.#limiter.run(() => resetTries(db, [...new Set(equipIds)]));
       return equipIds.map(() => undefined);
     }, 1000);
@@ -210,8 +224,9 @@ export class GoodsPushWorker {
   #onLogin(detail: DeviceLoginEvent): void {
     if (this.#fanOut.stopped) return;
     const { log } = this.#deps;
+    this.#forgetKept(detail.equipId);
     // What it missed while offline, with fresh tries (kept pushes ran out of them).
-    this.#loggedIn.load(detail.equipId)
+    this.#triesBack.load(detail.equipId)
       .then(() => this.kick(detail.equipId))
       .catch((e) => {
         log.warn("could not resume pushes after login", {
@@ -253,15 +268,44 @@ export class GoodsPushWorker {
     }
   }
 
-  /** One round of a device's sender: what is pending for it now, in bounded batches. */
+  #forgetKept(equipId: string): void {
+    this.#kept.reset(equipId);
+    this.#reofferAt.delete(equipId);
+  }
+
+  /**
+   * One round of a device's sender: what is pending for it now, in bounded batches; kept pushes
+   * get their tries back when their re-offer is due (the wait runs on the monotonic clock).
+   */
   async #sendOnce(equipId: string, stopping: AbortSignal): Promise<Next> {
-    const { link, config } = this.#deps;
-    if (stopping.aborted || !link.isOnline(equipId)) return;
+    const { link, config, log } = this.#deps;
+    if (stopping.aborted || !link.isOnline(equipId)) {
+      this.#forgetKept(equipId); // its next login gives them their tries back
+      return;
+    }
+    const due = this.#reofferAt.get(equipId);
+    if (due !== undefined && performance.now() >= due) {
+      this.#reofferAt.delete(equipId);
+      await this.#triesBack.load(equipId);
+    }
     const pending = await this.#pending.load(equipId);
-    if (pending.length === 0) return;
+    if (pending.length === 0) {
+      const next = this.#reofferAt.get(equipId);
+      if (next !== undefined) return { afterMs: next - performance.now() };
+      this.#kept.reset(equipId);
+      return;
+    }
     const batches = planBatches(pending, config.pushBatchGoods, config.pushInFlight);
     const results = await Promise.all(batches.map((b) => this.#deliver(equipId, b)));
     if (results.includes("offline")) return;
+    if (results.includes("kept") && !this.#reofferAt.has(equipId)) {
+      const waitMs = this.#kept.failed(equipId);
+      this.#reofferAt.set(equipId, performance.now() + waitMs);
+      log.info("kept sendGoods offered again while the device stays connected", {
+        equipId,
+        inS: Math.round(waitMs / 1000),
+      });
+    }
     return { again: true };
   }
 
@@ -302,12 +346,13 @@ export class GoodsPushWorker {
       failPushes(db, equipId, pushes, reason, config.pushTries)
     );
     if (exhausted > 0) {
-      log.warn("sendGoods undelivered; kept for the device's next login", {
+      log.warn("sendGoods undelivered; kept, offered again later and at the device's next login", {
         equipId,
         pushes: exhausted,
         reason,
       });
     }
-    return outcome.ok || outcome.reason === "timeout" ? "failed" : "offline";
+    if (!outcome.ok && outcome.reason !== "timeout") return "offline";
+    return exhausted > 0 ? "kept" : "failed";
   }
 }
