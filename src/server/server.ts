@@ -30,6 +30,24 @@ const TOUCH_SLICE = 250;
 // A refused-connection storm is logged once per interval with a count, not once per connection.
 const REFUSAL_LOG_INTERVAL_MS = 10_000;
 
+/**
+ * TEST ONLY, NEVER IN A STORE: set to `1`, the heartbeat still goes out but never closes a
+ * connection, however many `healthReturn`s are missing. The fault lab's `--guard-off` run of the
+ * network scenario sets it to show that the lab then finds dead connections left open and their
+ * sessions leaked (docs/FAULTS.md). Read here and nowhere else; the server logs a warning when it
+ * is on.
+ */
+export const UNSAFE_NO_HEARTBEAT_CLOSE_SWITCH = "NEWRETAIL_FAULT_LAB_UNSAFE_NO_HEARTBEAT_CLOSE";
+
+/** True when the fault lab turned the heartbeat's close off ({@link UNSAFE_NO_HEARTBEAT_CLOSE_SWITCH}). */
+function heartbeatCloseTurnedOff(): boolean {
+  try {
+    return Deno.env.get(UNSAFE_NO_HEARTBEAT_CLOSE_SWITCH) === "1";
+  } catch {
+    return false; // no permission to read it: a store's scoped environment, so it is not set
+  }
+}
+
 /** The running device server. Create with {@link DeviceServer.listen}. */
 export class DeviceServer implements DeviceLink {
   readonly #deps: DeviceServerDeps;
@@ -47,6 +65,7 @@ export class DeviceServer implements DeviceLink {
   #lastRefusalLog = 0;
   #stopping = false;
   #touching: Promise<void> | undefined;
+  readonly #closeDeadConnections = !heartbeatCloseTurnedOff();
 
   private constructor(deps: DeviceServerDeps, listener: Server, addr: Deno.NetAddr) {
     this.#deps = deps;
@@ -114,6 +133,11 @@ export class DeviceServer implements DeviceLink {
     listener.on("connection", (socket: Socket) => server.#accept(socket));
     // EMFILE and friends: log the message only (printing its stack has crashed Deno).
     listener.on("error", (e: Error) => deps.log.error("accept failed", { error: e.message }));
+    if (!server.#closeDeadConnections) {
+      deps.log.warn("TEST ONLY: dead connections are never closed by the heartbeat", {
+        switch: UNSAFE_NO_HEARTBEAT_CLOSE_SWITCH,
+      });
+    }
     server.#startSweeper();
     return server;
   }
@@ -274,7 +298,7 @@ export class DeviceServer implements DeviceLink {
         continue;
       }
       if (now - session.lastHeartbeatAt < heartbeatMs) continue;
-      if (session.missedHeartbeats >= config.heartbeatMisses) {
+      if (session.missedHeartbeats >= config.heartbeatMisses && this.#closeDeadConnections) {
         session.log.warn("no healthReturn, closing connection", {
           missed: session.missedHeartbeats,
         });
