@@ -4,6 +4,9 @@
  * only through `_device.ts` (PROTOCOL.md alone) and reports what the devices were told as JSON
  * lines on stdout, so the history is kept outside both the appliance and the faulty link.
  *
+ * Every order and every label display goes through the lab's {@link History} (`_history.ts`) and
+ * is streamed to the lab as an `entry` event, which the lab adds to its history and checks.
+ *
  * The devices behave as the store's do:
  * - tills (`POS_`) look goods up by barcode and make `getPayInfo` orders; an order that got no
  *   answer is asked again with the same `order_id` on a new connection until it is answered; an
@@ -17,12 +20,12 @@
  *
  * Commands on stdin (JSON lines): `{"cmd":"vanish","equipIds":[…]}` (the device stops dead and
  * keeps its socket: the lab then drops its packets), `{"cmd":"stop"}` (no new orders; retries go
- * on until answered, then `drained`), `{"cmd":"displays"}`, `{"cmd":"leave"}` (close everything,
- * report, exit).
+ * on until answered, then `drained`), `{"cmd":"leave"}` (close everything, report, exit).
  *
  * @module
  */
 import { LabDevice, NoReply, type Received } from "./_device.ts";
+import { type Entry, History, type LabLine } from "./_history.ts";
 
 /** What the lab tells the fleet (argv[0], JSON). */
 export interface FleetPlan {
@@ -45,20 +48,6 @@ export interface FleetPlan {
   thinkMs: number;
 }
 
-/** One getPayInfo attempt as the till saw it. */
-export interface OrderAttempt {
-  ev: "order";
-  equipId: string;
-  orderId: string;
-  total: string;
-  /** `ack`: a URL; `refused`: an exception; `noreply`: nothing in time (outcome unknown). */
-  outcome: "ack" | "refused" | "noreply";
-  url?: string;
-  exception?: string;
-  sentAt: number;
-  at: number;
-}
-
 /** The figures of the fleet's run (the `left` event). */
 export interface FleetSummary {
   answered: number;
@@ -70,6 +59,7 @@ export interface FleetSummary {
   connects: number;
   /** Connections made beyond each device's first. */
   reconnects: number;
+  /** Goods shown from sendGoods pushes (labels and scales). */
   pushesShown: number;
   payResults: number;
 }
@@ -78,6 +68,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function emit(event: Record<string, unknown>): void {
   console.log(JSON.stringify(event));
+}
+
+/** Streams history entries to the lab as they are recorded. */
+function emitEntries(entries: Entry[]): void {
+  for (const entry of entries) emit({ ev: "entry", entry });
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -102,10 +97,7 @@ class Fleet {
   payResults = 0;
   stopping = false;
   leaving = false;
-  /** What each label shows (mac → price text), as its base station was told. */
-  readonly labelShows = new Map<string, string>();
-  /** What each scale shows (equipId → gid → price text), from sendGoods pushes. */
-  readonly scaleShows = new Map<string, Map<number, string>>();
+  readonly history = new History();
   readonly devices = new Map<string, FleetDevice>();
 
   constructor(plan: FleetPlan) {
@@ -191,16 +183,10 @@ class FleetDevice {
     if (this.vanished) return null;
     if (push.action === "sendGoods") {
       const goods = Array.isArray(push.body?.goods) ? push.body.goods : [];
-      for (const g of goods as Record<string, unknown>[]) {
-        const price = yuan(fen(g.price));
-        if (this.equipId.startsWith("DZBQ_")) {
-          this.fleet.labelShows.set(String(g.mac), price);
-        } else {
-          const shows = this.fleet.scaleShows.get(this.equipId) ?? new Map();
-          shows.set(Number(g.gid), price);
-          this.fleet.scaleShows.set(this.equipId, shows);
-        }
-        this.fleet.pushesShown++;
+      this.fleet.pushesShown += goods.length;
+      // The labels show it from now on (a scale shows it too; the history keeps labels).
+      if (this.equipId.startsWith("DZBQ_")) {
+        emitEntries(this.fleet.history.labelsPushed(this.equipId, push));
       }
     } else if (push.action === "sendPayResult") {
       this.fleet.payResults++;
@@ -261,49 +247,23 @@ async function sell(fleet: Fleet, device: FleetDevice, scale: boolean): Promise<
         if (e instanceof Gone) return;
         continue; // no answer: a new connection, the same order
       }
-      const sentAt = Date.now();
-      const body = {
-        order_id: orderId,
-        totalPrice: Number(total),
-        goods: lines.map((l) => ({
-          gid: l.gid,
-          price: prices!.get(l.barcode)! / 100,
-          [scale ? "weight" : "qty"]: l.qty,
-        })),
-      };
-      let reply: Received;
-      try {
-        reply = await device.request("getPayInfo", body);
-      } catch (e) {
-        if (e instanceof Gone) return;
-        emit(
-          {
-            ev: "order",
-            equipId: device.equipId,
-            orderId,
-            total,
-            outcome: "noreply",
-            sentAt,
-            at: Date.now(),
-          } satisfies OrderAttempt,
-        );
+      const conn = await device.connection().catch((e) => e);
+      if (conn instanceof Gone) return;
+      if (!(conn instanceof LabDevice)) continue;
+      const entry = await fleet.history.getPayInfo(conn, {
+        orderId,
+        totalPrice: total,
+        lines: lines.map((l): LabLine => ({ gid: l.gid, qty: String(l.qty) })),
+      }, plan.replyTimeoutMs);
+      emitEntries([entry]);
+      if (entry.outcome === "unknown") {
+        // No answer: the till gives the connection up and asks again on a new one.
+        fleet.noReply++;
+        if (!device.vanished) conn.close();
         continue;
       }
-      const exception = String(reply.body?.exception ?? "");
-      const url = String(reply.body?.url ?? "");
-      emit(
-        {
-          ev: "order",
-          equipId: device.equipId,
-          orderId,
-          total,
-          outcome: exception === "" && url !== "" ? "ack" : "refused",
-          ...(exception === "" ? { url } : { exception }),
-          sentAt,
-          at: Date.now(),
-        } satisfies OrderAttempt,
-      );
-      if (exception === "errorPrice") {
+      fleet.latencies.push(entry.answeredAt! - entry.sentAt);
+      if (entry.answer?.exception === "errorPrice") {
         // A price changed since the look-up: look again, ask again with the same order number.
         prices = undefined;
         total = undefined;
@@ -320,10 +280,7 @@ async function serveLabels(fleet: Fleet, device: FleetDevice, macs: string[]): P
     if (fleet.leaving || device.vanished) return;
     try {
       const reply = await device.request("getGoods", { mac_id: macs.join(",") });
-      const goods = Array.isArray(reply.body?.goods) ? reply.body.goods : [];
-      for (const g of goods as Record<string, unknown>[]) {
-        fleet.labelShows.set(String(g.mac), yuan(fen(g.price)));
-      }
+      emitEntries(fleet.history.labelsFetched(device.equipId, reply));
       return;
     } catch (e) {
       if (e instanceof Gone) return;
@@ -374,17 +331,6 @@ async function commands(fleet: Fleet, drained: Promise<void>): Promise<void> {
       } else if (command.cmd === "stop") {
         fleet.stopping = true;
         drained.then(() => emit({ ev: "drained", at: Date.now() }));
-      } else if (command.cmd === "displays") {
-        emit({
-          ev: "displays",
-          labels: Object.fromEntries(fleet.labelShows),
-          scales: Object.fromEntries(
-            [...fleet.scaleShows].map(([e, m]) => [e, Object.fromEntries(m)]),
-          ),
-          connected: [...fleet.devices.values()].filter((d) =>
-            !d.vanished && d.conn && !d.conn.closed
-          ).length,
-        });
       } else if (command.cmd === "leave") {
         return;
       }
