@@ -778,7 +778,8 @@ async function runVariant(lab: Lab, variant: Variant, index: number): Promise<Va
       variant: variant.name,
       did: `${deviceCount} devices, ${variant.seconds} s, ${summary?.answered ?? 0} requests ` +
         `answered, ${fleet.orders.length} order attempts`,
-      acknowledged: acknowledged + paid + fleet.labels,
+      // Label confirmations are answered by nobody: not acknowledged records (see notes).
+      acknowledged: acknowledged + paid,
       lost,
       duplicated,
       recovery: convergedMs === undefined
