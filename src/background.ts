@@ -110,7 +110,11 @@ export class RetryRounds<K> {
  * plannedDelayMs(undefined, systemClock, 30_000); // 30000
  * ```
  */
-export function plannedDelayMs(next: Next, clock: Clock, idleMs?: number): number | undefined {
+export function plannedDelayMs(
+  next: Next,
+  clock: Pick<Clock, "now">,
+  idleMs?: number,
+): number | undefined {
   let delay: number | undefined;
   if (!next) delay = idleMs;
   else if ("again" in next) delay = 0;

@@ -24,7 +24,7 @@ function context(db: Database, equipId: string, emitted: unknown[] = []): Action
   return actionContext(db, equipId, {
     header: { action: "getPayInfo", length: 0, uniqueId: equipId },
     config,
-    clock: { now: () => NOW },
+    clock: { now: () => NOW, monotonic: () => performance.now() },
     events: { emit: (event, detail) => emitted.push({ event, detail }) },
   });
 }

@@ -71,7 +71,7 @@ export class DeviceServer implements DeviceLink {
     this.#deps = deps;
     this.#listener = listener;
     this.#addr = addr;
-    this.#lastTouch = deps.clock.now();
+    this.#lastTouch = deps.clock.monotonic();
     this.#metrics = createServerMetrics(deps.metrics, {
       open: () => this.#sessions.size,
       loggedInByKind: () => {
@@ -175,7 +175,7 @@ export class DeviceServer implements DeviceLink {
       writeQueueBytes: config.writeQueueBytes,
       uniqueIdMode: config.uniqueIdMode,
       pushTimeoutMs: config.pushTimeoutS * 1000,
-      now: () => this.#deps.clock.now(),
+      now: () => this.#deps.clock.monotonic(),
     }, log);
     this.#sessions.add(session);
     session.log.info("connected");
@@ -186,7 +186,7 @@ export class DeviceServer implements DeviceLink {
     socket.on("error", () => {});
     socket.destroy();
     this.#refusedSinceLog++;
-    const now = this.#deps.clock.now();
+    const now = this.#deps.clock.monotonic();
     if (now - this.#lastRefusalLog >= REFUSAL_LOG_INTERVAL_MS) {
       this.#deps.log.warn("connection cap reached, refusing connections", {
         maxConnections: this.#deps.config.maxConnections,
@@ -275,9 +275,11 @@ export class DeviceServer implements DeviceLink {
     this.#sweeper = setInterval(() => this.#sweep(), tickMs);
   }
 
+  // Durations all (heartbeats, login and frame timeouts): elapsed time, never the wall clock (a
+  // wall clock stepped a day back silenced every heartbeat for that day; the clock lab scenario).
   #sweep(): void {
     const { config, clock } = this.#deps;
-    const now = clock.now();
+    const now = clock.monotonic();
     const loginTimeoutMs = config.loginTimeoutS * 1000;
     const heartbeatMs = config.heartbeatIntervalS * 1000;
     const frameTimeoutMs = config.frameTimeoutS * 1000;
@@ -309,11 +311,11 @@ export class DeviceServer implements DeviceLink {
     }
     if (now - this.#lastTouch >= TOUCH_INTERVAL_MS) {
       this.#lastTouch = now;
-      this.#touchActive(now);
+      this.#touchActive(new Date(clock.now()));
     }
   }
 
-  #touchActive(now: number): void {
+  #touchActive(at: Date): void {
     if (this.#touching) return; // the last round is still being written: next time
     const heard: string[] = [];
     for (const session of this.#registry.values()) {
@@ -325,7 +327,7 @@ export class DeviceServer implements DeviceLink {
       // In slices, one after the other: the embedded database runs on this thread, and one
       // UPDATE of 10,000 rows held every device's request for ~0.3 s (open-loop p99).
       for (let i = 0; i < heard.length; i += TOUCH_SLICE) {
-        await touchDevices(this.#deps.db, heard.slice(i, i + TOUCH_SLICE), new Date(now));
+        await touchDevices(this.#deps.db, heard.slice(i, i + TOUCH_SLICE), at);
       }
     })().catch((e) => {
       this.#deps.log.warn("could not record last seen times", { error: (e as Error).message });

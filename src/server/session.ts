@@ -66,7 +66,10 @@ export interface SessionOptions {
   uniqueIdMode: "equipId" | "token";
   /** Push acknowledgement timeout. */
   pushTimeoutMs: number;
-  /** Milliseconds since the epoch. */
+  /**
+   * Elapsed milliseconds (`Clock.monotonic`): the login, frame and heartbeat timeouts are
+   * durations, which a step of the wall clock must neither fire nor stall.
+   */
   now(): number;
 }
 

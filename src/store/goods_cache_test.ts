@@ -13,7 +13,10 @@ for (const backend of backends()) {
   Deno.test(`goods cache stays coherent with the database (${backend.name})`, async (t) => {
     const { db, dispose } = await backend.open();
     let now = 1_000_000;
-    const cache = new GoodsCache(db, { ttlMs: 60_000, clock: { now: () => now } });
+    const cache = new GoodsCache(db, {
+      ttlMs: 60_000,
+      clock: { now: () => now, monotonic: () => performance.now() },
+    });
     try {
       await cache.start();
 

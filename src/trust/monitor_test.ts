@@ -10,7 +10,12 @@ Deno.test("a refused login is counted every time and logged once per device per 
   const log = createMemoryLogger("debug");
   const events = new EventBus(log);
   const metrics = new MetricsRegistry();
-  const monitor = new TrustMonitor({ events, metrics, log, clock: { now: () => now } });
+  const monitor = new TrustMonitor({
+    events,
+    metrics,
+    log,
+    clock: { now: () => now, monotonic: () => performance.now() },
+  });
   const refuse = (equipId: string) =>
     events.emit(LOGIN_REFUSED_EVENT, {
       reason: "not_registered",

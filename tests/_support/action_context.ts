@@ -6,6 +6,7 @@
 import type { ActionContext } from "../../src/actions/context.ts";
 import { defaultConfig } from "../../src/config/config.ts";
 import { createMemoryLogger } from "../../src/log.ts";
+import { systemClock } from "../../src/clock.ts";
 import type { Database } from "../../src/store/database.ts";
 import { directGoodsReader } from "../../src/store/goods_cache.ts";
 
@@ -22,7 +23,7 @@ export function actionContext(
     db,
     goods: directGoodsReader(db),
     config: defaultConfig(),
-    clock: { now: () => Date.now() },
+    clock: systemClock,
     log: createMemoryLogger(),
     session: {
       login: () => {
