@@ -44,3 +44,26 @@ export async function withDeadline<T>(
     clearTimeout(timer);
   }
 }
+
+/**
+ * Waits `ms`, or less when `signal` aborts (a stopping service must not wait out its sleep).
+ * Resolves either way: the caller looks at the signal.
+ *
+ * @example
+ * ```ts
+ * const stopping = new AbortController();
+ * await sleep(1000, stopping.signal);
+ * ```
+ */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}

@@ -14,6 +14,7 @@ import { type Config, ConfigError, withShop } from "../config/config.ts";
 import type { Logger } from "../log.ts";
 import { maskId } from "../log.ts";
 import { DatabaseUnavailableError } from "../store/database.ts";
+import { sleep } from "../deadline.ts";
 
 /** A message from the store's cloud, validated. */
 export type StoreMessage =
@@ -288,16 +289,4 @@ export class StoreMqtt {
     if (client) await client.endAsync(false);
     this.#connected = false;
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-  });
 }

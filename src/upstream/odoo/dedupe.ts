@@ -15,6 +15,7 @@
  */
 import { OdooError } from "./jsonrpc.ts";
 import type { DeliveryContext } from "./delivery.ts";
+import { sleep } from "../../deadline.ts";
 
 /** An Odoo record found by reference. */
 export interface FoundRecord {
@@ -89,25 +90,11 @@ export async function createOnce<T>(
       ...what,
       waitMs,
     });
-    await settle(waitMs, ctx.signal);
+    await sleep(waitMs, ctx.signal);
     if (ctx.signal?.aborted) throw e; // shutting down: the next attempt looks again
     const found = await lookup();
     if (found === undefined) throw e;
     ctx.log.info("odoo create that timed out had committed", what);
     return found;
   }
-}
-
-// Sleeps `ms`, or less when `signal` aborts (a stopping appliance must not wait minutes).
-function settle(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done);
-  });
 }
