@@ -81,6 +81,32 @@ export class DatabaseUnavailableError extends Error {
   }
 }
 
+/**
+ * The database's disk is full: it cannot record anything until space is freed (reads go on). The
+ * embedded database, stopped by it, reopens by itself once there is room again.
+ */
+export class DiskFullError extends DatabaseUnavailableError {
+  /** @param message what happened */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "DiskFullError";
+  }
+}
+
+/** SQLSTATE `disk_full`: PostgreSQL could not extend a file or create a WAL segment. */
+export const DISK_FULL_SQLSTATE = "53100";
+
+/**
+ * True when `e` says the disk is full: {@link DiskFullError}, PostgreSQL's `53100` from either
+ * driver, or a file operation's `ENOSPC`.
+ */
+export function isDiskFull(e: unknown): boolean {
+  if (e instanceof DiskFullError) return true;
+  const code = (e as { code?: unknown })?.code;
+  return code === DISK_FULL_SQLSTATE || code === "ENOSPC" ||
+    /No space left on device/i.test((e as Error)?.message ?? "");
+}
+
 /** Another process holds the embedded database. */
 export class DatabaseLockedError extends Error {
   /** @param message one line for the operator */

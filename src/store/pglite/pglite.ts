@@ -11,6 +11,10 @@
  * pending and later call with {@link DatabaseUnavailableError} and is reported to `onCrash`. It is
  * not restarted in place: the appliance exits and systemd restarts it, which reopens the
  * directory through PostgreSQL's own crash recovery, with nothing in memory left half-done.
+ * Except when PostgreSQL stopped itself because its disk is full (a PANIC: no room for a WAL
+ * segment): a restart would fail the same way until space is freed (and systemd gives up after
+ * five), so the database reopens here, by itself, once there is room; a transaction begun before
+ * cannot go on after.
  *
  * @module
  */
@@ -18,6 +22,8 @@ import {
   type Database,
   DatabaseLockedError,
   DatabaseUnavailableError,
+  DISK_FULL_SQLSTATE,
+  DiskFullError,
   type Queryable,
   type Row,
 } from "../database.ts";
@@ -29,6 +35,8 @@ import type {
   WorkerRequest,
 } from "./pglite_protocol.ts";
 import { templatePath } from "./pglite_template.ts";
+import { readDiskSpace } from "../disk_space.ts";
+import { sleep as abortableDelay } from "../deadline.ts";
 
 /** An opened embedded database; `created` tells whether this open made it. */
 export interface EmbeddedDatabase extends Database {
@@ -56,6 +64,14 @@ export interface PgliteOptions {
   template?: string | null;
   /** Called once when the worker has crashed (the database is unusable from then on). */
   onCrash?: (error: Error) => void;
+  /**
+   * Called when PostgreSQL stopped because its disk is full: calls are refused with
+   * {@link DiskFullError} until it reopens by itself, once the disk has room
+   * ({@link REOPEN_FREE_BYTES}); then `onReopened`. A failed reopening goes to `onReopenFailed`.
+   */
+  onDiskFull?: (error: DiskFullError) => void;
+  onReopened?: () => void;
+  onReopenFailed?: (error: Error) => void;
   /** PostgreSQL settings (`name=value`) in place of {@link PGLITE_SETTINGS}. */
   settings?: string[];
 }
@@ -158,6 +174,16 @@ function closeWorker(worker: Worker): Promise<void> {
 }
 
 type Pending = { resolve(value: unknown): void; reject(error: Error): void };
+type Listener = { channel: string; onNotify(payload: string): void; onListen?: () => void };
+
+/**
+ * Free space the embedded database needs to reopen after its disk filled: crash recovery writes
+ * a new 16 MB WAL segment and a checkpoint (measured: a database stopped by a full disk does not
+ * start with 16 MB free).
+ */
+export const REOPEN_FREE_BYTES = 48 * 1024 * 1024;
+/** The first wait before reopening, growing to five times it. */
+const REOPEN_WAIT_MS = 1000;
 type CallRequest = WorkerRequest extends infer R ? R extends { id: number } ? Omit<R, "id"> : never
   : never;
 
@@ -200,41 +226,102 @@ export async function openPglite(
   }
   const { created, fromTemplate } = opened;
   const pending = new Map<number, Pending>();
-  const listeners = new Map<number, (payload: string) => void>();
+  const listeners = new Map<number, Listener>();
   let nextId = 1;
+  /** Set while the database is down: every call is refused with it. */
   let crashed: Error | undefined;
+  /** Why the worker is failing, as it said just before it ended. */
+  let failure: ErrorFields | undefined;
+  /** Which worker this is (a transaction begun with an earlier one cannot go on in this one). */
+  let generation = 1;
   let closed = false;
+  const reopening = new AbortController();
 
   const fail = (error: Error) => {
     for (const p of pending.values()) p.reject(error);
     pending.clear();
   };
-  worker.onmessage = (event: MessageEvent<WorkerReply>) => {
-    const reply = event.data;
-    if (reply.kind === "notify") {
-      listeners.get(reply.listenId)?.(reply.payload);
-    } else if (reply.kind === "reply") {
-      const p = pending.get(reply.id);
-      pending.delete(reply.id);
-      if (reply.ok) p?.resolve(reply.value);
-      else p?.reject(rebuild(reply.error));
+  const attach = (current: Worker) => {
+    current.onmessage = (event: MessageEvent<WorkerReply>) => {
+      const reply = event.data;
+      if (reply.kind === "notify") {
+        listeners.get(reply.listenId)?.onNotify(reply.payload);
+      } else if (reply.kind === "reply") {
+        const p = pending.get(reply.id);
+        pending.delete(reply.id);
+        if (reply.ok) p?.resolve(reply.value);
+        else p?.reject(rebuild(reply.error));
+      } else if (reply.kind === "failed") {
+        failure = reply.error;
+      }
+    };
+    current.onerror = (event: ErrorEvent) => {
+      // Handled here: unhandled, the worker's error would be thrown again in the main thread.
+      event.preventDefault();
+      if (crashed || closed || current !== worker) return;
+      current.terminate();
+      const why = `the embedded database (${directory}) stopped: ${event.message}`;
+      if (failure?.code === DISK_FULL_SQLSTATE) {
+        // PostgreSQL stops when it cannot write its log (PANIC). Restarting the process would
+        // not help while the disk is full (crash recovery needs room for a WAL segment):
+        // reopen here when there is room again, and refuse calls with a clear reason meanwhile.
+        crashed = new DiskFullError(why);
+        fail(crashed);
+        options.onDiskFull?.(crashed);
+        void reopen();
+        return;
+      }
+      crashed = new DatabaseUnavailableError(why);
+      fail(crashed);
+      options.onCrash?.(crashed);
+    };
+  };
+  attach(worker);
+
+  /** Starts a fresh worker (PostgreSQL's crash recovery) once the disk has room, and resumes. */
+  const reopen = async () => {
+    const signal = reopening.signal;
+    for (let attempt = 1; !signal.aborted; attempt++) {
+      await abortableDelay(Math.min(attempt, 5) * REOPEN_WAIT_MS, signal);
+      if (signal.aborted) return;
+      const space = await readDiskSpace(stateDir).catch(() => undefined);
+      if (space && space.freeBytes < REOPEN_FREE_BYTES) continue;
+      let fresh: Worker;
+      try {
+        ({ worker: fresh } = await startWorker(request));
+      } catch (e) {
+        options.onReopenFailed?.(e as Error);
+        continue;
+      }
+      if (signal.aborted) {
+        fresh.terminate();
+        return;
+      }
+      worker = fresh;
+      failure = undefined;
+      generation++;
+      attach(fresh);
+      crashed = undefined;
+      // The subscriptions again, each caught up by its onListen (as after a reconnect).
+      for (const [listenId, listener] of listeners) {
+        await call({ op: "listen", listenId, channel: listener.channel }).catch(() => {});
+        listener.onListen?.();
+      }
+      options.onReopened?.();
+      return;
     }
   };
-  worker.onerror = (event: ErrorEvent) => {
-    // Handled here: unhandled, the worker's error would be thrown again in the main thread.
-    event.preventDefault();
-    if (crashed || closed) return;
-    crashed = new DatabaseUnavailableError(
-      `the embedded database (${directory}) stopped: ${event.message}`,
-    );
-    fail(crashed);
-    worker.terminate();
-    options.onCrash?.(crashed);
-  };
 
-  const call = <T>(request: CallRequest): Promise<T> => {
-    if (crashed) return Promise.reject(crashed);
+  const call = <T>(request: CallRequest, from = generation): Promise<T> => {
     if (closed) return Promise.reject(new Error(`the embedded database ${directory} is closed`));
+    if (crashed) return Promise.reject(crashed);
+    if (from !== generation) {
+      return Promise.reject(
+        new DatabaseUnavailableError(
+          `the embedded database (${directory}) restarted during this transaction`,
+        ),
+      );
+    }
     const id = nextId++;
     return new Promise<T>((resolve, reject) => {
       pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
@@ -244,18 +331,24 @@ export async function openPglite(
 
   // PGlite cannot interrupt a running statement: an aborted signal stops the next one (and so
   // rolls a transaction back). `bound`: the signal of the transaction a statement belongs to.
-  const queryable = (urgent: boolean, tx?: number, bound?: AbortSignal): Queryable => ({
+  // `from`: the worker a transaction began with (its statements go nowhere else).
+  const queryable = (
+    urgent: boolean,
+    tx?: number,
+    bound?: AbortSignal,
+    from?: number,
+  ): Queryable => ({
     query: <T extends Row = Row>(
       sql: string,
       params: unknown[] = [],
       signal: AbortSignal | undefined = bound,
     ) => {
       if (signal?.aborted) return Promise.reject(signal.reason);
-      return call<T[]>({ op: "query", sql, params, tx, urgent });
+      return call<T[]>({ op: "query", sql, params, tx, urgent }, from);
     },
     exec: (sql: string) => {
       if (bound?.aborted) return Promise.reject(bound.reason);
-      return call<void>({ op: "exec", sql, tx, urgent });
+      return call<void>({ op: "exec", sql, tx, urgent }, from);
     },
   });
   let nextListen = 1;
@@ -267,14 +360,15 @@ export async function openPglite(
       signal?.throwIfAborted();
       // Its first statement opens it in the worker: no round trip for BEGIN.
       const tx = nextTx++;
+      const from = generation;
       let result: T;
       try {
-        result = await fn(queryable(urgent, tx, signal));
+        result = await fn(queryable(urgent, tx, signal, from));
       } catch (e) {
-        await call({ op: "end", tx, commit: false }).catch(() => {});
+        await call({ op: "end", tx, commit: false }, from).catch(() => {});
         throw e;
       }
-      await call({ op: "end", tx, commit: true });
+      await call({ op: "end", tx, commit: true }, from);
       return result;
     };
 
@@ -292,14 +386,14 @@ export async function openPglite(
       urgentView ??= { ...embedded, ...queryable(true), transaction: transaction(true) },
     async listen(channel, onNotify, onListen) {
       const listenId = nextListen++;
-      listeners.set(listenId, onNotify);
+      listeners.set(listenId, { channel, onNotify, onListen });
       try {
         await call({ op: "listen", listenId, channel });
       } catch (e) {
         listeners.delete(listenId);
         throw e;
       }
-      // One in-process connection: it cannot drop, so the subscription is established once.
+      // Established again (and `onListen` called again) only when the database reopens.
       onListen?.();
       return async () => {
         listeners.delete(listenId);
@@ -311,6 +405,7 @@ export async function openPglite(
     simulateCrash: () => call<void>({ op: "crash" }),
     async close() {
       if (closed) return;
+      reopening.abort();
       try {
         if (!crashed) await call({ op: "close" });
       } finally {

@@ -43,7 +43,9 @@ export type WorkerReply =
   | { kind: "open-failed"; error: ErrorFields }
   | { kind: "reply"; id: number; ok: true; value: unknown }
   | { kind: "reply"; id: number; ok: false; error: ErrorFields }
-  | { kind: "notify"; listenId: number; payload: string };
+  | { kind: "notify"; listenId: number; payload: string }
+  /** The database failed for good (the worker ends next): why, with PostgreSQL's `code`. */
+  | { kind: "failed"; error: ErrorFields };
 
 /** The embedded database's own figures. */
 export interface EmbeddedStats {

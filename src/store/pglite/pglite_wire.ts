@@ -51,12 +51,17 @@ interface RawPglite {
  * broken heap, so the owner treats this as the end of the embedded database.
  */
 export class EmbeddedFailure extends Error {
-  /** @param cause what PGlite threw */
+  /** PostgreSQL's SQLSTATE when it ended itself (`53100`: its disk is full). */
+  readonly code?: string;
+
+  /** @param cause what PGlite threw, or PostgreSQL's PANIC or FATAL error */
   constructor(cause: unknown) {
     super(`the embedded database failed: ${(cause as Error)?.message ?? String(cause)}`, {
       cause,
     });
     this.name = "EmbeddedFailure";
+    const code = (cause as { code?: unknown })?.code;
+    if (typeof code === "string") this.code = code;
   }
 }
 
@@ -250,6 +255,10 @@ export class WireConnection {
 
   #throwError(messages: Message[]): void {
     const error = messages.find((m) => m.name === "error");
-    if (error) throw error;
+    if (!error) return;
+    // PostgreSQL ends its backend after a PANIC (a full disk: it could not create a WAL segment)
+    // or a FATAL. PGlite's backend then never answers again: every later statement would hang.
+    if (error.severity === "PANIC" || error.severity === "FATAL") throw new EmbeddedFailure(error);
+    throw error;
   }
 }

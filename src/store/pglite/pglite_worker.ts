@@ -309,8 +309,12 @@ function post(message: WorkerReply, transfer: Transferable[] = []): void {
   self.postMessage(message, transfer);
 }
 
-/** The WebAssembly module broke: end the worker, which the main thread sees as a crash. */
+/**
+ * The WebAssembly module broke, or PostgreSQL ended itself: end the worker, which the main thread
+ * sees as a crash (told first why: a full disk is waited out, not a reason to exit).
+ */
 function fail(error: EmbeddedFailure): void {
+  post({ kind: "failed", error: errorFields(error) });
   setTimeout(() => {
     throw error;
   }, 0);
