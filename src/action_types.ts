@@ -68,6 +68,11 @@ export interface ActionEntry {
   readonly failureBody?: JsonObject;
   /** The encoding of a successful reply to this request body (default UTF-8). */
   readonly replyEncoding?: (body: JsonObject) => BodyEncoding;
+  /**
+   * It records a sale, receipt or payment: while the database's disk is full it is answered
+   * `disk full` at once instead of being tried (reads go on).
+   */
+  readonly records?: boolean;
 }
 
 /** Action name → handler and its rules. An action not marked `public` needs a logged-in device. */

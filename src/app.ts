@@ -43,6 +43,9 @@ import { LabelMetrics } from "./pricing/label_metrics.ts";
 import { labelStates, labelSummary } from "./store/label_shown.ts";
 import { StatusPublisher } from "./fleet/publisher.ts";
 import { odooSyncReader, readStoreState } from "./fleet/readings.ts";
+import { DiskGuard } from "./disk_guard.ts";
+
+const MB = 1024 * 1024;
 
 /** An opened local store. */
 export interface OpenedDatabase {
@@ -55,7 +58,11 @@ export interface OpenedDatabase {
  * Opens the configured local store: PostgreSQL when `databaseUrl` is set, else embedded PGlite in
  * `stateDir` (locked against a second process).
  */
-export async function openDatabase(config: Config, log?: Logger): Promise<OpenedDatabase> {
+export async function openDatabase(
+  config: Config,
+  log?: Logger,
+  disk?: DiskGuard,
+): Promise<OpenedDatabase> {
   if (config.databaseUrl) return { db: openPostgres(config.databaseUrl, { log }), created: false };
   const db = await openPglite(config.stateDir, {
     // Not restarted in place: exiting lets systemd (Restart=on-failure) start a fresh process,
@@ -63,6 +70,20 @@ export async function openDatabase(config: Config, log?: Logger): Promise<Opened
     onCrash(error) {
       log?.error("embedded database crashed: exiting for a restart", { error: error.message });
       Deno.exit(70);
+    },
+    // Stopped by a full disk: it reopens in place once there is room (pglite.ts says why).
+    onDiskFull(error) {
+      log?.error("embedded database stopped: its disk is full; it reopens when there is room", {
+        error: error.message,
+      });
+      disk?.databaseStopped(true);
+    },
+    onReopened() {
+      log?.info("embedded database reopened");
+      disk?.databaseStopped(false);
+    },
+    onReopenFailed(error) {
+      log?.warn("embedded database did not reopen yet", { error: error.message });
     },
   });
   if (db.fromTemplate) log?.info("new embedded database started from the shipped template");
@@ -131,9 +152,20 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   if (config.adminEnabled) {
     assertAdminExposure(config.adminHost, config.adminToken, adminTls !== undefined);
   }
-  const { db, created } = await openDatabase(config, log);
+  const metrics = new MetricsRegistry();
+  const disk = new DiskGuard({
+    path: config.databaseUrl ? config.databaseDiskPath || undefined : config.stateDir,
+    warnFreeBytes: config.diskWarnFreeMb * MB,
+    reserveFreeBytes: config.diskReserveMb * MB,
+    log,
+    clock,
+    metrics,
+  });
+  const { db, created } = await openDatabase(config, log, disk);
   const services: Service[] = [];
   try {
+    await disk.start();
+    services.push({ name: "disk space", stop: () => disk.stop() });
     const applied = await migrate(db);
     if (applied.length > 0) log.info("database migrated", { applied });
     // In Odoo mode the catalogue is Odoo's (goods ids are product ids): no demo goods.
@@ -155,7 +187,6 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     }
 
     const events = new EventBus(log);
-    const metrics = new MetricsRegistry();
     // Refused payments and logins: counted, and a refused login logged once per device per hour.
     const trust = new TrustMonitor({ events, metrics, log, clock });
     services.push({ name: "trust monitor", stop: () => Promise.resolve(trust.stop()) });
@@ -193,6 +224,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       actions: options.actions ?? CORE_ACTIONS,
       events,
       metrics,
+      disk,
     });
     // Also stopped first by shutdown(); listed so that a failed start-up below closes it too.
     services.push({ name: "device server", stop: () => server.shutdown() });
@@ -263,7 +295,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
         token: config.adminToken,
         tls: adminTls,
         api: { db, clock, log },
-        console: { db, events, clock, log, config },
+        console: { db, events, clock, log, config, disk },
       });
       const started = admin;
       services.push({ name: "admin", stop: () => started.close() });

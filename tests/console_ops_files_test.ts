@@ -20,6 +20,8 @@ const RULES: Record<AlertRule, true> = {
   outbox_growing: true,
   labels_stale: true,
   stock_negative: true,
+  disk_full: true,
+  disk_low: true,
 };
 
 async function exportedMetrics(): Promise<Set<string>> {

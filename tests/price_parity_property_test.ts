@@ -178,7 +178,7 @@ async function runCase(db: Database, seed: number): Promise<void> {
   const { goods, story } = await buildCase(db, rng, labelCtx);
   const [now, when] = await tillTime(db, rng, goods);
   story.push(`till ${when}, priceParity ${config.priceParity}`);
-  const clock = { now: () => now };
+  const clock = { now: () => now, monotonic: () => performance.now() };
   const shelfPrices = await PriceParity.start({ db, log: createMemoryLogger(), clock, config });
   try {
     const till = rng.pick(["POS_0001", "DZC_0001"]);

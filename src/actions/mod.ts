@@ -29,9 +29,9 @@ export const CORE_ACTIONS: ActionTable = {
   },
   getAllGoods: { handle: getAllGoods },
   getWarehouseGoods: { handle: getWarehouseGoods },
-  stockGoods: { handle: stockGoods },
+  stockGoods: { handle: stockGoods, records: true },
   getPosition: { handle: getPosition },
   // The old server sent a stale variable instead of `url` when it failed; devices read `url`.
-  getPayInfo: { handle: getPayInfo, failureBody: { url: "" } },
-  makePayment: { handle: makePayment },
+  getPayInfo: { handle: getPayInfo, failureBody: { url: "" }, records: true },
+  makePayment: { handle: makePayment, records: true },
 };

@@ -16,6 +16,8 @@
  * | `outbox_growing` | the oldest undelivered payment call or Odoo delivery is older than `alertOutboxAgeMinutes` (held back while its upstream's unreachable alert is raised) |
  * | `labels_stale` | labels stale longer than `alertLabelStaleMinutes` (one alert, with the count) |
  * | `stock_negative` | a goods' shelf stock is below zero (one per goods) |
+ * | `disk_full` | the database's disk is under `diskReserveMb` free, or a write failed for lack of space: orders, receipts and payments are refused |
+ * | `disk_low` | the database's disk is under `diskWarnFreeMb` free (not yet full) |
  *
  * @module
  */
@@ -31,7 +33,9 @@ export type AlertRule =
   | "odoo_unreachable"
   | "outbox_growing"
   | "labels_stale"
-  | "stock_negative";
+  | "stock_negative"
+  | "disk_full"
+  | "disk_low";
 
 /** One open alert. */
 export interface Alert {
@@ -94,6 +98,17 @@ export interface AlertSnapshot {
   outbox: { payment: OutboxSnapshot; odoo: OutboxSnapshot };
   staleLabels: StaleLabel[];
   negativeStock: { goodsId: number; name: string; quantity: string }[];
+  /** The database's disk (undefined: not on this machine, or not read yet). */
+  disk?: DiskSnapshot;
+}
+
+/** The database's disk as the snapshot sees it. */
+export interface DiskSnapshot {
+  path: string | null;
+  freeBytes: number | null;
+  totalBytes: number | null;
+  /** Writes are refused (under the reserve, or a write just failed for lack of space). */
+  full: boolean;
 }
 
 /** The configured bounds (`alert…` keys), in minutes. */
@@ -102,12 +117,15 @@ export interface AlertBounds {
   upstreamDownMinutes: number;
   outboxAgeMinutes: number;
   labelStaleMinutes: number;
+  /** `diskWarnFreeMb`. */
+  diskWarnFreeMb: number;
 }
 
 /** The kind prefix of shelf-label base stations. */
 export const BASE_STATION_KIND = "DZBQ";
 
 const MINUTE = 60_000;
+const MB = 1024 * 1024;
 
 function olderThan(since: Date | null, at: Date, minutes: number): boolean {
   return since !== null && at.getTime() - since.getTime() >= minutes * MINUTE;
@@ -147,8 +165,11 @@ function minDate(dates: Date[]): Date | null {
  */
 export function computeAlerts(s: AlertSnapshot, bounds: AlertBounds): Alert[] {
   const at = s.at;
+  // First: a full disk is often why nothing else answers (the embedded database stops).
+  const disk = diskAlerts(s.disk, bounds);
   if (!s.database.up) {
     return [
+      ...disk,
       alert(
         "database_down",
         "critical",
@@ -162,7 +183,7 @@ export function computeAlerts(s: AlertSnapshot, bounds: AlertBounds): Alert[] {
       ),
     ];
   }
-  const out: Alert[] = [];
+  const out: Alert[] = [...disk];
   const enabled = s.devices.filter((d) => d.enabled);
   const offline = enabled.filter((d) =>
     !d.online && olderThan(d.offlineSince, at, bounds.deviceOfflineMinutes)
@@ -286,6 +307,37 @@ export function computeAlerts(s: AlertSnapshot, bounds: AlertBounds): Alert[] {
   return out.sort((a, b) =>
     (a.severity === b.severity ? 0 : a.severity === "critical" ? -1 : 1) || a.id.localeCompare(b.id)
   );
+}
+
+function diskAlerts(disk: DiskSnapshot | undefined, bounds: AlertBounds): Alert[] {
+  if (!disk) return [];
+  const path = disk.path ?? "database";
+  const freeMb = disk.freeBytes === null ? null : Math.floor(disk.freeBytes / MB);
+  const totalMb = disk.totalBytes === null ? null : Math.floor(disk.totalBytes / MB);
+  const free = freeMb === null ? "" : `${freeMb} MB free`;
+  if (disk.full) {
+    return [alert(
+      "disk_full",
+      "critical",
+      path,
+      null,
+      { path, freeMb: freeMb ?? "", totalMb: totalMb ?? "" },
+      `disk full${
+        free ? `: ${free}` : ""
+      } on ${path}; orders, receipts and payments are refused until space is freed`,
+    )];
+  }
+  if (freeMb !== null && disk.freeBytes! < bounds.diskWarnFreeMb * MB) {
+    return [alert(
+      "disk_low",
+      "warning",
+      path,
+      null,
+      { path, freeMb, totalMb: totalMb ?? "", warnMb: bounds.diskWarnFreeMb },
+      `disk space low: ${freeMb} MB free of ${totalMb} MB on ${path} (warning under ${bounds.diskWarnFreeMb} MB)`,
+    )];
+  }
+  return [];
 }
 
 /** What changed between two alert lists (by id): the live view's `alert-raised`/`alert-cleared`. */

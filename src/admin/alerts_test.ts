@@ -14,6 +14,7 @@ const BOUNDS = {
   upstreamDownMinutes: 5,
   outboxAgeMinutes: 15,
   labelStaleMinutes: 30,
+  diskWarnFreeMb: 1024,
 };
 const up = { state: "up", downSince: null };
 
@@ -195,4 +196,33 @@ Deno.test("alertChanges tells raised and cleared alerts apart by id", () => {
   assert.deepEqual(raised.map((a) => a.id), ["device_offline:DZC_1"]);
   assert.deepEqual(cleared.map((a) => a.id), ["stock_negative:3"]);
   assert.deepEqual(alertChanges(after, after), { raised: [], cleared: [] });
+});
+
+Deno.test("a full disk is one critical alert naming the free space, first, even with the database down", () => {
+  const MB = 1024 * 1024;
+  const disk = { path: "/var/lib/newretail", freeBytes: 12 * MB, totalBytes: 32_000 * MB };
+  const full = computeAlerts(snapshot({ disk: { ...disk, full: true } }), BOUNDS);
+  assert.deepEqual(full.map((a) => [a.rule, a.severity, a.subject]), [
+    ["disk_full", "critical", "/var/lib/newretail"],
+  ]);
+  assert.match(full[0].message, /^disk full: 12 MB free on \/var\/lib\/newretail; orders/);
+  const down = computeAlerts(
+    snapshot({ database: { up: false, detail: "stopped" }, disk: { ...disk, full: true } }),
+    BOUNDS,
+  );
+  assert.deepEqual(down.map((a) => a.rule), ["disk_full", "database_down"]);
+  // Under the warning threshold but over the reserve: a warning, before it is full.
+  const low = computeAlerts(
+    snapshot({ disk: { ...disk, freeBytes: 800 * MB, full: false } }),
+    BOUNDS,
+  );
+  assert.deepEqual(low.map((a) => [a.rule, a.severity]), [["disk_low", "warning"]]);
+  assert.equal(
+    low[0].message,
+    "disk space low: 800 MB free of 32000 MB on /var/lib/newretail (warning under 1024 MB)",
+  );
+  assert.deepEqual(
+    computeAlerts(snapshot({ disk: { ...disk, freeBytes: 5000 * MB, full: false } }), BOUNDS),
+    [],
+  );
 });

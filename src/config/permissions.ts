@@ -114,6 +114,9 @@ export function appliancePermissions(config: Config, paths: ProgramPaths): DenoP
   if (!config.databaseUrl) {
     read.push(config.stateDir);
     write.push(config.stateDir);
+  } else if (config.databaseDiskPath) {
+    // Its free space is read (statfs), nothing in it.
+    read.push(config.databaseDiskPath);
   }
   // The admin server's TLS pair is read only beyond loopback (loopback stays plain HTTP).
   const adminTls = config.adminEnabled && !isLoopbackHost(config.adminHost)

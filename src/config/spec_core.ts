@@ -134,6 +134,27 @@ export const CORE_KEYS = {
     secret: true,
     doc: "PostgreSQL URL; empty means the embedded PGlite database in stateDir.",
   }),
+  diskWarnFreeMb: field({
+    env: "NEWRETAIL_DISK_WARN_FREE_MB",
+    default: 1024,
+    parse: integer(0, 16 * 1024 * 1024),
+    doc:
+      "Free space (MB) of the database's disk under which the console warns (disk_low alert, one log line).",
+  }),
+  diskReserveMb: field({
+    env: "NEWRETAIL_DISK_RESERVE_MB",
+    default: 64,
+    parse: integer(0, 1024 * 1024),
+    doc:
+      "Free space (MB) kept for the database: under it orders, receipts and payments are answered 'disk full' (reads go on).",
+  }),
+  databaseDiskPath: field({
+    env: "NEWRETAIL_DATABASE_DISK_PATH",
+    default: "",
+    parse: text,
+    doc:
+      "PostgreSQL on this machine: a directory on its data disk (e.g. /var/lib/postgresql), to watch its free space; the embedded database's is stateDir's.",
+  }),
   demo: field({
     env: "NEWRETAIL_DEMO",
     default: true,

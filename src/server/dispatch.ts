@@ -19,7 +19,8 @@ import type { DeviceIdentity, SessionControl } from "../device_link.ts";
 import type { Config } from "../config/config.ts";
 import type { Database } from "../store/database.ts";
 import type { GoodsReader } from "../store/goods_cache.ts";
-import { DatabaseUnavailableError, withSignal } from "../store/database.ts";
+import { DatabaseUnavailableError, isDiskFull, withSignal } from "../store/database.ts";
+import type { DiskWatch } from "../disk_guard.ts";
 import type { Logger } from "../log.ts";
 import type { Frame } from "../protocol/frame.ts";
 import {
@@ -44,6 +45,8 @@ export interface DispatchDeps {
   actions: ActionTable;
   events: AppEvents;
   metrics: ServerMetrics;
+  /** Whether the database's disk is full (writes refused up front) and where to report it. */
+  disk: DiskWatch;
 }
 
 /** The connection a request came on. */
@@ -63,6 +66,16 @@ export interface EncodedReply {
 
 /** The `exception` for a request whose identity is missing or wrong. */
 export const NOT_LOGGED_IN = "not logged in";
+
+/**
+ * The `exception` for a request that records something (order, receipt, payment) while the
+ * database's disk is full: nothing was recorded; the same request later is safe (devices retry
+ * with the same `order_id` / `ref`).
+ */
+export const DISK_FULL = "disk full: not recorded, try again later";
+
+/** The `exception` while the database cannot be reached. */
+export const DATABASE_UNAVAILABLE = "database unavailable, try again later";
 
 function exception(reason: string): ActionResult {
   return { body: { exception: reason } };
@@ -93,20 +106,28 @@ export async function dispatch(
     result = withFailureBody(entry, exception(NOT_LOGGED_IN));
   } else if (!entry) {
     result = exception(`unknown action: ${action.slice(0, 64)}`);
+  } else if (entry.records && deps.disk.full) {
+    deps.disk.refused();
+    result = withFailureBody(entry, exception(DISK_FULL));
   } else {
-    result = await runAction(entry, {
-      header: frame.header,
-      device: origin.device,
-      peer: origin.peer,
-      db: deps.db,
-      goods: deps.goods,
-      shelfPrices: deps.shelfPrices,
-      config: deps.config,
-      clock: deps.clock,
-      log: origin.log,
-      session: origin.session,
-      events: deps.events,
-    }, frame.body);
+    result = await runAction(
+      entry,
+      {
+        header: frame.header,
+        device: origin.device,
+        peer: origin.peer,
+        db: deps.db,
+        goods: deps.goods,
+        shelfPrices: deps.shelfPrices,
+        config: deps.config,
+        clock: deps.clock,
+        log: origin.log,
+        session: origin.session,
+        events: deps.events,
+      },
+      frame.body,
+      deps.disk,
+    );
   }
 
   if (failed(result)) deps.metrics.requestErrors.inc(label);
@@ -127,13 +148,15 @@ function withFailureBody(entry: ActionEntry | undefined, result: ActionResult): 
  * Runs one action's handler on a request body under the configured request timeout, with the
  * entry's rules: the body decoded unless the entry ignores it, every failure mapped to an
  * `exception` with the entry's failure fields. When the time is up the handler's signal is
- * aborted: its database statements stop, and it can no longer log the session in or out. Never
- * throws.
+ * aborted: its database statements stop, and it can no longer log the session in or out. A
+ * failure for lack of disk space is answered {@link DISK_FULL} and told to `disk` (which logs
+ * it, once a minute). Never throws.
  */
 export async function runAction(
   entry: ActionEntry,
   request: Omit<ActionContext, "signal">,
   body: Uint8Array,
+  disk?: DiskWatch,
 ): Promise<ReplyResult> {
   const action = request.header.action;
   const timeoutS = request.config.requestTimeoutS;
@@ -161,7 +184,7 @@ export async function runAction(
       return entry.handle(ctx, decoded);
     }, action);
   } catch (e) {
-    result = exception(failureReason(request, e));
+    result = exception(failureReason(entry, request, e, disk));
   }
   if (failed(result) || !decoded || !entry.replyEncoding) return withFailureBody(entry, result);
   return { ...result, encoding: entry.replyEncoding(decoded) };
@@ -172,16 +195,28 @@ export interface ReplyResult extends ActionResult {
   encoding?: BodyEncoding;
 }
 
-function failureReason(request: Omit<ActionContext, "signal">, e: unknown): string {
+function failureReason(
+  entry: ActionEntry,
+  request: Omit<ActionContext, "signal">,
+  e: unknown,
+  disk: DiskWatch | undefined,
+): string {
   const action = request.header.action;
   const log = request.log;
   if (e instanceof UserError || e instanceof BodyError) {
     log.info("request refused", { action, reason: e.message });
     return e.message;
   }
+  if (isDiskFull(e)) {
+    // Not one line per request: the disk watch logs once a minute, with the count.
+    if (disk) disk.failed(e);
+    else log.warn("request failed: disk full", { action, error: (e as Error)?.message });
+    // A read fails this way only while the embedded database is stopped by its full disk.
+    return entry.records ? DISK_FULL : DATABASE_UNAVAILABLE;
+  }
   if (e instanceof DatabaseUnavailableError) {
     log.warn("request failed: database unavailable", { action, error: e.message });
-    return "database unavailable, try again later";
+    return DATABASE_UNAVAILABLE;
   }
   if (e instanceof DeadlineExceeded) {
     log.warn("request timed out", { action, timeoutS: request.config.requestTimeoutS });

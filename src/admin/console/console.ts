@@ -33,6 +33,7 @@ import {
 import { labelRows, labelsPerStation } from "./labels_view.ts";
 import { negativeShelfStock } from "./stock_view.ts";
 import { outboxes, paymentFailure } from "./money_view.ts";
+import type { DiskReading } from "../../disk_guard.ts";
 
 /** The configuration the console reads. */
 export type ConsoleConfig = Pick<
@@ -44,6 +45,7 @@ export type ConsoleConfig = Pick<
   | "alertUpstreamDownMinutes"
   | "alertOutboxAgeMinutes"
   | "alertLabelStaleMinutes"
+  | "diskWarnFreeMb"
 >;
 
 /** What the console is built from. */
@@ -53,6 +55,8 @@ export interface ConsoleDeps {
   clock: Clock;
   log: Logger;
   config: ConsoleConfig;
+  /** The database's disk (absent: not watched). */
+  disk?: { readonly reading: DiskReading | undefined; readonly full: boolean };
 }
 
 /** The app events forwarded to the pages, under the same names. */
@@ -134,6 +138,7 @@ export class StoreConsole {
       upstreamDownMinutes: c.alertUpstreamDownMinutes,
       outboxAgeMinutes: c.alertOutboxAgeMinutes,
       labelStaleMinutes: c.alertLabelStaleMinutes,
+      diskWarnFreeMb: c.diskWarnFreeMb,
     };
   }
 
@@ -147,11 +152,19 @@ export class StoreConsole {
       detail: c.detail,
       downSince: this.#down.observe(name, c.state, at),
     });
+    const disk = this.#deps.disk;
+    const reading = disk?.reading;
     const base = {
       at,
       database: { up: health.database.state === "up", detail: health.database.detail },
       mqtt: component("mqtt", health.mqtt),
       odoo: component("odoo", health.odoo),
+      disk: disk && {
+        path: reading?.path ?? null,
+        freeBytes: reading?.freeBytes ?? null,
+        totalBytes: reading?.totalBytes ?? null,
+        full: disk.full,
+      },
     };
     if (!base.database.up) {
       const none = { depth: 0, oldestAt: null };

@@ -273,6 +273,12 @@ export function alertWords(lang: Lang, a: Alert): string {
       return `${p.labels} 个价签超过 ${p.minutes} 分钟未同步`;
     case "stock_negative":
       return `${p.name}（${p.goodsId}）货架库存为 ${p.quantity}`;
+    case "disk_full":
+      return `磁盘已满${
+        p.freeMb !== "" ? `（剩余 ${p.freeMb} MB）` : ""
+      }：${p.path}；订单、入库和付款暂停记录，请释放空间`;
+    case "disk_low":
+      return `磁盘空间不足：${p.path} 剩余 ${p.freeMb} MB（共 ${p.totalMb} MB，低于 ${p.warnMb} MB 时提醒）`;
   }
 }
 

@@ -35,8 +35,8 @@ import type {
   WorkerRequest,
 } from "./pglite_protocol.ts";
 import { templatePath } from "./pglite_template.ts";
-import { readDiskSpace } from "../disk_space.ts";
-import { sleep as abortableDelay } from "../deadline.ts";
+import { readDiskSpace } from "../../disk_space.ts";
+import { sleep as abortableDelay } from "../../deadline.ts";
 
 /** An opened embedded database; `created` tells whether this open made it. */
 export interface EmbeddedDatabase extends Database {
