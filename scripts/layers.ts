@@ -30,9 +30,19 @@ export const FLOORS: readonly (readonly string[])[] = [
     "listen.ts",
     "net_address.ts",
     "protocol",
+    "disk_space.ts",
   ],
   // 2: helpers built on the leaves.
-  ["fields.ts", "events.ts", "background.ts", "device_link.ts", "systemd", "discovery", "device"],
+  [
+    "fields.ts",
+    "events.ts",
+    "background.ts",
+    "device_link.ts",
+    "systemd",
+    "discovery",
+    "device",
+    "disk_guard.ts",
+  ],
   // 3: configuration and the store (the only SQL).
   ["config", "store"],
   // 4: views, the action table's types and the peers at the edge.

@@ -5,8 +5,8 @@
 import assert from "node:assert/strict";
 import type { AlertRule } from "../src/admin/alerts.ts";
 
-const OPS = new URL("../ops", import.meta.url);
-const SRC = new URL("../src", import.meta.url);
+const OPS = new URL("../ops/", import.meta.url);
+const SRC = new URL("../src/", import.meta.url);
 
 // Compiles only when this lists every rule of src/admin/alerts.ts.
 const RULES: Record<AlertRule, true> = {
