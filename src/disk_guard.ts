@@ -80,6 +80,7 @@ export class DiskGuard implements DiskWatch {
   #fullByReading = false;
   #failedAt: number | undefined;
   #databaseStopped = false;
+  #unreadable = false;
   #low = false;
   #wasFull = false;
   #fullSince = 0;
@@ -167,11 +168,15 @@ export class DiskGuard implements DiskWatch {
       try {
         this.#reading = { path, ...await readDiskSpace(path) };
       } catch (e) {
+        // Once, not every check.
+        if (this.#reading || !this.#unreadable) {
+          log.warn("cannot read the free space of the database's disk", {
+            path,
+            error: (e as Error).message,
+          });
+        }
         this.#reading = undefined;
-        log.warn("cannot read the free space of the database's disk", {
-          path,
-          error: (e as Error).message,
-        });
+        this.#unreadable = true;
       }
     }
     const r = this.#reading;

@@ -21,7 +21,10 @@ export interface DenoPermissions {
   write: string[];
   /** `true`: unrestricted (only with MQTT, see {@link appliancePermissions}). */
   env: true | string[];
-  /** System information: `networkInterfaces` for discovery answers without `advertiseHost`. */
+  /**
+   * System information: `networkInterfaces` for discovery answers without `advertiseHost`,
+   * `statfs` for the free space of the database's disk (src/disk_guard.ts).
+   */
   sys: string[];
 }
 
@@ -81,7 +84,8 @@ function unique(list: string[]): string[] {
  * server, and any `…Url` key added later).
  *
  * Discovery without `advertiseHost` answers with the local address on the sender's subnet, read
- * from the network interfaces (sys `networkInterfaces`).
+ * from the network interfaces (sys `networkInterfaces`). The free space of the database's disk
+ * (the state directory, or `databaseDiskPath`) is read with sys `statfs`.
  *
  * Environment is unrestricted when MQTT (the store's or the chain's broker) is configured: npm:mqtt's `debug` dependency reads the
  * names of every variable (`Object.keys(process.env)`) when it is loaded, and Deno grants that
@@ -138,7 +142,10 @@ export function appliancePermissions(config: Config, paths: ProgramPaths): DenoP
     env: config.mqttUrl || config.chainMqttUrl
       ? true
       : unique([...configEnvNames(), ...LAUNCHER_ENV, ...DRIVER_ENV, ...NOTIFY_ENV]),
-    sys: config.discoveryEnabled && !config.advertiseHost ? ["networkInterfaces"] : [],
+    sys: [
+      ...(config.discoveryEnabled && !config.advertiseHost ? ["networkInterfaces"] : []),
+      ...(!config.databaseUrl || config.databaseDiskPath ? ["statfs"] : []),
+    ],
   };
 }
 

@@ -123,12 +123,26 @@ Deno.test("permissions: flags and URL targets", () => {
 
 Deno.test("permissions: discovery reads the network interfaces unless advertiseHost is set", () => {
   const paths = { configFile: "/c.json", assetDirs: [] };
-  const on = loadConfig({ flags: {} }).config;
+  const pg = { databaseUrl: "postgres://db/store" };
+  const on = loadConfig({ flags: pg }).config;
   assert.deepEqual(appliancePermissions(on, paths).sys, ["networkInterfaces"]);
-  const advertised = loadConfig({ flags: { advertiseHost: "192.168.1.10" } }).config;
+  const advertised = loadConfig({ flags: { ...pg, advertiseHost: "192.168.1.10" } }).config;
   assert.deepEqual(appliancePermissions(advertised, paths).sys, []);
-  const off = loadConfig({ flags: { discoveryEnabled: false } }).config;
+  const off = loadConfig({ flags: { ...pg, discoveryEnabled: false } }).config;
   assert.deepEqual(appliancePermissions(off, paths).sys, []);
+});
+
+Deno.test("permissions: the free space of the database's disk (statfs) where it is watched", () => {
+  const paths = { configFile: "/c.json", assetDirs: [] };
+  const flags = { discoveryEnabled: false };
+  const embedded = loadConfig({ flags: { ...flags, databaseUrl: "" } }).config;
+  assert.deepEqual(appliancePermissions(embedded, paths).sys, ["statfs"]);
+  const pg = { ...flags, databaseUrl: "postgres://db/store" };
+  assert.deepEqual(appliancePermissions(loadConfig({ flags: pg }).config, paths).sys, []);
+  const local = loadConfig({ flags: { ...pg, databaseDiskPath: "/var/lib/postgresql" } }).config;
+  const p = appliancePermissions(local, paths);
+  assert.deepEqual(p.sys, ["statfs"]);
+  assert.ok(p.read.includes("/var/lib/postgresql") && !p.write.includes("/var/lib/postgresql"));
 });
 
 Deno.test("permissions: under systemd, the notification socket and serve's own sender socket", () => {
