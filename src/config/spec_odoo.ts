@@ -53,6 +53,13 @@ export const ODOO_KEYS = {
     doc:
       "Seconds between id comparisons with Odoo (one search of product ids: deleted products go); one also runs at every start.",
   }),
+  odooPricelist: field({
+    env: "NEWRETAIL_ODOO_PRICELIST",
+    default: "",
+    parse: text,
+    doc:
+      "Odoo pricelist the store's prices come from (id or exact name); its dated rules become price schedules. Empty: the products' sale price.",
+  }),
   odooPartner: field({
     env: "NEWRETAIL_ODOO_PARTNER",
     default: "",

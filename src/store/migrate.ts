@@ -15,6 +15,7 @@ import trust from "./migrations/006_trust.sql" with { type: "text" };
 import odooExact from "./migrations/007_odoo_exact.sql" with { type: "text" };
 import stockMoves from "./migrations/008_stock_moves.sql" with { type: "text" };
 import priceIntegrity from "./migrations/009_price_integrity.sql" with { type: "text" };
+import odooPricelist from "./migrations/010_odoo_pricelist.sql" with { type: "text" };
 
 /** One migration. */
 export interface Migration {
@@ -46,6 +47,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 7, name: "odoo_exact", sql: odooExact },
   { version: 8, name: "stock_moves", sql: stockMoves },
   { version: 9, name: "price_integrity", sql: priceIntegrity },
+  { version: 10, name: "odoo_pricelist", sql: odooPricelist },
 ];
 
 // Any constant works: it only has to be the same in every process migrating this database.

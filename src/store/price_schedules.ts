@@ -28,6 +28,8 @@ export interface PriceSchedule {
   createdBy: string;
   cancelledAt: Date | null;
   state: ScheduleState;
+  /** `local` (made at the store) or `odoo` (a dated rule of the store's Odoo pricelist). */
+  source: "local" | "odoo";
 }
 
 /** A new schedule. */
@@ -40,10 +42,11 @@ export interface ScheduleDraft {
   at: Date;
 }
 
-// In force at $1: not cancelled, started, not ended. The winner per goods: latest created.
+// In force at $1: not cancelled, started, not ended. The winner per goods: one made at the store
+// over one from the Odoo pricelist, then the latest created.
 const IN_FORCE = `select distinct on (goods_id) id, goods_id, price from price_schedules
   where cancelled_at is null and starts_at <= $1 and (ends_at is null or ends_at > $1)
-  order by goods_id, created_at desc, id desc`;
+  order by goods_id, source = 'local' desc, created_at desc, id desc`;
 
 /** Stores a schedule; undefined when the goods does not exist. */
 export async function createSchedule(
@@ -69,7 +72,7 @@ export function listSchedules(
     `select * from (
        select p.id, p.goods_id as gid, g.name, p.price::text as price, p.starts_at as "from",
          p.ends_at as until, p.created_at as "createdAt", p.created_by as "createdBy",
-         p.cancelled_at as "cancelledAt",
+         p.cancelled_at as "cancelledAt", p.source,
          case when p.cancelled_at is not null then 'cancelled'
            when p.ends_at is not null and p.ends_at <= $1 then 'ended'
            when p.starts_at > $1 then 'scheduled'
@@ -137,4 +140,70 @@ export async function nextScheduleBoundary(db: Queryable, at: Date): Promise<Dat
     [at],
   );
   return rows[0]?.next ?? undefined;
+}
+
+/** A span of a pricelist price, as the Odoo connector wants it scheduled (see pricePeriods). */
+export interface PricelistPeriod {
+  /** Null: in force since before any rule's start. */
+  from: Date | null;
+  until: Date | null;
+  /** Two decimals. */
+  price: string;
+}
+
+/**
+ * Makes the Odoo pricelist's schedules of goods `gids` exactly `periods` (goods absent from the
+ * map get none), changing only what differs: a schedule already in force with the same price and
+ * end is kept with its start; others are deleted or inserted (a period in force since before any
+ * start begins `now`). Local schedules are not touched. Returns how many rows changed.
+ */
+export async function replacePricelistSchedules(
+  db: Queryable,
+  gids: number[],
+  periods: ReadonlyMap<number, readonly PricelistPeriod[]>,
+  now: Date,
+): Promise<number> {
+  if (gids.length === 0) return 0;
+  const existing = await db.query<
+    { id: number; gid: number; price: string; from: Date; until: Date | null }
+  >(
+    `select id, goods_id as gid, price::text as price, starts_at as "from", ends_at as until
+     from price_schedules where source = 'odoo' and goods_id = any($1::int[])`,
+    [gids],
+  );
+  const time = (d: Date | null) => d?.getTime() ?? null;
+  const stale: number[] = [];
+  const wanted = new Map<number, PricelistPeriod[]>(
+    gids.map((gid) => [gid, [...(periods.get(gid) ?? [])]]),
+  );
+  for (const row of existing) {
+    const left = wanted.get(row.gid)!;
+    const i = left.findIndex((p) =>
+      p.price === row.price && time(p.until) === time(row.until) &&
+      (time(p.from) === time(row.from) ||
+        ((p.from === null || p.from <= now) && row.from <= now))
+    );
+    if (i < 0) stale.push(row.id);
+    else left.splice(i, 1);
+  }
+  const fresh = [...wanted].flatMap(([gid, list]) => list.map((p) => ({ gid, ...p })));
+  if (stale.length > 0) {
+    await db.query("delete from price_schedules where id = any($1::int[])", [stale]);
+  }
+  if (fresh.length > 0) {
+    await db.query(
+      `insert into price_schedules (goods_id, price, starts_at, ends_at, created_at, created_by,
+         source)
+       select g, p, s, e, $5, 'odoo pricelist', 'odoo'
+       from unnest($1::int[], $2::numeric[], $3::timestamptz[], $4::timestamptz[]) as x(g, p, s, e)`,
+      [
+        fresh.map((f) => f.gid),
+        fresh.map((f) => f.price),
+        fresh.map((f) => (f.from ?? now).toISOString()),
+        fresh.map((f) => f.until?.toISOString() ?? null),
+        now,
+      ],
+    );
+  }
+  return stale.length + fresh.length;
 }

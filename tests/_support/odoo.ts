@@ -17,6 +17,7 @@ import { discoverSite, type OdooSite } from "../../src/upstream/odoo/site.ts";
 import { CataloguePuller } from "../../src/upstream/odoo/catalogue.ts";
 import type { DeliveryContext } from "../../src/upstream/odoo/delivery.ts";
 import { installationId } from "../../src/upstream/odoo/local_store.ts";
+import { pricelistOf } from "../../src/upstream/odoo/pricelist.ts";
 
 /** Settings pointing at the stand-in, with overrides (page size 10 unless given). */
 export function standinSettings(
@@ -63,7 +64,8 @@ export async function standinDelivery(
   const client = standinClient(odoo, overrides);
   const log = createMemoryLogger("info");
   const site = await discoverSite(client, settings);
-  const puller = new CataloguePuller({ db, odoo: client, site, settings, log });
+  const pricelist = pricelistOf(site, client, log);
+  const puller = new CataloguePuller({ db, odoo: client, site, settings, log, pricelist });
   const ctx: DeliveryContext = {
     db,
     odoo: client,

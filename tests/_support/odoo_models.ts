@@ -258,6 +258,40 @@ export abstract class OdooModels extends OdooOrm {
       product_uom_qty: { type: "float" },
       price_unit: { type: "float" },
     });
+    this.define("res.currency", { name: { type: "char" } });
+    this.define("product.pricelist", {
+      name: { type: "char" },
+      active: { type: "boolean" },
+      currency_id: m2o("res.currency"),
+      company_id: m2o("res.company"),
+      discount_policy: { type: "selection" },
+      item_ids: {
+        type: "one2many",
+        relation: "product.pricelist.item",
+        compute: (r) => this.idsWhere("product.pricelist.item", (i) => i.pricelist_id === r.id),
+      },
+    });
+    // Odoo 17's rule model (addons/product/models/product_pricelist_item.py); no `active` field.
+    this.define("product.pricelist.item", {
+      pricelist_id: m2o("product.pricelist"),
+      applied_on: { type: "selection" },
+      categ_id: m2o("product.category"),
+      product_tmpl_id: m2o("product.template"),
+      product_id: m2o("product.product"),
+      min_quantity: { type: "float" },
+      date_start: { type: "datetime" },
+      date_end: { type: "datetime" },
+      compute_price: { type: "selection" },
+      base: { type: "selection" },
+      base_pricelist_id: m2o("product.pricelist"),
+      fixed_price: { type: "float" },
+      percent_price: { type: "float" },
+      price_discount: { type: "float" },
+      price_surcharge: { type: "float" },
+      price_round: { type: "float" },
+      price_min_margin: { type: "float" },
+      price_max_margin: { type: "float" },
+    });
     this.define("ir.module.module", {
       name: { type: "char" },
       shortdesc: { type: "char" },
@@ -350,6 +384,7 @@ export abstract class OdooModels extends OdooOrm {
         company_id: w.id === 1 ? 1 : 2,
       });
     }
+    this.insert("res.currency", { id: 1, name: "USD" });
     this.insert("res.company", { id: 1, name: "YourCompany" });
     this.insert("res.company", { id: 2, name: "My Company (Chicago)" });
     // The admin works in company 1 and may see both (so search_read lists both warehouses).

@@ -95,6 +95,28 @@ export class OdooState extends OdooModels {
         }
         return picking.id;
       }
+      case "product.pricelist.item": {
+        // Odoo's defaults, and create() clearing what the rule's target does not use.
+        this.checkFields(model, vals);
+        const rule: Record<string, unknown> = {
+          applied_on: "3_global",
+          compute_price: "fixed",
+          base: "list_price",
+          min_quantity: 0,
+          ...vals,
+        };
+        const clear: Record<string, string[]> = {
+          "3_global": ["product_id", "product_tmpl_id", "categ_id"],
+          "2_product_category": ["product_id", "product_tmpl_id"],
+          "1_product": ["product_id", "categ_id"],
+          "0_product_variant": ["categ_id"],
+        };
+        for (const f of clear[rule.applied_on as string] ?? []) rule[f] = false;
+        if (!rule.pricelist_id || !this.get("product.pricelist", rule.pricelist_id as number)) {
+          throw new OdooFault("odoo.exceptions.ValidationError", "pricelist_id is required");
+        }
+        return this.insert(model, { ...rule, create_date: now, write_date: now }).id;
+      }
       case "stock.backorder.confirmation":
       case "stock.immediate.transfer":
         return this.insert(model, {

@@ -142,6 +142,8 @@ export interface OdooTransaction {
   readonly start: string;
   write(model: string, ids: number[], vals: Record<string, unknown>): void;
   createProduct(vals: { name: string; list_price: number; barcode?: string }): void;
+  /** `create` as an RPC `create` would (the id is known once committed). */
+  create(model: string, vals: Record<string, unknown>): void;
   /** Applies everything, stamped with the start time. */
   commit(): void;
 }
@@ -492,6 +494,7 @@ export function startOdooStandin(options: OdooStandinOptions = {}): Promise<Odoo
         start,
         write: (model, ids, vals) => work.push(() => state.write(model, ids, vals)),
         createProduct: (vals) => work.push(() => view.createProduct(vals)),
+        create: (model, vals) => work.push(() => state.createRecord(model, vals, {})),
         commit: () => state.inTransaction(start, () => work.splice(0).forEach((w) => w())),
       };
     },

@@ -44,6 +44,15 @@ import {
   upsertGoods,
   upsertWarehouses,
 } from "./local_store.ts";
+import {
+  categoryParents,
+  forgetPricelist,
+  type OdooPricelist,
+  type PriceInput,
+  repriceAll,
+  upsertPriceInputs,
+} from "./pricelist.ts";
+import { replacePricelistSchedules } from "../../store/price_schedules.ts";
 
 /** Cursor names in odoo_sync_cursors. */
 export const CURSORS = {
@@ -55,6 +64,8 @@ export const CURSORS = {
   window: "product.product",
   /** When the last full pass ended (ISO time, appliance clock). */
   fullPass: "full-pass",
+  /** The pricelist id the goods' prices come from ("" or absent: the sale price). */
+  pricelist: "pricelist",
 } as const;
 
 /** Seconds added to the bound for whole-second RPC datetimes and clock rounding. */
@@ -88,8 +99,10 @@ export interface CataloguePullerDeps {
   site: OdooSite;
   settings: OdooSettings;
   log: Logger;
-  /** The appliance's clock (only to date the last full pass). */
+  /** The appliance's clock (to date the last full pass, and price with a pricelist). */
   now?: () => number;
+  /** The store's pricelist (`odooPricelist`), when its prices come from one. */
+  pricelist?: OdooPricelist;
 }
 
 interface ProductRecord {
@@ -102,6 +115,7 @@ interface ProductRecord {
   standard_price: number;
   description_sale: string | false;
   categ_id: [number, string] | false;
+  product_tmpl_id: [number, string] | false;
   uom_id: [number, string] | false;
   to_weight?: boolean;
   sale_ok?: boolean;
@@ -134,6 +148,7 @@ export class CataloguePuller {
       "standard_price",
       "description_sale",
       "categ_id",
+      "product_tmpl_id",
       "uom_id",
       "active",
       "qty_available",
@@ -169,27 +184,31 @@ export class CataloguePuller {
     return row;
   }
 
-  /** Stores one batch of products: categories they need, goods, stock. */
+  /**
+   * Stores one batch of products: the categories they need (and those categories' parents),
+   * goods (priced by the pricelist when there is one, its dated spans scheduled), stock.
+   */
   async #store(products: ProductRecord[], stats: PullStats): Promise<void> {
-    const { db, odoo, site } = this.#deps;
+    const { db, site, pricelist } = this.#deps;
     const rows = products.map((p) => this.#toGoods(p));
-    const missing = await missingCategories(
-      db,
+    const known = await this.#categories(
       rows.flatMap((r) => (r.categoryId === null ? [] : [r.categoryId])),
+      stats,
     );
-    if (missing.length > 0) {
-      const cats = await odoo.executeKw<CategoryRecord[]>("product.category", "read", [missing], {
-        fields: ["id", "name", "complete_name", "parent_id"],
-      });
-      stats.categoriesChanged += await upsertCategories(db, cats.map(toCategory));
-      // A category deleted in Odoo between the two reads: the goods goes without one.
-      const known = new Set(cats.map((c) => c.id));
-      for (const r of rows) {
-        if (r.categoryId !== null && missing.includes(r.categoryId) && !known.has(r.categoryId)) {
-          r.categoryId = null;
-        }
-      }
+    // A category deleted in Odoo between the two reads: the goods goes without one.
+    for (const r of rows) {
+      if (r.categoryId !== null && !known.has(r.categoryId)) r.categoryId = null;
     }
+    const inputs: PriceInput[] = products.map((p, i) => ({
+      goodsId: p.id,
+      templateId: odooId(p.product_tmpl_id) ?? 0,
+      categoryId: rows[i].categoryId,
+      listPrice: odooDecimal(p.lst_price, 12),
+      cost: odooDecimal(p.standard_price, 12),
+    }));
+    const now = new Date(this.#now());
+    const priced = pricelist?.price(inputs, await categoryParents(db), now.getTime());
+    if (priced) { for (const r of rows) r.price = priced.regular.get(r.id)!; }
     await db.transaction(async (tx) => {
       stats.goodsChanged += (await upsertGoods(tx, rows)).length;
       stats.stockChanged += (await setStock(
@@ -197,7 +216,37 @@ export class CataloguePuller {
         site.warehouse.id,
         products.map((p) => ({ goodsId: p.id, quantity: odooDecimal(p.qty_available, 3) })),
       )).length;
+      if (priced) {
+        await upsertPriceInputs(tx, inputs);
+        await replacePricelistSchedules(tx, rows.map((r) => r.id), priced.periods, now);
+      }
     });
+  }
+
+  /**
+   * Makes sure the store has categories `ids` and their parents (a category rule of a pricelist
+   * applies to the children of its category); returns the ids Odoo still has.
+   */
+  async #categories(ids: number[], stats: PullStats): Promise<Set<number>> {
+    const { db, odoo } = this.#deps;
+    const present = new Set(ids);
+    let missing = await missingCategories(db, ids);
+    const read: CategoryRecord[] = [];
+    while (missing.length > 0) {
+      const cats = await odoo.executeKw<CategoryRecord[]>("product.category", "read", [missing], {
+        fields: ["id", "name", "complete_name", "parent_id"],
+      });
+      for (const id of missing) if (!cats.some((c) => c.id === id)) present.delete(id);
+      read.push(...cats);
+      const parents = cats.flatMap((c) => odooId(c.parent_id) ?? [])
+        .filter((id) => !read.some((c) => c.id === id));
+      missing = await missingCategories(db, parents);
+    }
+    // All at once: a child is linked to its parent only once both rows exist.
+    if (read.length > 0) {
+      stats.categoriesChanged += await upsertCategories(db, read.map(toCategory));
+    }
+    return present;
   }
 
   /** Reads products by id, in pages, and stores them (the id comparison's missing ones). */
@@ -247,10 +296,11 @@ export class CataloguePuller {
    * is written every 10 pages and at the end.
    */
   async fullPull(onProgress?: (p: PullProgress) => void): Promise<PullStats> {
-    const { db, odoo, site, settings, log } = this.#deps;
+    const { db, odoo, site, settings, log, pricelist } = this.#deps;
     const stats = emptyStats("full");
     const started = Date.now();
     await this.pullStructure(stats);
+    await pricelist?.load();
     const windowStart = this.#windowStart(undefined);
     const context = { ...site.stockContext, active_test: false };
     const total = await odoo.executeKw<number>("product.product", "search_count", [[]], {
@@ -291,14 +341,21 @@ export class CataloguePuller {
       stats.goodsDeactivated = (await deactivateGoodsExcept(db, seen)).length;
     }
     await setCursor(db, CURSORS.window, windowStart);
+    if (!pricelist) await forgetPricelist(db);
+    await setCursor(db, CURSORS.pricelist, String(pricelist?.ref.id ?? ""));
     await setCursor(db, CURSORS.fullPass, new Date(this.#now()).toISOString());
     log.info("odoo full pull done", { ...stats, ms: Date.now() - started });
     return stats;
   }
 
-  /** Whether a full pass has ever completed (the cursors exist). */
-  async everPulled(): Promise<boolean> {
-    return (await getCursor(this.#deps.db, CURSORS.window)) !== undefined;
+  /**
+   * Whether only a full pass will do: none ever completed, or the goods were priced by another
+   * pricelist (or none) than the one configured now.
+   */
+  async needsFullPull(): Promise<boolean> {
+    const { db, pricelist } = this.#deps;
+    if ((await getCursor(db, CURSORS.window)) === undefined) return true;
+    return ((await getCursor(db, CURSORS.pricelist)) ?? "") !== String(pricelist?.ref.id ?? "");
   }
 
   /** Whether a full pass is due (never done, or older than `odooFullPassS`). */
@@ -314,12 +371,15 @@ export class CataloguePuller {
    * asked apart (three requests).
    */
   async incrementalPull(): Promise<PullStats> {
-    const { db, site, log } = this.#deps;
+    const { db, site, log, pricelist } = this.#deps;
     const stats = emptyStats("incremental");
     const since = await getCursor(db, CURSORS.window);
     if (since === undefined) return await this.fullPull();
     const context = { ...site.stockContext, active_test: false };
     const done = new Set<number>();
+    // The rules first, so that products read below are priced by the current ones.
+    const rulesChanged = pricelist &&
+      (!pricelist.loaded || await pricelist.changedSince(since)) && await pricelist.load();
 
     // The first answer's Date starts the next window.
     let windowStart: string | undefined;
@@ -331,6 +391,7 @@ export class CataloguePuller {
     });
     windowStart ??= this.#windowStart(since);
     if (site.major < 17) await this.#pullStock16(since, done, stats);
+    if (rulesChanged) stats.goodsChanged += await repriceAll(db, pricelist, new Date(this.#now()));
 
     await setCursor(db, CURSORS.window, windowStart);
     if (stats.goodsChanged || stats.stockChanged) log.info("odoo changes pulled", { ...stats });

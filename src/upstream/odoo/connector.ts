@@ -17,6 +17,7 @@ import { odooClientFor, type OdooSettings } from "./settings.ts";
 import { discoverSite, type OdooSite } from "./site.ts";
 import { CataloguePuller, type PullProgress, type PullStats } from "./catalogue.ts";
 import { pullKind, reconcileIds } from "./reconcile.ts";
+import { type OdooPricelist, pricelistOf } from "./pricelist.ts";
 import { installationId, setUpstreamEnabled } from "./local_store.ts";
 import type { Delivered, Deliverer, DeliveryContext } from "./delivery.ts";
 import { deliverReceipt } from "./receipts.ts";
@@ -115,6 +116,8 @@ export class OdooConnector {
   readonly #o: OdooConnectorOptions;
   readonly #odoo: OdooClient;
   #site: OdooSite | undefined;
+  /** The store's pricelist, its rules held from pull to pull (when `odooPricelist` is set). */
+  #pricelist: OdooPricelist | undefined;
   #discovering: Promise<OdooSite> | undefined;
   #worker: OutboxWorker;
   readonly #pulling: Worker;
@@ -228,10 +231,16 @@ export class OdooConnector {
     if (this.#site) return Promise.resolve(this.#site);
     this.#discovering ??= discoverSite(this.#odoo, this.#o.settings).then((site) => {
       this.#site = site;
+      this.#pricelist = pricelistOf(site, this.#odoo, this.#o.log);
       this.#health.version = site.version;
       this.#health.warehouse = `${site.warehouse.id} ${site.warehouse.code}`;
       this.#markReachable();
-      const fields = { version: site.version, major: site.major, warehouse: site.warehouse.code };
+      const fields = {
+        version: site.version,
+        major: site.major,
+        warehouse: site.warehouse.code,
+        pricelist: site.pricelist?.name ?? "(sale prices)",
+      };
       if (site.major < 16) this.#o.log.warn("odoo version older than 16 is not supported", fields);
       else this.#o.log.info("odoo connected", fields);
       return site;
@@ -250,6 +259,7 @@ export class OdooConnector {
       settings,
       log,
       now: () => clock.now(),
+      pricelist: this.#pricelist,
     });
   }
 

@@ -137,12 +137,16 @@ export async function upsertGoods(db: Queryable, rows: GoodsRow[]): Promise<numb
   const types = fields.map(([, type]) => type);
   const params = fields.map(([, , values]) => values);
   const updatable = columns.filter((c) => c !== "id");
+  // While a schedule applies, Odoo's price is the regular price (migration 009): compared with
+  // that, an unchanged product is not rewritten at every poll of the window.
+  const current = (c: string) =>
+    c === "price" ? "coalesce(goods.regular_price, goods.price)" : `goods.${c}`;
   const changed = await db.query<{ id: number }>(
     `insert into goods (${columns.join(", ")})
      select * from unnest(${types.map((t, i) => `$${i + 1}::${t}[]`).join(", ")})
      on conflict (id) do update set
        ${updatable.map((c) => `${c} = excluded.${c}`).join(", ")}, updated_at = now()
-     where (${updatable.map((c) => `goods.${c}`).join(", ")})
+     where (${updatable.map(current).join(", ")})
        is distinct from (${updatable.map((c) => `excluded.${c}`).join(", ")})
      returning id`,
     params,

@@ -63,7 +63,7 @@ export async function pullKind(
   askedFull: boolean,
   comparedSinceStart: boolean,
 ): Promise<PullStats["kind"]> {
-  if (askedFull || !(await puller.everPulled())) return "full";
+  if (askedFull || await puller.needsFullPull()) return "full";
   if (!comparedSinceStart || await puller.fullPassDue()) return "ids";
   return "incremental";
 }

@@ -15,6 +15,8 @@ export interface OdooSettings {
   apiKey: string;
   /** Warehouse id or code; "" for the first. */
   warehouse: string;
+  /** Pricelist id or name; "" for the products' sale price. */
+  pricelist: string;
   pollMs: number;
   fullPassMs: number;
   /** Partner id or name; "" for the default walk-in customer. */
@@ -53,6 +55,7 @@ export function odooSettings(config: Config): OdooSettings | undefined {
     user: config.odooUser,
     apiKey: config.odooApiKey,
     warehouse: config.odooWarehouse,
+    pricelist: config.odooPricelist,
     pollMs: config.odooPollS * 1000,
     fullPassMs: config.odooFullPassS * 1000,
     partner: config.odooPartner,

@@ -7,6 +7,7 @@
  */
 import { majorVersion, type Many2one, type OdooClient, OdooError } from "./jsonrpc.ts";
 import type { OdooSettings } from "./settings.ts";
+import { type OdooPricelistRef, resolvePricelist } from "./pricelist.ts";
 
 /** The served warehouse as Odoo describes it. */
 export interface OdooWarehouse {
@@ -42,6 +43,8 @@ export interface OdooSite {
    * that company's warehouses (another's answers "Incompatible companies on records").
    */
   company: { id: number; name: string };
+  /** The pricelist the store's prices come from (`odooPricelist`), if one is configured. */
+  pricelist?: OdooPricelistRef;
 }
 
 /**
@@ -128,6 +131,9 @@ export async function discoverSite(odoo: OdooClient, settings: OdooSettings): Pr
     }
   }
   const { served } = await resolveWarehouse(odoo, settings.warehouse);
+  const pricelist = settings.pricelist
+    ? await resolvePricelist(odoo, settings.pricelist)
+    : undefined;
   const [user] = await odoo.executeKw<{ company_id: Many2one }[]>(
     "res.users",
     "read",
@@ -148,5 +154,6 @@ export async function discoverSite(odoo: OdooClient, settings: OdooSettings): Pr
       : { warehouse: served.id },
     moveDoneField: major <= 16 ? "quantity_done" : "quantity",
     company,
+    ...(pricelist ? { pricelist } : {}),
   };
 }
