@@ -172,7 +172,6 @@ async function waitUntil(what: string, probe: () => boolean | Promise<boolean>, 
 async function startStore(i: number): Promise<Store> {
   const shop = shopName(i);
   const db = `chainsim_${String(i + 1).padStart(3, "0")}`;
-  await admin.unsafe(`drop database if exists ${db} with (force)`);
   await admin.unsafe(`create database ${db}`);
   const env: Record<string, string> = {
     NO_COLOR: "1",
@@ -558,7 +557,7 @@ try {
     await s.child.status;
   }));
   await prometheus?.stop();
-  for (const s of stores) await admin.unsafe(`drop database if exists ${s.db} with (force)`);
+  // The cluster is the chain's own: removing it removes every store's database.
   await admin.end();
   await cluster.destroy();
   for (const shop of chainShops) {
