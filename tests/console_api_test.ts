@@ -1,14 +1,17 @@
 /**
  * The console's HTTP side without a browser, over real HTTP against a running appliance: binding
  * a label to goods by barcode through `/api/` (token, audit line, every malformed body answered),
- * `/events` streaming app events, `/alerts`, and the cookie that lets a browser read beyond
- * loopback while writes still need the header.
+ * `/events` streaming app events, `/alerts`, the cookie that lets a browser read beyond
+ * loopback while writes still need the header, and every page in Chinese without an English
+ * message, after every audited write and with stored reasons from real timeouts.
  */
 import assert from "node:assert/strict";
 import { backends } from "./_support/databases.ts";
 import { eventually, startTestAppliance, type TestAppliance } from "./_support/appliance.ts";
 import { recentAudit } from "../src/store/audit.ts";
 import { selfSignedPair, type TestTlsPair } from "./_support/tls.ts";
+import { createRefillJob, setPosition } from "../src/store/positions.ts";
+import { englishMessages, untranslated } from "./_support/untranslated.ts";
 
 const backend = backends()[0].name;
 const TOKEN = "console-api-token-0123456789";
@@ -194,5 +197,118 @@ Deno.test(`console beyond loopback: the cookie reads, it never writes (${backend
     client.close();
     await appliance.stop();
     await tls.remove();
+  }
+});
+
+Deno.test(`console in Chinese over HTTP: no English message on any page (${backend})`, async () => {
+  const appliance = await startTestAppliance(backend, {
+    config: {
+      adminEnabled: true,
+      adminPort: 0,
+      adminToken: TOKEN,
+      alertDeviceOfflineMinutes: 0,
+      alertLabelStaleMinutes: 0,
+      pushTimeoutS: 0.2,
+      pushTries: 1,
+    },
+  });
+  const { db } = appliance.app;
+  try {
+    // A base station and an AGV that never answer their pushes: a stale label and a refill job
+    // whose last errors are "timeout"; a till that sells; a disabled scale; an offline station.
+    const station = await appliance.device("DZBQ_0001");
+    await station.request("getGoods", { mac_id: "AC:23:3F:00:00:01" }, { encoding: "gbk" });
+    const away = await appliance.device("DZBQ_0002");
+    await away.request("getGoods", { mac_id: "AC:23:3F:00:00:09" }, { encoding: "gbk" });
+    await away.close();
+    await appliance.device("AGV_0001");
+    const pos = await appliance.device("POS_0001");
+    await pos.request("getPayInfo", {
+      order_id: "C-1",
+      totalPrice: 5.5,
+      goods: [{ gid: 9, price: 2, qty: 1 }, { gid: 10, price: 3.5, qty: 1 }],
+    });
+    await pos.request("makePayment", { oid: "C-1" });
+    await pos.request("getPayInfo", {
+      order_id: "C-2",
+      totalPrice: 2,
+      goods: [{ gid: 9, price: 2, qty: 1 }],
+    });
+    await db.query("update goods set price = price + 1 where id = 1");
+    await db.query("update stock set quantity = -2 where goods_id = 11 and warehouse_id = 1");
+    await setPosition(db, 11, { posx: "C", posy: "1", posz: "2" }, {
+      posx: "A",
+      posy: "7",
+      posz: "1",
+    }, "10");
+    await createRefillJob(db, 11);
+    await eventually(
+      async () =>
+        (await db.query(
+          `select 1 from pending_label_pushes where last_error = 'timeout'
+           union all select 1 from refill_jobs where last_error like 'AGV_0001: %'`,
+        )).length === 2,
+      "a label push and a refill offer that timed out",
+      20_000,
+    );
+    // Every write the API audits (an Odoo delivery parked as failed, to retry).
+    const [parked] = await db.query<{ id: number }>(
+      "insert into odoo_outbox (kind, local_id, state) values ('sale-order', 1, 'failed') returning id",
+    );
+    const writes: [string, string, unknown][] = [
+      ["POST", "/api/devices/DZC_0001/disable", {}],
+      ["POST", "/api/devices/PRN_0001/enable", {}],
+      ["POST", "/api/labels/AC:99:00:00:00:02/bind", { barcode: "6901234500097" }],
+      ["POST", "/api/stock/11/adjust", { warehouse: "MD", quantity: "24", reason: "盘点" }],
+      ["POST", "/api/teach-in", { minutes: 30 }],
+      ["POST", "/api/teach-in", { minutes: 0 }],
+      ["POST", `/api/outbox/${parked.id}/retry`, {}],
+      ["GET", "/api/backup", undefined],
+      ["POST", "/api/prices", { gid: 10, price: "3.20", from: new Date().toISOString() }],
+      ["POST", "/api/prices/1/cancel", {}],
+    ];
+    for (const [method, path, body] of writes) {
+      const r = await call(appliance, method, path, {
+        token: TOKEN,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      // A backup over the API is the embedded database's; on PostgreSQL it is refused (409),
+      // and the attempt is audited all the same.
+      const refused = path === "/api/backup" && backend === "postgres" ? 409 : undefined;
+      assert.ok(r.status < 300 || r.status === refused, `${path}: ${r.status} ${r.text}`);
+    }
+    assert.equal((await recentAudit(db, 50)).length, writes.length);
+
+    const messages = englishMessages();
+    for (
+      const path of [
+        "/",
+        "/console/devices",
+        "/console/labels",
+        "/console/stock",
+        "/console/money",
+        "/console/audit",
+      ]
+    ) {
+      const page = await call(appliance, "GET", `${path}?lang=zh`);
+      assert.equal(page.status, 200, path);
+      assert.deepEqual(untranslated(page.text, messages), [], `${path} in Chinese`);
+      // The same page in English does show English messages: the search is not blind.
+      const english = await call(appliance, "GET", `${path}?lang=en`);
+      assert.notDeepEqual(untranslated(english.text, messages), [], `${path} in English`);
+    }
+    const overview = (await call(appliance, "GET", "/?lang=zh")).text;
+    // The till's paid order is a bar of this hour; the console counted the labels at start.
+    assert.match(
+      overview,
+      /<rect class="bar now" data-hour="\d+"[^>]*><title>[^<]*订单数 1 · 已收金额 5\.50/,
+    );
+    assert.match(overview, /<g class="sample" data-at="[^"]+"/);
+    const stock = (await call(appliance, "GET", "/console/stock?lang=zh")).text;
+    assert.match(stock, /\(AGV_0001：设备未及时应答\)/);
+    const labels = (await call(appliance, "GET", "/console/labels?lang=zh")).text;
+    assert.match(labels, /\(设备未及时应答\)/);
+  } finally {
+    await appliance.stop();
   }
 });

@@ -3,12 +3,17 @@
  * simulated devices over TCP: both languages render; a device logging in, a label confirming and
  * an alert appear without a reload (Server-Sent Events); disabling a device from the page
  * disconnects it; a write without the token is refused; a base station going offline is one
- * alert, not one per label. One browser and one appliance for the whole file.
+ * alert, not one per label; every page in Chinese holds no English message (after the script has
+ * worded the times), starts right under the menu bar, and the Overview draws its plots; the
+ * search hint fits; an API refusal is worded in Chinese. One browser and one appliance for the
+ * whole file.
  */
 import assert from "node:assert/strict";
 import { backends } from "./_support/databases.ts";
 import { eventually, startTestAppliance } from "./_support/appliance.ts";
 import { browserSkipReason, launchBrowser, type Page } from "./_support/browser.ts";
+import { englishMessages, untranslated } from "./_support/untranslated.ts";
+import { VIEWS } from "../src/admin/console/html.ts";
 import type { DeviceClient } from "../src/device/client.ts";
 
 const TOKEN = "console-test-token-0123456789";
@@ -160,9 +165,13 @@ Deno.test({
       await page.waitForSelector('tr[data-device="DZC_0101"].disabled', { timeout: 10_000 });
       // The audit log names who did it.
       await page.goto(`${base}/console/audit`);
+      assert.equal(
+        await page.$eval("#audit tbody tr", (e) => e.getAttribute("data-action")),
+        "device.disable",
+      );
       assert.match(
         await page.$eval("#audit tbody tr", (e) => e.textContent!),
-        /adminToken\s*device\.disable\s*DZC_0101/,
+        /admin token\s*disabled a device\s*DZC_0101/,
       );
     });
 
@@ -190,6 +199,95 @@ Deno.test({
         /newretail_alert\{rule="base_station_offline",subject="DZBQ_0001",severity="critical"\} 1/,
       );
       assert.ok(await notReloaded(page));
+    });
+
+    await t.step(
+      "every page in Chinese, as the browser shows it, has no English message",
+      async () => {
+        // A paid order of this hour for the sales plot.
+        const till = await appliance.device("POS_0002");
+        await till.request("getPayInfo", {
+          order_id: "B-1",
+          totalPrice: 2,
+          goods: [{ gid: 9, price: 2, qty: 1 }],
+        });
+        await till.request("makePayment", { oid: "B-1" });
+        const messages = englishMessages();
+        for (const path of VIEWS.map((v) => v.path)) {
+          await page.goto(`${base}${path}?lang=zh`, { waitUntil: "load" });
+          await page.waitForSelector('body[data-live="on"]');
+          assert.equal(await page.$eval("html", (e) => e.lang), "zh-CN");
+          assert.deepEqual(untranslated(await page.content(), messages), [], `${path} in Chinese`);
+          // No empty band under the menu bar: the first section starts right below it.
+          const [header, first] = await page.$$eval(
+            "header, #view > section",
+            (boxes) => boxes.slice(0, 2).map((e) => e.getBoundingClientRect().toJSON()),
+          );
+          const gap = first.top - header.bottom;
+          assert.ok(gap >= 0 && gap <= 24, `${path}: ${gap}px between the menu bar and the page`);
+        }
+      },
+    );
+
+    await t.step("the Overview: a header per column, and both plots drawn", async () => {
+      await page.goto(`${base}/?lang=en`, { waitUntil: "load" });
+      const shape = await page.$$eval(
+        "#components tr",
+        (rows) => rows.map((r) => r.children.length),
+      );
+      assert.ok(shape.length === 5 && shape.every((n) => n === 3), String(shape));
+      assert.deepEqual(
+        await page.$$eval("#components th", (h) => h.map((e) => e.textContent)),
+        ["Service", "State", "Detail"],
+      );
+      const plots = await page.$$eval("figure.plot svg", (svgs) =>
+        svgs.map((svg) => {
+          const box = svg.getBoundingClientRect();
+          return { id: svg.parentElement!.id, width: box.width, height: box.height };
+        }));
+      assert.deepEqual(plots.map((p) => p.id), ["sales-by-hour", "labels-freshness"]);
+      assert.ok(plots.every((p) => p.width > 300 && p.height > 100), JSON.stringify(plots));
+      // This hour's bar holds the paid order; the console counted the labels when it started.
+      const bar = await page.$eval("#sales-by-hour rect.bar.now", (r) => ({
+        height: Number(r.getAttribute("height")),
+        title: r.querySelector("title")!.textContent!,
+      }));
+      assert.ok(bar.height > 0);
+      assert.match(bar.title, /Orders 1 · Amount paid 2\.00/);
+      assert.ok((await page.$$("#labels-freshness g.sample")).length >= 1);
+    });
+
+    await t.step("the English search hint fits its field", async () => {
+      await page.goto(`${base}/console/labels?lang=en`, { waitUntil: "load" });
+      const fit = await page.$eval('input[name="q"]', (input) => {
+        // The page's own globals (this runs in the browser; the test's types have no DOM).
+        const browser = globalThis as unknown as {
+          getComputedStyle(e: unknown): Record<"font" | "paddingLeft" | "paddingRight", string>;
+          document: {
+            createElement(name: "canvas"): {
+              getContext(kind: "2d"): { font: string; measureText(t: string): { width: number } };
+            };
+          };
+        };
+        const style = browser.getComputedStyle(input);
+        const context = browser.document.createElement("canvas").getContext("2d");
+        context.font = style.font;
+        return {
+          text: context.measureText(input.getAttribute("placeholder")!).width,
+          room: input.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight),
+        };
+      });
+      assert.ok(fit.text > 100 && fit.text <= fit.room, JSON.stringify(fit));
+    });
+
+    await t.step("an API refusal is worded in the page's language", async () => {
+      await page.goto(`${base}/console/labels?lang=zh`, { waitUntil: "load" });
+      await page.type('#bind-form input[name="mac"]', "AC:99:00:00:00:07");
+      await page.type('#bind-form input[name="barcode"]', "0000000000000");
+      await page.click("#bind-form button");
+      await page.waitForSelector("#notice.error");
+      const said = await page.$eval("#notice", (e) => e.textContent!);
+      assert.equal(said, "未完成 (404): 没有条码为 0000000000000 的商品");
     });
   } finally {
     await browser.close();

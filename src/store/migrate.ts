@@ -16,6 +16,7 @@ import odooExact from "./migrations/007_odoo_exact.sql" with { type: "text" };
 import stockMoves from "./migrations/008_stock_moves.sql" with { type: "text" };
 import priceIntegrity from "./migrations/009_price_integrity.sql" with { type: "text" };
 import odooPricelist from "./migrations/010_odoo_pricelist.sql" with { type: "text" };
+import labelFreshness from "./migrations/011_label_freshness.sql" with { type: "text" };
 
 /** One migration. */
 export interface Migration {
@@ -48,6 +49,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 8, name: "stock_moves", sql: stockMoves },
   { version: 9, name: "price_integrity", sql: priceIntegrity },
   { version: 10, name: "odoo_pricelist", sql: odooPricelist },
+  { version: 11, name: "label_freshness", sql: labelFreshness },
 ];
 
 // Any constant works: it only has to be the same in every process migrating this database.

@@ -109,6 +109,8 @@ export interface PositionListing extends GoodsPosition {
   refillBelow: string | null;
   /** Quantity in the shelf warehouse, null when there is no such warehouse. */
   shelfQuantity: string | null;
+  /** Sold by weight (quantities in kg) rather than by the piece. */
+  weighed: boolean;
 }
 
 /** Every goods position, by goods id, with its threshold and shelf quantity. */
@@ -117,9 +119,9 @@ export async function listPositions(
   shelfWarehouse: string,
 ): Promise<PositionListing[]> {
   const rows = await db.query<
-    PositionRow & { name: string; below: string | null; qty: string | null }
+    PositionRow & { name: string; below: string | null; qty: string | null; weighed: boolean }
   >(
-    `select g.id as gid, g.name, p.stock_x, p.stock_y, p.stock_z, p.shelf_x, p.shelf_y, p.shelf_z,
+    `select g.id as gid, g.name, g.weighed, p.stock_x, p.stock_y, p.stock_z, p.shelf_x, p.shelf_y, p.shelf_z,
        p.refill_below::text as below,
        case when exists (select 1 from warehouses where code = $1) then
          coalesce((select s.quantity from stock s join warehouses w on w.id = s.warehouse_id
@@ -134,6 +136,7 @@ export async function listPositions(
     goodsPosition: { posx: r.shelf_x ?? "", posy: r.shelf_y ?? "", posz: r.shelf_z ?? "" },
     refillBelow: r.below,
     shelfQuantity: r.qty,
+    weighed: r.weighed,
   }));
 }
 

@@ -106,8 +106,8 @@ function suite(backend: ReturnType<typeof backends>[number]) {
       await t.step("the listing shows thresholds and shelf quantities", async () => {
         const rows = await listPositions(db, "MD");
         assert.deepEqual(
-          rows.map((r) => [r.gid, r.refillBelow, r.shelfQuantity]),
-          [[3, "5.000", "1.000"], [6, null, "2.000"]],
+          rows.map((r) => [r.gid, r.refillBelow, r.shelfQuantity, r.weighed]),
+          [[3, "5.000", "1.000", true], [6, null, "2.000", true]],
         );
         assert.deepEqual((await listPositions(db, "NOPE")).map((r) => r.shelfQuantity), [
           null,

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { wordReason } from "./i18n.ts";
 
 /** `/console/app.css`. */
 export const CONSOLE_CSS = `
@@ -24,10 +25,13 @@ header .tools{margin-left:auto;display:flex;gap:.8em;align-items:center}
 header a{color:#d0d5dd}
 header input{width:12em}
 main{padding:1em 1.2em;max-width:1200px}
+#notice:empty{display:none}
 section{background:#fff;border:1px solid var(--line);border-radius:8px;padding:.8em 1em;margin:0 0 1em}
 h2{font-size:1.05em;margin:.1em 0 .6em}
+section > h2:not(:first-child){margin-top:1em}
 table{border-collapse:collapse;width:100%}
-th,td{padding:.35em .6em;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
+th,td{padding:.35em .6em;border-bottom:1px solid var(--line);text-align:left;vertical-align:middle}
+#audit td{vertical-align:top}
 th{font-weight:600;color:var(--muted);font-size:.92em}
 .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(200px,1fr));gap:.8em}
 .card{border:1px solid var(--line);border-radius:8px;padding:.6em .8em}
@@ -44,11 +48,32 @@ cursor:pointer}
 button:hover{border-color:var(--accent)}
 form.inline{display:flex;flex-wrap:wrap;gap:.5em;align-items:center;margin:.4em 0}
 input{font:inherit;padding:.2em .4em;border:1px solid #98a2b3;border-radius:6px}
-#notice{min-height:1.4em;margin:0 0 .6em;font-weight:600}
+#notice{margin:0 0 .8em;padding:.4em .8em;border-radius:6px;background:#ecfdf3;font-weight:600}
+#notice.error{background:#fef3f2}
 #notice.error{color:var(--bad)}
 #live{font-size:.9em}
 body[data-live="on"] #live{color:#75e0a7}
 ul.alerts{margin:0;padding-left:1.2em}
+.raw{font-family:ui-monospace,monospace;font-size:.92em}
+input.wide{width:24em;max-width:100%}
+dl.kv{display:grid;grid-template-columns:max-content 1fr;gap:.1em .8em;margin:0}
+dl.kv dt{color:var(--muted)}
+dl.kv dd{margin:0}
+.plots{display:grid;grid-template-columns:repeat(auto-fill,minmax(420px,1fr));gap:1em}
+figure.plot{margin:0}
+figure.plot svg{width:100%;height:auto;display:block}
+figure.plot figcaption{font-weight:600;margin:0 0 .4em}
+svg .axis{stroke:#98a2b3;stroke-width:1}
+svg .grid{stroke:var(--line);stroke-width:1}
+svg text{fill:var(--muted);font-size:11px}
+svg .bar{fill:#2e90fa}
+svg .bar.now{fill:#175cd3}
+svg .fresh{fill:#32d583}
+svg .stale{fill:#f04438}
+svg .unknown{fill:#fdb022}
+.legend{display:flex;gap:1.2em;flex-wrap:wrap;font-size:.92em;margin:.3em 0 0}
+.legend i{display:inline-block;width:.8em;height:.8em;border-radius:2px;margin-right:.3em;vertical-align:-1px}
+.legend i.fresh{background:#32d583}.legend i.stale{background:#f04438}.legend i.unknown{background:#fdb022}
 `;
 
 /** `/console/app.js`. */
@@ -58,6 +83,9 @@ export const CONSOLE_JS = `"use strict";
   const lang = body.dataset.lang || "en";
   const say = JSON.parse(body.dataset.words || "{}");
   const TOKEN = "newretail-token";
+  // The server's reason matcher itself (i18n.ts): API answers worded by the same table.
+  const wordReason = ${wordReason.toString()};
+  const worded = (text) => wordReason(say.reasons || [], text) ?? text;
   const notice = (text, error) => {
     const n = document.getElementById("notice");
     if (!n) return;
@@ -91,7 +119,7 @@ export const CONSOLE_JS = `"use strict";
       url.searchParams.set("part", "main");
       const r = await fetch(url, { headers: { accept: "text/html" } });
       if (r.ok || r.status === 503) {
-        document.querySelector("main").innerHTML = await r.text();
+        document.getElementById("view").innerHTML = await r.text();
         times();
         body.dataset.refreshes = String(Number(body.dataset.refreshes || 0) + 1);
       }
@@ -103,7 +131,7 @@ export const CONSOLE_JS = `"use strict";
     }
   }
 
-  async function write(path, payload) {
+  async function write(path, payload, what) {
     const token = sessionStorage.getItem(TOKEN) || "";
     const headers = { "content-type": "application/json" };
     if (token) headers.authorization = "Bearer " + token;
@@ -116,8 +144,11 @@ export const CONSOLE_JS = `"use strict";
     }
     if (r.status === 401) { notice(say.refused, true); return; }
     const answer = await r.json().catch(() => ({}));
-    if (!r.ok) { notice(answer.error || String(r.status), true); return; }
-    notice(say.done + ": " + path.replace(/^\\/api\\//, ""));
+    if (!r.ok) {
+      notice(say.notDone + " (" + r.status + "): " + worded(String(answer.error || "")), true);
+      return;
+    }
+    notice(what ? say.done + ": " + what : say.done);
     refresh();
   }
 
@@ -125,7 +156,7 @@ export const CONSOLE_JS = `"use strict";
     const button = e.target.closest("button[data-post]");
     if (!button) return;
     e.preventDefault();
-    write(button.dataset.post, JSON.parse(button.dataset.body || "{}"));
+    write(button.dataset.post, JSON.parse(button.dataset.body || "{}"), button.textContent);
   });
   document.addEventListener("submit", (e) => {
     const form = e.target;
@@ -153,7 +184,8 @@ export const CONSOLE_JS = `"use strict";
         payload[input.name] = input.type === "number" ? Number(input.value) : input.value.trim();
       }
     }
-    write(path, payload);
+    const submit = form.querySelector("button");
+    write(path, payload, submit ? submit.textContent : "");
   });
 
   if (sessionStorage.getItem(TOKEN)) {

@@ -5,6 +5,8 @@
  * alert worker (a burst of 200 logins is a pass or two); the worker also runs every 30 s, so a
  * condition that becomes an alert by lasting ("offline for more than N minutes") is raised
  * without anyone looking. Every `/alerts`, `/metrics` and Overview render evaluates them too.
+ * The same loop counts the shelf labels by freshness every 5 minutes into
+ * `label_freshness_samples` (the Overview's 24-hour plot: the label tables keep only the present).
  *
  * @module
  */
@@ -34,6 +36,7 @@ import { labelRows, labelsPerStation } from "./labels_view.ts";
 import { negativeShelfStock } from "./stock_view.ts";
 import { outboxes, paymentFailure } from "./money_view.ts";
 import type { DiskReading } from "../../disk_guard.ts";
+import { sampleLabelFreshness } from "../../store/label_freshness.ts";
 
 /** The configuration the console reads. */
 export type ConsoleConfig = Pick<
@@ -85,6 +88,11 @@ const encoder = new TextEncoder();
 // Alerts that become due by lasting are raised within this long.
 const EVALUATE_EVERY_MS = 30_000;
 
+/** How often the alert loop counts the labels by freshness (the Overview's 24-hour plot). */
+export const LABEL_SAMPLE_EVERY_MS = 5 * 60_000;
+// Two days: the plot shows one, the other covers a clock change and a look the morning after.
+const LABEL_SAMPLES_KEPT_MS = 48 * 3_600_000;
+
 /** The console service of one admin server. */
 export class StoreConsole {
   readonly #deps: ConsoleDeps;
@@ -95,6 +103,7 @@ export class StoreConsole {
   #alerts: Alert[] = [];
   #evaluating: Promise<unknown> = Promise.resolve();
   #evaluated = false;
+  #nextLabelSampleAt = 0;
 
   /**
    * @param deps what it reads
@@ -105,7 +114,8 @@ export class StoreConsole {
     this.#deps = deps;
     this.#health = health;
     this.#evaluate = new Worker(async () => {
-      await this.alerts();
+      const alerts = await this.alerts();
+      if (!alerts.some((a) => a.rule === "database_down")) await this.#sampleLabels();
     }, { name: "console alerts", log: deps.log, clock: deps.clock, idleMs: EVALUATE_EVERY_MS });
     for (const name of LIVE_EVENTS) {
       this.#evaluate.onStop(deps.events.on(name, (detail) => {
@@ -229,6 +239,19 @@ export class StoreConsole {
     }
     this.#evaluated = true;
     return next;
+  }
+
+  // The label tables keep only the present: the plot's past is this loop's counts.
+  async #sampleLabels(): Promise<void> {
+    const now = this.#deps.clock.now();
+    if (now < this.#nextLabelSampleAt) return;
+    await sampleLabelFreshness(
+      this.#deps.db,
+      new Date(now),
+      LABEL_SAMPLE_EVERY_MS,
+      LABEL_SAMPLES_KEPT_MS,
+    );
+    this.#nextLabelSampleAt = now + LABEL_SAMPLE_EVERY_MS;
   }
 
   /** The `GET /events` answer: a Server-Sent Events stream until the page goes or we stop. */

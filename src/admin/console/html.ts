@@ -4,7 +4,7 @@
  * @module
  */
 import type { Lang, Words } from "./i18n.ts";
-import { words } from "./i18n.ts";
+import { reasonTable, reasonWords, words } from "./i18n.ts";
 
 /** Escapes text for HTML content and attribute values. */
 export function esc(text: unknown): string {
@@ -23,6 +23,18 @@ export function time(d: Date | string | null | undefined, fallback = "", exact =
   return `<time datetime="${iso}"${exact ? " data-exact" : ""}>${iso}</time>`;
 }
 
+/** Text shown as it came (a peer's own words, an unknown code): marked, never translated. */
+export function raw(text: string): string {
+  return `<span class="raw">${esc(text)}</span>`;
+}
+
+/** A stored reason or error in words ({@link reasonWords}); a peer's own text as it came. */
+export function reason(lang: Lang, text: string | null | undefined): string {
+  if (!text) return "";
+  const worded = reasonWords(lang, text);
+  return worded.known ? esc(worded.text) : raw(worded.text);
+}
+
 /** A dependency state in words, classed for colour. */
 export function stateWord(w: Words, state: string): string {
   const known: Record<string, string> = {
@@ -31,7 +43,9 @@ export function stateWord(w: Words, state: string): string {
     off: w.off,
     connecting: w.connecting,
   };
-  return `<span class="${esc(state)}">${esc(known[state] ?? state)}</span>`;
+  return `<span class="${esc(state)}">${
+    Object.hasOwn(known, state) ? esc(known[state]) : raw(state)
+  }</span>`;
 }
 
 /** A table, or the "none" line when there are no rows. */
@@ -74,7 +88,14 @@ export function layout(
   const nav = VIEWS.map((v) =>
     `<a href="${v.path}"${v.name === view ? ' class="here"' : ""}>${esc(w[v.name])}</a>`
   ).join("");
-  const scriptWords = { refused: w.refused, done: w.done, live: w.live, liveOff: w.liveOff };
+  const scriptWords = {
+    refused: w.refused,
+    done: w.done,
+    notDone: w.notDone,
+    live: w.live,
+    liveOff: w.liveOff,
+    reasons: reasonTable(lang),
+  };
   return `<!doctype html>
 <html lang="${lang === "zh" ? "zh-CN" : "en"}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -90,8 +111,7 @@ export function layout(
 <button>${esc(w.tokenSave)}</button></form>
 <a id="lang-switch" href="?lang=${lang === "zh" ? "en" : "zh"}">${esc(w.language)}</a></div>
 </header>
-<div class="wrap"><p id="notice"></p></div>
-<main>${main}</main>
+<main><p id="notice" role="status"></p><div id="view">${main}</div></main>
 <script src="/console/app.js"></script>
 </body></html>
 `;

@@ -10,16 +10,27 @@ import type { Database } from "../../store/database.ts";
 import { listDevices } from "../../store/devices.ts";
 import { currentTeachIn, taughtInSince } from "../../store/teach_in.ts";
 import { recentAudit } from "../../store/audit.ts";
+import { labelFreshnessSince } from "../../store/label_freshness.ts";
+import { labelSummary } from "../../store/label_shown.ts";
 import type { HealthReport } from "../health.ts";
 import { deviceView } from "../device_view.ts";
-import type { ConsoleConfig, StoreConsole } from "./console.ts";
+import { type ConsoleConfig, LABEL_SAMPLE_EVERY_MS, type StoreConsole } from "./console.ts";
 import { CONSOLE_CSS, CONSOLE_JS } from "./assets.ts";
 import { esc, layout, type ViewName, VIEWS } from "./html.ts";
 import { type Lang, pickLanguage, words } from "./i18n.ts";
 import { labelRows, labelsPerStation, type LabelState } from "./labels_view.ts";
 import { stockView as readStock } from "./stock_view.ts";
 import { moneyView as readMoney, salesSince } from "./money_view.ts";
-import { auditView, devicesView, labelsView, moneyView, overviewView, stockView } from "./views.ts";
+import {
+  auditGoodsIds,
+  auditView,
+  devicesView,
+  type LabelHistory,
+  labelsView,
+  moneyView,
+  overviewView,
+  stockView,
+} from "./views.ts";
 
 /** What the console pages read. */
 export interface ConsoleRouteDeps {
@@ -43,6 +54,23 @@ function startOfLocalDay(now: Date): Date {
   return new Date(now.getFullYear(), now.getMonth(), now.getDate());
 }
 
+const DAY_MS = 24 * 3_600_000;
+
+async function labelHistory(db: Database, now: Date): Promise<LabelHistory> {
+  const samples = await labelFreshnessSince(db, new Date(now.getTime() - DAY_MS));
+  const { fresh, stale, unknown } = await labelSummary(db);
+  return { samples, everyMs: LABEL_SAMPLE_EVERY_MS, current: { fresh, stale, unknown } };
+}
+
+async function goodsNames(db: Database, ids: number[]): Promise<Map<number, string>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db.query<{ id: number; name: string }>(
+    "select id, name from goods where id = any($1::int[])",
+    [ids],
+  );
+  return new Map(rows.map((r) => [r.id, r.name]));
+}
+
 async function renderMain(
   deps: ConsoleRouteDeps,
   view: ViewName,
@@ -56,10 +84,14 @@ async function renderMain(
     case "overview": {
       const up = health.database.state === "up";
       const devices = up ? await listDevices(db) : [];
+      const dayStart = startOfLocalDay(now);
       return overviewView(lang, {
         shopId: deps.config.shopId,
         health,
-        sales: up ? await salesSince(db, startOfLocalDay(now)) : null,
+        sales: up ? await salesSince(db, dayStart) : null,
+        dayStart,
+        now,
+        labels: up ? await labelHistory(db, now) : null,
         alerts: await deps.console.alerts(health),
         devices: { online: devices.filter((d) => d.online).length, total: devices.length },
       });
@@ -85,14 +117,19 @@ async function renderMain(
           ? state as LabelState
           : undefined,
       });
-      return labelsView(lang, rows, q);
+      return labelsView(lang, rows, q, await labelHistory(db, now), now);
     }
     case "stock":
       return stockView(lang, await readStock(db, deps.config));
     case "money":
-      return moneyView(lang, await readMoney(db));
-    case "audit":
-      return auditView(lang, await recentAudit(db, 200));
+      return moneyView(lang, {
+        ...await readMoney(db),
+        paymentConfigured: health.payment.state !== "off",
+      });
+    case "audit": {
+      const entries = await recentAudit(db, 200);
+      return auditView(lang, { entries, goodsNames: await goodsNames(db, auditGoodsIds(entries)) });
+    }
   }
 }
 
@@ -163,6 +200,9 @@ export async function consoleRoute(
       shopId: deps.config.shopId,
       health,
       sales: null,
+      dayStart: startOfLocalDay(new Date(deps.clock.now())),
+      now: new Date(deps.clock.now()),
+      labels: null,
       alerts: await deps.console.alerts(health),
       devices: { online: 0, total: 0 },
     });

@@ -8,20 +8,28 @@
  */
 import type { Queryable } from "../../store/database.ts";
 import { listPositions } from "../../store/positions.ts";
-import { compareDecimal } from "../../decimal.ts";
+import { compareDecimal, trimZeros } from "../../decimal.ts";
+
+/**
+ * A quantity as the shelf counts it: pieces for piece goods (`21`, not the column's `21.000`),
+ * kilograms with three decimals for weighed goods (`1.250 kg`).
+ */
+export function quantityText(quantity: string, weighed: boolean): string {
+  return weighed ? `${quantity} kg` : trimZeros(quantity);
+}
 
 /** A positioned goods on the shelf. */
 export interface ShelfRow {
   goodsId: number;
   name: string;
-  /** Shelf warehouse quantity, null when there is no shelf warehouse. */
+  /** Shelf warehouse quantity ({@link quantityText}), null when there is no shelf warehouse. */
   quantity: string | null;
   /** The goods' own threshold or the configured default ("0": none). */
   threshold: string;
   below: boolean;
   negative: boolean;
-  /** Where it is: aisle / shelf / height. */
-  place: string;
+  /** Where it is on the shop floor (PROTOCOL.md §3): aisle (x), shelf (y), level (z). */
+  place: { aisle: string; shelf: string; level: string };
 }
 
 /** An open refill job. */
@@ -34,7 +42,7 @@ export interface RefillRow {
   equipId: string | null;
   attempts: number;
   lastError: string;
-  /** Quantity to bring, when known. */
+  /** Quantity to bring ({@link quantityText}), when known. */
   quantity: string | null;
 }
 
@@ -51,17 +59,24 @@ export interface StockViewSettings {
   refillThreshold: string;
 }
 
-/** Goods whose shelf stock is below zero (the `stock_negative` alert). */
-export function negativeShelfStock(
+/** Goods whose shelf stock is below zero (the `stock_negative` alert), {@link quantityText}. */
+export async function negativeShelfStock(
   db: Queryable,
   shelfWarehouse: string,
 ): Promise<{ goodsId: number; name: string; quantity: string }[]> {
-  return db.query<{ goodsId: number; name: string; quantity: string }>(
-    `select g.id as "goodsId", g.name, s.quantity::text as quantity
+  const rows = await db.query<
+    { goodsId: number; name: string; quantity: string; weighed: boolean }
+  >(
+    `select g.id as "goodsId", g.name, s.quantity::text as quantity, g.weighed
      from stock s join warehouses w on w.id = s.warehouse_id join goods g on g.id = s.goods_id
      where w.code = $1 and s.quantity < 0 order by g.id`,
     [shelfWarehouse],
   );
+  return rows.map((r) => ({
+    goodsId: r.goodsId,
+    name: r.name,
+    quantity: quantityText(r.quantity, r.weighed),
+  }));
 }
 
 /** Reads the view. */
@@ -73,21 +88,29 @@ export async function stockView(db: Queryable, settings: StockViewSettings): Pro
     return {
       goodsId: p.gid,
       name: p.name,
-      quantity: q,
-      threshold,
+      quantity: q === null ? null : quantityText(q, p.weighed),
+      threshold: quantityText(threshold, p.weighed),
       below: q !== null && compareDecimal(threshold, "0") > 0 && compareDecimal(q, threshold) < 0,
       negative: q !== null && compareDecimal(q, "0") < 0,
-      place: [p.goodsPosition.posx, p.goodsPosition.posy, p.goodsPosition.posz].join(" / "),
+      place: {
+        aisle: p.goodsPosition.posx,
+        shelf: p.goodsPosition.posy,
+        level: p.goodsPosition.posz,
+      },
     };
   }).sort((a, b) =>
     Number(b.negative) - Number(a.negative) || Number(b.below) - Number(a.below) ||
     a.goodsId - b.goodsId
   );
-  const refillJobs = await db.query<RefillRow & Record<string, unknown>>(
+  const jobs = await db.query<RefillRow & { weighed: boolean } & Record<string, unknown>>(
     `select j.id, j.goods_id as "goodsId", g.name, j.reason, j.equip_id as "equipId", j.attempts,
-       coalesce(j.last_error, '') as "lastError", j.quantity::text as quantity
+       coalesce(j.last_error, '') as "lastError", j.quantity::text as quantity, g.weighed
      from refill_jobs j join goods g on g.id = j.goods_id where j.state = 'open' order by j.id
      limit 200`,
   );
+  const refillJobs = jobs.map(({ weighed, ...j }): RefillRow => ({
+    ...j,
+    quantity: j.quantity === null ? null : quantityText(j.quantity, weighed),
+  }));
   return { shelf, negative: await negativeShelfStock(db, settings.shelfWarehouse), refillJobs };
 }
