@@ -9,6 +9,7 @@
  * @module
  */
 import {
+  alertWords,
   CODE_TABLES,
   REASON_SAMPLES,
   reasonTable,
@@ -67,7 +68,8 @@ export function everyAlert(at = new Date("2026-03-04T10:00:00Z")): Alert[] {
     {
       ...base,
       database: { up: false, detail: "database check timed out after 2 s" },
-      disk: { path: "/var/lib/newretail", freeBytes: 12 * MB, totalBytes: 8000 * MB, full: true },
+      // A write failed for lack of space before the disk was first read: no path, no figures.
+      disk: { path: null, freeBytes: null, totalBytes: null, full: true },
     },
     {
       ...base,
@@ -89,6 +91,11 @@ export function everyAlert(at = new Date("2026-03-04T10:00:00Z")): Alert[] {
     },
   ];
   return snapshots.flatMap((s) => computeAlerts(s, BOUNDS));
+}
+
+// A part the Chinese wording uses too (a unit, a protocol name: "MB", "HTTP") is not English-only.
+function shared(part: string, chinese: string): string | undefined {
+  return chinese.includes(part) ? part : undefined;
 }
 
 function hasLetters(text: string): boolean {
@@ -128,11 +135,13 @@ export function englishMessages(): string[] {
   for (const [i, sample] of REASON_SAMPLES.entries()) {
     const match = new RegExp(enReasons[i][0], enReasons[i][1]).exec(sample)!;
     const english = reasonWords("en", sample).text;
-    for (const part of literalParts(english, match.slice(1))) out.add(part);
+    const chinese = reasonWords("zh", sample).text;
+    for (const part of literalParts(english, match.slice(1))) add(part, shared(part, chinese));
   }
   for (const alert of everyAlert()) {
     const params = Object.values(alert.params).map(String);
-    for (const part of literalParts(alert.message, params)) out.add(part);
+    const chinese = alertWords("zh", alert).text;
+    for (const part of literalParts(alert.message, params)) add(part, shared(part, chinese));
   }
   return [...out].sort((a, b) => b.length - a.length);
 }

@@ -666,12 +666,19 @@ const ALERTS_ZH: Record<AlertRule, (p: AlertParams) => string> = {
   labels_stale: (p) => `${p.labels} 个价签超过 ${p.minutes} 分钟未同步`,
   stock_negative: (p) => `${p.name}（${p.goodsId}）货架库存为 ${p.quantity}`,
   disk_full: (p) =>
-    `磁盘已满${
-      p.freeMb !== "" ? `（剩余 ${p.freeMb} MB）` : ""
-    }：${p.path}；订单、入库和付款暂停记录，请释放空间`,
+    `磁盘已满${p.freeMb !== "" ? `（剩余 ${p.freeMb} MB）` : ""}：${
+      diskName(p)
+    }；订单、入库和付款暂停记录，请释放空间`,
   disk_low: (p) =>
-    `磁盘空间不足：${p.path} 剩余 ${p.freeMb} MB（共 ${p.totalMb} MB，低于 ${p.warnMb} MB 时提醒）`,
+    `磁盘空间不足：${
+      diskName(p)
+    } 剩余 ${p.freeMb} MB（共 ${p.totalMb} MB，低于 ${p.warnMb} MB 时提醒）`,
 };
+
+// alerts.ts names the disk "database" when its path is not known yet.
+function diskName(p: AlertParams): string {
+  return p.path === "database" ? "数据库所在磁盘" : String(p.path);
+}
 
 /** The rules the console words (every rule: the table's type asks for each). */
 export const WORDED_ALERT_RULES = Object.keys(ALERTS_ZH) as AlertRule[];
