@@ -62,7 +62,7 @@ dl.kv dd{margin:0}
 .plots{display:grid;grid-template-columns:repeat(auto-fill,minmax(420px,1fr));gap:1em}
 figure.plot{margin:0}
 figure.plot svg{width:100%;height:auto;display:block}
-figure.plot figcaption{font-weight:600;margin:0 0 .4em}
+figure.plot figcaption{font-weight:700;font-size:1.05em;margin:.1em 0 .4em}
 svg .axis{stroke:#98a2b3;stroke-width:1}
 svg .grid{stroke:var(--line);stroke-width:1}
 svg text{fill:var(--muted);font-size:11px}
