@@ -592,11 +592,28 @@ export async function checkHistory(
     problems.push(`half there: ${sentence}`);
   };
 
-  const [orders, receipts, moves, ledger, labels, schedules, goods] = await Promise.all(
-    [ORDERS_SQL, RECEIPTS_SQL, MOVES_SQL, LEDGER_SQL, LABELS_SQL, SCHEDULES_SQL, GOODS_SQL].map(
-      (sql) => db.query(sql),
-    ),
-  );
+  // One snapshot: an appliance still at work (a payment settling between two of these reads)
+  // must not look half done. The network lab found it: a pay message settled between the orders
+  // and the stock moves read showed "pending, but its goods left the shelf".
+  await db.query("begin transaction isolation level repeatable read read only");
+  let tables: Row[][];
+  try {
+    tables = [];
+    for (
+      const sql of [
+        ORDERS_SQL,
+        RECEIPTS_SQL,
+        MOVES_SQL,
+        LEDGER_SQL,
+        LABELS_SQL,
+        SCHEDULES_SQL,
+        GOODS_SQL,
+      ]
+    ) tables.push(await db.query(sql));
+  } finally {
+    await db.query("commit");
+  }
+  const [orders, receipts, moves, ledger, labels, schedules, goods] = tables;
   const jsonLines = (value: unknown) =>
     (typeof value === "string" ? JSON.parse(value) : value) as {
       gid: number;
