@@ -44,7 +44,7 @@ export interface FleetPlan {
   replyTimeoutMs: number;
   /** Silence after which a device gives its connection up. */
   watchdogMs: number;
-  /** Pause between two orders of one till, ms (each drawn up to twice this). */
+  /** Mean pause between two orders of one till, ms (each drawn uniformly up to twice this). */
   thinkMs: number;
 }
 
@@ -111,6 +111,8 @@ class FleetDevice {
   readonly fleet: Fleet;
   conn: LabDevice | undefined;
   vanished = false;
+  /** A scale's first `getAllGoods` was answered. */
+  pagedCatalogue = false;
   #connecting: Promise<LabDevice> | undefined;
   #everConnected = false;
 
@@ -232,8 +234,10 @@ async function sell(fleet: Fleet, device: FleetDevice, scale: boolean): Promise<
     for (;;) {
       if (fleet.leaving || device.vanished) return;
       try {
-        if (scale && n % 5 === 1) {
+        if (scale && !device.pagedCatalogue) {
+          // A scale pages through the catalogue when it starts, not at every sale.
           await device.request("getAllGoods", { ost: 0, lmt: 100 });
+          device.pagedCatalogue = true;
         }
         if (!prices || total === undefined) {
           prices = await lookUp(device, lines.map((l) => l.barcode));

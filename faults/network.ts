@@ -1,7 +1,8 @@
 /**
- * Scenario `network`: the store's Wi-Fi. The appliance runs as in a store (`main.ts serve` under
- * the permissions its configuration computes, on PostgreSQL, with the MQTT broker and a payment
- * server of the lab's own); 100+ devices (`_net_fleet.ts`) run in a network namespace of the
+ * Scenario `network`: the store's Wi-Fi. The appliance runs as in a store (the bundle installed by
+ * the release's `install.sh`, started by its launcher with the permissions its configuration
+ * computes: `_appliance.ts`), on PostgreSQL, with the MQTT broker and a payment server of the
+ * lab's own, in the host's network namespace; 100+ devices (`_net_fleet.ts`) run in a network namespace of the
  * lab's own, joined to the appliance by a veth pair (`_netns.ts`), and the link is made bad one
  * variant at a time: 5 % and 20 % loss, a slow link, a 60 s partition, a partition shorter than
  * the heartbeat bound, added latency with jitter (`_relay.ts`), and devices that vanish without
@@ -28,7 +29,7 @@ import {
   removeStaleNetworks,
 } from "./_netns.ts";
 import type { FleetPlan, FleetSummary } from "./_net_fleet.ts";
-import { UNSAFE_NO_HEARTBEAT_CLOSE_SWITCH } from "../src/server/server.ts";
+import { installAppliance, type RunningAppliance, startInstalledAppliance } from "./_appliance.ts";
 import {
   checkHistory,
   type CheckResult,
@@ -215,88 +216,29 @@ async function changePrices(sql: Sql, round: number): Promise<number[]> {
   return gids;
 }
 
-/** The appliance as a child process: `main.ts serve` under its computed permissions. */
-interface Appliance {
-  pid: number;
+/** The running appliance and where it listens (from its start-up line). */
+interface Appliance extends RunningAppliance {
   port: number;
   adminPort: number;
-  lines: Record<string, unknown>[];
-  stop(): Promise<number>;
 }
 
-async function startAppliance(configFile: string, env: Record<string, string>): Promise<Appliance> {
-  const main = `${ROOT}main.ts`;
-  // The launcher's way (scripts/start.ts): ask `permissions` for the flags this config needs.
-  const asked = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      "--allow-read",
-      "--allow-env",
-      main,
-      "permissions",
-      "--",
-      "serve",
-      "--config",
-      configFile,
-    ],
-    env,
-    clearEnv: true,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!asked.success) throw new Error(new TextDecoder().decode(asked.stderr));
-  const flags = new TextDecoder().decode(asked.stdout).split("\n").filter((l) => l !== "");
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", "--no-prompt", ...flags, main, "serve", "--config", configFile],
-    env,
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stderr = new Response(child.stderr).text();
-  const lines: Record<string, unknown>[] = [];
-  const started = Promise.withResolvers<Record<string, unknown>>();
-  const reading = (async () => {
-    let buffer = "";
-    for await (const text of child.stdout.pipeThrough(new TextDecoderStream())) {
-      buffer += text;
-      let nl: number;
-      while ((nl = buffer.indexOf("\n")) >= 0) {
-        const line = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        try {
-          const parsed = JSON.parse(line);
-          lines.push(parsed);
-          if (parsed.msg === "newretail started") started.resolve(parsed);
-        } catch {
-          lines.push({ text: line });
-        }
-      }
-    }
-  })();
-  const exited = child.status.then(async (status) => {
-    await reading;
-    started.reject(new Error(`appliance exited (${status.code}): ${(await stderr).slice(-2000)}`));
-    return status.code;
-  });
-  const line = await started.promise;
+/**
+ * The appliance as a store runs it: bundled and installed by the release's `install.sh`, started
+ * by the installed launcher with the permissions its configuration computes (`_appliance.ts`).
+ */
+async function startAppliance(
+  options: LabOptions,
+  config: Record<string, unknown>,
+  env: Record<string, string>,
+): Promise<Appliance> {
+  const installed = await installAppliance(options.workDir, config, options.progress);
+  const running = await startInstalledAppliance(installed, { env });
+  const line = running.lines.find((l) => l.msg === "newretail started")!;
   const admin = String(line.admin);
-  return {
-    pid: child.pid,
+  return Object.assign(running, {
     port: Number(line.port),
     adminPort: Number(admin.slice(admin.lastIndexOf(":") + 1)),
-    lines,
-    async stop() {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // gone already
-      }
-      return await exited;
-    },
-  };
+  });
 }
 
 /** The appliance's `/metrics`, summed by name over the series whose labels include `match`. */
@@ -598,7 +540,9 @@ async function runVariant(lab: Lab, variant: Variant, index: number): Promise<Va
     weighed: WEIGHED.map((gid) => ({ gid, barcode: barcode(gid) })),
     replyTimeoutMs: 8000,
     watchdogMs: 30_000,
-    thinkMs: 1500,
+    // A sale every 8 s on average per till or scale: 52 of them make ~6 orders a second, a
+    // hypermarket's peak (a convenience store makes one a minute).
+    thinkMs: 8000,
   };
   lab.history.phase = variant.name;
   const fleet = new FleetProcess(net, plan, lab.history);
@@ -984,7 +928,8 @@ async function openLab(options: LabOptions, sql: Sql, databaseUrl: string): Prom
       shopId: shop,
       host: net.applianceAddress,
       port: 0,
-      stateDir: `${options.workDir}/state`,
+      // Where install.sh --root puts it (_appliance.ts).
+      stateDir: `${options.workDir}/root/var/lib/newretail`,
       databaseUrl,
       mqttUrl: mqttClient ? mqttUrl : "",
       paymentServerUrl: cloud.url,
@@ -1000,16 +945,11 @@ async function openLab(options: LabOptions, sql: Sql, databaseUrl: string): Prom
       pushTimeoutS: PUSH_TIMEOUT_S,
       pushTries: PUSH_TRIES,
     };
-    await Deno.mkdir(config.stateDir, { recursive: true });
-    const configFile = `${options.workDir}/config.json`;
-    await Deno.writeTextFile(configFile, JSON.stringify(config, null, 2));
-    const env: Record<string, string> = { NO_COLOR: "1" };
-    if (options.guardOff) env[UNSAFE_NO_HEARTBEAT_CLOSE_SWITCH] = "1";
-    for (const name of ["PATH", "HOME", "DENO_DIR", "TMPDIR"]) {
-      const value = Deno.env.get(name);
-      if (value !== undefined) env[name] = value;
-    }
-    appliance = await startAppliance(configFile, env);
+    // The product's test-only switch (src/server/server.ts): the heartbeat never closes.
+    const env: Record<string, string> = options.guardOff
+      ? { NEWRETAIL_FAULT_LAB_UNSAFE_NO_HEARTBEAT_CLOSE: "1" }
+      : {};
+    appliance = await startAppliance(options, config, env);
     await seedCatalogue(sql, devs.labels.flatMap((l) => l.macs));
     await sleep(2000);
     return {
