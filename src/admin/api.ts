@@ -18,6 +18,11 @@
  * | `POST /api/stock/{gid}/adjust` `{"warehouse","quantity","reason"}` | an inventory count |
  * | `GET /api/audit?limit=N` | the latest audit lines |
  * | `GET /api/backup` | a consistent snapshot of the embedded database (token always; audited) |
+ * | `GET /api/outbox?state=failed&limit=N` | deliveries owed to Odoo (`outbox list`) |
+ * | `GET /api/positions?warehouse=MD`, `POST /api/positions/{gid}` | goods positions (`positions`) |
+ * | `POST /api/bindings?dryRun=1` (CSV bytes) | imports label bindings and RFID tags |
+ * | `POST /api/push-goods` `{"gids": [9]}` or `"all"`, `…/progress` | pushes goods again |
+ * | `POST /api/refill` `{"gid": 9}`, `GET /api/refill/{id}` | a manual refill job and its state |
  * | `/api/prices…` | scheduled prices (api_prices.ts) |
  *
  * @module
@@ -27,9 +32,17 @@ import { isLoopbackHost } from "../net_address.ts";
 import { getDevice, listDevices, setDeviceEnabled } from "../store/devices.ts";
 import { currentTeachIn, setTeachIn, taughtInSince } from "../store/teach_in.ts";
 import { recentAudit, writeAudit } from "../store/audit.ts";
-import { retryOutbox } from "../upstream/odoo/outbox.ts";
+import { listOutbox, retryOutbox } from "../upstream/odoo/outbox.ts";
 import { deviceKind } from "../protocol/device_id.ts";
-import { importBindings } from "../store/bindings_csv.ts";
+import { decodeCsv, importBindings, parseBindings } from "../store/bindings_csv.ts";
+import {
+  createRefillJob,
+  listPositions,
+  positionChange,
+  refillJob,
+  setPosition,
+} from "../store/positions.ts";
+import { markForPush, pushProgress } from "../push/progress.ts";
 import { adjustStock, goodsStock, movesSince, negativeStock } from "../store/stock_moves.ts";
 import { openRefills } from "../store/refill_stock.ts";
 import { UserError } from "../errors.ts";
@@ -293,6 +306,150 @@ function stockRoutes(): Route[] {
   ];
 }
 
+/** A positive whole number from a JSON field or path, or the 400 answer naming it. */
+function wholeNumber(value: unknown, name: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 2 ** 31 - 1) {
+    throw new ApiError(400, `${name} must be a whole number > 0`);
+  }
+  return n;
+}
+
+/**
+ * What the CLI's store commands need while the running appliance holds the embedded database
+ * (`outbox list`, `positions`, `bindings import`, `push-goods`, `refill`): the same store
+ * functions the commands call directly otherwise.
+ */
+function operatorRoutes(): Route[] {
+  const userErrors = (status: number) => (e: unknown) => {
+    throw e instanceof UserError ? new ApiError(status, e.message) : e;
+  };
+  return [
+    {
+      method: "GET",
+      path: /^\/api\/outbox$/,
+      write: false,
+      handle: async (deps, { request }) => {
+        const query = new URL(request.url).searchParams;
+        const state = query.get("state") ?? undefined;
+        if (state !== undefined && state !== "pending" && state !== "failed") {
+          throw new ApiError(400, "state must be pending or failed");
+        }
+        const limit = Number(query.get("limit") ?? 100);
+        if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
+          throw new ApiError(400, "limit must be 1..10000");
+        }
+        return json(await listOutbox(deps.db, { state, limit }));
+      },
+    },
+    {
+      method: "GET",
+      path: /^\/api\/positions$/,
+      write: false,
+      handle: async (deps, { request }) => {
+        const warehouse = new URL(request.url).searchParams.get("warehouse") ?? "MD";
+        return json(await listPositions(deps.db, warehouse));
+      },
+    },
+    {
+      method: "POST",
+      path: /^\/api\/positions\/(\d{1,10})$/,
+      write: true,
+      handle: async (deps, { request, params, caller }) => {
+        const body = await jsonBody(request);
+        let change;
+        try {
+          const { stock, shelf, refillBelow, capacity } = body;
+          change = positionChange({ gid: params[0], stock, shelf, refillBelow, capacity });
+        } catch (e) {
+          return userErrors(400)(e);
+        }
+        await setPosition(
+          deps.db,
+          change.gid,
+          change.stock,
+          change.shelf,
+          change.below,
+          change.capacity,
+        ).catch(userErrors(404));
+        await audit(deps, caller, "position.set", String(change.gid), { ...change });
+        return json({ gid: change.gid });
+      },
+    },
+    {
+      // The CSV file's bytes (UTF-8 or GBK), as `bindings import FILE` reads them.
+      method: "POST",
+      path: /^\/api\/bindings$/,
+      write: true,
+      handle: async (deps, { request, caller }) => {
+        const dryRun = new URL(request.url).searchParams.get("dryRun") === "1";
+        const { rows, errors } = parseBindings(decodeCsv(await request.bytes()));
+        if (errors.length) throw new ApiError(400, errors.join("; "));
+        const result = await importBindings(deps.db, rows, { dryRun });
+        if (!dryRun && result.errors.length === 0) {
+          const { labels, tags, devices } = result;
+          await audit(deps, caller, "bindings.import", "", { labels, tags, devices });
+        }
+        return json(result);
+      },
+    },
+    {
+      method: "POST",
+      path: /^\/api\/push-goods$/,
+      write: true,
+      handle: async (deps, { request, caller }) => {
+        const { gids } = await jsonBody(request);
+        const ids = gids === "all"
+          ? "all" as const
+          : Array.isArray(gids) && gids.length > 0
+          ? gids.map((g) => wholeNumber(g, "gids"))
+          : undefined;
+        if (!ids) {
+          throw new ApiError(400, 'gids must be goods ids, e.g. {"gids": [9, 10]}, or "all"');
+        }
+        const marked = await markForPush(deps.db, ids);
+        await audit(deps, caller, "push-goods", "", {
+          goods: ids === "all" ? "all" : marked.goods.length,
+        });
+        return json(marked);
+      },
+    },
+    {
+      // How far a push is: a read, with the goods in the body (a push of every goods is long).
+      method: "POST",
+      path: /^\/api\/push-goods\/progress$/,
+      write: false,
+      handle: async (deps, { request }) => {
+        const { gids, tries } = await jsonBody(request);
+        if (!Array.isArray(gids)) throw new ApiError(400, "gids must be goods ids");
+        const ids = gids.map((g) => wholeNumber(g, "gids"));
+        return json(await pushProgress(deps.db, ids, wholeNumber(tries ?? 3, "tries")));
+      },
+    },
+    {
+      method: "POST",
+      path: /^\/api\/refill$/,
+      write: true,
+      handle: async (deps, { request, caller }) => {
+        const gid = wholeNumber((await jsonBody(request)).gid, "gid");
+        const opened = await createRefillJob(deps.db, gid).catch(userErrors(404));
+        if (opened.created) await audit(deps, caller, "refill.open", String(gid));
+        return json(opened);
+      },
+    },
+    {
+      method: "GET",
+      path: /^\/api\/refill\/(\d{1,15})$/,
+      write: false,
+      handle: async (deps, { params }) => {
+        const job = await refillJob(deps.db, Number(params[0]));
+        if (!job) throw new ApiError(404, `refill job ${params[0]} does not exist`);
+        return json({ job });
+      },
+    },
+  ];
+}
+
 /** The routes; a route carries its own rules (write or not), the server never names one. */
 export const API_ROUTES: readonly Route[] = [
   {
@@ -380,6 +537,7 @@ export const API_ROUTES: readonly Route[] = [
       return json(await recentAudit(deps.db, limit));
     },
   },
+  ...operatorRoutes(),
   ...PRICE_ROUTES,
 ];
 

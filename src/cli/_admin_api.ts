@@ -9,7 +9,10 @@ import { type Database, DatabaseLockedError } from "../store/database.ts";
 import { CliError, loadCliConfig, withStore } from "./_common.ts";
 import { isLoopbackHost } from "../net_address.ts";
 
-/** One call of the running appliance's admin API: method, path, JSON body → JSON answer. */
+/**
+ * One call of the running appliance's admin API: method, path, body → JSON answer. The body is
+ * sent as JSON, or as it is when it is bytes (a CSV file).
+ */
 export type ApiCall = (method: string, path: string, body?: unknown) => Promise<unknown>;
 
 /**
@@ -102,7 +105,11 @@ export function adminApiClient(config: Config): ApiCall {
       response = await adminFetch(config, path, {
         method,
         headers: adminHeaders(config),
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: body instanceof Uint8Array
+          ? body as Uint8Array<ArrayBuffer>
+          : body === undefined
+          ? undefined
+          : JSON.stringify(body),
       });
     } catch (e) {
       throw new CliError(

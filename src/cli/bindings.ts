@@ -4,8 +4,14 @@
  *
  * @module
  */
-import { decodeCsv, importBindings, parseBindings } from "../store/bindings_csv.ts";
-import { CliError, CONFIG_FLAGS_HELP, parseStoreCommand, storeCommand } from "./_common.ts";
+import {
+  type BindingImportResult,
+  decodeCsv,
+  importBindings,
+  parseBindings,
+} from "../store/bindings_csv.ts";
+import { CliError, CONFIG_FLAGS_HELP, loadCliConfig, parseStoreCommand } from "./_common.ts";
+import { withStoreOrApi } from "./_admin_api.ts";
 
 const HELP = `newretail bindings import FILE [--dry-run]
 
@@ -47,16 +53,24 @@ export async function bindingsCommand(args: string[]): Promise<number> {
     for (const e of errors) console.error(`${file}: ${e}`);
     throw new CliError(`${file}: ${errors.length} error(s), nothing imported`);
   }
-  return await storeCommand(values, async (db) => {
-    const result = await importBindings(db, rows, { dryRun: values["dry-run"] });
-    if (result.errors.length) {
-      for (const e of result.errors) console.error(`${file}: ${e}`);
-      throw new CliError(`${file}: ${result.errors.length} error(s), nothing imported`);
-    }
-    const verbText = values["dry-run"] ? "would import" : "imported";
-    console.log(
-      `${verbText} ${result.labels} label binding(s), ${result.tags} RFID tag(s), ${result.devices} label device(s)`,
-    );
-    return 0;
-  });
+  const dryRun = values["dry-run"] === true;
+  const result = await withStoreOrApi<BindingImportResult>(
+    loadCliConfig(values).config,
+    (db) => importBindings(db, rows, { dryRun }),
+    async (api) =>
+      (await api(
+        "POST",
+        `/api/bindings${dryRun ? "?dryRun=1" : ""}`,
+        bytes,
+      )) as BindingImportResult,
+  );
+  if (result.errors.length) {
+    for (const e of result.errors) console.error(`${file}: ${e}`);
+    throw new CliError(`${file}: ${result.errors.length} error(s), nothing imported`);
+  }
+  console.log(
+    `${dryRun ? "would import" : "imported"} ${result.labels} label binding(s), ` +
+      `${result.tags} RFID tag(s), ${result.devices} label device(s)`,
+  );
+  return 0;
 }

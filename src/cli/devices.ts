@@ -7,13 +7,8 @@ import { deviceKind, equipIdProblem } from "../protocol/device_id.ts";
 import { listDevices, setDeviceEnabled } from "../store/devices.ts";
 import { setTeachIn } from "../store/teach_in.ts";
 import { writeAudit } from "../store/audit.ts";
-import {
-  CliError,
-  CONFIG_FLAGS_HELP,
-  loadCliConfig,
-  parseStoreCommand,
-  storeCommand,
-} from "./_common.ts";
+import { type DeviceView, deviceView } from "../admin/device_view.ts";
+import { CliError, CONFIG_FLAGS_HELP, loadCliConfig, parseStoreCommand } from "./_common.ts";
 import { storeOrApiCommand, withStoreOrApi } from "./_admin_api.ts";
 
 const HELP = `newretail devices list
@@ -27,18 +22,14 @@ is refused at its next login; a connected one is disconnected at once by the run
 
 teach-in opens an admission window of N minutes: with "admission": "registered", new devices
 that log in meanwhile are admitted (listed with VIA teach-in); afterwards admission is
-registered again. When the embedded database is held by the running appliance, enable, disable
-and teach-in go through its admin API (adminHost/adminPort, with adminToken when set).
+registered again. When the embedded database is held by the running appliance, every one of
+these goes through its admin API (adminHost/adminPort, with adminToken when set).
 
 ${CONFIG_FLAGS_HELP}`;
 
 const FLAGS = {
   minutes: { type: "string" },
 } as const;
-
-function iso(value: unknown): string {
-  return value instanceof Date ? value.toISOString() : value ? String(value) : "-";
-}
 
 /** Runs `devices`. */
 export async function devicesCommand(args: string[]): Promise<number> {
@@ -60,24 +51,24 @@ export async function devicesCommand(args: string[]): Promise<number> {
     );
   }
   if (verb === "list") {
-    await storeCommand(values, async (db) => {
-      const devices = await listDevices(db);
-      console.log(
-        ["ID", "KIND", "ENABLED", "ONLINE", "LAST ADDRESS", "LAST SEEN", "VIA"].join("\t"),
-      );
-      for (const d of devices) {
-        console.log([
-          d.equip_id,
-          d.kind,
-          d.enabled ? "yes" : "no",
-          d.online ? "yes" : "no",
-          d.last_address ?? "-",
-          iso(d.last_seen_at),
-          d.admitted_via,
-        ].join("\t"));
-      }
-      console.log(`${devices.length} device(s)`);
-    });
+    const devices = await storeOrApiCommand<DeviceView[]>(
+      values,
+      async (db) => (await listDevices(db)).map(deviceView),
+      async (api) => (await api("GET", "/api/devices")) as DeviceView[],
+    );
+    console.log(["ID", "KIND", "ENABLED", "ONLINE", "LAST ADDRESS", "LAST SEEN", "VIA"].join("\t"));
+    for (const d of devices) {
+      console.log([
+        d.equipId,
+        d.kind,
+        d.enabled ? "yes" : "no",
+        d.online ? "yes" : "no",
+        d.address ?? "-",
+        d.lastSeenAt ?? "-",
+        d.admittedVia,
+      ].join("\t"));
+    }
+    console.log(`${devices.length} device(s)`);
     return 0;
   }
   const created = await storeOrApiCommand(

@@ -18,7 +18,8 @@ import {
   OutboxWorker,
   retryOutbox,
 } from "../upstream/odoo/outbox.ts";
-import { CliError, CONFIG_FLAGS_HELP, parseStoreCommand, storeCommand } from "./_common.ts";
+import { CliError, CONFIG_FLAGS_HELP, loadCliConfig, parseStoreCommand } from "./_common.ts";
+import { withStoreOrApi } from "./_admin_api.ts";
 
 const HELP = `newretail outbox list [--failed | --pending] [--limit N]
 newretail outbox retry ID
@@ -26,8 +27,7 @@ newretail outbox retry ID
 list   deliveries owed to Odoo (stock receipts, paid orders), newest first: state, attempts,
        the Odoo record they became, or the last error.
 retry  puts a failed (parked) delivery back in line and, when Odoo is configured, delivers it
-       now. With the embedded database, stop the appliance first (one process at a time); on
-       PostgreSQL the running appliance picks the row up by itself.
+       now (while the appliance runs, it delivers the row itself).
 
 ${CONFIG_FLAGS_HELP}`;
 
@@ -37,12 +37,15 @@ const FLAGS = {
   limit: { type: "string" },
 } as const;
 
-function iso(d: Date | null): string {
-  return d instanceof Date ? d.toISOString() : "-";
+function iso(d: Date | string | null): string {
+  return d instanceof Date ? d.toISOString() : d ?? "-";
 }
 
+/** An outbox row as the store reads it, or as the admin API sends it (times as text). */
+type ListedRow = Omit<OutboxRow, "created_at"> & { created_at: Date | string };
+
 /** One line of `outbox list`. */
-export function outboxLine(r: OutboxRow): string {
+export function outboxLine(r: ListedRow): string {
   const what = r.state === "delivered" ? r.odoo_name : r.last_error.replace(/\s+/g, " ");
   return [r.id, r.kind, r.local_id, r.state, r.attempts, iso(r.created_at), what || "-"].join("\t");
 }
@@ -62,17 +65,26 @@ export async function outboxCommand(args: string[]): Promise<number> {
   if (!Number.isInteger(limit) || limit < 1) {
     throw new CliError("--limit must be a positive integer", 2);
   }
-  return await storeCommand(values, async (db, config) => {
-    if (verb === "list") {
-      const state = values.failed ? "failed" : values.pending ? "pending" : undefined;
-      const rows = await listOutbox(db, { state, limit });
-      console.log(
-        ["ID", "KIND", "LOCAL ID", "STATE", "ATTEMPTS", "CREATED", "ODOO / LAST ERROR"].join("\t"),
-      );
-      for (const r of rows) console.log(outboxLine(r));
-      console.log(`${rows.length} row(s)`);
-      return 0;
-    }
+  const { config } = loadCliConfig(values);
+  if (verb === "list") {
+    const state = values.failed ? "failed" : values.pending ? "pending" : undefined;
+    const rows = await withStoreOrApi<ListedRow[]>(
+      config,
+      (db) => listOutbox(db, { state, limit }),
+      async (api) =>
+        (await api(
+          "GET",
+          `/api/outbox?limit=${limit}${state ? `&state=${state}` : ""}`,
+        )) as ListedRow[],
+    );
+    console.log(
+      ["ID", "KIND", "LOCAL ID", "STATE", "ATTEMPTS", "CREATED", "ODOO / LAST ERROR"].join("\t"),
+    );
+    for (const r of rows) console.log(outboxLine(r));
+    console.log(`${rows.length} row(s)`);
+    return 0;
+  }
+  return await withStoreOrApi(config, async (db) => {
     if (!await retryOutbox(db, Number(id))) {
       throw new CliError(`outbox row ${id} does not exist or is already delivered`);
     }
@@ -109,5 +121,9 @@ export async function outboxCommand(args: string[]): Promise<number> {
     const row = (await getOutboxRow(db, Number(id)))!;
     console.log(outboxLine(row));
     return row.state === "delivered" ? 0 : 1;
+  }, async (api) => {
+    await api("POST", `/api/outbox/${Number(id)}/retry`);
+    console.log(`outbox row ${id} is pending again: the running appliance delivers it`);
+    return 0;
   });
 }

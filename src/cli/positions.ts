@@ -4,9 +4,17 @@
  *
  * @module
  */
-import { listPositions, type Place, setPosition } from "../store/positions.ts";
+import {
+  listPositions,
+  type Place,
+  type PositionChange,
+  positionChange,
+  type PositionListing,
+  setPosition,
+} from "../store/positions.ts";
 import { UserError } from "../errors.ts";
-import { CliError, CONFIG_FLAGS_HELP, parseStoreCommand, storeCommand } from "./_common.ts";
+import { CliError, CONFIG_FLAGS_HELP, loadCliConfig, parseStoreCommand } from "./_common.ts";
+import { withStoreOrApi } from "./_admin_api.ts";
 
 const HELP = `newretail positions list
 newretail positions set --gid N --stock AISLE,SHELF,HEIGHT --shelf AISLE,SHELF,HEIGHT
@@ -20,14 +28,6 @@ holds: a refill fills it up to that ("default": the configured refillTarget, els
 threshold).
 
 ${CONFIG_FLAGS_HELP}`;
-
-function place(text: string | undefined, flag: string): Place {
-  const parts = (text ?? "").split(",").map((s) => s.trim());
-  if (parts.length !== 3 || parts.some((p) => p === "" || p.length > 32)) {
-    throw new CliError(`${flag} must be AISLE,SHELF,HEIGHT (e.g. A3,S2,1), got ${text}`, 2);
-  }
-  return { posx: parts[0], posy: parts[1], posz: parts[2] };
-}
 
 /** Runs `positions`. */
 export async function positionsCommand(args: string[]): Promise<number> {
@@ -43,65 +43,63 @@ export async function positionsCommand(args: string[]): Promise<number> {
   if ((verb !== "list" && verb !== "set") || rest.length > 0) {
     throw new CliError(`unknown positions command: ${positionals.join(" ")} (list or set)`, 2);
   }
-  let change:
-    | { gid: number; stock: Place; shelf: Place; below?: string | null; capacity?: string | null }
-    | undefined;
+  let change: PositionChange | undefined;
   if (verb === "set") {
-    const gid = Number(values.gid);
-    if (!Number.isInteger(gid) || gid < 1) throw new CliError("--gid N is needed", 2);
-    const below = values["refill-below"];
-    if (below !== undefined && below !== "default" && !/^\d{1,11}(\.\d{1,3})?$/.test(below)) {
-      throw new CliError(`--refill-below must be a quantity or "default", got ${below}`, 2);
+    try {
+      change = positionChange({
+        gid: values.gid,
+        stock: values.stock,
+        shelf: values.shelf,
+        refillBelow: values["refill-below"],
+        capacity: values.capacity,
+      });
+    } catch (e) {
+      throw e instanceof UserError ? new CliError(e.message, 2) : e;
     }
-    const capacity = values.capacity;
-    if (
-      capacity !== undefined && capacity !== "default" &&
-      !(/^\d{1,11}(\.\d{1,3})?$/.test(capacity) && Number(capacity) > 0)
-    ) {
-      throw new CliError(`--capacity must be a quantity > 0 or "default", got ${capacity}`, 2);
-    }
-    change = {
-      gid,
-      capacity: capacity === "default" ? null : capacity,
-      stock: place(values.stock, "--stock"),
-      shelf: place(values.shelf, "--shelf"),
-      below: below === "default" ? null : below,
-    };
   }
-  return await storeCommand(values, async (db, config) => {
-    if (change) {
-      try {
-        await setPosition(
-          db,
-          change.gid,
-          change.stock,
-          change.shelf,
-          change.below,
-          change.capacity,
-        );
-      } catch (e) {
-        if (e instanceof UserError) throw new CliError(e.message);
-        throw e;
-      }
-      console.log(`goods ${change.gid}: position set`);
-      return 0;
-    }
-    const rows = await listPositions(db, config.shelfWarehouse);
-    console.log(["GID", "NAME", "STOCK", "SHELF", "REFILL BELOW", "SHELF QTY"].join("\t"));
-    for (const r of rows) {
-      const p = (x: Place) => `${x.posx},${x.posy},${x.posz}`;
-      console.log(
-        [
-          r.gid,
-          r.name,
-          p(r.stockPosition),
-          p(r.goodsPosition),
-          r.refillBelow ?? `default (${config.refillThreshold})`,
-          r.shelfQuantity ?? "-",
-        ].join("\t"),
-      );
-    }
-    console.log(`${rows.length} position(s)`);
+  const { config } = loadCliConfig(values);
+  if (change) {
+    const set = change;
+    await withStoreOrApi(
+      config,
+      (db) =>
+        setPosition(db, set.gid, set.stock, set.shelf, set.below, set.capacity).catch((e) => {
+          throw e instanceof UserError ? new CliError(e.message) : e;
+        }),
+      (api) =>
+        api("POST", `/api/positions/${set.gid}`, {
+          stock: values.stock,
+          shelf: values.shelf,
+          refillBelow: values["refill-below"],
+          capacity: values.capacity,
+        }),
+    );
+    console.log(`goods ${set.gid}: position set`);
     return 0;
-  });
+  }
+  const rows = await withStoreOrApi(
+    config,
+    (db) => listPositions(db, config.shelfWarehouse),
+    async (api) =>
+      (await api(
+        "GET",
+        `/api/positions?warehouse=${encodeURIComponent(config.shelfWarehouse)}`,
+      )) as PositionListing[],
+  );
+  console.log(["GID", "NAME", "STOCK", "SHELF", "REFILL BELOW", "SHELF QTY"].join("\t"));
+  const p = (x: Place) => `${x.posx},${x.posy},${x.posz}`;
+  for (const r of rows) {
+    console.log(
+      [
+        r.gid,
+        r.name,
+        p(r.stockPosition),
+        p(r.goodsPosition),
+        r.refillBelow ?? `default (${config.refillThreshold})`,
+        r.shelfQuantity ?? "-",
+      ].join("\t"),
+    );
+  }
+  console.log(`${rows.length} position(s)`);
+  return 0;
 }

@@ -1,74 +1,69 @@
 /**
- * `push-goods --gid N | --all` and `refill --gid N`: operator commands for pushes. Both write to
- * the database and let the running appliance act (the database notifies it, as for any change),
- * then watch the database to report progress. With the embedded database the appliance must be
- * stopped first (one process owns it); what was recorded is acted on when it starts.
+ * `push-goods --gid N | --all` and `refill --gid N`: operator commands for pushes. Both record
+ * what is asked (goods marked changed, a refill job) and let the running appliance act, then
+ * follow its progress. On PostgreSQL they work on the database beside the running appliance;
+ * with the embedded database they go through the running appliance's admin API, and when it is
+ * not running they record and say at once that it happens when it starts.
  *
  * @module
  */
-import type { Queryable } from "../store/database.ts";
-import { activeGoodsIds, markGoodsChanged } from "../store/goods_changes.ts";
-import { createRefillJob, refillJob } from "../store/positions.ts";
-import { CliError, CONFIG_FLAGS_HELP, parseStoreCommand, storeCommand } from "./_common.ts";
+import type { Database } from "../store/database.ts";
+import { createRefillJob, type RefillJob, refillJob } from "../store/positions.ts";
+import { markForPush, type PushProgress, pushProgress } from "../push/progress.ts";
+import type { Config } from "../config/config.ts";
+import { UserError } from "../errors.ts";
+import { CliError, CONFIG_FLAGS_HELP, loadCliConfig, parseStoreCommand } from "./_common.ts";
+import { type ApiCall, withStoreOrApi } from "./_admin_api.ts";
 
 const PUSH_HELP = `newretail push-goods --gid N[,N…] | --all [--wait S] [options]
 
 Pushes sendGoods for these goods again to every shelf label bound to them and every scale, as a
 price change would, and reports progress until the running appliance has delivered them to the
 online devices (pushes for offline devices are kept for their next login) or --wait seconds
-(default 30) have passed.
+(default 30) have passed. With the embedded database and the appliance stopped, the goods are
+marked at once and pushed when it starts.
 
 ${CONFIG_FLAGS_HELP}`;
 
 const REFILL_HELP = `newretail refill --gid N [--wait S] [options]
 
 Opens a refill job for goods N (which needs a position) and waits up to --wait seconds (default
-30) for the running appliance to have it acknowledged by an AGV.
+30) for the running appliance to have it acknowledged by an AGV. With the embedded database and
+the appliance stopped, the job is opened at once and offered to AGVs when it starts.
 
 ${CONFIG_FLAGS_HELP}`;
-
-const MARK_CHUNK = 1000;
-
-/** Progress of a push: how far the appliance is. */
-export interface PushProgress {
-  total: number;
-  /** Goods the appliance has turned into pending pushes. */
-  fannedOut: number;
-  /** Pending pushes to online devices with tries left: being sent now. */
-  sending: number;
-  /** Pending pushes to offline devices or out of tries: kept for the next login. */
-  kept: number;
-}
-
-/** Reads how far the push of these goods is. */
-export async function pushProgress(
-  db: Queryable,
-  ids: number[],
-  maxTries: number,
-): Promise<PushProgress> {
-  const [row] = await db.query<{ fanned: number; sending: number; kept: number }>(
-    `with pending as (
-       select p.equip_id, p.tries from pending_label_pushes p
-       join label_bindings b on b.mac = p.mac where b.goods_id = any($1::int[])
-       union all
-       select p.equip_id, p.tries from pending_scale_pushes p where p.goods_id = any($1::int[])
-     )
-     select
-       (select count(*) from goods_changes where goods_id = any($1::int[])
-         and change_no = pushed_no)::int as fanned,
-       (select count(*) from pending p join devices d on d.equip_id = p.equip_id
-         where d.online and p.tries < $2)::int as sending,
-       (select count(*) from pending p left join devices d on d.equip_id = p.equip_id
-         where not coalesce(d.online, false) or p.tries >= $2)::int as kept`,
-    [ids, maxTries],
-  );
-  return { total: ids.length, fannedOut: row.fanned, sending: row.sending, kept: row.kept };
-}
 
 /** One progress line. */
 export function progressLine(p: PushProgress): string {
   return `fanned out ${p.fannedOut}/${p.total} goods; sending ${p.sending} push(es); ` +
     `kept for offline devices ${p.kept}`;
+}
+
+/**
+ * Where a push or refill command works: on the store itself (PostgreSQL, or the embedded database
+ * while the appliance is stopped: `running` false) or through the running appliance's admin API.
+ */
+interface Access<T> {
+  /** Whether an appliance is running to act on what is recorded (unknown on PostgreSQL: true). */
+  running: boolean;
+  work: T;
+}
+
+/**
+ * Runs `fromStore` on the store or `fromApi` through the admin API (see {@link withStoreOrApi}),
+ * then `follow` with the access it got — while the store is still open when it is local.
+ */
+function withAccess<T, R>(
+  config: Config,
+  fromStore: (db: Database) => T,
+  fromApi: (api: ApiCall) => T,
+  follow: (access: Access<T>) => Promise<R>,
+): Promise<R> {
+  return withStoreOrApi(
+    config,
+    (db) => follow({ running: config.databaseUrl !== "", work: fromStore(db) }),
+    (api) => follow({ running: true, work: fromApi(api) }),
+  );
 }
 
 function parseIds(text: string): number[] {
@@ -87,6 +82,12 @@ function waitSeconds(text: string | undefined): number {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** What `push-goods` does on the store or through the admin API. */
+interface PushWork {
+  mark(ids: number[] | "all"): Promise<{ goods: number[]; unknown: number }>;
+  progress(goods: number[]): Promise<PushProgress>;
+}
+
 /** Runs `push-goods`. */
 export async function pushGoodsCommand(args: string[]): Promise<number> {
   const { values, exit } = parseStoreCommand(args, PUSH_HELP, {
@@ -97,50 +98,71 @@ export async function pushGoodsCommand(args: string[]): Promise<number> {
   if (exit !== undefined) return exit;
   if (!values.all === !values.gid) throw new CliError(`give --gid N or --all\n\n${PUSH_HELP}`, 2);
   const wait = waitSeconds(values.wait);
-  const requested = values.gid ? parseIds(values.gid) : undefined;
-  return await storeCommand(values, async (db, config) => {
-    const ids = requested ?? await activeGoodsIds(db);
-    let marked = 0;
-    for (let i = 0; i < ids.length; i += MARK_CHUNK) {
-      marked += await markGoodsChanged(db, ids.slice(i, i + MARK_CHUNK));
-      if (ids.length > MARK_CHUNK) console.log(`marked ${marked}/${ids.length} goods`);
-    }
-    if (marked < ids.length) {
-      console.log(`${ids.length - marked} of the ids are not goods (ignored)`);
-    }
-    const known = requested
-      ? (await db.query<{ id: number }>("select id from goods where id = any($1::int[])", [ids]))
-        .map((r) => r.id)
-      : ids;
-    if (known.length === 0) throw new CliError(requested ? "no such goods" : "no active goods");
-    console.log(`${known.length} goods marked for push`);
-    const deadline = Date.now() + wait * 1000;
-    let last = "";
-    for (;;) {
-      const progress = await pushProgress(db, known, config.pushTries);
-      const line = progressLine(progress);
-      if (line !== last) console.log(line);
-      last = line;
-      if (progress.fannedOut === progress.total && progress.sending === 0) {
-        console.log(
-          `done: delivered to the online devices` +
-            (progress.kept > 0 ? `; ${progress.kept} push(es) kept for their next login` : ""),
-        );
+  const requested = values.gid ? parseIds(values.gid) : "all";
+  const { config } = loadCliConfig(values);
+  return await withAccess<PushWork, number>(
+    config,
+    (db) => ({
+      mark: (ids) => markForPush(db, ids, console.log),
+      progress: (goods) => pushProgress(db, goods, config.pushTries),
+    }),
+    (api) => ({
+      mark: async (ids) =>
+        (await api("POST", "/api/push-goods", { gids: ids })) as {
+          goods: number[];
+          unknown: number;
+        },
+      progress: async (goods) =>
+        (await api("POST", "/api/push-goods/progress", {
+          gids: goods,
+          tries: config.pushTries,
+        })) as PushProgress,
+    }),
+    async ({ running, work }) => {
+      const { goods, unknown } = await work.mark(requested);
+      if (unknown > 0) console.log(`${unknown} of the ids are not goods (ignored)`);
+      if (goods.length === 0) {
+        throw new CliError(requested === "all" ? "no active goods" : "no such goods");
+      }
+      console.log(`${goods.length} goods marked for push`);
+      if (!running) {
+        console.log("the appliance is not running: they are pushed when it starts");
         return 0;
       }
-      if (Date.now() >= deadline) {
-        console.log(
-          progress.fannedOut < progress.total
-            ? `the appliance has not picked up ${
-              progress.total - progress.fannedOut
-            } goods yet (is it running?); they are pushed when it runs`
-            : `still sending ${progress.sending} push(es); the appliance carries on`,
-        );
-        return 0;
+      const deadline = Date.now() + wait * 1000;
+      let last = "";
+      for (;;) {
+        const progress = await work.progress(goods);
+        const line = progressLine(progress);
+        if (line !== last) console.log(line);
+        last = line;
+        if (progress.fannedOut === progress.total && progress.sending === 0) {
+          console.log(
+            `done: delivered to the online devices` +
+              (progress.kept > 0 ? `; ${progress.kept} push(es) kept for their next login` : ""),
+          );
+          return 0;
+        }
+        if (Date.now() >= deadline) {
+          console.log(
+            progress.fannedOut < progress.total
+              ? `the appliance has not picked up ${
+                progress.total - progress.fannedOut
+              } goods yet; they are pushed when it does`
+              : `still sending ${progress.sending} push(es); the appliance carries on`,
+          );
+          return 0;
+        }
+        await sleep(500);
       }
-      await sleep(500);
-    }
-  });
+    },
+  );
+}
+
+/** What `refill` does on the store or through the admin API. */
+interface RefillWork {
+  open(gid: number): Promise<{ job: RefillJob; created: boolean }>;
+  job(id: number): Promise<RefillJob | undefined>;
 }
 
 /** Runs `refill`. */
@@ -154,42 +176,56 @@ export async function refillCommand(args: string[]): Promise<number> {
   const [gid, ...more] = parseIds(values.gid);
   if (more.length > 0) throw new CliError("refill takes one --gid", 2);
   const wait = waitSeconds(values.wait);
-  return await storeCommand(values, async (db) => {
-    let opened;
-    try {
-      opened = await createRefillJob(db, gid);
-    } catch (e) {
-      throw new CliError((e as Error).message);
-    }
-    const { job } = opened;
-    console.log(
-      opened.created
-        ? `refill job ${job.id} opened for goods ${gid}`
-        : `goods ${gid} already has open refill job ${job.id}`,
-    );
-    const deadline = Date.now() + wait * 1000;
-    let attempts = -1;
-    for (;;) {
-      const now = await refillJob(db, job.id);
-      if (!now) throw new CliError(`refill job ${job.id} disappeared`);
-      if (now.state === "done") {
-        console.log(`refill job ${job.id} acknowledged by ${now.equipId}`);
+  const { config } = loadCliConfig(values);
+  return await withAccess<RefillWork, number>(
+    config,
+    (db) => ({
+      open: (gid) =>
+        createRefillJob(db, gid).catch((e) => {
+          throw e instanceof UserError ? new CliError(e.message) : e;
+        }),
+      job: (id) => refillJob(db, id),
+    }),
+    (api) => ({
+      open: async (gid) =>
+        (await api("POST", "/api/refill", { gid })) as { job: RefillJob; created: boolean },
+      job: async (id) => ((await api("GET", `/api/refill/${id}`)) as { job: RefillJob }).job,
+    }),
+    async ({ running, work }) => {
+      const { job, created } = await work.open(gid);
+      console.log(
+        created
+          ? `refill job ${job.id} opened for goods ${gid}`
+          : `goods ${gid} already has open refill job ${job.id}`,
+      );
+      if (!running) {
+        console.log("the appliance is not running: the job is offered to AGVs when it starts");
         return 0;
       }
-      if (now.state === "cancelled") {
-        throw new CliError(`refill job ${job.id} cancelled: ${now.lastError}`);
+      const deadline = Date.now() + wait * 1000;
+      let attempts = -1;
+      for (;;) {
+        const now = await work.job(job.id);
+        if (!now) throw new CliError(`refill job ${job.id} disappeared`);
+        if (now.state === "done") {
+          console.log(`refill job ${job.id} acknowledged by ${now.equipId}`);
+          return 0;
+        }
+        if (now.state === "cancelled") {
+          throw new CliError(`refill job ${job.id} cancelled: ${now.lastError}`);
+        }
+        if (now.attempts !== attempts) {
+          attempts = now.attempts;
+          if (attempts > 0) console.log(`offered ${attempts} time(s); last: ${now.lastError}`);
+        }
+        if (Date.now() >= deadline) {
+          console.log(
+            `refill job ${job.id} is still open; the appliance offers it to AGVs as they connect`,
+          );
+          return 0;
+        }
+        await sleep(500);
       }
-      if (now.attempts !== attempts) {
-        attempts = now.attempts;
-        if (attempts > 0) console.log(`offered ${attempts} time(s); last: ${now.lastError}`);
-      }
-      if (Date.now() >= deadline) {
-        console.log(
-          `refill job ${job.id} is still open; the appliance offers it to AGVs as they connect`,
-        );
-        return 0;
-      }
-      await sleep(500);
-    }
-  });
+    },
+  );
 }

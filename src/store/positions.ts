@@ -102,6 +102,62 @@ export async function setPosition(
   );
 }
 
+/** A goods' new position, as `positions set` and `POST /api/positions/{gid}` give it. */
+export interface PositionChange {
+  gid: number;
+  stock: Place;
+  shelf: Place;
+  /** The goods' own refill threshold; null: the configured default; undefined: unchanged. */
+  below?: string | null;
+  /** The shelf place's capacity; null: the configured default; undefined: unchanged. */
+  capacity?: string | null;
+}
+
+function placeOf(text: unknown, name: string): Place {
+  const parts = (typeof text === "string" ? text : "").split(",").map((s) => s.trim());
+  if (parts.length !== 3 || parts.some((p) => p === "" || p.length > 32)) {
+    throw new UserError(`${name} must be AISLE,SHELF,HEIGHT (e.g. A3,S2,1), got ${text}`);
+  }
+  return { posx: parts[0], posy: parts[1], posz: parts[2] };
+}
+
+const QUANTITY = /^\d{1,11}(\.\d{1,3})?$/;
+
+/**
+ * A position change from its texts (the CLI's flags, the API's JSON fields): `stock` and
+ * `shelf` as `AISLE,SHELF,HEIGHT`, `refillBelow` and `capacity` a quantity or `"default"`.
+ * Throws {@link UserError} naming the flag that is wrong.
+ */
+export function positionChange(texts: {
+  gid: unknown;
+  stock: unknown;
+  shelf: unknown;
+  refillBelow?: unknown;
+  capacity?: unknown;
+}): PositionChange {
+  const gid = Number(texts.gid);
+  if (!Number.isInteger(gid) || gid < 1 || gid > 2 ** 31 - 1) {
+    throw new UserError("--gid N is needed");
+  }
+  const { refillBelow: below, capacity } = texts;
+  if (below !== undefined && below !== "default" && !QUANTITY.test(String(below))) {
+    throw new UserError(`--refill-below must be a quantity or "default", got ${below}`);
+  }
+  if (
+    capacity !== undefined && capacity !== "default" &&
+    !(QUANTITY.test(String(capacity)) && Number(capacity) > 0)
+  ) {
+    throw new UserError(`--capacity must be a quantity > 0 or "default", got ${capacity}`);
+  }
+  return {
+    gid,
+    stock: placeOf(texts.stock, "--stock"),
+    shelf: placeOf(texts.shelf, "--shelf"),
+    below: below === undefined ? undefined : below === "default" ? null : String(below),
+    capacity: capacity === undefined ? undefined : capacity === "default" ? null : String(capacity),
+  };
+}
+
 /** A position as `positions list` shows it. */
 export interface PositionListing extends GoodsPosition {
   name: string;
