@@ -2,7 +2,9 @@
  * `deno task bench`: measures the appliance against a minimal framed echo server started in the
  * same run, and writes bench/RESULTS.md. Loopback only, bounded in connections and time.
  *
- * Usage: deno run -A bench/run.ts [--quick] [--only NAME[,NAME]] [--out FILE]
+ * Usage: deno run -A bench/run.ts [--quick] [--only NAME[,NAME]] [--write | --out FILE]
+ * A full run writes bench/RESULTS.md; a partial one (--quick, --only, --counts, --backends) prints
+ * its report and leaves the committed results alone unless --write (or --out FILE) asks.
  * Scenarios: fairness, throughput, storm, memory, openloop, push, payment, startup.
  * `--counts N[,N]` replaces the connection counts of throughput, storm and memory (short runs).
  *
@@ -320,6 +322,7 @@ if (import.meta.main) {
       quick: { type: "boolean" },
       only: { type: "string" },
       out: { type: "string" },
+      write: { type: "boolean" },
       backends: { type: "string" },
       counts: { type: "string" },
     },
@@ -351,7 +354,15 @@ if (import.meta.main) {
     "",
     await describeMachine(),
   ].join("\n");
-  const out = values.out ?? new URL("./RESULTS.md", import.meta.url).pathname;
-  await Deno.writeTextFile(out, [header, ...report.sections].join("\n\n") + "\n");
-  console.error(`[bench] written to ${out}`);
+  const text = [header, ...report.sections].join("\n\n") + "\n";
+  const partial = values.quick || values.only !== undefined || values.counts !== undefined ||
+    values.backends !== undefined;
+  if (partial && !values.write && values.out === undefined) {
+    console.log(text);
+    console.error("[bench] a partial run: bench/RESULTS.md left as it is (--write replaces it)");
+  } else {
+    const out = values.out ?? new URL("./RESULTS.md", import.meta.url).pathname;
+    await Deno.writeTextFile(out, text);
+    console.error(`[bench] written to ${out}`);
+  }
 }

@@ -74,6 +74,8 @@ Deno.test("serve: each start-up failure is one line naming the setting, exit 1, 
           `the device port 127.0.0.1:${port} is in use by another program: ` +
             `stop it, or set port / NEWRETAIL_PORT / --port`,
         );
+        // Said before anything was made: no new state directory, no database in it.
+        await assert.rejects(Deno.stat(stateDir), Deno.errors.NotFound);
       } finally {
         holder.close();
       }

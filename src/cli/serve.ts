@@ -49,6 +49,9 @@ export async function serveCommand(args: string[]): Promise<number> {
   const log = createLogger({ level: config.logLevel });
   let app: Appliance;
   try {
+    // Before anything is created: a new state directory with a database in it is no way to
+    // learn that another program has the port.
+    if (config.port !== 0) Deno.listen({ hostname: config.host, port: config.port }).close();
     app = await startAppliance({ config, configSources: sources, log });
   } catch (e) {
     const line = describeStartFailure(e, config);

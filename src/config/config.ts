@@ -89,7 +89,13 @@ export function loadConfig(inputs: ConfigInputs = {}): LoadedConfig {
       }
       for (const [key, value] of Object.entries(json)) {
         if (key.startsWith("//") || key.startsWith("_")) continue; // comments in the example file
-        if (!(key in CONFIG_SPEC)) throw new ConfigError(key, `unknown key in ${path}`);
+        if (!(key in CONFIG_SPEC)) {
+          const near = nearestKey(key, Object.keys(CONFIG_SPEC));
+          throw new ConfigError(
+            key,
+            `unknown key in ${path}${near ? ` (did you mean "${near}"?)` : ""}`,
+          );
+        }
         config[key] = parseField(key, value, path);
       }
       sources.push(`file ${path}`);
@@ -115,6 +121,44 @@ export function loadConfig(inputs: ConfigInputs = {}): LoadedConfig {
 
   checkCombinations(config as Config);
   return { config: config as Config, sources };
+}
+
+/** Edit distance (insertions, deletions, substitutions; case ignored) between two keys. */
+function distance(a: string, b: string): number {
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  let previous = Array.from({ length: y.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= x.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= y.length; j++) {
+      row[j] = Math.min(
+        previous[j] + 1,
+        row[j - 1] + 1,
+        previous[j - 1] + (x[i - 1] === y[j - 1] ? 0 : 1),
+      );
+    }
+    previous = row;
+  }
+  return previous[y.length];
+}
+
+/**
+ * The known key an unknown one was most likely meant to be (a typo, a case slip: at most a
+ * third of its letters wrong, and never more than 3), or undefined.
+ *
+ * @example
+ * ```ts
+ * nearestKey("prot", ["port", "host"]); // "port"
+ * ```
+ */
+export function nearestKey(key: string, known: string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.min(3, Math.ceil(key.length / 3)) + 1;
+  for (const candidate of known) {
+    const d = distance(key, candidate);
+    if (d < bestDistance) [best, bestDistance] = [candidate, d];
+  }
+  return best;
 }
 
 // Values that are each valid but cannot work together; reported like a single bad value.

@@ -9,6 +9,7 @@ import {
   loadConfig,
   maskedConfig,
   maskSecret,
+  nearestKey,
 } from "./config.ts";
 
 function envOf(vars: Record<string, string>): (name: string) => string | undefined {
@@ -175,7 +176,24 @@ Deno.test("config: every kind of bad value is one line naming the key", async (t
     ["empty shop id", fileOf('{"shopId": "  "}'), "shopId", "must not be empty"],
     ["empty state dir", { env: envOf({ NEWRETAIL_STATE_DIR: "" }) }, "stateDir", "empty"],
     ["text given a number", fileOf('{"mqttDoorTopic": 5}'), "mqttDoorTopic", "string"],
-    ["unknown key in the file", fileOf('{"prot": 8686}'), "prot", "unknown key"],
+    [
+      "unknown key in the file",
+      fileOf('{"prot": 8686}'),
+      "prot",
+      'unknown key in /etc/newretail/config.json (did you mean "port"?)',
+    ],
+    [
+      "a key in the wrong case",
+      fileOf('{"adminport": 1}'),
+      "adminport",
+      'did you mean "adminPort"?',
+    ],
+    [
+      "a key far from any",
+      fileOf('{"colour": "red"}'),
+      "colour",
+      "unknown key in /etc/newretail/config.json",
+    ],
     ["file not JSON", fileOf("{port: 8686}"), "config", "not valid JSON"],
     ["file an array", fileOf("[1, 2]"), "config", "JSON object"],
     ["file null", fileOf("null"), "config", "JSON object"],
@@ -193,6 +211,17 @@ Deno.test("config: every kind of bad value is one line naming the key", async (t
       assertBad(inputs, key, fragment);
     });
   }
+});
+
+Deno.test("config: an unknown key is matched to the key it was likely meant to be, or to none", () => {
+  const keys = ["port", "adminPort", "mqttUrl", "shopId"];
+  assert.equal(nearestKey("prot", keys), "port");
+  assert.equal(nearestKey("ADMINPORT", keys), "adminPort");
+  assert.equal(nearestKey("mqttUrI", keys), "mqttUrl");
+  assert.equal(nearestKey("colour", keys), undefined);
+  assert.equal(nearestKey("id", keys), undefined);
+  const e = assertBad(fileOf('{"colour": "red"}'), "colour");
+  assert.ok(!e.message.includes("did you mean"), e.message);
 });
 
 Deno.test("config: the error says where the bad value came from", () => {
