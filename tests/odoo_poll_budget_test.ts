@@ -270,3 +270,79 @@ Deno.test(`odoo connector loop: idle polls, and a price at the next poll (${back
     await dispose();
   }
 });
+
+Deno.test(`odoo pricelist store: two requests a poll, one with the add-on (${backend.name})`, async (t) => {
+  const { db, dispose } = await backend.open({ demo: false });
+  const plain = await startOdooStandin({ version: 17 });
+  const withAddon = await startOdooStandin({ version: 17, syncAddon: true });
+  try {
+    const setUp = (odoo: OdooStandin) => {
+      const store = odoo.state.create("product.pricelist", { name: "Store 12", currency_id: 1 });
+      // Rules made an hour ago: outside every poll's window.
+      const tx = odoo.state.begin({ agoMs: 3_600_000 });
+      tx.create("product.pricelist.item", {
+        pricelist_id: store,
+        compute_price: "percentage",
+        percent_price: 10,
+      });
+      tx.create("product.pricelist.item", {
+        pricelist_id: store,
+        applied_on: "0_product_variant",
+        product_id: 18,
+        fixed_price: 9.99,
+      });
+      tx.commit();
+      return odoo.state.all("product.pricelist.item").at(-1)!.id;
+    };
+    const defaults = defaultConfig();
+    const perMinute = (poll: { requests: number; ms: number }) => ({
+      requests: poll.requests * 60 / defaults.odooPollS,
+      ms: poll.ms * 60 / defaults.odooPollS,
+    });
+
+    await t.step("without the add-on: the products and the rules' read_group", async () => {
+      setUp(plain);
+      const { puller, site } = await standinDelivery(db, plain, { pricelist: "Store 12" });
+      strictEqual(site.syncAddon, false);
+      await puller.fullPull();
+      await puller.incrementalPull();
+      const mark = plain.calls.length;
+      await puller.incrementalPull();
+      deepStrictEqual(callsSince(plain, mark), [
+        "product.pricelist.item.read_group",
+        "product.product.search_read",
+      ]);
+      strictEqual(perMinute(plain.load(mark)).requests, 10);
+    });
+
+    const rule = setUp(withAddon);
+    const { puller, site } = await standinDelivery(db, withAddon, { pricelist: "Store 12" });
+    await t.step("with the add-on: one request, within the budget", async () => {
+      strictEqual(site.syncAddon, true);
+      await puller.fullPull();
+      await puller.incrementalPull();
+      const mark = withAddon.calls.length;
+      await puller.incrementalPull();
+      deepStrictEqual(callsSince(withAddon, mark), ["newretail.sync.poll"]);
+      const cost = perMinute(withAddon.load(mark));
+      ok(cost.requests <= 6 && cost.ms <= 100, JSON.stringify(cost));
+    });
+
+    await t.step("with the add-on: a rule edited, a price changed, a rule deleted", async () => {
+      strictEqual((await goodsById(db, [18]))[0].price, "9.99");
+      withAddon.state.write("product.pricelist.item", [rule], { fixed_price: 8.88 });
+      await puller.incrementalPull();
+      strictEqual((await goodsById(db, [18]))[0].price, "8.88");
+      withAddon.state.write("product.template", [34], { list_price: 6 });
+      await puller.incrementalPull();
+      strictEqual((await goodsById(db, [42]))[0].price, "5.40");
+      withAddon.state.unlink("product.pricelist.item", [rule]);
+      await puller.incrementalPull();
+      strictEqual((await goodsById(db, [18]))[0].price, "14.22"); // 15.80 − 10 %
+    });
+  } finally {
+    await plain.close();
+    await withAddon.close();
+    await dispose();
+  }
+});

@@ -99,13 +99,22 @@ export function callCost(call: CostedCall): CallCost {
   if (searches.includes(method)) {
     queries += 1 + hierarchyRoots((call.args?.[0] ?? []) as Domain).size;
     if (PARENT_OF_RULE.has(model)) queries += 1;
+  } else if (model === "newretail.sync" && method === "poll") {
+    // The add-on: a product search_read, and a read_group of the rules when asked.
+    queries += 2 + hierarchyRoots((call.args?.[0] ?? []) as Domain).size +
+      (Array.isArray(call.args?.[3]) && call.args[3].length > 0 ? 1 : 0);
   } else if (method === "fields_get") queries += 1;
   else if (method !== "read") queries += WRITES[method] ?? 5;
-  if ((method === "read" || method === "search_read") && Array.isArray(call.result)) {
-    records = call.result.length;
+  const read = model === "newretail.sync"
+    ? (call.result as { products?: unknown[] } | undefined)?.products
+    : (method === "read" || method === "search_read") && Array.isArray(call.result)
+    ? call.result
+    : undefined;
+  if (read) {
+    records = read.length;
     if (records > 0) {
       const fields = (call.kwargs?.fields ?? call.args?.[1] ?? []) as string[];
-      queries += INHERITS.has(model) ? 2 : 1;
+      queries += INHERITS.has(model) || model === "newretail.sync" ? 2 : 1;
       const targets = new Set<string>();
       for (const f of fields) {
         queries += COMPUTED[f] ?? 0;

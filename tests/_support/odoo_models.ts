@@ -299,6 +299,11 @@ export abstract class OdooModels extends OdooOrm {
       state: { type: "selection" },
     });
   }
+  /** The optional add-on's model (ops/odoo/newretail_sync): an abstract model, no fields. */
+  defineSyncAddon() {
+    this.define("newretail.sync", {});
+  }
+
   /** Ids of a model's records that satisfy `keep`. */
   idsWhere(model: string, keep: (r: Rec) => boolean): number[] {
     return [...this.table(model).values()].filter(keep).map((r) => r.id);

@@ -83,6 +83,8 @@ export interface OdooStandinOptions {
   password?: string;
   /** Custom fields on product.product (e.g. `{ x_origin: "char" }`), empty on seeded products. */
   customProductFields?: Record<string, "char">;
+  /** The optional add-on `newretail_sync` (ops/odoo) is installed: `newretail.sync.poll`. */
+  syncAddon?: boolean;
 }
 
 /** The running stand-in. */
@@ -163,6 +165,7 @@ export function startOdooStandin(options: OdooStandinOptions = {}): Promise<Odoo
   const login = options.login ?? "admin";
   const password = options.password ?? "admin";
   const state = new OdooState(version, options.customProductFields ?? {});
+  if (options.syncAddon) state.defineSyncAddon();
   const calls: RecordedCall[] = [];
   const faults: (Fault & { left: number })[] = [];
   let down = false;
@@ -235,6 +238,30 @@ export function startOdooStandin(options: OdooStandinOptions = {}): Promise<Odoo
         }).length;
       case "read_group":
         return readGroup(model, (posArgs[0] ?? []) as Domain, posArgs, kwargs);
+      case "poll": {
+        // ops/odoo/newretail_sync: search_read of the products, and the rules' read_group.
+        if (model !== "newretail.sync") break;
+        const [domain, fields, limit, pricelistIds] = posArgs as [
+          Domain,
+          string[],
+          number,
+          unknown,
+        ];
+        const products = state.read(
+          "product.product",
+          state.search("product.product", domain, { ...kwargs, limit, order: "id" }),
+          fields,
+          ctx,
+        );
+        if (!Array.isArray(pricelistIds) || pricelistIds.length === 0) return { products };
+        const [group] = readGroup(
+          "product.pricelist.item",
+          [["pricelist_id", "in", pricelistIds]],
+          [],
+          { fields: ["write_date:max"], context: ctx },
+        ) as { __count: number; write_date: unknown }[];
+        return { products, rules: { count: group.__count, write_date: group.write_date } };
+      }
       case "read": {
         const fields = (kwargs.fields ?? posArgs[1]) as string[] | undefined;
         for (const f of fields ?? []) state.fieldDef(model, f);
@@ -410,7 +437,10 @@ export function startOdooStandin(options: OdooStandinOptions = {}): Promise<Odoo
       call.cost = callCost({
         ...call,
         result,
-        fieldTypes: (f) => call.model ? state.fields.get(call.model)?.[f]?.type : undefined,
+        fieldTypes: (f) => {
+          const model = call.model === "newretail.sync" ? "product.product" : call.model;
+          return model ? state.fields.get(model)?.[f]?.type : undefined;
+        },
       });
       if (fault?.action === "lose-response") return new Response("Bad Gateway", { status: 502 });
       return json({ jsonrpc: "2.0", id: envelope.id ?? null, result });

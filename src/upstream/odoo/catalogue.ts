@@ -50,6 +50,7 @@ import {
   type OdooPricelist,
   type PriceInput,
   repriceAll,
+  type RulesSummary,
   upsertPriceInputs,
 } from "./pricelist.ts";
 import { replacePricelistSchedules } from "../../store/price_schedules.ts";
@@ -377,9 +378,26 @@ export class CataloguePuller {
     if (since === undefined) return await this.fullPull();
     const context = { ...site.stockContext, active_test: false };
     const done = new Set<number>();
-    // The rules first, so that products read below are priced by the current ones.
-    const rulesChanged = pricelist &&
+    // The rules first, so that products read below are priced by the current ones; with the
+    // add-on their summary comes with the first page instead (one request: see below).
+    const addon = site.syncAddon && pricelist?.loaded;
+    let rulesChanged = pricelist && !addon &&
       (!pricelist.loaded || await pricelist.changedSince(since)) && await pricelist.load();
+    let rules: RulesSummary | undefined;
+    const firstPage = site.syncAddon
+      ? async (domain: unknown[]) => {
+        const answer = await this.#deps.odoo.executeKw<
+          { products: ProductRecord[]; rules?: RulesSummary }
+        >(
+          "newretail.sync",
+          "poll",
+          [domain, this.#productFields(), this.#deps.settings.pageSize, addon && pricelist.closure],
+          { context },
+        );
+        rules = answer.rules;
+        return answer.products;
+      }
+      : undefined;
 
     // The first answer's Date starts the next window.
     let windowStart: string | undefined;
@@ -388,10 +406,15 @@ export class CataloguePuller {
       await this.#store(batch, stats);
       for (const p of batch) done.add(p.id);
       stats.products += batch.length;
-    });
+    }, firstPage);
     windowStart ??= this.#windowStart(since);
     if (site.major < 17) await this.#pullStock16(since, done, stats);
-    if (rulesChanged) stats.goodsChanged += await repriceAll(db, pricelist, new Date(this.#now()));
+    // With the add-on, products of this poll were priced before the rules' summary was known:
+    // the repricing below covers them too.
+    if (addon && rules && pricelist.rulesMoved(rules, since)) rulesChanged = await pricelist.load();
+    if (rulesChanged && pricelist) {
+      stats.goodsChanged += await repriceAll(db, pricelist, new Date(this.#now()));
+    }
 
     await setCursor(db, CURSORS.window, windowStart);
     if (stats.goodsChanged || stats.stockChanged) log.info("odoo changes pulled", { ...stats });
@@ -439,18 +462,23 @@ export class CataloguePuller {
     }
   }
 
+  /** Reads `domain`'s products in pages by id; `firstPage` may read the first one instead. */
   async #pages(
     domain: unknown[],
     context: Record<string, unknown>,
     onBatch: (batch: ProductRecord[]) => Promise<void>,
+    firstPage?: (domain: unknown[]) => Promise<ProductRecord[]>,
   ): Promise<void> {
     const { odoo, settings } = this.#deps;
     let lastId = 0;
     for (;;) {
-      const batch = await odoo.executeKw<ProductRecord[]>(
+      const paged = [...domain, ["id", ">", lastId]];
+      const batch = lastId === 0 && firstPage ? await firstPage(paged) : await odoo.executeKw<
+        ProductRecord[]
+      >(
         "product.product",
         "search_read",
-        [[...domain, ["id", ">", lastId]]],
+        [paged],
         { fields: this.#productFields(), order: "id", limit: settings.pageSize, context },
       );
       if (batch.length === 0) return;

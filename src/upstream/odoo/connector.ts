@@ -240,6 +240,7 @@ export class OdooConnector {
         major: site.major,
         warehouse: site.warehouse.code,
         pricelist: site.pricelist?.name ?? "(sale prices)",
+        syncAddon: site.syncAddon,
       };
       if (site.major < 16) this.#o.log.warn("odoo version older than 16 is not supported", fields);
       else this.#o.log.info("odoo connected", fields);

@@ -229,10 +229,12 @@ export class OdooClient {
       throw new OdooError("protocol", `Odoo at ${this.#options.url} sent a non-object answer`);
     }
     if (json.error !== undefined) throw odooErrorFrom(json.error, this.#options.db);
-    if (!("result" in json)) {
-      throw new OdooError("protocol", `Odoo at ${this.#options.url} sent neither result nor error`);
+    // A method that returns None gets an envelope without `result` (live Odoo 17, e.g.
+    // stock.quant.action_apply_inventory): that is a null result, not a broken answer.
+    if ("result" in json || (json as { jsonrpc?: unknown }).jsonrpc === "2.0") {
+      return (json.result ?? null) as T;
     }
-    return json.result as T;
+    throw new OdooError("protocol", `Odoo at ${this.#options.url} sent neither result nor error`);
   }
 
   /** `common.version` (no credentials needed). */

@@ -139,3 +139,19 @@ Deno.test("odoo json-rpc client: an answer that is not JSON-RPC", async () => {
     await server.shutdown();
   }
 });
+
+Deno.test("odoo json-rpc client: a method returning None (no result in the envelope) is null", async () => {
+  // As live Odoo 17 answered stock.quant action_apply_inventory; an object without the
+  // envelope is still not Odoo.
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (r) => {
+    const { id } = await r.json();
+    return Response.json(id === 1 ? { jsonrpc: "2.0", id } : { id });
+  });
+  try {
+    const c = client(`http://127.0.0.1:${server.addr.port}`);
+    strictEqual(await c.call("common", "version", []), null);
+    await rejects(c.call("common", "version", []), isKind("protocol", /neither result nor error/));
+  } finally {
+    await server.shutdown();
+  }
+});

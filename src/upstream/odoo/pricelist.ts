@@ -123,6 +123,12 @@ export function toRule(r: RuleRecord): PricelistRule {
   };
 }
 
+/** How many rules the pricelists have and when the last was written (Odoo time). */
+export interface RulesSummary {
+  count: number;
+  write_date?: string | false;
+}
+
 /** A product's pricing inputs as pulled, kept in `odoo_price_inputs`. */
 export interface PriceInput {
   goodsId: number;
@@ -198,21 +204,32 @@ export class OdooPricelist {
     return changed;
   }
 
+  /** The pricelists whose rules are held: this one and those its rules are based on. */
+  get closure(): number[] {
+    return pricelistClosure(this.book, this.ref.id);
+  }
+
   /**
    * Whether a rule may have changed since `since` (Odoo time, the poll's window start): one
-   * `read_group` of the rules' count and last `write_date`. A rule written in the window, or
-   * one deleted (the count differs), says yes.
+   * `read_group` of the rules' count and last `write_date` ({@link rulesMoved}).
    */
   async changedSince(since: string): Promise<boolean> {
     const [group] = await this.#odoo.executeKw<{ __count: number; write_date: string | false }[]>(
       "product.pricelist.item",
       "read_group",
-      [[["pricelist_id", "in", pricelistClosure(this.book, this.ref.id)]], ["write_date:max"], []],
+      [[["pricelist_id", "in", this.closure]], ["write_date:max"], []],
       { context: { active_test: false } },
     );
-    const count = group?.__count ?? 0;
-    const last = group?.write_date || "";
-    return count !== this.#count || last > since;
+    return this.rulesMoved({ count: group?.__count ?? 0, write_date: group?.write_date }, since);
+  }
+
+  /**
+   * Whether the rules' count and last write (as `read_group` or the add-on's poll tell them)
+   * say a rule changed since `since`: one written in the window, or one deleted (the count
+   * differs from the rules held).
+   */
+  rulesMoved(rules: RulesSummary, since: string): boolean {
+    return rules.count !== this.#count || (rules.write_date || "") > since;
   }
 
   /** Prices `inputs` at `now`: each goods' regular price and dated spans. */

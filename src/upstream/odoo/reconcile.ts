@@ -54,7 +54,8 @@ export async function reconcileIds(deps: ReconcileDeps): Promise<PullStats> {
 }
 
 /**
- * Which pull runs now: `full` when asked or never done (an empty store), `ids` at the first pull
+ * Which pull runs now: `full` when asked, never done (an empty store) or the goods were priced
+ * by another pricelist than the one configured now (`odooPricelist` changed), `ids` at the first pull
  * of this process (a full pass at every start, the cheap way) and whenever `odooFullPassS` has
  * passed, else `incremental`.
  */

@@ -45,6 +45,22 @@ export interface OdooSite {
   company: { id: number; name: string };
   /** The pricelist the store's prices come from (`odooPricelist`), if one is configured. */
   pricelist?: OdooPricelistRef;
+  /**
+   * The optional add-on `newretail_sync` (ops/odoo) is installed: a poll is one request even
+   * with a pricelist (`newretail.sync.poll`).
+   */
+  syncAddon: boolean;
+}
+
+/** Whether Odoo has the model of the optional add-on (`fields_get` answers; an error if not). */
+async function hasSyncAddon(odoo: OdooClient): Promise<boolean> {
+  try {
+    await odoo.executeKw("newretail.sync", "fields_get", [], { attributes: ["type"] });
+    return true;
+  } catch (e) {
+    if (e instanceof OdooError && /doesn't exist/.test(e.message)) return false;
+    throw e;
+  }
 }
 
 /**
@@ -134,6 +150,7 @@ export async function discoverSite(odoo: OdooClient, settings: OdooSettings): Pr
   const pricelist = settings.pricelist
     ? await resolvePricelist(odoo, settings.pricelist)
     : undefined;
+  const syncAddon = major >= 17 && await hasSyncAddon(odoo);
   const [user] = await odoo.executeKw<{ company_id: Many2one }[]>(
     "res.users",
     "read",
@@ -155,5 +172,6 @@ export async function discoverSite(odoo: OdooClient, settings: OdooSettings): Pr
     moveDoneField: major <= 16 ? "quantity_done" : "quantity",
     company,
     ...(pricelist ? { pricelist } : {}),
+    syncAddon,
   };
 }
