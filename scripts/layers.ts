@@ -46,9 +46,9 @@ export const FLOORS: readonly (readonly string[])[] = [
   // 3: configuration and the store (the only SQL).
   ["config", "store"],
   // 4: views, the action table's types and the peers at the edge.
-  ["goods_view.ts", "action_types.ts", "integrations", "upstream"],
+  ["goods_view.ts", "action_types.ts", "integrations"],
   // 5: services.
-  ["pricing", "trust", "payment", "push", "server"],
+  ["pricing", "trust", "payment", "push", "server", "upstream"],
   // 6: the device actions, the admin server and the chain's fleet view (reads the console's).
   ["actions", "admin", "fleet"],
   // 7: the composition root.
