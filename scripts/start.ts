@@ -13,8 +13,14 @@
  */
 const main = new URL("../main.ts", import.meta.url).pathname;
 // The appliance's own lock file: only the npm packages the appliance imports (deno.lock also pins
-// the tests' packages, and Deno installs every package of the lock file it is given).
-const lock = ["--lock=" + new URL("../deno.appliance.lock", import.meta.url).pathname, "--frozen"];
+// the tests' packages, and Deno installs every package of the lock file it is given), installed
+// into node_modules on first use (deno.json says "manual" so that `deno task` itself, which
+// installs every package of deno.lock before it runs a task otherwise, leaves that to this).
+const lock = [
+  "--lock=" + new URL("../deno.appliance.lock", import.meta.url).pathname,
+  "--frozen",
+  "--node-modules-dir=auto",
+];
 // `deno task start serve …` (the task already names serve) is the same as `deno task start …`.
 const args = Deno.args[0] === "serve" && Deno.args[1] === "serve" ? Deno.args.slice(1) : Deno.args;
 
