@@ -21,6 +21,9 @@ const SHIPPED = [
   ["systemd/newretail.service", "newretail.service"],
   ["config.example.json", "config.example.json"],
   ["README.md", "README.md"],
+  // The empty embedded database a new store unpacks instead of running initdb (committed; a
+  // release build makes a fresh one over it).
+  ["pglite-template.tar.gz", "pglite-template.tar.gz"],
   // For chains that monitor many stores centrally (docs/operation.md, alerts).
   ["ops/prometheus-alerts.yml", "prometheus-alerts.yml"],
   ["ops/grafana-dashboard.json", "grafana-dashboard.json"],
