@@ -105,6 +105,9 @@ Deno.test("shellBlocks: sh and bash blocks in order, the not-run reason from the
     /q.md:1: a code block without a language/,
   );
   assert.throws(() => shellBlocks("```sh\nls\n", "q.md"), /never closed/);
+  // A longer fence shows fences inside it: none of them is a block of its own.
+  const shown = "````text\n```sh (not run: x)\nls\n```\n````\n```sh\npwd\n```";
+  assert.deepEqual(shellBlocks(shown, "r.md").map((b) => b.script), ["pwd"]);
 });
 
 Deno.test({

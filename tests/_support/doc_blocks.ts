@@ -29,10 +29,12 @@ export function shellBlocks(markdown: string, file: string): DocBlock[] {
   const lines = markdown.split("\n");
   const blocks: DocBlock[] = [];
   for (let i = 0; i < lines.length; i++) {
-    const open = /^```(.*)$/.exec(lines[i]);
+    const open = /^(`{3,})(.*)$/.exec(lines[i]);
     if (!open) continue;
-    const info = open[1].trim();
-    const end = lines.findIndex((l, j) => j > i && l.startsWith("```"));
+    // Closed by a fence at least as long (a ```` block may show ``` blocks inside it).
+    const closing = new RegExp(`^${open[1]}\`*\\s*$`);
+    const info = open[2].trim();
+    const end = lines.findIndex((l, j) => j > i && closing.test(l));
     if (end === -1) throw new Error(`${file}:${i + 1}: a code block that is never closed`);
     if (info === "") throw new Error(`${file}:${i + 1}: a code block without a language`);
     const language = info.split(/\s/)[0];
