@@ -320,8 +320,35 @@ function fail(error: EmbeddedFailure): void {
   }, 0);
 }
 
+/**
+ * A new database is made under a marker beside its directory (`db.creating`), flushed before the
+ * first file of the directory is written and removed, flushed, once all of them are on disk. Found
+ * at open, it means a creation a power cut interrupted: the directory can hold files whose data
+ * never reached the disk (the fault lab's power-cut scenario found `PG_VERSION` and every catalogue
+ * file empty after a cut during a new store's first start, and the store never served again), so it
+ * is made again. Nothing was ever served from it: its open had not returned.
+ */
+function creationMarker(directory: string): string {
+  return `${directory}.creating`;
+}
+
 async function open(request: OpenRequest): Promise<Scheduler> {
+  const marker = creationMarker(request.directory);
+  if (await pathExists(marker)) {
+    console.error(
+      `newretail: the creation of ${request.directory} was interrupted (a power cut?): made again`,
+    );
+    await Deno.remove(request.directory, { recursive: true }).catch((e) => {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    });
+  }
   const created = !(await pathExists(`${request.directory}/PG_VERSION`));
+  if (created) {
+    await Deno.mkdir(dirname(request.directory), { recursive: true });
+    await Deno.writeFile(marker, new Uint8Array());
+    await syncPath(marker);
+    await syncPath(dirname(request.directory));
+  }
   let fromTemplate = false;
   if (created && request.template) {
     const bytes = await readTemplate(request.template);
@@ -338,9 +365,10 @@ async function open(request: OpenRequest): Promise<Scheduler> {
     startParams: durableStartParams(request.settings),
   });
   if (created) {
-    // initdb and the template write the new directory without a flush: flush it once, and the
-    // state directory that now names it.
+    // initdb and the template write the new directory without a flush: flush it once, then end
+    // the creation (the marker's removal reaches the disk before the open is answered).
     await syncTree(request.directory);
+    await Deno.remove(marker);
     await syncPath(dirname(request.directory));
   }
   post({ kind: "opened", created, fromTemplate });
