@@ -8,7 +8,8 @@
 #
 # Its settings come from the kernel command line (the kernel hands NAME=value to init as its
 # environment): NR_ROOT the appliance's install root (install.sh --root), NR_NET the guest's
-# address (10.215.x.y/30), NR_DB pglite or postgres, NR_PG_BIN PostgreSQL's programs.
+# address (10.215.x.y/30), NR_DB pglite or postgres, NR_PG_BIN PostgreSQL's programs, NR_WATCH_DB
+# 1 to say when the embedded database's directory appears.
 # Everything it says starts with "GUEST " on the console, which the host records.
 set -u
 say() { echo "GUEST $*"; }
@@ -59,6 +60,14 @@ if [ "$NR_DB" = postgres ]; then
   if [ ! -f /run/disk/lib/demo-loaded ]; then
     "$NR_ROOT/usr/local/bin/newretail" seed-demo && touch /run/disk/lib/demo-loaded && sync
   fi
+fi
+
+# The lab's cue for a cut during a new store's first start: the database directory appeared.
+if [ "${NR_WATCH_DB:-}" = 1 ]; then
+  (
+    until [ -e "$NR_ROOT/var/lib/newretail/db/PG_VERSION" ]; do sleep 0.05; done
+    say "database directory appeared"
+  ) &
 fi
 
 while :; do
