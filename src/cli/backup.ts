@@ -13,6 +13,9 @@ import { openPglite } from "../store/pglite/pglite.ts";
 import { pathExists } from "../store/pglite/pglite_template.ts";
 import { BadSnapshotError, restoreEmbedded } from "../store/restore.ts";
 import { BACKUP_PATH } from "../admin/backup.ts";
+import { openPostgres } from "../store/postgres.ts";
+import { isDiskFull } from "../store/database.ts";
+import { megabytes, readDiskSpace } from "../disk_space.ts";
 import { adminFetch, adminHeaders, adminOrigin } from "./_admin_api.ts";
 import { CliError, CONFIG_FLAGS_HELP, loadCliConfig, parseStoreCommand } from "./_common.ts";
 
@@ -21,6 +24,9 @@ const BACKUP_HELP = `newretail backup FILE [options]
 Writes a backup of the store's database to FILE. Embedded database: a consistent snapshot (a
 gzip-compressed tar), taken by the running appliance through its admin API (GET ${BACKUP_PATH})
 while it keeps serving, or directly when it is stopped. PostgreSQL: runs pg_dump -Fc.
+
+A backup that does not fit on FILE's disk is refused before anything is written, with the space
+it needs; FILE appears only whole (written as FILE.partial, renamed when complete).
 
 ${CONFIG_FLAGS_HELP}`;
 
@@ -83,6 +89,60 @@ async function backupFromService(config: Config): Promise<Blob> {
   return await response.blob();
 }
 
+/** Room left on FILE's disk beside a backup (the appliance's own database may share it). */
+const BACKUP_MARGIN_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Writes a backup as FILE.partial and renames it FILE once complete: refused before anything is
+ * written when FILE's disk has less free than `neededBytes` (and a margin), and the partial file
+ * removed when the disk fills anyway. `write` fills the partial file.
+ */
+async function writeWhole(
+  file: string,
+  neededBytes: number,
+  write: (partial: string) => Promise<void>,
+): Promise<void> {
+  const partial = `${file}.partial`;
+  // Created first: its disk's free space is read through it (no access to the rest of the folder).
+  await Deno.writeFile(partial, new Uint8Array());
+  try {
+    const { freeBytes } = await readDiskSpace(partial);
+    if (freeBytes < neededBytes + BACKUP_MARGIN_BYTES) {
+      throw new CliError(
+        `not enough space for the backup: it needs ${megabytes(neededBytes) + 1} MB ` +
+          `(and ${megabytes(BACKUP_MARGIN_BYTES)} MB to spare) on the disk of ${file}, ` +
+          `which has ${megabytes(freeBytes)} MB free; nothing was written`,
+      );
+    }
+    try {
+      await write(partial);
+    } catch (e) {
+      if (!isDiskFull(e) && !/No space left/.test(String((e as Error)?.message))) throw e;
+      throw new CliError(
+        `the disk of ${file} filled while the backup was written (it needs about ` +
+          `${megabytes(neededBytes) + 1} MB); the partial file was removed, nothing was written`,
+      );
+    }
+    await Deno.rename(partial, file);
+  } catch (e) {
+    await Deno.remove(partial).catch(() => {});
+    throw e;
+  }
+}
+
+/** The PostgreSQL database's size: pg_dump's compressed custom format needs no more. */
+async function postgresSize(url: string): Promise<number> {
+  const db = openPostgres(url);
+  try {
+    const [row] = await db.query<{ bytes: string }>(
+      "select pg_database_size(current_database())::text as bytes",
+    );
+    return Number(row.bytes);
+  } finally {
+    await db.close();
+  }
+}
+
 /** Runs `backup FILE`. */
 export async function backupCommand(args: string[]): Promise<number> {
   const { values, positionals, exit } = parseStoreCommand(args, BACKUP_HELP, {}, "any");
@@ -90,11 +150,13 @@ export async function backupCommand(args: string[]): Promise<number> {
   const file = fileArgument(positionals, "backup");
   const { config } = loadCliConfig(values);
   if (config.databaseUrl) {
-    await runTool(
-      "pg_dump",
-      ["--format=custom", `--file=${file}`, `--dbname=${config.databaseUrl}`],
-      `pg_dump -Fc -f ${file} '${maskSecret(config.databaseUrl)}'`,
-    );
+    const url = config.databaseUrl;
+    await writeWhole(file, await postgresSize(url), (partial) =>
+      runTool(
+        "pg_dump",
+        ["--format=custom", `--file=${partial}`, `--dbname=${url}`],
+        `pg_dump -Fc -f ${file} '${maskSecret(url)}'`,
+      ));
     console.log(`backup of the PostgreSQL database written to ${file} (pg_dump, custom format)`);
     return 0;
   }
@@ -118,7 +180,7 @@ export async function backupCommand(args: string[]): Promise<number> {
     snapshot = await backupFromService(config);
     how = "taken by the running appliance";
   }
-  await Deno.writeFile(file, snapshot.stream());
+  await writeWhole(file, snapshot.size, (partial) => Deno.writeFile(partial, snapshot.stream()));
   console.log(
     `backup of the embedded database in ${config.stateDir} written to ${file} ` +
       `(${snapshot.size} bytes; ${how})`,

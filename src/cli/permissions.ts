@@ -80,8 +80,13 @@ export function permissionsCommand(args: string[]): Promise<number> {
   if (command === "device") permissions.net = true;
   // backup/restore read or write their FILE, and run pg_dump/pg_restore on PostgreSQL.
   const backup = (command === "backup" || command === "restore") && positionals.length === 1;
-  if (backup) {
-    (command === "backup" ? permissions.write : permissions.read).push(resolve(positionals[0]));
+  if (backup && command === "restore") permissions.read.push(resolve(positionals[0]));
+  if (backup && command === "backup") {
+    // Written whole: FILE.partial first (its disk's free space read through it), then renamed.
+    const file = resolve(positionals[0]);
+    permissions.write.push(file, `${file}.partial`);
+    permissions.read.push(`${file}.partial`);
+    if (!permissions.sys.includes("statfs")) permissions.sys.push("statfs");
   }
   // bindings import reads its CSV file wherever it is.
   if (command === "bindings" && positionals[0] === "import" && positionals[1] !== undefined) {
