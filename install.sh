@@ -368,19 +368,38 @@ if [ "$MODE" = bundle ]; then
   if [ "$CUR" != "releases/$VERSION" ]; then
     if [ -n "$CUR" ]; then
       OLD=${CUR#releases/}
+      STATE=$(sed -n 's/^ *"stateDir": "\(.*\)",*$/\1/p' "$TMP/config")
+      case "$STATE" in /*) ;; *) STATE=$STATE_DIR/$STATE ;; esac
+      PG=$(sed -n 's/^ *"databaseUrl": "\(..*\)",*$/\1/p' "$TMP/config")
+      COPY=$STATE/db.before-$VERSION
+      # The copy of the embedded database must fit beside it, with the room the appliance keeps
+      # for its database (diskReserveMb's default): refused before anything is stopped or written.
+      if [ -z "$PG" ] && [ -d "$ROOT$STATE/db" ]; then
+        need=$(du -sk "$ROOT$STATE/db" | cut -f1)
+        free=$(df -Pk "$ROOT$STATE" | awk 'NR == 2 { print $4 }')
+        if [ -d "$ROOT$COPY" ]; then free=$((free + $(du -sk "$ROOT$COPY" | cut -f1))); fi
+        if [ $((need + 65536)) -gt "$free" ]; then
+          die "not enough space to copy the embedded database before upgrading to $VERSION: the copy needs $((need / 1024 + 1)) MB (and 64 MB to spare) in $STATE, which has $((free / 1024)) MB free. Nothing was changed ($OLD still runs): free some space, then run this again"
+        fi
+      fi
+      STOPPED=0
       if [ "$REAL" = 1 ] && systemctl is-active --quiet newretail.service 2>/dev/null; then
         systemctl stop newretail.service || die "cannot stop newretail for the upgrade"
         say "stopped newretail $OLD for the upgrade"
+        STOPPED=1
       fi
-      STATE=$(sed -n 's/^ *"stateDir": "\(.*\)",*$/\1/p' "$TMP/config")
-      case "$STATE" in /*) ;; *) STATE=$STATE_DIR/$STATE ;; esac
-      if [ -n "$(sed -n 's/^ *"databaseUrl": "\(..*\)",*$/\1/p' "$TMP/config")" ]; then
+      if [ -n "$PG" ]; then
         printf 'from=%s\ndatabase=postgres\n' "$OLD" >"$TMP/upgraded"
         say "PostgreSQL: back it up before $VERSION migrates it (newretail backup FILE runs pg_dump)"
       elif [ -d "$ROOT$STATE/db" ]; then
-        COPY=$STATE/db.before-$VERSION
-        rm -rf "$ROOT$COPY"
-        cp -a "$ROOT$STATE/db" "$ROOT$COPY" || die "cannot copy the database to $COPY"
+        # Copied as COPY.partial and renamed when whole: a disk that fills meanwhile leaves nothing.
+        rm -rf "$ROOT$COPY" "$ROOT$COPY.partial"
+        if ! cp -a "$ROOT$STATE/db" "$ROOT$COPY.partial"; then
+          rm -rf "$ROOT$COPY.partial"
+          if [ "$STOPPED" = 1 ]; then systemctl start newretail.service 2>/dev/null || true; fi
+          die "cannot copy the database to $COPY (disk full?): the partial copy was removed and $OLD is still the current release"
+        fi
+        mv "$ROOT$COPY.partial" "$ROOT$COPY" || die "cannot move the database copy to $COPY"
         printf 'from=%s\ndatabase=%s\ncopy=%s\n' "$OLD" "$STATE/db" "$COPY" >"$TMP/upgraded"
         say "copied the embedded database to $COPY before $VERSION migrates it (newretail rollback returns to it)"
       else
