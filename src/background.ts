@@ -14,6 +14,7 @@
  */
 import { type Clock, systemClock } from "./clock.ts";
 import type { Logger } from "./log.ts";
+import { isDiskFull } from "./disk_space.ts";
 import type { Notifications } from "./listen.ts";
 
 /**
@@ -250,7 +251,9 @@ export class Worker {
       this.#failures++;
       const retryInMs = backoffDelayMs(this.#failures, this.#backoff);
       if (this.#o.onError) this.#o.onError(e, this.#failures);
-      else {
+      // A full disk is the disk guard's to report (src/disk_guard.ts), once a minute: not each
+      // background worker at each retry.
+      else if (!isDiskFull(e)) {
         this.#o.log.warn(`${this.#o.name} failed; retrying`, {
           worker: this.#o.name,
           error: (e as Error)?.message ?? String(e),

@@ -40,3 +40,17 @@ export async function readDiskSpace(path: string): Promise<DiskSpace> {
 export function megabytes(bytes: number): number {
   return Math.floor(bytes / (1024 * 1024));
 }
+
+/** SQLSTATE `disk_full`: PostgreSQL could not extend a file or create a WAL segment. */
+export const DISK_FULL_SQLSTATE = "53100";
+
+/**
+ * True when `e` says the disk is full: the store's `DiskFullError` (the embedded database stopped
+ * by it), PostgreSQL's `53100` from either driver, or a file operation's `ENOSPC`.
+ */
+export function isDiskFull(e: unknown): boolean {
+  const error = e as { name?: unknown; code?: unknown; message?: unknown } | null | undefined;
+  if (error?.name === "DiskFullError") return true;
+  return error?.code === DISK_FULL_SQLSTATE || error?.code === "ENOSPC" ||
+    /No space left on device/i.test(String(error?.message ?? ""));
+}

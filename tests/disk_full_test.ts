@@ -10,9 +10,9 @@ import assert from "node:assert/strict";
 import { backends } from "./_support/databases.ts";
 import { startTestAppliance } from "./_support/appliance.ts";
 import { DISK_FULL } from "../src/server/dispatch.ts";
-import { readDiskSpace } from "../src/disk_space.ts";
+import { isDiskFull, readDiskSpace } from "../src/disk_space.ts";
 import { openPglite, REOPEN_FREE_BYTES } from "../src/store/pglite/pglite.ts";
-import { DiskFullError, isDiskFull } from "../src/store/database.ts";
+import { DiskFullError } from "../src/store/database.ts";
 import { eventually } from "./_support/eventually.ts";
 
 const ROOT = Deno.uid() === 0;

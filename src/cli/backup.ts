@@ -14,8 +14,7 @@ import { pathExists } from "../store/pglite/pglite_template.ts";
 import { BadSnapshotError, restoreEmbedded } from "../store/restore.ts";
 import { BACKUP_PATH } from "../admin/backup.ts";
 import { openPostgres } from "../store/postgres.ts";
-import { isDiskFull } from "../store/database.ts";
-import { megabytes, readDiskSpace } from "../disk_space.ts";
+import { isDiskFull, megabytes, readDiskSpace } from "../disk_space.ts";
 import { adminFetch, adminHeaders, adminOrigin } from "./_admin_api.ts";
 import { CliError, CONFIG_FLAGS_HELP, loadCliConfig, parseStoreCommand } from "./_common.ts";
 

@@ -93,20 +93,6 @@ export class DiskFullError extends DatabaseUnavailableError {
   }
 }
 
-/** SQLSTATE `disk_full`: PostgreSQL could not extend a file or create a WAL segment. */
-export const DISK_FULL_SQLSTATE = "53100";
-
-/**
- * True when `e` says the disk is full: {@link DiskFullError}, PostgreSQL's `53100` from either
- * driver, or a file operation's `ENOSPC`.
- */
-export function isDiskFull(e: unknown): boolean {
-  if (e instanceof DiskFullError) return true;
-  const code = (e as { code?: unknown })?.code;
-  return code === DISK_FULL_SQLSTATE || code === "ENOSPC" ||
-    /No space left on device/i.test((e as Error)?.message ?? "");
-}
-
 /** Another process holds the embedded database. */
 export class DatabaseLockedError extends Error {
   /** @param message one line for the operator */

@@ -22,7 +22,6 @@ import {
   type Database,
   DatabaseLockedError,
   DatabaseUnavailableError,
-  DISK_FULL_SQLSTATE,
   DiskFullError,
   type Queryable,
   type Row,
@@ -35,7 +34,7 @@ import type {
   WorkerRequest,
 } from "./pglite_protocol.ts";
 import { templatePath } from "./pglite_template.ts";
-import { readDiskSpace } from "../../disk_space.ts";
+import { DISK_FULL_SQLSTATE, readDiskSpace } from "../../disk_space.ts";
 import { sleep as abortableDelay } from "../../deadline.ts";
 
 /** An opened embedded database; `created` tells whether this open made it. */
