@@ -29,7 +29,6 @@ import {
   describeCounts,
   fetchSnapshot,
   History,
-  type LabLine,
   type OrderEntry,
   pgliteSnapshotReader,
   postgresReader,
@@ -37,6 +36,8 @@ import {
   type SqlReader,
 } from "./_history.ts";
 import { installAppliance } from "./_appliance.ts";
+import { type CloudPublisher, cloudPublisher, startBroker } from "./_broker.ts";
+import { between, cents, pick, PIECE_GOODS, randomOrder } from "./_catalogue.ts";
 import {
   createTap,
   makeDisk,
@@ -58,26 +59,6 @@ const SERVING_TIMEOUT_MS = 180_000;
 /** How long what the appliance owes (payment results, label pushes) may take after it serves. */
 const SETTLE_TIMEOUT_MS = 45_000;
 
-/** Goods sold by the piece with no shelf label (price parity leaves their price alone). */
-const PIECE_GOODS: Record<number, number> = {
-  11: 300,
-  12: 380,
-  14: 6990,
-  15: 1890,
-  16: 990,
-  17: 1290,
-  18: 1150,
-  19: 2990,
-  20: 590,
-};
-/** Weighed goods with no label, and weights whose amounts are whole cents. */
-const WEIGHED_GOODS: { gid: number; cents: number; weights: string[] }[] = [
-  { gid: 3, cents: 990, weights: ["0.5", "1", "1.5"] },
-  { gid: 4, cents: 1580, weights: ["0.25", "0.5", "1"] },
-  { gid: 6, cents: 250, weights: ["1.2", "0.4", "2"] },
-  { gid: 7, cents: 320, weights: ["0.75", "1.25", "0.5"] },
-  { gid: 8, cents: 480, weights: ["0.5", "0.25", "1"] },
-];
 /** Labelled goods whose price the operator schedules, each with its label and regular price. */
 const SCHEDULED_GOODS = [
   { gid: 9, mac: "AC:23:3F:00:00:09", regular: "2.00", prices: ["1.50", "1.80", "2.50"] },
@@ -90,99 +71,7 @@ const LABELS = "DZBQ_0001";
 const PROBE = "POS_0099";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const between = (min: number, max: number) => min + Math.random() * (max - min);
-const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)];
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-
-function cents(total: number): string {
-  return `${Math.floor(total / 100)}.${String(total % 100).padStart(2, "0")}`;
-}
-
-/** A random order: lines and the total the device computes (in whole cents). */
-function randomOrder(scale: boolean): { lines: LabLine[]; totalPrice: string } {
-  const lines: LabLine[] = [];
-  let total = 0;
-  const count = 1 + Math.floor(Math.random() * 3);
-  for (let i = 0; i < count; i++) {
-    if (scale) {
-      const goods = pick(WEIGHED_GOODS);
-      const weight = pick(goods.weights);
-      lines.push({ gid: goods.gid, qty: weight });
-      total += Math.round(goods.cents * Number(weight));
-    } else {
-      const gid = Number(pick(Object.keys(PIECE_GOODS)));
-      const qty = 1 + Math.floor(Math.random() * 3);
-      lines.push({ gid, qty: String(qty) });
-      total += PIECE_GOODS[gid] * qty;
-    }
-  }
-  return { lines, totalPrice: cents(total) };
-}
-
-/** A broker on the host for the guest's appliance and the lab's pay messages (mosquitto). */
-async function startBroker(
-  dir: string,
-  address: string,
-): Promise<{ url: string; stop(): Promise<void> }> {
-  const probe = Deno.listen({ hostname: address, port: 0 });
-  const port = (probe.addr as Deno.NetAddr).port;
-  probe.close();
-  const conf = `${dir}/mosquitto.conf`;
-  await Deno.writeTextFile(
-    conf,
-    `listener ${port} ${address}\nallow_anonymous true\npersistence false\nlog_dest stderr\n`,
-  );
-  const child = new Deno.Command("/usr/sbin/mosquitto", {
-    args: ["-c", conf],
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  const url = `mqtt://${address}:${port}`;
-  for (let i = 0; i < 50; i++) {
-    try {
-      (await Deno.connect({ hostname: address, port })).close();
-      return {
-        url,
-        async stop() {
-          try {
-            child.kill("SIGTERM");
-          } catch { /* gone */ }
-          await child.status;
-        },
-      };
-    } catch {
-      await sleep(100);
-    }
-  }
-  child.kill("SIGKILL");
-  await child.status;
-  throw new Error(`mosquitto did not listen on ${address}:${port}`);
-}
-
-/** The lab's MQTT client: the store's cloud publishing payment results (QoS 1). */
-async function cloudPublisher(url: string): Promise<{
-  publish(payload: string): Promise<void>;
-  close(): Promise<void>;
-}> {
-  const { default: mqtt } = await import("mqtt");
-  const client = mqtt.connect(url, { clientId: `lab-cloud-${crypto.randomUUID().slice(0, 8)}` });
-  await new Promise<void>((resolve, reject) => {
-    client.once("connect", () => resolve());
-    client.once("error", reject);
-  });
-  const topic = `/newretail/pay/${SHOP}`;
-  return {
-    publish(payload) {
-      return new Promise((resolve, reject) => {
-        client.publish(topic, payload, { qos: 1 }, (e) => (e ? reject(e) : resolve()));
-      });
-    },
-    async close() {
-      await client.endAsync();
-    },
-  };
-}
 
 type Backend = "pglite" | "postgres";
 
@@ -323,7 +212,7 @@ async function runRow(
   const token = crypto.randomUUID().replaceAll("-", "");
   let tap: Tap | undefined;
   let broker: { url: string; stop(): Promise<void> } | undefined;
-  let cloud: Awaited<ReturnType<typeof cloudPublisher>> | undefined;
+  let cloud: CloudPublisher | undefined;
   let machine: UmlMachine | undefined;
   let client: Deno.HttpClient | undefined;
   const cycles: CycleResult[] = [];
@@ -334,7 +223,7 @@ async function runRow(
   try {
     tap = await createTap();
     broker = await startBroker(dir, tap.hostAddress);
-    cloud = await cloudPublisher(broker.url);
+    cloud = await cloudPublisher(broker.url, SHOP);
     const tls = await adminCertificate(dir, tap.guestAddress);
     const installed = await installAppliance(`${dir}/app`, {
       shopId: SHOP,

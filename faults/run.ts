@@ -7,11 +7,12 @@
  * @module
  */
 import { formatTable, type LabOptions, type ResultRow, type Scenario } from "./_lab.ts";
+import { diskFull } from "./disk_full.ts";
 import { network } from "./network.ts";
 import { powerCut } from "./power_cut.ts";
 
 /** Every scenario, by name. */
-const SCENARIOS: Scenario[] = [powerCut, network];
+const SCENARIOS: Scenario[] = [powerCut, diskFull, network];
 
 function usage(): string {
   return [

@@ -54,6 +54,22 @@ export interface DiskGuardOptions {
   metrics: MetricsRegistry;
 }
 
+/**
+ * TEST ONLY, NEVER IN A STORE: set to `1`, the guard never refuses a write up front (it still
+ * reads and reports the disk). The fault lab's `--guard-off` run of the disk-full scenario sets
+ * it to show what the lab then finds (docs/FAULTS.md). Read here and nowhere else; a warning is
+ * logged when it is on.
+ */
+export const UNSAFE_NO_DISK_GUARD_SWITCH = "NEWRETAIL_FAULT_LAB_UNSAFE_NO_DISK_GUARD";
+
+function guardTurnedOff(): boolean {
+  try {
+    return Deno.env.get(UNSAFE_NO_DISK_GUARD_SWITCH) === "1";
+  } catch {
+    return false; // no permission to read it: a store's scoped environment, so it is not set
+  }
+}
+
 /** How often the disks are read. */
 export const DISK_CHECK_MS = 5_000;
 /** A failed write keeps writes refused at least this long (when no reading can say otherwise). */
@@ -81,6 +97,7 @@ export class DiskGuard implements DiskWatch {
   #failedAt: number | undefined;
   #databaseStopped = false;
   #unreadable = false;
+  readonly #off = guardTurnedOff();
   #low = false;
   #wasFull = false;
   #fullSince = 0;
@@ -91,6 +108,11 @@ export class DiskGuard implements DiskWatch {
   /** @param options paths, thresholds, logger, clock and the metrics registry */
   constructor(options: DiskGuardOptions) {
     this.#o = options;
+    if (this.#off) {
+      options.log.warn("disk guard off: writes are never refused up front (fault lab only)", {
+        switch: UNSAFE_NO_DISK_GUARD_SWITCH,
+      });
+    }
     this.#worker = new Worker(async () => {
       await this.check();
       return { afterMs: DISK_CHECK_MS };
@@ -121,6 +143,7 @@ export class DiskGuard implements DiskWatch {
 
   /** True while writes are refused: the database's disk is under the reserve, or just failed. */
   get full(): boolean {
+    if (this.#off) return false;
     return this.#fullByReading || this.#databaseStopped ||
       (this.#failedAt !== undefined &&
         this.#o.clock.monotonic() - this.#failedAt < FAILURE_HOLD_MS);

@@ -73,13 +73,16 @@ export function freePort(): number {
   return port;
 }
 
-/** Creates a cluster in a temporary directory (not started); `maxConnections` default 60. */
+/**
+ * Creates a cluster in a temporary directory (not started), under `parent` when given (the fault
+ * lab's small file system); `maxConnections` default 60.
+ */
 export async function createPgCluster(
-  options: { maxConnections?: number } = {},
+  options: { maxConnections?: number; parent?: string } = {},
 ): Promise<PgCluster> {
   const bin = postgresBinDir();
   if (!bin) throw new Error("PostgreSQL server binaries are not installed");
-  const dir = await Deno.makeTempDir({ prefix: "newretail-pg-" });
+  const dir = await Deno.makeTempDir({ prefix: "newretail-pg-", dir: options.parent });
   const data = `${dir}/data`;
   const asRoot = Deno.uid() === 0;
   let prefix: string[] = [];
