@@ -42,6 +42,7 @@ export const FLOORS: readonly (readonly string[])[] = [
     "discovery",
     "device",
     "disk_guard.ts",
+    "guarded_clock.ts",
   ],
   // 3: configuration and the store (the only SQL).
   ["config", "store"],

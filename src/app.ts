@@ -13,7 +13,7 @@ import { EventBus } from "./events.ts";
 import { VERSION } from "./version.ts";
 import type { Logger } from "./log.ts";
 import type { Database } from "./store/database.ts";
-import { listDevices, markAllOffline } from "./store/devices.ts";
+import { latestRecordedTime, listDevices, markAllOffline } from "./store/devices.ts";
 import { type AdminServer, type ComponentHealth, startAdminServer } from "./admin/server.ts";
 import { migrate } from "./store/migrate.ts";
 import { openPglite } from "./store/pglite/pglite.ts";
@@ -44,6 +44,7 @@ import { labelStates, labelSummary } from "./store/label_shown.ts";
 import { StatusPublisher } from "./fleet/publisher.ts";
 import { odooSyncReader, readStoreState } from "./fleet/readings.ts";
 import { DiskGuard } from "./disk_guard.ts";
+import { GuardedClock } from "./guarded_clock.ts";
 
 const MB = 1024 * 1024;
 
@@ -145,7 +146,9 @@ export interface Appliance {
  */
 export async function startAppliance(options: ApplianceOptions): Promise<Appliance> {
   const { config, log } = options;
-  const clock = options.clock ?? systemClock;
+  // The appliance's own time (src/guarded_clock.ts); a test's clock is taken as it is.
+  const guarded = options.clock ? undefined : new GuardedClock(systemClock, log);
+  const clock = options.clock ?? guarded!;
   // Checked before opening anything: an incomplete Odoo setup is a config error.
   const odooConfig = odooSettings(config);
   const adminTls = config.adminEnabled ? await loadAdminTls(config) : undefined;
@@ -168,6 +171,18 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     services.push({ name: "disk space", stop: () => disk.stop() });
     const applied = await migrate(db);
     if (applied.length > 0) log.info("database migrated", { applied });
+    if (guarded) {
+      // A clock behind what the store last recorded is wrong (a PC booted in the past).
+      guarded.setFloor(await latestRecordedTime(db));
+      metrics.gauge(
+        "newretail_clock_offset_seconds",
+        "The machine's wall clock minus the appliance's time while a step is held (0: in step).",
+        () => [{ labels: {}, value: guarded.reading.offsetMs / 1000 }],
+      );
+      const watch = clockWatch(guarded, db, log, clock);
+      watch.start();
+      services.push({ name: "clock watch", stop: () => watch.stop() });
+    }
     // In Odoo mode the catalogue is Odoo's (goods ids are product ids): no demo goods.
     if (created && config.demo && !odooConfig) {
       const counts = await seedDemo(db);
@@ -295,7 +310,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
         token: config.adminToken,
         tls: adminTls,
         api: { db, clock, log },
-        console: { db, events, clock, log, config, disk },
+        console: { db, events, clock, log, config, disk, clockReading: () => guarded?.reading },
       });
       const started = admin;
       services.push({ name: "admin", stop: () => started.close() });
@@ -398,6 +413,31 @@ function embeddedUpkeep(db: Database, log: Logger, clock: Clock): Worker {
     started = true;
     return { afterMs: UPKEEP_INTERVAL_MS };
   }, { name: "embedded database upkeep", log, clock });
+}
+
+/**
+ * Holds the appliance's time against the machine's clock every second, and keeps the embedded
+ * database's `now()` on it (it is in-process: it would follow every step of the machine's clock).
+ */
+function clockWatch(guarded: GuardedClock, db: Database, log: Logger, clock: Clock): Worker {
+  const embedded = "setClockOffset" in db
+    ? (db as Database & { setClockOffset(ms: number): void })
+    : undefined;
+  let sent = 0;
+  const follow = () => {
+    const offset = guarded.now() - systemClock.now();
+    // Tolerance: the two readings are taken a moment apart.
+    if (embedded && Math.abs(offset - sent) > 200) {
+      embedded.setClockOffset(offset);
+      sent = offset;
+    }
+  };
+  follow();
+  return new Worker(() => {
+    guarded.check();
+    follow();
+    return Promise.resolve({ afterMs: 1000 });
+  }, { name: "clock watch", log, clock });
 }
 
 // Discovery is a convenience (devices can be given the address by hand): a UDP port that cannot

@@ -22,6 +22,7 @@ const RULES: Record<AlertRule, true> = {
   stock_negative: true,
   disk_full: true,
   disk_low: true,
+  clock_step: true,
 };
 
 async function exportedMetrics(): Promise<Set<string>> {

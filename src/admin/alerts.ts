@@ -18,9 +18,11 @@
  * | `stock_negative` | a goods' shelf stock is below zero (one per goods) |
  * | `disk_full` | the database's disk is under `diskReserveMb` free, or a write failed for lack of space: orders, receipts and payments are refused |
  * | `disk_low` | the database's disk is under `diskWarnFreeMb` free (not yet full) |
+ * | `clock_step` | the machine's clock stepped away from the appliance's time, or started behind the store's records (src/guarded_clock.ts) |
  *
  * @module
  */
+import type { ClockReading } from "../guarded_clock.ts";
 
 /** The rules, as named in `/alerts`, the metric's `rule` label and the Prometheus rules file. */
 export type AlertRule =
@@ -35,7 +37,8 @@ export type AlertRule =
   | "labels_stale"
   | "stock_negative"
   | "disk_full"
-  | "disk_low";
+  | "disk_low"
+  | "clock_step";
 
 /** One open alert. */
 export interface Alert {
@@ -100,6 +103,8 @@ export interface AlertSnapshot {
   negativeStock: { goodsId: number; name: string; quantity: string }[];
   /** The database's disk (undefined: not on this machine, or not read yet). */
   disk?: DiskSnapshot;
+  /** The appliance's time against the machine's clock (undefined: not watched). */
+  clock?: ClockReading;
 }
 
 /** The database's disk as the snapshot sees it. */
@@ -183,7 +188,7 @@ export function computeAlerts(s: AlertSnapshot, bounds: AlertBounds): Alert[] {
       ),
     ];
   }
-  const out: Alert[] = [...disk];
+  const out: Alert[] = [...disk, ...clockAlerts(s.clock)];
   const enabled = s.devices.filter((d) => d.enabled);
   const offline = enabled.filter((d) =>
     !d.online && olderThan(d.offlineSince, at, bounds.deviceOfflineMinutes)
@@ -338,6 +343,30 @@ function diskAlerts(disk: DiskSnapshot | undefined, bounds: AlertBounds): Alert[
     )];
   }
   return [];
+}
+
+/** The offset in words: "365 days", "3 hours", "90 s". */
+function span(ms: number): string {
+  const s = Math.abs(ms) / 1000;
+  if (s >= 2 * 86_400) return `${Math.round(s / 86_400)} days`;
+  if (s >= 2 * 3_600) return `${Math.round(s / 3_600)} hours`;
+  if (s >= 120) return `${Math.round(s / 60)} minutes`;
+  return `${Math.round(s)} s`;
+}
+
+function clockAlerts(clock: ClockReading | undefined): Alert[] {
+  if (!clock || clock.state === "following") return [];
+  const params = {
+    state: clock.state,
+    offset: span(clock.offsetMs),
+    direction: clock.offsetMs >= 0 ? "ahead" : "behind",
+    machineTime: clock.machineTime,
+    applianceTime: clock.applianceTime,
+  };
+  const message = clock.state === "behind"
+    ? `the machine's clock (${clock.machineTime}) is behind the store's last records: the appliance counts from ${clock.applianceTime} until it is set (check NTP)`
+    : `the machine's clock stepped ${params.offset} ${params.direction} of the appliance's time: the appliance keeps its own (${clock.applianceTime}); check NTP, then restart newretail to accept the machine's clock`;
+  return [alert("clock_step", "warning", "clock", null, params, message)];
 }
 
 /** What changed between two alert lists (by id): the live view's `alert-raised`/`alert-cleared`. */

@@ -226,3 +226,19 @@ Deno.test("a full disk is one critical alert naming the free space, first, even 
     [],
   );
 });
+
+Deno.test("a held clock step is one warning naming the offset; a clock in step, none", () => {
+  const clock = {
+    state: "held" as const,
+    offsetMs: 365 * 86_400_000,
+    applianceTime: "2026-12-01T10:00:00.000Z",
+    machineTime: "2027-12-01T10:00:00.000Z",
+  };
+  const held = computeAlerts(snapshot({ clock }), BOUNDS);
+  assert.deepEqual(held.map((a) => [a.rule, a.severity]), [["clock_step", "warning"]]);
+  assert.match(held[0].message, /stepped 365 days ahead of the appliance's time/);
+  assert.deepEqual(
+    computeAlerts(snapshot({ clock: { ...clock, state: "following" } }), BOUNDS),
+    [],
+  );
+});

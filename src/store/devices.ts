@@ -133,6 +133,19 @@ export async function markAllOffline(db: Queryable, at: Date): Promise<number> {
   return rows.length;
 }
 
+/**
+ * The newest time the store recorded (a device heard from, an order made): a wall clock behind it
+ * at start is wrong (src/guarded_clock.ts). Undefined in a new store.
+ */
+export async function latestRecordedTime(db: Queryable): Promise<number | undefined> {
+  const [row] = await db.query<{ at: Date | null }>(
+    `select greatest(
+       (select max(greatest(last_seen_at, last_login_at, last_offline_at)) from devices),
+       (select max(created_at) from orders)) as at`,
+  );
+  return row?.at ? row.at.getTime() : undefined;
+}
+
 /** Records that these devices were heard from (batched by the server, not per request). */
 export async function touchDevices(db: Queryable, equipIds: string[], at: Date): Promise<void> {
   if (equipIds.length === 0) return;

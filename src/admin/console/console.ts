@@ -37,6 +37,7 @@ import { negativeShelfStock } from "./stock_view.ts";
 import { outboxes, paymentFailure } from "./money_view.ts";
 import type { DiskReading } from "../../disk_guard.ts";
 import { sampleLabelFreshness } from "../../store/label_freshness.ts";
+import type { ClockReading } from "../../guarded_clock.ts";
 
 /** The configuration the console reads. */
 export type ConsoleConfig = Pick<
@@ -60,6 +61,8 @@ export interface ConsoleDeps {
   config: ConsoleConfig;
   /** The database's disk (absent: not watched). */
   disk?: { readonly reading: DiskReading | undefined; readonly full: boolean };
+  /** The appliance's time against the machine's clock (absent: a test's clock). */
+  clockReading?: () => ClockReading | undefined;
 }
 
 /** The app events forwarded to the pages, under the same names. */
@@ -175,6 +178,7 @@ export class StoreConsole {
         totalBytes: reading?.totalBytes ?? null,
         full: disk.full,
       },
+      clock: this.#deps.clockReading?.(),
     };
     if (!base.database.up) {
       const none = { depth: 0, oldestAt: null };

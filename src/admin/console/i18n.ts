@@ -673,6 +673,12 @@ const ALERTS_ZH: Record<AlertRule, (p: AlertParams) => string> = {
     `磁盘空间不足：${
       diskName(p)
     } 剩余 ${p.freeMb} MB（共 ${p.totalMb} MB，低于 ${p.warnMb} MB 时提醒）`,
+  clock_step: (p) =>
+    p.state === "behind"
+      ? `本机时钟（${p.machineTime}）早于门店最后的记录：设备时间从 ${p.applianceTime} 起算，直到时钟校准（请检查 NTP）`
+      : `本机时钟跳变（比设备时间${
+        p.direction === "ahead" ? "快" : "慢"
+      } ${p.offset}）：设备继续使用自己的时间（${p.applianceTime}）；请检查 NTP，然后重启 newretail 以接受本机时钟`,
 };
 
 // alerts.ts names the disk "database" when its path is not known yet.

@@ -35,7 +35,9 @@ export type WorkerRequest =
   | { op: "dump"; id: number }
   | { op: "stats"; id: number }
   | { op: "close"; id: number }
-  | { op: "crash"; id: number };
+  | { op: "crash"; id: number }
+  /** The appliance's time minus the wall clock: PostgreSQL's `now()` follows it (not answered). */
+  | { op: "clock"; offsetMs: number };
 
 /** A message from the worker. */
 export type WorkerReply =

@@ -55,7 +55,7 @@ function abortedTransaction(): Error {
   });
 }
 
-type Request = Exclude<WorkerRequest, OpenRequest>;
+type Request = Exclude<WorkerRequest, OpenRequest | { op: "clock" }>;
 type Statement = Extract<Request, { op: "query" }>;
 type Waiting = { request: Request; at: number };
 
@@ -376,9 +376,22 @@ async function open(request: OpenRequest): Promise<Scheduler> {
 }
 
 let scheduler: Scheduler | undefined;
-// The main thread sends nothing but `open` until it has been answered `opened`.
+/**
+ * The appliance's time minus the wall clock (src/guarded_clock.ts: it does not follow a step of
+ * the machine's clock). PostgreSQL here reads the time through `Date.now()`: its `now()`, the
+ * stamps and deadlines written in SQL, is then the appliance's time, as every rule compares.
+ */
+let clockOffsetMs = 0;
+const wallNow = Date.now;
+Date.now = () => wallNow() + clockOffsetMs;
+
+// The main thread sends nothing but `open` (and `clock`) until it has been answered `opened`.
 self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
   const request = event.data;
+  if (request.op === "clock") {
+    clockOffsetMs = request.offsetMs;
+    return;
+  }
   if (request.op !== "open") {
     if (scheduler) scheduler.submit(request);
     else post({ kind: "reply", id: request.id, ok: false, error: notOpen() });
