@@ -62,7 +62,7 @@ export class DeviceServer implements DeviceLink {
   #sweeper: ReturnType<typeof setInterval> | undefined;
   #lastTouch: number;
   #refusedSinceLog = 0;
-  #lastRefusalLog = 0;
+  #lastRefusalLog = -Infinity;
   #stopping = false;
   #touching: Promise<void> | undefined;
   readonly #closeDeadConnections = !heartbeatCloseTurnedOff();
