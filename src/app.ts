@@ -14,6 +14,7 @@ import { VERSION } from "./version.ts";
 import type { Logger } from "./log.ts";
 import type { Database } from "./store/database.ts";
 import { latestRecordedTime, listDevices, markAllOffline } from "./store/devices.ts";
+import { moveClockDeadlines } from "./store/orders.ts";
 import { type AdminServer, type ComponentHealth, startAdminServer } from "./admin/server.ts";
 import { migrate } from "./store/migrate.ts";
 import { openPglite } from "./store/pglite/pglite.ts";
@@ -44,7 +45,7 @@ import { labelStates, labelSummary } from "./store/label_shown.ts";
 import { StatusPublisher } from "./fleet/publisher.ts";
 import { odooSyncReader, readStoreState } from "./fleet/readings.ts";
 import { DiskGuard } from "./disk_guard.ts";
-import { GuardedClock } from "./guarded_clock.ts";
+import { type ClockJump, GuardedClock } from "./guarded_clock.ts";
 
 const MB = 1024 * 1024;
 
@@ -166,6 +167,8 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   });
   const { db, created } = await openDatabase(config, log, disk);
   const services: Service[] = [];
+  // Workers that sleep until a time of the appliance's: replanned when that time jumps.
+  const wakeOnClockJump: (() => void)[] = [];
   try {
     await disk.start();
     services.push({ name: "disk space", stop: () => disk.stop() });
@@ -179,7 +182,10 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
         "The machine's wall clock minus the appliance's time while a step is held (0: in step).",
         () => [{ labels: {}, value: guarded.reading.offsetMs / 1000 }],
       );
-      const watch = clockWatch(guarded, db, log, clock);
+      const watch = clockWatch(guarded, db, log, clock, async (jump) => {
+        await moveClockDeadlines(db, new Date(jump.since), jump.byMs);
+        for (const wake of wakeOnClockJump) wake();
+      });
       watch.start();
       services.push({ name: "clock watch", stop: () => watch.stop() });
     }
@@ -228,6 +234,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     });
     services.push({ name: "price parity", stop: () => shelfPrices.stop() });
     const schedules = await startScheduleWorker({ db, log, clock });
+    wakeOnClockJump.push(() => schedules.wake());
     services.push({ name: "price schedules", stop: () => schedules.stop() });
     const server = await DeviceServer.listen({
       db,
@@ -257,6 +264,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
         throw e;
       });
     services.push({ name: "payments", stop: () => payments.stop() });
+    wakeOnClockJump.push(() => payments.expiry.wake());
     // Odoo mode: the connector pulls the catalogue and delivers what the outbox owes Odoo.
     const odoo = await (odooConfig
       ? OdooConnector.start({
@@ -418,25 +426,26 @@ function embeddedUpkeep(db: Database, log: Logger, clock: Clock): Worker {
 /**
  * Holds the appliance's time against the machine's clock every second, and keeps the embedded
  * database's `now()` on it (it is in-process: it would follow every step of the machine's clock).
+ * `onJump`: the appliance's time jumped (a clock behind at start was set).
  */
-function clockWatch(guarded: GuardedClock, db: Database, log: Logger, clock: Clock): Worker {
-  const embedded = "setClockOffset" in db
-    ? (db as Database & { setClockOffset(ms: number): void })
-    : undefined;
-  let sent = 0;
-  const follow = () => {
-    const offset = guarded.now() - systemClock.now();
-    // Tolerance: the two readings are taken a moment apart.
-    if (embedded && Math.abs(offset - sent) > 200) {
-      embedded.setClockOffset(offset);
-      sent = offset;
+function clockWatch(
+  guarded: GuardedClock,
+  db: Database,
+  log: Logger,
+  clock: Clock,
+  onJump: (jump: ClockJump) => Promise<void>,
+): Worker {
+  const embedded = "setClock" in db ? (db as Database & { setClock(ms: number): void }) : undefined;
+  embedded?.setClock(guarded.now());
+  let owed: ClockJump | undefined;
+  return new Worker(async () => {
+    owed ??= guarded.check();
+    embedded?.setClock(guarded.now());
+    if (owed) {
+      await onJump(owed); // tried again at the next pass when it fails
+      owed = undefined;
     }
-  };
-  follow();
-  return new Worker(() => {
-    guarded.check();
-    follow();
-    return Promise.resolve({ afterMs: 1000 });
+    return { afterMs: 1000 };
   }, { name: "clock watch", log, clock });
 }
 

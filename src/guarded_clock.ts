@@ -58,6 +58,12 @@ export interface ClockReading {
   machineTime: string;
 }
 
+/** The appliance's time jumped forward: what it stamped from `since` on counts short by `byMs`. */
+export interface ClockJump {
+  byMs: number;
+  since: number;
+}
+
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /** The appliance's time; {@link GuardedClock.check} it every second or so. */
@@ -68,6 +74,7 @@ export class GuardedClock implements Clock {
   #anchorWall: number;
   #anchorMonotonic: number;
   #state: ClockState = "following";
+  #behindSince = 0;
 
   /** @param system the machine's clock @param log where a step is reported */
   constructor(system: Clock, log: Logger) {
@@ -113,6 +120,7 @@ export class GuardedClock implements Clock {
     const wall = this.#system.now();
     if (wall >= floorMs - CLOCK_TOLERANCE_MS) return;
     this.#anchor(floorMs);
+    this.#behindSince = floorMs;
     this.#state = "behind";
     this.#log.warn(
       "the machine's clock is behind the store's last records: counting from them until it is set",
@@ -121,23 +129,25 @@ export class GuardedClock implements Clock {
   }
 
   /**
-   * Compares with the wall clock and follows, holds or accepts it. Returns how far the appliance's
-   * time jumped (ms; 0 unless a clock behind at start was just set).
+   * Compares with the wall clock and follows, holds or accepts it. Returns the jump when the
+   * appliance's time just jumped (a clock behind at start was set): by how much, and from which
+   * of its times on what it stamped counts short by that much.
    */
-  check(): number {
-    if (this.#wallOnly) return 0;
+  check(): ClockJump | undefined {
+    if (this.#wallOnly) return undefined;
     const wall = this.#system.now();
     const mine = this.now();
     const diff = wall - mine;
     if (this.#state === "behind") {
-      if (diff < -CLOCK_TOLERANCE_MS) return 0;
+      if (diff < -CLOCK_TOLERANCE_MS) return undefined;
+      const since = this.#behindSince;
       this.#anchor(wall);
       this.#state = "following";
       this.#log.info("the machine's clock is set: the appliance follows it again", {
         jumpS: Math.round(diff / 1000),
         machineTime: iso(wall),
       });
-      return diff;
+      return { byMs: diff, since };
     }
     if (Math.abs(diff) <= CLOCK_TOLERANCE_MS) {
       this.#anchor(wall);
@@ -147,7 +157,7 @@ export class GuardedClock implements Clock {
         });
       }
       this.#state = "following";
-      return 0;
+      return undefined;
     }
     if (this.#state === "following") {
       this.#state = "held";
@@ -156,7 +166,7 @@ export class GuardedClock implements Clock {
         { stepS: Math.round(diff / 1000), machineTime: iso(wall), applianceTime: iso(mine) },
       );
     }
-    return 0;
+    return undefined;
   }
 
   #anchor(wall: number): void {

@@ -277,3 +277,24 @@ export async function nextExpiry(db: Queryable): Promise<Date | undefined> {
   );
   return rows[0]?.at ?? undefined;
 }
+
+/**
+ * The appliance's time jumped forward by `byMs` (a clock behind at start was set,
+ * src/guarded_clock.ts): what it stamped from `since` on counts short by that much. Pending
+ * orders made since keep their whole time to pay, and labels gone stale since keep their whole
+ * parity window.
+ */
+export async function moveClockDeadlines(db: Database, since: Date, byMs: number): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.query(
+      `update orders set expires_at = expires_at + $2 * interval '1 millisecond'
+       where state = 'pending' and created_at >= $1`,
+      [since, byMs],
+    );
+    await tx.query(
+      `update label_shown set stale_since = stale_since + $2 * interval '1 millisecond'
+       where stale_since >= $1`,
+      [since, byMs],
+    );
+  });
+}

@@ -53,10 +53,10 @@ export interface EmbeddedDatabase extends Database {
   /** Makes the worker fail as a WebAssembly abort would (to test crash handling). */
   simulateCrash(): Promise<void>;
   /**
-   * PostgreSQL's `now()` runs this far from the wall clock from now on (the appliance's time,
-   * src/guarded_clock.ts): it is in-process, and would otherwise follow every step of the clock.
+   * The appliance's time now (src/guarded_clock.ts): PostgreSQL's `now()` runs on from it. It is
+   * in-process, and would otherwise follow every step of the machine's clock. Told every second.
    */
-  setClockOffset(offsetMs: number): void;
+  setClock(nowMs: number): void;
 }
 
 /** Options of {@link openPglite}. */
@@ -239,7 +239,6 @@ export async function openPglite(
   /** Which worker this is (a transaction begun with an earlier one cannot go on in this one). */
   let generation = 1;
   let closed = false;
-  let clockOffsetMs = 0;
   const reopening = new AbortController();
 
   const fail = (error: Error) => {
@@ -306,7 +305,6 @@ export async function openPglite(
       failure = undefined;
       generation++;
       attach(fresh);
-      fresh.postMessage({ op: "clock", offsetMs: clockOffsetMs } satisfies WorkerRequest);
       crashed = undefined;
       // The subscriptions again, each caught up by its onListen (as after a reconnect).
       for (const [listenId, listener] of listeners) {
@@ -409,11 +407,8 @@ export async function openPglite(
     dumpDataDir: () => call<Uint8Array>({ op: "dump" }),
     stats: () => call<EmbeddedStats>({ op: "stats" }),
     simulateCrash: () => call<void>({ op: "crash" }),
-    setClockOffset(offsetMs) {
-      clockOffsetMs = offsetMs;
-      if (!crashed && !closed) {
-        worker.postMessage({ op: "clock", offsetMs } satisfies WorkerRequest);
-      }
+    setClock(nowMs) {
+      if (!crashed && !closed) worker.postMessage({ op: "clock", nowMs } satisfies WorkerRequest);
     },
     async close() {
       if (closed) return;

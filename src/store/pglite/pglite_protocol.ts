@@ -36,8 +36,8 @@ export type WorkerRequest =
   | { op: "stats"; id: number }
   | { op: "close"; id: number }
   | { op: "crash"; id: number }
-  /** The appliance's time minus the wall clock: PostgreSQL's `now()` follows it (not answered). */
-  | { op: "clock"; offsetMs: number };
+  /** The appliance's time now: PostgreSQL's `now()` runs on from it (not answered). */
+  | { op: "clock"; nowMs: number };
 
 /** A message from the worker. */
 export type WorkerReply =

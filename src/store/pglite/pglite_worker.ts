@@ -377,19 +377,22 @@ async function open(request: OpenRequest): Promise<Scheduler> {
 
 let scheduler: Scheduler | undefined;
 /**
- * The appliance's time minus the wall clock (src/guarded_clock.ts: it does not follow a step of
- * the machine's clock). PostgreSQL here reads the time through `Date.now()`: its `now()`, the
- * stamps and deadlines written in SQL, is then the appliance's time, as every rule compares.
+ * The appliance's time (src/guarded_clock.ts: it does not follow a step of the machine's clock),
+ * as last told by the main thread (every second), run on by this thread's monotonic clock.
+ * PostgreSQL here reads the time through `Date.now()`: its `now()`, the stamps and deadlines
+ * written in SQL, is then the appliance's time, as every rule compares; a step of the machine's
+ * clock never reaches it, not even for the moment before the main thread notices.
  */
-let clockOffsetMs = 0;
+let applianceTime: { nowMs: number; at: number } | undefined;
 const wallNow = Date.now;
-Date.now = () => wallNow() + clockOffsetMs;
+Date.now = () =>
+  applianceTime ? applianceTime.nowMs + (performance.now() - applianceTime.at) : wallNow();
 
 // The main thread sends nothing but `open` (and `clock`) until it has been answered `opened`.
 self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
   const request = event.data;
   if (request.op === "clock") {
-    clockOffsetMs = request.offsetMs;
+    applianceTime = { nowMs: request.nowMs, at: performance.now() };
     return;
   }
   if (request.op !== "open") {
