@@ -7,12 +7,13 @@
  * @module
  */
 import { formatTable, type LabOptions, type ResultRow, type Scenario } from "./_lab.ts";
+import { clock } from "./clock.ts";
 import { diskFull } from "./disk_full.ts";
 import { network } from "./network.ts";
 import { powerCut } from "./power_cut.ts";
 
 /** Every scenario, by name. */
-const SCENARIOS: Scenario[] = [powerCut, diskFull, network];
+const SCENARIOS: Scenario[] = [powerCut, diskFull, clock, network];
 
 function usage(): string {
   return [
