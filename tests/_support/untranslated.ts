@@ -34,7 +34,8 @@ const BOUNDS = {
 
 /**
  * Alerts of every rule, from four store snapshots (a store-wide outage holds the device alerts
- * back, so no one snapshot raises them all; the disk is full in one, low in another).
+ * back, so no one snapshot raises them all; the disk is full in one, low in another; the
+ * machine's clock stepped in the last).
  */
 export function everyAlert(at = new Date("2026-03-04T10:00:00Z")): Alert[] {
   const ago = (minutes: number) => new Date(at.getTime() - minutes * 60_000);
@@ -88,6 +89,13 @@ export function everyAlert(at = new Date("2026-03-04T10:00:00Z")): Alert[] {
       ...base,
       devices: [device("POS_0001", false), device("DZC_0001", false)],
       outbox: { payment: { depth: 4, oldestAt: ago(40) }, odoo: { depth: 2, oldestAt: ago(20) } },
+      // The machine's clock stepped a year ahead; the appliance keeps its own time.
+      clock: {
+        state: "held",
+        offsetMs: 365 * 86_400_000,
+        applianceTime: at.toISOString(),
+        machineTime: new Date(at.getTime() + 365 * 86_400_000).toISOString(),
+      },
     },
   ];
   return snapshots.flatMap((s) => computeAlerts(s, BOUNDS));
