@@ -727,8 +727,8 @@ async function runVariant(lab: Lab, variant: Variant, index: number): Promise<Va
       lost,
       duplicated,
       recovery: convergedMs === undefined
-        ? "labels did not converge"
-        : `labels converged ${seconds(convergedMs)} after ${
+        ? "did not converge"
+        : `converged ${seconds(convergedMs)} after ${
           fault.kind === "partition" ? "the heal" : "the stop"
         }`,
       notes: [
@@ -944,6 +944,10 @@ async function openLab(options: LabOptions, sql: Sql, databaseUrl: string): Prom
       requestTimeoutS: REQUEST_TIMEOUT_S,
       pushTimeoutS: PUSH_TIMEOUT_S,
       pushTries: PUSH_TRIES,
+      // Orders do not expire during a run: an unpaid order of the first variant expiring in a
+      // later one would owe its till a result in the middle of that variant's check. Expiry
+      // across clock steps is the clock scenario's.
+      orderTtlS: 7200,
     };
     // The product's test-only switch (src/server/server.ts): the heartbeat never closes.
     const env: Record<string, string> = options.guardOff

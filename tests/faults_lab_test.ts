@@ -6,10 +6,11 @@
  *
  * The whole lab's CI form stays within ~10 minutes on the project's 2-core machine: power-cut
  * takes 2–4 minutes (two power cuts of the embedded database mid-sale, two cuts of a new store's
- * first start).
+ * first start), network ~3 (four variants of 40 devices).
  */
 import { ok as assert } from "node:assert/strict";
 import { umlUnavailable } from "../faults/_uml.ts";
+import { namespacesUnavailable } from "../faults/_netns.ts";
 
 const REPO = decodeURIComponent(new URL("../", import.meta.url).pathname);
 
@@ -49,6 +50,35 @@ Deno.test({
     const [, , , , acknowledged, lost, duplicated] = sale.split("|").map((cell) => cell.trim());
     assert(Number(acknowledged) > 0 && lost === "0" && duplicated === "0", report);
     assert(firstStart?.includes("served again after 2 of 2 cuts"), report);
+    assert(run.stdout.includes("nothing acknowledged was lost or duplicated"), report);
+  },
+});
+
+const networkSkipped = Deno.env.get("DATABASE_URL")
+  ? await namespacesUnavailable()
+  : "needs PostgreSQL: DATABASE_URL is not set";
+
+Deno.test({
+  name: "fault lab: network --ci, devices behind 20 % loss, a 25 s partition, a quiet 8 s " +
+    `partition and half-open connections: nothing lost, everything converges${
+      networkSkipped ? ` [skipped: ${networkSkipped}]` : ""
+    }`,
+  ignore: networkSkipped !== undefined,
+  async fn() {
+    const run = await faults(["network", "--ci"]);
+    const report = `${run.stdout}\n${run.stderr.split("\n").slice(-40).join("\n")}`;
+    assert(run.code === 0, report);
+    const found = rows(run.stdout, "network");
+    assert(found.length === 4, report);
+    for (const row of found) {
+      const [, , , , acknowledged, lost, duplicated, recovery] = row.split("|").map((c) =>
+        c.trim()
+      );
+      assert(Number(acknowledged) > 0 && lost === "0" && duplicated === "0", report);
+      assert(recovery.startsWith("converged"), report);
+    }
+    const halfOpen = found.find((row) => row.includes("half-open devices"));
+    assert(/(\d+) of \1 dead connections closed in time/.test(halfOpen ?? ""), report);
     assert(run.stdout.includes("nothing acknowledged was lost or duplicated"), report);
   },
 });
