@@ -62,7 +62,8 @@ export async function namespacesUnavailable(): Promise<string | undefined> {
   return undefined;
 }
 
-function alive(pid: number): boolean {
+/** Whether a process of this id is running (a killed lab run's leftovers are its own). */
+export function processAlive(pid: number): boolean {
   try {
     Deno.statSync(`/proc/${pid}`);
     return true;
@@ -78,7 +79,7 @@ export async function removeStaleNetworks(): Promise<void> {
     const name = line.split(" ")[0];
     if (!name.startsWith(NAMESPACE_PREFIX)) continue;
     const pid = Number(name.slice(NAMESPACE_PREFIX.length).split("-").at(-1));
-    if (Number.isInteger(pid) && !alive(pid)) await run("ip", ["netns", "del", name]);
+    if (Number.isInteger(pid) && !processAlive(pid)) await run("ip", ["netns", "del", name]);
   }
 }
 

@@ -26,6 +26,7 @@ import {
   type LabNetwork,
   type LinkFault,
   namespacesUnavailable,
+  processAlive,
   removeStaleNetworks,
 } from "./_netns.ts";
 import type { FleetPlan, FleetSummary } from "./_net_fleet.ts";
@@ -985,6 +986,14 @@ async function run(options: LabOptions): Promise<ScenarioReport> {
   const name = `nrlab_network_${Deno.pid}`;
   const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
   try {
+    // A run that was killed left its database: dropped once its process is gone.
+    const left = await admin<{ datname: string }[]>`
+      select datname from pg_database where datname like 'nrlab_network_%'`;
+    for (const { datname } of left) {
+      if (!processAlive(Number(datname.slice("nrlab_network_".length)))) {
+        await admin.unsafe(`drop database if exists ${datname} with (force)`);
+      }
+    }
     await admin.unsafe(`create database ${name}`);
   } catch (e) {
     await admin.end();
