@@ -40,6 +40,7 @@ import { assertAdminExposure } from "./admin/api.ts";
 import { loadAdminTls } from "./admin/tls.ts";
 import { PriceParity } from "./pricing/parity.ts";
 import { startScheduleWorker } from "./pricing/schedules.ts";
+import { compilePricelists } from "./pricing/pricelist.ts";
 import { LabelMetrics } from "./pricing/label_metrics.ts";
 import { labelStates, labelSummary } from "./store/label_shown.ts";
 import { StatusPublisher } from "./fleet/publisher.ts";
@@ -275,6 +276,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
         metrics,
         clock,
         random: Math.random,
+        compilePricelists,
       })
       : setUpstreamEnabled(db, false).then(() => undefined))
       .catch(async (e) => {

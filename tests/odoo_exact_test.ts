@@ -20,6 +20,7 @@ import { deliverOrder, saleOrigin } from "../src/upstream/odoo/orders.ts";
 import { listOutbox, OutboxWorker } from "../src/upstream/odoo/outbox.ts";
 import { OdooConnector } from "../src/upstream/odoo/connector.ts";
 import { systemClock } from "../src/clock.ts";
+import { compilePricelists } from "../src/pricing/pricelist.ts";
 import { bookStockReceipt } from "../src/store/stock.ts";
 import { goodsById } from "../src/store/goods.ts";
 import { createOrder, settleOrder } from "../src/store/orders.ts";
@@ -235,6 +236,7 @@ for (const backend of backends()) {
             shopId: "shop0001",
             clock: systemClock,
             random: Math.random,
+            compilePricelists,
           });
           odoo.fault({ match: "stock.picking.create", action: "slow", delayMs: 900 });
           const { receiptId } = await bookStockReceipt(db, {
@@ -369,6 +371,7 @@ for (const backend of backends()) {
             shopId: "shop0001",
             clock: systemClock,
             random: Math.random,
+            compilePricelists,
           });
           try {
             await eventually(

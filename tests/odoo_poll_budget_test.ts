@@ -16,6 +16,7 @@ import type { Database } from "../src/store/database.ts";
 import { defaultConfig } from "../src/config/config.ts";
 import { createMemoryLogger } from "../src/log.ts";
 import { systemClock } from "../src/clock.ts";
+import { compilePricelists } from "../src/pricing/pricelist.ts";
 import { reconcileIds } from "../src/upstream/odoo/reconcile.ts";
 import { OdooConnector, POLL_JITTER, pollDelayMs } from "../src/upstream/odoo/connector.ts";
 import { goodsById } from "../src/store/goods.ts";
@@ -247,6 +248,7 @@ Deno.test(`odoo connector loop: idle polls, and a price at the next poll (${back
     shopId: "shop0001",
     clock: systemClock,
     random: Math.random,
+    compilePricelists,
   });
   try {
     const polls = () =>

@@ -3,14 +3,15 @@
  * pricelist's rules as a live Odoo 17 answered them (every rule kind, target, base, margin,
  * rounding tie and date case), the products and categories they read, and the prices that Odoo
  * itself computed for one unit of each (sale order lines). The rules and products go through the
- * connector's reading (`toRule`, `categoryChain`) and `pricelistPrice`; every price must be
+ * connector's reading (`toRule`, `categoryChain`) and `Pricelists.price`; every price must be
  * Odoo's, to the cent.
  */
 import { deepStrictEqual, ok } from "node:assert/strict";
 import recorded from "./fixtures/odoo17/08-pricelist.json" with { type: "json" };
 import { categoryChain, toRule } from "../src/upstream/odoo/pricelist.ts";
 import { odooDecimal } from "../src/upstream/odoo/_values.ts";
-import { pricelistPrice, type PricelistRule } from "../src/pricing/pricelist.ts";
+import { Pricelists } from "../src/pricing/pricelist.ts";
+import type { PricelistRule } from "../src/upstream/odoo/pricelist_rules.ts";
 
 type Rec = Record<string, unknown> & { id: number };
 const exchanges = recorded as unknown as {
@@ -31,6 +32,7 @@ Deno.test("pricelist prices equal those a live Odoo 17 computed", () => {
   for (const r of rules) book.set(r.pricelistId, [...(book.get(r.pricelistId) ?? []), r]);
   const [order] = result("the order's date") as { date_order: string; pricelist_id: [number] }[];
   const store = order.pricelist_id[0];
+  const compiled = new Pricelists(book);
   const at = Date.parse(`${order.date_order.replace(" ", "T")}Z`);
   const parents = new Map(
     (result("every category") as Rec[]).map((
@@ -54,7 +56,7 @@ Deno.test("pricelist prices equal those a live Odoo 17 computed", () => {
       listPrice: odooDecimal(p.lst_price, 12),
       cost: odooDecimal(p.standard_price, 12),
     };
-    ours[p.id] = pricelistPrice(book, store, product, at).price;
+    ours[p.id] = compiled.price(store, product, at).price;
     odoos[p.id] = odooDecimal(line.price_unit, 2);
   }
   deepStrictEqual(ours, odoos);

@@ -10,6 +10,7 @@ import { odooClientFor, odooSettings } from "../upstream/odoo/settings.ts";
 import { discoverSite } from "../upstream/odoo/site.ts";
 import { CataloguePuller, type PullProgress } from "../upstream/odoo/catalogue.ts";
 import { pricelistOf } from "../upstream/odoo/pricelist.ts";
+import { compilePricelists } from "../pricing/pricelist.ts";
 import { pullKind, reconcileIds } from "../upstream/odoo/reconcile.ts";
 import { setUpstreamEnabled } from "../upstream/odoo/local_store.ts";
 import {
@@ -102,7 +103,7 @@ export async function odooCommand(args: string[]): Promise<number> {
   return await withStore(config, async (db) => {
     await setUpstreamEnabled(db, true);
     const site = await discoverSite(odoo, settings).catch(odooFailure);
-    const pricelist = pricelistOf(site, odoo, log);
+    const pricelist = pricelistOf(site, odoo, log, compilePricelists);
     const puller = new CataloguePuller({ db, odoo, site, settings, log, pricelist });
     const encoder = new TextEncoder();
     const tty = Deno.stderr.isTerminal();

@@ -1,13 +1,11 @@
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
+import { Pricelists } from "./pricelist.ts";
 import {
   type PricedProduct,
   type PricelistBook,
   pricelistClosure,
-  pricelistPrice,
   type PricelistRule,
-  pricePeriods,
-  rulesFor,
-} from "./pricelist.ts";
+} from "../upstream/odoo/pricelist_rules.ts";
 
 /** A rule with Odoo's defaults (global, fixed 0, list price, no dates). */
 function rule(id: number, fields: Partial<PricelistRule> = {}): PricelistRule {
@@ -51,7 +49,9 @@ function book(...rules: PricelistRule[]): PricelistBook {
 }
 
 const NOW = Date.parse("2026-12-20T10:00:00Z");
-const price = (b: PricelistBook, p = desk, at = NOW) => pricelistPrice(b, 1, p, at);
+const price = (b: PricelistBook, p = desk, at = NOW) => new Pricelists(b).price(1, p, at);
+const pricePeriods = (b: PricelistBook, id: number, p: PricedProduct, now: number) =>
+  new Pricelists(b).periods(id, p, now);
 
 Deno.test("pricelist: no rule, the sale price", () => {
   deepStrictEqual(price(book()), { price: "5.10", ruleId: null });
@@ -131,7 +131,13 @@ Deno.test("pricelist: the first rule in Odoo's order wins", () => {
   });
   const everything = rule(14, { fixedPrice: "5" });
   const all = [everything, rootCategory, leafCategory, template, variant];
-  deepStrictEqual(rulesFor(all, desk).map((r) => r.id), [10, 11, 12, 13, 14]);
+  deepStrictEqual(new Pricelists(book(...all)).rulesFor(1, desk).map((r) => r.id), [
+    10,
+    11,
+    12,
+    13,
+    14,
+  ]);
   strictEqual(price(book(...all)).price, "1.00");
   strictEqual(price(book(everything, rootCategory, leafCategory, template)).price, "2.00");
   // Deepest category first, whatever the ids.

@@ -18,6 +18,7 @@ import { CataloguePuller } from "../../src/upstream/odoo/catalogue.ts";
 import type { DeliveryContext } from "../../src/upstream/odoo/delivery.ts";
 import { installationId } from "../../src/upstream/odoo/local_store.ts";
 import { pricelistOf } from "../../src/upstream/odoo/pricelist.ts";
+import { compilePricelists } from "../../src/pricing/pricelist.ts";
 
 /** Settings pointing at the stand-in, with overrides (page size 10 unless given). */
 export function standinSettings(
@@ -64,7 +65,7 @@ export async function standinDelivery(
   const client = standinClient(odoo, overrides);
   const log = createMemoryLogger("info");
   const site = await discoverSite(client, settings);
-  const pricelist = pricelistOf(site, client, log);
+  const pricelist = pricelistOf(site, client, log, compilePricelists);
   const puller = new CataloguePuller({ db, odoo: client, site, settings, log, pricelist });
   const ctx: DeliveryContext = {
     db,

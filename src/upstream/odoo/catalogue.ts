@@ -208,6 +208,8 @@ export class CataloguePuller {
       cost: odooDecimal(p.standard_price, 12),
     }));
     const now = new Date(this.#now());
+    // The id comparison at a start may store products before any poll read the rules.
+    if (pricelist && !pricelist.loaded) await pricelist.load();
     const priced = pricelist?.price(inputs, await categoryParents(db), now.getTime());
     if (priced) { for (const r of rows) r.price = priced.regular.get(r.id)!; }
     await db.transaction(async (tx) => {

@@ -18,6 +18,7 @@ import { discoverSite, type OdooSite } from "./site.ts";
 import { CataloguePuller, type PullProgress, type PullStats } from "./catalogue.ts";
 import { pullKind, reconcileIds } from "./reconcile.ts";
 import { type OdooPricelist, pricelistOf } from "./pricelist.ts";
+import type { CompilePricelists } from "./pricelist_rules.ts";
 import { installationId, setUpstreamEnabled } from "./local_store.ts";
 import type { Delivered, Deliverer, DeliveryContext } from "./delivery.ts";
 import { deliverReceipt } from "./receipts.ts";
@@ -47,6 +48,8 @@ export interface OdooConnectorOptions {
   backoffMs?: (attempt: number) => number;
   /** Uniform in [0, 1): spreads the polls of many stores ({@link pollDelayMs}). */
   random: () => number;
+  /** Prices by pricelist rules (`compilePricelists` of src/pricing/pricelist.ts). */
+  compilePricelists: CompilePricelists;
 }
 
 /** How far a poll's wait strays from `odooPollS`, either way (a fraction of it). */
@@ -231,7 +234,7 @@ export class OdooConnector {
     if (this.#site) return Promise.resolve(this.#site);
     this.#discovering ??= discoverSite(this.#odoo, this.#o.settings).then((site) => {
       this.#site = site;
-      this.#pricelist = pricelistOf(site, this.#odoo, this.#o.log);
+      this.#pricelist = pricelistOf(site, this.#odoo, this.#o.log, this.#o.compilePricelists);
       this.#health.version = site.version;
       this.#health.warehouse = `${site.warehouse.id} ${site.warehouse.code}`;
       this.#markReachable();

@@ -1,7 +1,8 @@
 /**
  * The store's Odoo pricelist (`odooPricelist`): which one it is, its rules (and those of the
  * pricelists they are based on) read from Odoo, whether they changed, and the store's prices
- * from them. The rules are applied on the appliance (`src/pricing/pricelist.ts`); their dated
+ * from them. The rules are applied on the appliance by `src/pricing/pricelist.ts` (passed in as
+ * {@link CompilePricelists}); their dated
  * spans become price schedules of source `odoo` (`src/store/price_schedules.ts`), so a promotion
  * starts and ends on time whether or not Odoo answers then.
  *
@@ -14,12 +15,13 @@ import type { Logger } from "../../log.ts";
 import type { Database, Queryable } from "../../store/database.ts";
 import {
   type AppliedOn,
+  type CompilePricelists,
   type PricedProduct,
   type PricelistBook,
   pricelistClosure,
   type PricelistRule,
-  pricePeriods,
-} from "../../pricing/pricelist.ts";
+  type PricelistRules,
+} from "./pricelist_rules.ts";
 import { type PricelistPeriod, replacePricelistSchedules } from "../../store/price_schedules.ts";
 import { type Many2one, type OdooClient, OdooError } from "./jsonrpc.ts";
 import { odooDecimal, odooId, odooText } from "./_values.ts";
@@ -150,20 +152,28 @@ export class OdooPricelist {
   readonly ref: OdooPricelistRef;
   readonly #odoo: OdooClient;
   readonly #log: Logger;
+  readonly #compile: CompilePricelists;
   #book: PricelistBook | undefined;
+  #rules: PricelistRules | undefined;
   #count = 0;
   #signature = "";
 
-  /** @param ref the pricelist @param odoo client @param log logger */
-  constructor(ref: OdooPricelistRef, odoo: OdooClient, log: Logger) {
+  /** @param ref the pricelist @param odoo client @param log logger @param compile the pricer */
+  constructor(ref: OdooPricelistRef, odoo: OdooClient, log: Logger, compile: CompilePricelists) {
     this.ref = ref;
     this.#odoo = odoo;
     this.#log = log;
+    this.#compile = compile;
   }
 
   /** The rules as last read (empty before {@link load}). */
   get book(): PricelistBook {
     return this.#book ?? new Map();
+  }
+
+  #compiled(): PricelistRules {
+    if (!this.#rules) throw new Error("the pricelist's rules are not read yet (load first)");
+    return this.#rules;
   }
 
   /** Whether the rules were read since this process started. */
@@ -192,6 +202,7 @@ export class OdooPricelist {
     const signature = JSON.stringify([...book].sort(([a], [b]) => a - b));
     const changed = signature !== this.#signature;
     this.#book = book;
+    if (changed || !this.#rules) this.#rules = this.#compile(book);
     this.#signature = signature;
     this.#count = [...book.values()].reduce((n, rules) => n + rules.length, 0);
     if (changed) {
@@ -243,7 +254,7 @@ export class OdooPricelist {
         listPrice: input.listPrice,
         cost: input.cost,
       };
-      const timeline = pricePeriods(this.book, this.ref.id, product, now);
+      const timeline = this.#compiled().periods(this.ref.id, product, now);
       priced.regular.set(input.goodsId, timeline.regular);
       priced.periods.set(
         input.goodsId,
@@ -263,8 +274,9 @@ export function pricelistOf(
   site: { pricelist?: OdooPricelistRef },
   odoo: OdooClient,
   log: Logger,
+  compile: CompilePricelists,
 ): OdooPricelist | undefined {
-  return site.pricelist ? new OdooPricelist(site.pricelist, odoo, log) : undefined;
+  return site.pricelist ? new OdooPricelist(site.pricelist, odoo, log, compile) : undefined;
 }
 
 /** A category and its parents, nearest first (a loop in the data ends the chain). */
