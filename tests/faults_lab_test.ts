@@ -10,6 +10,7 @@
  */
 import { ok as assert } from "node:assert/strict";
 import { umlUnavailable } from "../faults/_uml.ts";
+import { postgresBinDir } from "./_support/pg_cluster.ts";
 import { namespacesUnavailable } from "../faults/_netns.ts";
 
 const REPO = decodeURIComponent(new URL("../", import.meta.url).pathname);
@@ -79,6 +80,59 @@ Deno.test({
     }
     const halfOpen = found.find((row) => row.includes("half-open devices"));
     assert(/(\d+) of \1 dead connections closed in time/.test(halfOpen ?? ""), report);
+    assert(run.stdout.includes("nothing acknowledged was lost or duplicated"), report);
+  },
+});
+
+// disk-full mounts small file systems (root) and runs a PostgreSQL cluster of its own on one;
+// clock preloads Debian's libfaketime into the appliance it starts.
+const diskFullSkipped = Deno.uid() !== 0
+  ? "not root: the lab mounts a small file system"
+  : postgresBinDir()
+  ? undefined
+  : "PostgreSQL server binaries not installed";
+const noFaketime = await Deno.stat("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1").then(
+  () => undefined,
+  () => "libfaketime not installed (apt-get install faketime)",
+);
+
+Deno.test({
+  name: "fault lab: disk-full --ci, the database's disk filled while devices sell (embedded and " +
+    "PostgreSQL): reads answered, writes 'disk full' at once, back by itself, nothing lost; a " +
+    `backup and an upgrade refused up front${
+      diskFullSkipped ? ` [skipped: ${diskFullSkipped}]` : ""
+    }`,
+  ignore: diskFullSkipped !== undefined,
+  async fn() {
+    const run = await faults(["disk-full", "--ci"]);
+    const report = `${run.stdout}\n${run.stderr.split("\n").slice(-40).join("\n")}`;
+    assert(run.code === 0, report);
+    const found = rows(run.stdout, "disk-full");
+    assert(found.length === 4, report);
+    for (const row of found.slice(0, 2)) {
+      const [, , , , acknowledged, lost, duplicated] = row.split("|").map((cell) => cell.trim());
+      assert(Number(acknowledged) > 0 && lost === "0" && duplicated === "0", report);
+      assert(row.includes("'disk full'") && row.includes("after space freed"), report);
+    }
+    assert(run.stdout.includes("nothing acknowledged was lost or duplicated"), report);
+  },
+});
+
+Deno.test({
+  name: "fault lab: clock --ci, the appliance's clock stepped back a day, forward a year, and " +
+    "booted in 2000 until NTP: no rule fires or stalls, nothing lost or doubled" +
+    (noFaketime ? ` [skipped: ${noFaketime}]` : ""),
+  ignore: noFaketime !== undefined,
+  async fn() {
+    const run = await faults(["clock", "--ci"]);
+    const report = `${run.stdout}\n${run.stderr.split("\n").slice(-40).join("\n")}`;
+    assert(run.code === 0, report);
+    const found = rows(run.stdout, "clock");
+    assert(found.length === 3, report);
+    for (const row of found) {
+      const [, , , , acknowledged, lost, duplicated] = row.split("|").map((cell) => cell.trim());
+      assert(Number(acknowledged) > 0 && lost === "0" && duplicated === "0", report);
+    }
     assert(run.stdout.includes("nothing acknowledged was lost or duplicated"), report);
   },
 });
