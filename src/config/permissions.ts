@@ -50,6 +50,13 @@ export const DRIVER_ENV = ["PG*", "USER", "USERNAME", "LOGNAME"];
 /** Environment names the command line reads besides the configuration's (the launcher's). */
 export const LAUNCHER_ENV = ["NEWRETAIL_CONFIG_FILE"];
 
+/**
+ * The fault lab's test-only switches (`NEWRETAIL_FAULT_LAB_UNSAFE_…`, each read in one module and
+ * logged when on): readable, so that the lab turns them on in the installed appliance; never set
+ * in a store.
+ */
+export const FAULT_LAB_ENV = ["NEWRETAIL_FAULT_LAB_*"];
+
 const DEFAULT_PORTS: Record<string, number> = {
   "http:": 80,
   "https:": 443,
@@ -139,9 +146,13 @@ export function appliancePermissions(config: Config, paths: ProgramPaths): DenoP
     net: config.discoveryEnabled ? true : unique(targets),
     read: unique(read),
     write: unique(write),
-    env: config.mqttUrl || config.chainMqttUrl
-      ? true
-      : unique([...configEnvNames(), ...LAUNCHER_ENV, ...DRIVER_ENV, ...NOTIFY_ENV]),
+    env: config.mqttUrl || config.chainMqttUrl ? true : unique([
+      ...configEnvNames(),
+      ...LAUNCHER_ENV,
+      ...DRIVER_ENV,
+      ...NOTIFY_ENV,
+      ...FAULT_LAB_ENV,
+    ]),
     sys: [
       ...(config.discoveryEnabled && !config.advertiseHost ? ["networkInterfaces"] : []),
       ...(!config.databaseUrl || config.databaseDiskPath ? ["statfs"] : []),
