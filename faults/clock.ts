@@ -103,7 +103,10 @@ class FakeClock {
   }
 }
 
-/** A device that logs in and then never answers anything (a till that hung). */
+/**
+ * A device that logs in and then never answers anything (a till that hung). Resolves once its
+ * login is answered (so that a step made next comes after it).
+ */
 async function silentDevice(port: number, equipId: string): Promise<{ closed: Promise<number> }> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   const header = new TextEncoder().encode(JSON.stringify({ action: "login", equipId, length: 0 }));
@@ -112,8 +115,10 @@ async function silentDevice(port: number, equipId: string): Promise<{ closed: Pr
   frame.set(header, 4);
   await conn.write(frame);
   const opened = performance.now();
+  const buffer = new Uint8Array(4096);
+  // The loginReturn (a few dozen bytes: one read).
+  if ((await conn.read(buffer)) === null) throw new Error(`${equipId}: login not answered`);
   const closed = (async () => {
-    const buffer = new Uint8Array(4096);
     try {
       while ((await conn.read(buffer)) !== null) { /* health frames, never answered */ }
     } catch { /* reset */ }

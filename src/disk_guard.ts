@@ -34,8 +34,12 @@ export interface DiskWatch {
   readonly full: boolean;
   /** A write was refused because the disk is full (counted, logged once a minute). */
   refused(): void;
-  /** A write failed for lack of space (the database said so): full from now, until checked. */
-  failed(error: unknown): void;
+  /**
+   * A write failed for lack of space (the database said so): full from now, until checked.
+   * True when the guard answers it (`disk full`, logged once a minute); false when the fault lab
+   * turned the guard off (the failure is then an error like any other).
+   */
+  failed(error: unknown): boolean;
 }
 
 /** What {@link DiskGuard} is built from. */
@@ -55,10 +59,11 @@ export interface DiskGuardOptions {
 }
 
 /**
- * TEST ONLY, NEVER IN A STORE: set to `1`, the guard never refuses a write up front (it still
- * reads and reports the disk). The fault lab's `--guard-off` run of the disk-full scenario sets
- * it to show what the lab then finds (docs/FAULTS.md). Read here and nowhere else; a warning is
- * logged when it is on.
+ * TEST ONLY, NEVER IN A STORE: set to `1`, the guard is off: no write is refused up front, and a
+ * write that fails for lack of space is answered and logged as any other failure (`internal
+ * error`, a line each), as before the disk-full lab scenario. The disk is still read and shown.
+ * The fault lab's `--guard-off` run of that scenario sets it to show what the lab then finds
+ * (docs/FAULTS.md). Read here and nowhere else; a warning is logged when it is on.
  */
 export const UNSAFE_NO_DISK_GUARD_SWITCH = "NEWRETAIL_FAULT_LAB_UNSAFE_NO_DISK_GUARD";
 
@@ -166,12 +171,14 @@ export class DiskGuard implements DiskWatch {
     this.#logWhileFull();
   }
 
-  failed(_error: unknown): void {
+  failed(_error: unknown): boolean {
+    if (this.#off) return false;
     this.#failedAt = this.#o.clock.monotonic();
     this.#refusedSinceLog++;
     this.#refusedTotal++;
     this.#noteChange();
     this.#worker.wake();
+    return true;
   }
 
   /**

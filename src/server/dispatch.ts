@@ -208,10 +208,9 @@ function failureReason(
     log.info("request refused", { action, reason: e.message });
     return e.message;
   }
-  if (isDiskFull(e)) {
-    // Not one line per request: the disk watch logs once a minute, with the count.
-    if (disk) disk.failed(e);
-    else log.warn("request failed: disk full", { action, error: (e as Error)?.message });
+  // Not one line per request: the disk watch logs once a minute, with the count.
+  if (isDiskFull(e) && (disk?.failed(e) ?? true)) {
+    if (!disk) log.warn("request failed: disk full", { action, error: (e as Error)?.message });
     // A read fails this way only while the embedded database is stopped by its full disk.
     return entry.records ? DISK_FULL : DATABASE_UNAVAILABLE;
   }
