@@ -32,11 +32,14 @@ import {
 import type { FleetPlan, FleetSummary } from "./_net_fleet.ts";
 import { installAppliance, type RunningAppliance, startInstalledAppliance } from "./_appliance.ts";
 import {
+  type AdminEndpoint,
   checkHistory,
   type CheckResult,
   type Entry,
+  fetchSnapshot,
   History,
   type OrderEntry,
+  pgliteSnapshotReader,
   postgresReader,
   type SqlReader,
 } from "./_history.ts";
@@ -82,6 +85,12 @@ interface Variant {
     | { kind: "vanish"; afterS: number; devices: number };
   /** Seconds of traffic. */
   seconds: number;
+  /** In the short form CI runs. */
+  inCi: boolean;
+  /** Shows what the heartbeat's close guards: run under `--guard-off`. */
+  guarded: boolean;
+  /** Run on the embedded database too (the full run). */
+  pglite: boolean;
 }
 
 /**
@@ -91,56 +100,49 @@ interface Variant {
 function variants(options: LabOptions): Variant[] {
   const ci = options.ci;
   const traffic = ci ? 15 : 150;
-  const all: (Variant & { inCi: boolean; guarded: boolean })[] = [
-    { name: "none", fault: { kind: "none" }, seconds: 60, inCi: false, guarded: false },
-    {
-      name: "5 % loss",
-      fault: { kind: "loss", percent: 5 },
-      seconds: traffic,
-      inCi: false,
-      guarded: false,
-    },
+  const flags = (...set: ("ci" | "guarded" | "pglite")[]) => ({
+    inCi: set.includes("ci"),
+    guarded: set.includes("guarded"),
+    pglite: set.includes("pglite"),
+  });
+  const all: Variant[] = [
+    { name: "none", fault: { kind: "none" }, seconds: 60, ...flags() },
+    { name: "5 % loss", fault: { kind: "loss", percent: 5 }, seconds: traffic, ...flags() },
     {
       name: "20 % loss",
       fault: { kind: "loss", percent: 20 },
       seconds: traffic,
-      inCi: true,
-      guarded: false,
+      ...flags("ci", "pglite"),
     },
     {
       name: "slow link (256 kbit/s)",
       fault: { kind: "slow", rateKbit: 256, latencyMs: 400 },
       seconds: traffic,
-      inCi: false,
-      guarded: false,
+      ...flags(),
     },
     {
       name: `${ci ? 25 : 60} s partition`,
       fault: { kind: "partition", afterS: ci ? 5 : 30, forS: ci ? 25 : 60 },
       seconds: ci ? 35 : 150,
-      inCi: true,
-      guarded: true,
+      ...flags("ci", "guarded", "pglite"),
     },
     {
       name: "8 s partition in a quiet store",
       fault: { kind: "partition", afterS: 0, forS: 8, quiet: true },
       seconds: ci ? 10 : 60,
-      inCi: true,
-      guarded: false,
+      ...flags("ci", "pglite"),
     },
     {
       name: "latency 150 ± 100 ms",
       fault: { kind: "relay", delayMs: 150, jitterMs: 100 },
       seconds: traffic,
-      inCi: false,
-      guarded: false,
+      ...flags(),
     },
     {
       name: "half-open devices",
       fault: { kind: "vanish", afterS: ci ? 5 : 20, devices: ci ? 6 : 12 },
       seconds: ci ? 25 : 90,
-      inCi: true,
-      guarded: true,
+      ...flags("ci", "guarded", "pglite"),
     },
   ];
   const only = Deno.env.get("FAULTS_NETWORK_ONLY");
@@ -175,7 +177,7 @@ const labelMac = (n: number) =>
       .join(":").toUpperCase()
   }`;
 
-/** The lab's catalogue: counted goods 1–40 (tills), weighed goods 41–50 (scales). */
+/** The catalogue the lab seeds on PostgreSQL: counted goods 1–40, weighed goods 41–50. */
 const COUNTED = Array.from({ length: 40 }, (_, i) => i + 1);
 const WEIGHED = Array.from({ length: 10 }, (_, i) => i + 41);
 const barcode = (gid: number) => ean13(`6920000${String(gid).padStart(5, "0")}`);
@@ -210,13 +212,62 @@ async function seedCatalogue(sql: Sql, macs: string[]): Promise<void> {
   });
 }
 
-/** Changes the price of some label-bound goods, as the ERP or an operator's psql does. */
-async function changePrices(sql: Sql, round: number): Promise<number[]> {
-  const gids = [...COUNTED, ...WEIGHED].filter((_, i) => i % 4 === round % 4);
-  const step = round % 2 === 0 ? "0.10" : "-0.05";
-  await sql`update goods set price = price + ${step}::numeric, updated_at = now()
-    where id = any(${gids})`;
-  return gids;
+/** The goods the devices sell, as the lab read them from the store, and their prices. */
+interface Catalogue {
+  counted: { gid: number; barcode: string }[];
+  weighed: { gid: number; barcode: string }[];
+  /** Each goods' regular price (what returns when a schedule ends), and its price now. */
+  regular: Map<number, string>;
+  current: Map<number, string>;
+}
+
+async function readCatalogue(reader: SqlReader): Promise<Catalogue> {
+  const rows = await reader.query(
+    `select id, barcode, weighed, price::text as price from goods
+     where active and barcode is not null order by id`,
+  );
+  const goods = rows.map((r) => ({
+    gid: Number(r.id),
+    barcode: String(r.barcode),
+    weighed: r.weighed === true,
+    price: String(r.price),
+  }));
+  return {
+    counted: goods.filter((g) => !g.weighed).map(({ gid, barcode }) => ({ gid, barcode })),
+    weighed: goods.filter((g) => g.weighed).map(({ gid, barcode }) => ({ gid, barcode })),
+    regular: new Map(goods.map((g) => [g.gid, g.price])),
+    current: new Map(goods.map((g) => [g.gid, g.price])),
+  };
+}
+
+const fen = (price: string) => Math.round(Number(price) * 100);
+
+/**
+ * Changes the price of a quarter of the goods (every goods is on labels), as the operator does:
+ * a price schedule from now through the admin API, recorded in the history (whose checker then
+ * holds every goods to the schedule in force).
+ */
+async function changePrices(lab: Lab): Promise<void> {
+  const round = lab.priceRounds++;
+  const all = [...lab.catalogue.counted, ...lab.catalogue.weighed];
+  const step = round % 2 === 0 ? 10 : -5;
+  await Promise.all(
+    all.filter((_, i) => i % 4 === round % 4).map(async ({ gid }) => {
+      const price = (Math.max(1, fen(lab.catalogue.current.get(gid)!) + step) / 100).toFixed(2);
+      const entry = await lab.history.createSchedule(lab.admin, {
+        gid,
+        price,
+        startsAt: new Date(),
+        regularPrice: lab.catalogue.regular.get(gid)!,
+      });
+      if (entry.outcome !== "acknowledged") {
+        throw new Error(
+          `price schedule for goods ${gid} not taken: ${JSON.stringify(entry.answer)}`,
+        );
+      }
+      lab.catalogue.current.set(gid, price);
+    }),
+  );
 }
 
 /** The running appliance and where it listens (from its start-up line). */
@@ -281,6 +332,11 @@ function openFds(pid: number): number {
   return [...Deno.readDirSync(`/proc/${pid}/fd`)].length;
 }
 
+/** The order code in a payment URL (`payUrlTemplate`'s default: `…&order={order}&…`). */
+function orderCode(url: string | undefined): string | undefined {
+  return /[?&]order=(\d+)/.exec(url ?? "")?.[1];
+}
+
 /**
  * The payment server of the lab's own, and the store cloud behind it: it counts the calls per
  * order code and, for every other order, reports the payment over MQTT (every fourth twice, as a
@@ -293,16 +349,16 @@ class PaymentCloud {
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
   readonly #mqtt: mqtt.MqttClient | undefined;
   readonly #history: History;
-  readonly #sql: Sql;
+  /** Codes reported paid (or to be, once their delay is over). */
+  readonly reported = new Set<string>();
   readonly #topic: string;
   readonly #shop: string;
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
   readonly #publishing = new Set<Promise<unknown>>();
 
-  constructor(mqttClient: mqtt.MqttClient | undefined, shop: string, history: History, sql: Sql) {
+  constructor(mqttClient: mqtt.MqttClient | undefined, shop: string, history: History) {
     this.#mqtt = mqttClient;
     this.#history = history;
-    this.#sql = sql;
     this.#shop = shop;
     this.#topic = `/newretail/pay/${shop}`;
     this.#server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (r) => {
@@ -326,6 +382,8 @@ class PaymentCloud {
   }
 
   #report(code: string): void {
+    if (this.reported.has(code)) return;
+    this.reported.add(code);
     const times = Number(code.slice(-2, -1)) % 4 === 0 ? 2 : 1;
     for (let i = 0; i < times; i++) {
       const timer = setTimeout(() => {
@@ -339,13 +397,21 @@ class PaymentCloud {
   }
 
   async #publish(code: string): Promise<void> {
-    const [order] = await this.#sql<{ equipId: string; orderId: string }[]>`
-      select equip_id as "equipId", terminal_order_id as "orderId" from orders where code = ${code}`;
+    // The customer pays the QR code the till showed: the order the till was answered with this
+    // code's URL (its answer may reach the lab a moment after the appliance called us).
+    let order: OrderEntry | undefined;
+    for (let i = 0; i < 50 && !order; i++) {
+      order = this.#history.of("order").find((e) =>
+        e.outcome === "acknowledged" && orderCode(e.url) === code
+      );
+      if (!order) await sleep(100);
+    }
+    if (!order) return; // the till never showed its QR code: nobody pays it
     await this.#history.publishPayment(
       async (payload) => {
         await this.#mqtt!.publishAsync(this.#topic, payload, { qos: 1 });
       },
-      { shopId: this.#shop, orderDevice: order.equipId, orderId: order.orderId, orderCode: code },
+      { shopId: this.#shop, orderDevice: order.device, orderId: order.orderId, orderCode: code },
     );
   }
 
@@ -461,7 +527,7 @@ class FleetProcess {
 /** Everything a run shares across variants. */
 interface Lab {
   options: LabOptions;
-  sql: Sql;
+  backend: Backend;
   net: LabNetwork;
   appliance: Appliance;
   cloud: PaymentCloud;
@@ -469,7 +535,11 @@ interface Lab {
   mqttNote: string;
   /** What every client was told, all variants (checked after each). */
   history: History;
-  reader: SqlReader;
+  /** Runs `read` on the store's database as it is now (PostgreSQL: a connection; PGlite: a snapshot). */
+  withReader<T>(read: (reader: SqlReader) => Promise<T>): Promise<T>;
+  catalogue: Catalogue;
+  /** The admin API (loopback, the lab's token). */
+  admin: AdminEndpoint;
   /** The last check's totals and problems: a variant reports what is new since. */
   lastCheck?: CheckResult;
   /** RSS (MB) once started and seeded, before any device. */
@@ -501,7 +571,7 @@ async function until(
 }
 
 async function runVariant(lab: Lab, variant: Variant, index: number): Promise<VariantResult> {
-  const { sql, net, appliance, options } = lab;
+  const { net, appliance, options } = lab;
   const failures: string[] = [];
   const progress = (line: string) => options.progress(`${variant.name}: ${line}`);
   const fault = variant.fault;
@@ -537,8 +607,8 @@ async function runVariant(lab: Lab, variant: Variant, index: number): Promise<Va
     port: target.port,
     orderPrefix: `v${index}`,
     ...lab.devices,
-    counted: COUNTED.map((gid) => ({ gid, barcode: barcode(gid) })),
-    weighed: WEIGHED.map((gid) => ({ gid, barcode: barcode(gid) })),
+    counted: lab.catalogue.counted,
+    weighed: lab.catalogue.weighed,
     replyTimeoutMs: 8000,
     watchdogMs: 30_000,
     // A sale every 8 s on average per till or scale: 52 of them make ~6 orders a second, a
@@ -556,9 +626,7 @@ async function runVariant(lab: Lab, variant: Variant, index: number): Promise<Va
     const start = Date.now();
     progress(`${deviceCount} devices up`);
     const at = (s: number) => sleep(Math.max(0, start + s * 1000 - Date.now()));
-    const priceChange = async () => {
-      await changePrices(sql, lab.priceRounds++);
-    };
+    const priceChange = () => changePrices(lab);
 
     if (fault.kind === "loss" || fault.kind === "slow") await net.setFault(fault);
     if (fault.kind === "partition" && !fault.quiet) {
@@ -620,9 +688,10 @@ async function runVariant(lab: Lab, variant: Variant, index: number): Promise<Va
       progress(`partitioned for ${fault.forS} s`);
       await sleep(1000);
       await priceChange();
-      const codes = await sql<{ code: string }[]>`
-        select code from orders where terminal_order_id like ${`v${index}-%`} and state = 'pending'`;
-      lab.cloud.reportPaid(codes.map((c) => c.code));
+      // The customers of every order not yet paid pay now.
+      lab.cloud.reportPaid(
+        fleet.orders.flatMap((o) => o.outcome === "acknowledged" ? [orderCode(o.url)!] : []),
+      );
       await sleep(fault.forS * 1000 - 1000);
       await net.setFault({ kind: "none" });
       healedAt = Date.now();
@@ -637,10 +706,11 @@ async function runVariant(lab: Lab, variant: Variant, index: number): Promise<Va
       lab.history.of("payment").filter((p) => p.published).map((p) => p.orderCode);
     await until(
       async () =>
-        lab.cloud.idle() && (await owed(sql, lab.devices, gone, paidCodes())).length === 0,
+        lab.cloud.idle() &&
+        (await lab.withReader((r) => owed(r, lab.devices, gone, paidCodes()))).length === 0,
       Math.max(0, healedAt + convergeBoundMs - Date.now()),
     );
-    const left = await owed(sql, lab.devices, gone, paidCodes());
+    const left = await lab.withReader((r) => owed(r, lab.devices, gone, paidCodes()));
     const convergedMs = left.length === 0 ? Date.now() - healedAt : undefined;
     if (left.length > 0) {
       failures.push(
@@ -650,9 +720,9 @@ async function runVariant(lab: Lab, variant: Variant, index: number): Promise<Va
 
     // The history against the database: orders, payments, labels (what each label showed is
     // what the appliance records), the ledger. A vanished station's labels cannot converge.
-    const check = await checkHistory(withoutLabelsOf(lab.history, gone), lab.reader, {
-      settled: true,
-    });
+    const check = await lab.withReader((r) =>
+      checkHistory(withoutLabelsOf(lab.history, gone), r, { settled: true })
+    );
     const before = lab.lastCheck;
     lab.lastCheck = check;
     const seen = new Set(before?.problems ?? []);
@@ -796,38 +866,36 @@ function withoutLabelsOf(history: History, devices: string[]): History {
  * delivered. Empty when everything converged.
  */
 async function owed(
-  sql: Sql,
+  reader: SqlReader,
   devices: Devices,
   gone: string[],
   paidCodes: string[],
 ): Promise<string[]> {
   const macs = devices.labels.filter((l) => !gone.includes(l.equipId)).flatMap((l) => l.macs);
-  const [row] = await sql<
-    { labels: number; example: string | null; pushes: number; results: number; unpaid: number }[]
-  >`
-    select
-      (select count(*)::int from label_bindings b join goods g on g.id = b.goods_id
-        left join label_shown s on s.mac = b.mac
-        where b.mac = any(${macs})
-          and (s.mac is null or s.price <> g.price or s.stale_since is not null)) as labels,
+  const unconfirmed = `from label_bindings b join goods g on g.id = b.goods_id
+    left join label_shown s on s.mac = b.mac
+    where b.mac = any($1::text[])
+      and (s.mac is null or s.price <> g.price or s.stale_since is not null)`;
+  const [row] = await reader.query(
+    `select
+      (select count(*)::int ${unconfirmed}) as labels,
       (select b.mac || ' shows ' || coalesce(s.price::text, 'nothing') || ', costs ' || g.price
-        from label_bindings b join goods g on g.id = b.goods_id
-        left join label_shown s on s.mac = b.mac
-        where b.mac = any(${macs})
-          and (s.mac is null or s.price <> g.price or s.stale_since is not null)
-        limit 1) as example,
-      ((select count(*) from pending_label_pushes where not (equip_id = any(${gone})))
-        + (select count(*) from pending_scale_pushes where not (equip_id = any(${gone}))))::int
+        ${unconfirmed} limit 1) as example,
+      ((select count(*) from pending_label_pushes where not (equip_id = any($2::text[])))
+        + (select count(*) from pending_scale_pushes where not (equip_id = any($2::text[]))))::int
         as pushes,
       (select count(*)::int from pay_results where not delivered
-        and not (equip_id = any(${gone}))) as results,
-      (select count(*)::int from orders where code = any(${paidCodes}) and state <> 'paid')
-        as unpaid`;
+        and not (equip_id = any($2::text[]))) as results,
+      (select count(*)::int from orders where code = any($3::text[]) and state <> 'paid')
+        as unpaid`,
+    [macs, gone, paidCodes],
+  );
+  const n = (key: string) => Number(row[key]);
   return [
-    row.labels > 0 ? `${row.labels} labels not confirmed on their price (${row.example})` : "",
-    row.pushes > 0 ? `${row.pushes} sendGoods pushes pending` : "",
-    row.results > 0 ? `${row.results} payment results not delivered` : "",
-    row.unpaid > 0 ? `${row.unpaid} orders reported paid are not paid` : "",
+    n("labels") > 0 ? `${n("labels")} labels not confirmed on their price (${row.example})` : "",
+    n("pushes") > 0 ? `${n("pushes")} sendGoods pushes pending` : "",
+    n("results") > 0 ? `${n("results")} payment results not delivered` : "",
+    n("unpaid") > 0 ? `${n("unpaid")} orders reported paid are not paid` : "",
   ].filter((s) => s !== "");
 }
 
@@ -907,8 +975,78 @@ function deadConnections(
   };
 }
 
-async function openLab(options: LabOptions, sql: Sql, databaseUrl: string): Promise<Lab> {
-  const shop = `lab${Deno.pid}`;
+/** The database the appliance runs on in a lab. */
+type Backend = "postgres" | "pglite";
+
+/** A PostgreSQL database of the run's own on `DATABASE_URL`'s server (created, then dropped). */
+interface PostgresStore {
+  url: string;
+  sql: Sql;
+  drop(): Promise<void>;
+}
+
+/** Creates the run's database, or says why it cannot (no server). */
+async function createPostgresStore(): Promise<PostgresStore | string> {
+  const serverUrl = Deno.env.get("DATABASE_URL") ?? "postgres://postgres@127.0.0.1:5432/postgres";
+  const name = `nrlab_network_${Deno.pid}`;
+  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
+  try {
+    // A run that was killed left its database: dropped once its process is gone.
+    const left = await admin<{ datname: string }[]>`
+      select datname from pg_database where datname like 'nrlab_network_%'`;
+    for (const { datname } of left) {
+      if (!processAlive(Number(datname.slice("nrlab_network_".length)))) {
+        await admin.unsafe(`drop database if exists ${datname} with (force)`);
+      }
+    }
+    await admin.unsafe(`create database ${name}`);
+  } catch (e) {
+    await admin.end();
+    return `no PostgreSQL at ${serverUrl}: ${(e as Error).message}`;
+  }
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  const sql = postgres(url.href, { max: 2, onnotice: () => {} });
+  return {
+    url: url.href,
+    sql,
+    async drop() {
+      await sql.end();
+      await admin.unsafe(`drop database if exists ${name} with (force)`).catch(() => {});
+      await admin.end();
+    },
+  };
+}
+
+/** Binds every label MAC to goods through the admin API, as an installer does. */
+async function bindLabels(
+  admin: AdminEndpoint,
+  macs: string[],
+  goods: { barcode: string }[],
+): Promise<void> {
+  for (const [i, mac] of macs.entries()) {
+    const response = await fetch(new URL(`/api/labels/${mac}/bind`, admin.url), {
+      method: "POST",
+      headers: { authorization: `Bearer ${admin.token}`, "content-type": "application/json" },
+      body: JSON.stringify({ barcode: goods[i % goods.length].barcode }),
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`binding label ${mac}: ${response.status} ${text}`);
+  }
+}
+
+/**
+ * Starts the appliance on `backend` (PostgreSQL: `pg`'s database, seeded by the lab; PGlite: a new
+ * embedded store with the demo catalogue, its labels bound through the admin API), the network,
+ * the payment server and the cloud. The caller closes it with `close()`.
+ */
+async function openLab(
+  options: LabOptions,
+  backend: Backend,
+  pg: PostgresStore | undefined,
+): Promise<Lab & { close(): Promise<string[]> }> {
+  const shop = `lab${Deno.pid}${backend === "pglite" ? "e" : ""}`;
+  const workDir = `${options.workDir}/${backend}`;
   const mqttUrl = Deno.env.get("MQTT_URL") ?? "mqtt://127.0.0.1:1883";
   let mqttClient: mqtt.MqttClient | undefined;
   let mqttNote = "";
@@ -919,24 +1057,29 @@ async function openLab(options: LabOptions, sql: Sql, databaseUrl: string): Prom
     options.progress(mqttNote);
   }
   const history = new History();
-  const cloud = new PaymentCloud(mqttClient, shop, history, sql);
+  const cloud = new PaymentCloud(mqttClient, shop, history);
   const net = await createLabNetwork();
   const devs = devices(options.ci);
+  const adminToken = [...crypto.getRandomValues(new Uint8Array(16))]
+    .map((b) => b.toString(16).padStart(2, "0")).join("");
   let appliance: Appliance | undefined;
+  let pgReader: SqlReader | undefined;
   try {
     const config = {
       shopId: shop,
       host: net.applianceAddress,
       port: 0,
       // Where install.sh --root puts it (_appliance.ts).
-      stateDir: `${options.workDir}/root/var/lib/newretail`,
-      databaseUrl,
+      stateDir: `${workDir}/root/var/lib/newretail`,
+      databaseUrl: pg?.url ?? "",
+      demo: backend === "pglite",
       mqttUrl: mqttClient ? mqttUrl : "",
       paymentServerUrl: cloud.url,
       discoveryEnabled: false,
       adminEnabled: true,
       adminHost: "127.0.0.1",
       adminPort: 0,
+      adminToken,
       logLevel: "info",
       loginTimeoutS: 10,
       heartbeatIntervalS: HEARTBEAT_INTERVAL_S,
@@ -953,92 +1096,120 @@ async function openLab(options: LabOptions, sql: Sql, databaseUrl: string): Prom
     const env: Record<string, string> = options.guardOff
       ? { NEWRETAIL_FAULT_LAB_UNSAFE_NO_HEARTBEAT_CLOSE: "1" }
       : {};
-    appliance = await startAppliance(options, config, env);
-    await seedCatalogue(sql, devs.labels.flatMap((l) => l.macs));
+    await Deno.mkdir(workDir, { recursive: true });
+    const started = await startAppliance({ ...options, workDir }, config, env);
+    appliance = started;
+    const admin: AdminEndpoint = {
+      url: `http://127.0.0.1:${started.adminPort}`,
+      token: adminToken,
+    };
+    const macs = devs.labels.flatMap((l) => l.macs);
+    let withReader: Lab["withReader"];
+    if (pg) {
+      await seedCatalogue(pg.sql, macs);
+      const reader = pgReader = await postgresReader(pg.url);
+      withReader = (read) => read(reader);
+    } else {
+      // The embedded database is the appliance's own: the lab reads snapshots of it.
+      withReader = async (read) => {
+        const reader = await pgliteSnapshotReader(await fetchSnapshot(admin));
+        try {
+          return await read(reader);
+        } finally {
+          await reader.close();
+        }
+      };
+      const demo = await withReader(readCatalogue);
+      await bindLabels(admin, macs, [...demo.counted, ...demo.weighed]);
+    }
+    const catalogue = await withReader(readCatalogue);
     await sleep(2000);
-    return {
+    const lab = {
       options,
-      sql,
+      backend,
       net,
-      appliance,
+      appliance: started,
       cloud,
       devices: devs,
       mqttNote,
       history,
-      reader: await postgresReader(databaseUrl),
-      startRssMb: rssMb(appliance.pid),
+      withReader,
+      catalogue,
+      admin,
+      startRssMb: rssMb(started.pid),
       priceRounds: 0,
+      async close(): Promise<string[]> {
+        const problems: string[] = [];
+        const code = await started.stop();
+        // For --keep: what the appliance logged.
+        await Deno.writeTextFile(
+          `${workDir}/appliance.log`,
+          started.lines.map((l) => JSON.stringify(l)).join("\n") + "\n",
+        );
+        if (code !== 0) problems.push(`the appliance exited with ${code} on SIGTERM`);
+        await net.destroy();
+        await cloud.close();
+        await pgReader?.close();
+        return problems;
+      },
     };
+    return lab;
   } catch (e) {
     await appliance?.stop();
+    await pgReader?.close();
     await net.destroy();
     await cloud.close();
     throw e;
   }
 }
 
+/**
+ * The backends of a run: PostgreSQL, and in the full run the embedded PGlite too (the default
+ * database of a store), on the variants marked for it. `FAULTS_NETWORK_BACKENDS=pglite` (or
+ * `postgres`) picks.
+ */
+function backends(options: LabOptions): Backend[] {
+  const asked = Deno.env.get("FAULTS_NETWORK_BACKENDS");
+  if (asked) return asked.split(",").map((b) => b.trim()) as Backend[];
+  return options.ci || options.guardOff ? ["postgres"] : ["postgres", "pglite"];
+}
+
 async function run(options: LabOptions): Promise<ScenarioReport> {
   const unavailable = await namespacesUnavailable();
   if (unavailable) return { rows: [], failures: [], unavailable };
   await removeStaleNetworks();
-  const serverUrl = Deno.env.get("DATABASE_URL") ?? "postgres://postgres@127.0.0.1:5432/postgres";
-  const name = `nrlab_network_${Deno.pid}`;
-  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
-  try {
-    // A run that was killed left its database: dropped once its process is gone.
-    const left = await admin<{ datname: string }[]>`
-      select datname from pg_database where datname like 'nrlab_network_%'`;
-    for (const { datname } of left) {
-      if (!processAlive(Number(datname.slice("nrlab_network_".length)))) {
-        await admin.unsafe(`drop database if exists ${datname} with (force)`);
-      }
-    }
-    await admin.unsafe(`create database ${name}`);
-  } catch (e) {
-    await admin.end();
-    return {
-      rows: [],
-      failures: [],
-      unavailable: `no PostgreSQL at ${serverUrl}: ${(e as Error).message}`,
-    };
-  }
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  const sql = postgres(url.href, { max: 2, onnotice: () => {} });
   const rows: ResultRow[] = [];
   const failures: string[] = [];
-  let lab: Lab | undefined;
-  try {
-    lab = await openLab(options, sql, url.href);
-    options.progress(
-      `appliance on ${lab.net.applianceAddress}:${lab.appliance.port}, devices in ${lab.net.namespace}`,
-    );
-    for (const [i, variant] of variants(options).entries()) {
-      try {
-        const result = await runVariant(lab, variant, i);
-        rows.push(result.row);
-        failures.push(...result.failures);
-      } catch (e) {
-        failures.push(`${variant.name}: broke: ${(e as Error).message}`);
-      }
-    }
-    if (lab.mqttNote) failures.push(lab.mqttNote);
-  } finally {
-    if (lab) {
-      const code = await lab.appliance.stop();
-      // For --keep: what the appliance logged.
-      await Deno.writeTextFile(
-        `${options.workDir}/appliance.log`,
-        lab.appliance.lines.map((l) => JSON.stringify(l)).join("\n") + "\n",
+  for (const backend of backends(options)) {
+    const list = variants(options).filter((v) => backend === "postgres" || v.pglite);
+    if (list.length === 0) continue;
+    const pg = backend === "postgres" ? await createPostgresStore() : undefined;
+    if (typeof pg === "string") return { rows, failures, unavailable: pg };
+    let lab: Awaited<ReturnType<typeof openLab>> | undefined;
+    try {
+      lab = await openLab(options, backend, pg);
+      options.progress(
+        `${backend}: appliance on ${lab.net.applianceAddress}:${lab.appliance.port}, devices in ${lab.net.namespace}`,
       );
-      if (code !== 0) failures.push(`the appliance exited with ${code} on SIGTERM`);
-      await lab.net.destroy();
-      await lab.cloud.close();
-      await lab.reader.close();
+      for (const [i, variant] of list.entries()) {
+        const named = backend === "postgres"
+          ? variant
+          : { ...variant, name: `${variant.name} (PGlite)` };
+        try {
+          const result = await runVariant(lab, named, i);
+          rows.push(result.row);
+          failures.push(...result.failures);
+        } catch (e) {
+          failures.push(`${named.name}: broke: ${(e as Error).message}`);
+        }
+      }
+      if (lab.mqttNote) failures.push(lab.mqttNote);
+    } catch (e) {
+      failures.push(`${backend}: broke: ${(e as Error).message}`);
+    } finally {
+      if (lab) failures.push(...await lab.close());
+      await pg?.drop();
     }
-    await sql.end();
-    await admin.unsafe(`drop database if exists ${name} with (force)`).catch(() => {});
-    await admin.end();
   }
   return { rows, failures };
 }
