@@ -99,13 +99,21 @@ async function runtimeTarball(arch: Arch): Promise<string> {
   if (!(await exists(file))) {
     await Deno.mkdir(cache, { recursive: true });
     console.log(`fetching ${pkg.name}@${pin.version} (npm pack)`);
-    await run("npm", [
-      "pack",
-      "--silent",
-      `${pkg.name}@${pin.version}`,
-      "--pack-destination",
-      cache,
-    ]);
+    // Packed in a directory of its own and renamed into place: two builds at once on a cold cache
+    // (the tests build two releases side by side) otherwise read each other's half-written file.
+    const fetching = await Deno.makeTempDir({ dir: cache, prefix: ".fetching-" });
+    try {
+      await run("npm", [
+        "pack",
+        "--silent",
+        `${pkg.name}@${pin.version}`,
+        "--pack-destination",
+        fetching,
+      ]);
+      await Deno.rename(`${fetching}/${file.slice(cache.length + 1)}`, file);
+    } finally {
+      await Deno.remove(fetching, { recursive: true });
+    }
   }
   const integrity = await sha512Integrity(file);
   if (integrity !== pkg.integrity) {
