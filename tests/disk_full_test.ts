@@ -50,7 +50,8 @@ async function fill(dir: string, leaveBytes: number): Promise<void> {
 
 for (const backend of backends()) {
   Deno.test(`under the disk reserve, orders, receipts and payments are answered '${DISK_FULL}' at once and reads go on, logged once (${backend.name})`, async () => {
-    const { freeBytes } = await readDiskSpace(Deno.makeTempDirSync());
+    const probe = await Deno.makeTempDir({ prefix: "newretail-disk-" });
+    const { freeBytes } = await readDiskSpace(probe).finally(() => Deno.remove(probe));
     // The largest reserve there is: more than this machine's free space, so the disk is "full".
     const reserveMb = 1024 * 1024;
     assert.ok(freeBytes < reserveMb * MB, "this test needs less than 1 TiB free in the temp dir");
