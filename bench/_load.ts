@@ -18,7 +18,7 @@ export class LoadDevice {
   #decoder = new FrameDecoder({
     limits: { minHeaderBytes: 2, maxHeaderBytes: 1 << 20, maxBodyBytes: 64 << 20 },
   });
-  #pending: ((frame: Frame) => void) | undefined;
+  #pending: { resolve(frame: Frame): void; reject(e: Error): void } | undefined;
   #onPush: ((device: LoadDevice, frame: Frame) => void) | undefined;
   closed = false;
 
@@ -37,6 +37,9 @@ export class LoadDevice {
     });
     socket.on("close", () => {
       this.closed = true;
+      const pending = this.#pending;
+      this.#pending = undefined;
+      pending?.reject(new Error(`${equipId}: connection closed while waiting for a reply`));
     });
     socket.on("error", () => {});
   }
@@ -70,7 +73,7 @@ export class LoadDevice {
     }
     const pending = this.#pending;
     this.#pending = undefined;
-    pending?.(frame);
+    pending?.resolve(frame);
   }
 
   /** Writes raw bytes. */
@@ -82,7 +85,7 @@ export class LoadDevice {
   request(bytes: Uint8Array): Promise<Frame> {
     return new Promise((resolve, reject) => {
       if (this.closed) return reject(new Error("closed"));
-      this.#pending = resolve;
+      this.#pending = { resolve, reject };
       this.socket.write(bytes);
     });
   }
@@ -150,21 +153,41 @@ export function closeDevices(devices: LoadDevice[]): void {
 export interface LoopResult {
   requests: number;
   seconds: number;
+  /** Replies (recorded ones) that were not a success: see {@link failedReply}. */
+  errors: number;
   /** Latencies in ms, sorted. */
   latencies: Float64Array;
 }
 
+const SUCCESS = new TextEncoder().encode('{"exception":""');
+
+/**
+ * Whether a reply is not a success: a body that does not begin `{"exception":""` (every
+ * successful reply the benchmarks ask for does, in UTF-8 and in GBK alike), or a reply to another
+ * action than the one asked.
+ */
+export function failedReply(asked: string, reply: Frame): boolean {
+  if (reply.header.action !== `${asked}Return`) return true;
+  const body = reply.body;
+  if (body.byteLength < SUCCESS.byteLength) return true;
+  for (let i = 0; i < SUCCESS.byteLength; i++) if (body[i] !== SUCCESS[i]) return true;
+  return false;
+}
+
 /**
  * Every device sends `frameFor(device, n)` (n = its request count), waits for the reply, and
- * repeats, for `seconds` (after a warm-up that is not recorded).
+ * repeats, for `seconds` (after a warm-up that is not recorded). With `asked`, replies are checked
+ * ({@link failedReply}) and the failures counted.
  */
 export async function closedLoop(
   devices: LoadDevice[],
   frameFor: (device: LoadDevice, n: number) => Uint8Array,
   seconds: number,
   warmupSeconds = 1,
+  asked?: (device: LoadDevice, n: number) => string,
 ): Promise<LoopResult> {
   const latencies: number[] = [];
+  let errors = 0;
   const start = performance.now();
   const recordFrom = start + warmupSeconds * 1000;
   const end = recordFrom + seconds * 1000;
@@ -172,11 +195,20 @@ export async function closedLoop(
     for (let n = 0; !device.closed; n++) {
       const t0 = performance.now();
       if (t0 >= end) break;
-      await device.request(frameFor(device, n));
-      if (t0 >= recordFrom) latencies.push(performance.now() - t0);
+      let reply: Frame;
+      try {
+        reply = await device.request(frameFor(device, n));
+      } catch {
+        errors++; // the server closed the connection
+        break;
+      }
+      if (t0 >= recordFrom) {
+        latencies.push(performance.now() - t0);
+        if (asked && failedReply(asked(device, n), reply)) errors++;
+      }
     }
   }));
-  return { requests: latencies.length, seconds, latencies: sorted(latencies) };
+  return { requests: latencies.length, seconds, errors, latencies: sorted(latencies) };
 }
 
 /**
@@ -204,7 +236,7 @@ export async function openLoop(
       scheduled += periodMs;
     }
   }));
-  return { requests: latencies.length, seconds, latencies: sorted(latencies) };
+  return { requests: latencies.length, seconds, errors: 0, latencies: sorted(latencies) };
 }
 
 function sorted(values: number[]): Float64Array {

@@ -6,6 +6,7 @@
  * @module
  */
 import { createPostgresDatabase } from "../tests/_support/databases.ts";
+import { labelGoods, labelMac } from "./_catalogue.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -18,6 +19,11 @@ export interface ServerProcess {
   rss(): Promise<number>;
   /** Peak resident set size since start (VmHWM), in bytes. */
   peakRss(): Promise<number>;
+  /**
+   * CPU time the process has used (user + system, every thread), in ms. On a machine shared with
+   * other work, CPU per request moves far less than requests per second.
+   */
+  cpuMs(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -33,6 +39,13 @@ async function rssOf(pid: number, field = "VmRSS"): Promise<number> {
   const status = await Deno.readTextFile(`/proc/${pid}/status`);
   const kb = Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN);
   return kb * 1024;
+}
+
+async function cpuMsOf(pid: number): Promise<number> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10; // USER_HZ is 100 on Linux
 }
 
 async function waitForPort(port: number, child: Deno.ChildProcess, timeoutMs = 90_000) {
@@ -59,6 +72,7 @@ function wrap(name: string, child: Deno.ChildProcess, port: number, cleanup: () 
     port,
     rss: () => rssOf(child.pid),
     peakRss: () => rssOf(child.pid, "VmHWM"),
+    cpuMs: () => cpuMsOf(child.pid),
     async stop() {
       try {
         child.kill("SIGTERM");
@@ -75,6 +89,37 @@ function wrap(name: string, child: Deno.ChildProcess, port: number, cleanup: () 
       await cleanup();
     },
   };
+}
+
+/**
+ * Starts the ideal getGoods server (bench/ideal_server.ts) on one I/O API, answering from the
+ * catalogue file written by bench/_catalogue.ts.
+ */
+export async function startIdeal(
+  io: "node" | "deno",
+  catalogue: string,
+  labels = 0,
+): Promise<ServerProcess> {
+  const port = freePort();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      `${ROOT}bench/ideal_server.ts`,
+      "--port",
+      String(port),
+      "--io",
+      io,
+      "--catalogue",
+      catalogue,
+      "--labels",
+      String(labels),
+    ],
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  await waitForPort(port, child);
+  return wrap(`ideal (${io})`, child, port, () => Promise.resolve());
 }
 
 /** Starts the minimal framed echo server (`mode`: node, deno, deno-queued). */
@@ -96,6 +141,15 @@ export interface ApplianceProcessOptions {
   env?: Record<string, string>;
   /** PGlite: this state directory (kept), instead of a fresh temporary one. */
   stateDir?: string;
+  /**
+   * The checkout whose `main.ts` runs (default: this one). A git worktree of an older commit
+   * measures that commit in the same run (`deno task bench --baseline DIR`).
+   */
+  root?: string;
+  /** Shelf labels bound before the start: `labelMac(i)` → `labelGoods(i)`, for i < labels. */
+  labels?: number;
+  /** Writes a V8 CPU profile of the appliance into this directory when it stops. */
+  cpuProfileDir?: string;
 }
 
 /**
@@ -133,6 +187,16 @@ export async function startApplianceProcess(
     NEWRETAIL_LOG_LEVEL: "info",
     ...options.env,
   };
+  const root = options.root ? options.root.replace(/\/?$/, "/") : ROOT;
+  const cli = async (...args: string[]) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${root}main.ts`, ...args],
+      env,
+      stdout: "null",
+      stderr: "inherit",
+    }).output();
+    if (!out.success) throw new Error(`main.ts ${args.join(" ")} failed`);
+  };
   let cleanup: () => Promise<void>;
   let databaseUrl: string | undefined;
   if (options.backend === "postgres") {
@@ -141,13 +205,7 @@ export async function startApplianceProcess(
     const created = await createPostgresDatabase(base);
     databaseUrl = created.url;
     env.DATABASE_URL = created.url;
-    const seed = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", `${ROOT}main.ts`, "seed-demo"],
-      env,
-      stdout: "null",
-      stderr: "inherit",
-    }).output();
-    if (!seed.success) throw new Error("seed-demo failed");
+    await cli("seed-demo");
     cleanup = created.drop;
   } else {
     const stateDir = options.stateDir ?? await Deno.makeTempDir({ prefix: "newretail-bench-" });
@@ -156,9 +214,27 @@ export async function startApplianceProcess(
     cleanup = options.stateDir
       ? () => Promise.resolve()
       : () => Deno.remove(stateDir, { recursive: true });
+    // A new embedded store loads the demo at its first start; bindings need the goods first.
+    if (options.labels) await cli("seed-demo");
   }
+  if (options.labels) {
+    const csv = await Deno.makeTempFile({ prefix: "newretail-bench-labels-", suffix: ".csv" });
+    const rows = Array.from(
+      { length: options.labels },
+      (_, i) => `${labelMac(i)},${labelGoods(i)}`,
+    );
+    await Deno.writeTextFile(csv, ["mac,gid", ...rows].join("\n") + "\n");
+    try {
+      await cli("bindings", "import", csv);
+    } finally {
+      await Deno.remove(csv);
+    }
+  }
+  const profile = options.cpuProfileDir
+    ? ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfileDir}`]
+    : [];
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}main.ts`, "serve"],
+    args: ["run", "-A", ...profile, `${root}main.ts`, "serve"],
     env,
     // Logs go nowhere: journald's cost is not the appliance's.
     stdout: "null",

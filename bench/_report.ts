@@ -12,6 +12,12 @@ export interface BenchContext {
   report: Report;
   /** Connection counts in place of a scenario's own (`--counts`). */
   counts?: number[];
+  /** The hot path's workloads to run (`--workloads`; default all). */
+  workloads?: string[];
+  /** A checkout of an older commit whose appliance is measured too (`--baseline DIR`). */
+  baseline?: string;
+  /** Where appliance CPU profiles go (`--profile DIR`); none when unset. */
+  profile?: string;
 }
 
 /** A results table in the report. */
