@@ -218,6 +218,7 @@ export async function hotpath(ctx: BenchContext): Promise<void> {
             ms(p99),
             (p99 / p50).toFixed(2),
             r.errors,
+            r.cpuUsPerRequest.toFixed(1),
           ]);
         }
       }
