@@ -10,6 +10,7 @@
 import type { Config } from "./config/config.ts";
 import type { Database } from "./store/database.ts";
 import type { GoodsReader } from "./store/goods_cache.ts";
+import type { ShownGoods } from "./store/label_shown.ts";
 import type { Logger } from "./log.ts";
 import type { FrameHeader } from "./protocol/frame.ts";
 import type { BodyEncoding, JsonObject } from "./protocol/body.ts";
@@ -21,6 +22,21 @@ import type { DeviceIdentity, SessionControl } from "./device_link.ts";
 export interface ShelfPrices {
   /** For goods `gid` whose current price is `current`: the price to show, and why. */
   priceFor(gid: number, current: string): Promise<{ price: string; reason: string }>;
+  /**
+   * The same at once, or undefined while what the labels show is being reloaded (then
+   * {@link priceFor} waits for it): a look-up answered from memory needs no promise.
+   */
+  priceNow(gid: number, current: string): { price: string; reason: string } | undefined;
+}
+
+/** Records what shelf labels show (issue 14, src/pricing/label_display.ts). */
+export interface LabelDisplays {
+  /**
+   * The device `equipId` asked for these labels by `mac_id` and was answered at `at`: it serves
+   * them (their pushes go to it), and they show these goods now. Resolves once recorded; the
+   * answers of many devices at once are recorded together.
+   */
+  answered(equipId: string, shown: ShownGoods[], at: Date): Promise<void>;
 }
 
 /** Everything a handler needs. */
@@ -35,6 +51,8 @@ export interface ActionContext {
   readonly goods: GoodsReader;
   /** Price parity for non-label devices; absent: the current price (handler tests). */
   readonly shelfPrices?: ShelfPrices;
+  /** Where a shelf label's own look-up is recorded as what it shows. */
+  readonly labels: LabelDisplays;
   readonly config: Config;
   readonly clock: Clock;
   readonly log: Logger;
@@ -57,9 +75,19 @@ export interface ActionResult {
 /** One action. */
 export type ActionHandler = (ctx: ActionContext, body: JsonObject) => Promise<ActionResult>;
 
+/**
+ * An action that can answer from memory: it returns its result at once (not a promise) when it
+ * can, and the request then costs no promise and no deadline timer (there is nothing to time
+ * out); when it has to wait it returns a promise, and the request timeout applies.
+ */
+export type ImmediateActionHandler = (
+  ctx: ActionContext,
+  body: JsonObject,
+) => ActionResult | Promise<ActionResult>;
+
 /** One action and the rules the dispatcher applies around it (the action table's entries). */
 export interface ActionEntry {
-  readonly handle: ActionHandler;
+  readonly handle: ActionHandler | ImmediateActionHandler;
   /** Served without a logged-in device (only `login`). */
   readonly public?: boolean;
   /** The body is not read: the handler gets `{}` (field devices send `login` with "", "{}" or nothing). */

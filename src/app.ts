@@ -39,6 +39,7 @@ import { TrustMonitor } from "./trust/monitor.ts";
 import { assertAdminExposure } from "./admin/api.ts";
 import { loadAdminTls } from "./admin/tls.ts";
 import { PriceParity } from "./pricing/parity.ts";
+import { LabelDisplayBatches } from "./pricing/label_display.ts";
 import { startScheduleWorker } from "./pricing/schedules.ts";
 import { compilePricelists } from "./pricing/pricelist.ts";
 import { LabelMetrics } from "./pricing/label_metrics.ts";
@@ -241,6 +242,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       db,
       goods,
       shelfPrices,
+      labels: new LabelDisplayBatches({ db, events }),
       config,
       clock,
       log,

@@ -24,25 +24,53 @@ export class DeadlineExceeded extends Error {
  * const rows = await withDeadline(2000, (signal) => db.query("select 1", [], signal), "check");
  * ```
  */
-export async function withDeadline<T>(
+export function withDeadline<T>(
   ms: number,
   work: (signal: AbortSignal) => Promise<T>,
   what = "work",
 ): Promise<T> {
   const controller = new AbortController();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
+  let started: Promise<T>;
+  try {
+    started = work(controller.signal);
+  } catch (e) {
+    return Promise.reject(e); // a failure at once is a rejection too
+  }
+  return raceDeadline(ms, started, (error) => controller.abort(error), what);
+}
+
+/**
+ * Settles with `work`, or rejects with {@link DeadlineExceeded} after `ms`, calling `expire` with
+ * that error first (to abort what `work` is doing). For work already started whose abort is wired
+ * up by the caller: a device request's handler, whose signal exists only if it asked for one.
+ *
+ * @example
+ * ```ts
+ * const controller = new AbortController();
+ * const rows = db.query("select 1", [], controller.signal);
+ * await raceDeadline(2000, rows, (e) => controller.abort(e), "check");
+ * ```
+ */
+export function raceDeadline<T>(
+  ms: number,
+  work: Promise<T>,
+  expire: (error: DeadlineExceeded) => void,
+  what = "work",
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
       const error = new DeadlineExceeded(`${what} timed out after ${ms / 1000} s`);
-      controller.abort(error);
+      expire(error);
       reject(error);
     }, ms);
+    work.then((value) => {
+      clearTimeout(timer);
+      resolve(value);
+    }, (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
   });
-  try {
-    return await Promise.race([work(controller.signal), expired]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DeadlineExceeded, withDeadline } from "./deadline.ts";
+import { DeadlineExceeded, raceDeadline, withDeadline } from "./deadline.ts";
 
 Deno.test("work that finishes in time is not aborted", async () => {
   let signal: AbortSignal | undefined;
@@ -28,4 +28,15 @@ Deno.test("work that overruns is rejected and sees its signal aborted", async ()
 
 Deno.test("a failure of the work is passed through", async () => {
   await assert.rejects(withDeadline(1000, () => Promise.reject(new Error("boom"))), /boom/);
+});
+
+Deno.test("raceDeadline: the caller's expire runs before the rejection, once", async () => {
+  const expired: unknown[] = [];
+  const never = new Promise<never>(() => {});
+  await assert.rejects(
+    raceDeadline(20, never, (e) => expired.push(e), "request"),
+    (e) => e instanceof DeadlineExceeded && expired.length === 1 && expired[0] === e,
+  );
+  assert.equal(await raceDeadline(1000, Promise.resolve(7), (e) => expired.push(e)), 7);
+  assert.equal(expired.length, 1);
 });

@@ -115,6 +115,12 @@ export function text(maxLength = 200): Reader<string> {
 
 /** A list of distinct non-empty texts from `"a,b"`, a single number, or an array. */
 export const textList: Reader<string[]> = (value, field) => {
+  if (typeof value === "string" && !value.includes(",")) {
+    // One text (a till's scan): the list below without its arrays.
+    const one = withoutNul(value.trim(), field);
+    if (one === "") throw new UserError(`${field} is empty`);
+    return [one];
+  }
   let items: unknown[];
   if (typeof value === "string") items = value.split(",");
   else if (typeof value === "number") items = [value];

@@ -38,6 +38,18 @@ function formatNumber(n: number): string {
 
 type Series = { labels: Labels; value: number };
 
+/** One labelled series of a counter, bound once: counting into it skips the label look-up. */
+export interface CounterSeries {
+  /** Adds `by` (default 1). */
+  inc(by?: number): void;
+}
+
+/** One labelled series of a histogram, bound once. */
+export interface HistogramSeries {
+  /** Records one observation. */
+  observe(value: number): void;
+}
+
 /** What a counter and a gauge share: labelled values kept here or collected at scrape time. */
 abstract class LabelledValues {
   #values = new Map<string, Series>();
@@ -63,10 +75,15 @@ abstract class LabelledValues {
   }
 
   protected addTo(labels: Labels, by: number): void {
+    this.entry(labels).value += by;
+  }
+
+  /** The series with these labels (created at 0). */
+  protected entry(labels: Labels): Series {
     const k = key(labels);
-    const entry = this.#values.get(k);
-    if (entry) entry.value += by;
-    else this.#values.set(k, { labels, value: by });
+    let entry = this.#values.get(k);
+    if (!entry) this.#values.set(k, entry = { labels, value: 0 });
+    return entry;
   }
 
   protected put(labels: Labels, value: number): void {
@@ -89,6 +106,19 @@ export class Counter extends LabelledValues implements Instrument {
   /** Adds `by` (default 1) to the series with these labels. */
   inc(labels: Labels = {}, by = 1): void {
     this.addTo(labels, by);
+  }
+
+  /**
+   * The series with these labels, for a caller that counts into it often (every device request):
+   * shown from now on, at 0 until counted.
+   */
+  series(labels: Labels): CounterSeries {
+    const entry = this.entry(labels);
+    return {
+      inc: (by = 1) => {
+        entry.value += by;
+      },
+    };
   }
 }
 
@@ -115,25 +145,44 @@ export class Gauge extends LabelledValues implements Instrument {
   }
 }
 
-/** Observations counted into cumulative buckets. */
+type HistogramData = { labels: Labels; counts: number[]; sum: number; count: number };
+
+/** Observations counted into buckets (cumulative when rendered). */
 export class Histogram implements Instrument {
   readonly type = "histogram";
-  #series = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>();
+  #series = new Map<string, HistogramData>();
 
   /** @param name metric name @param help one line @param buckets upper bounds, ascending */
   constructor(readonly name: string, readonly help: string, readonly buckets: readonly number[]) {}
 
-  /** Records one observation. */
-  observe(value: number, labels: Labels = {}): void {
+  #data(labels: Labels): HistogramData {
     const k = key(labels);
     let s = this.#series.get(k);
     if (!s) {
-      s = { labels, counts: this.buckets.map(() => 0), sum: 0, count: 0 };
+      // counts[i]: observations in bucket i alone (above bucket i - 1); the last one is +Inf.
+      s = { labels, counts: new Array(this.buckets.length + 1).fill(0), sum: 0, count: 0 };
       this.#series.set(k, s);
     }
-    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]) s.counts[i]++;
+    return s;
+  }
+
+  #add(s: HistogramData, value: number): void {
+    let i = 0;
+    while (i < this.buckets.length && value > this.buckets[i]) i++;
+    s.counts[i]++;
     s.sum += value;
     s.count++;
+  }
+
+  /** Records one observation. */
+  observe(value: number, labels: Labels = {}): void {
+    this.#add(this.#data(labels), value);
+  }
+
+  /** The series with these labels, for a caller that observes into it often. */
+  series(labels: Labels): HistogramSeries {
+    const s = this.#data(labels);
+    return { observe: (value) => this.#add(s, value) };
   }
 
   /** Number of observations of one series. */
@@ -145,11 +194,13 @@ export class Histogram implements Instrument {
   render(): string[] {
     const lines: string[] = [];
     for (const s of this.#series.values()) {
-      this.buckets.forEach((b, i) =>
+      let cumulative = 0;
+      this.buckets.forEach((b, i) => {
+        cumulative += s.counts[i];
         lines.push(
-          `${this.name}_bucket${labelText(s.labels, { le: formatNumber(b) })} ${s.counts[i]}`,
-        )
-      );
+          `${this.name}_bucket${labelText(s.labels, { le: formatNumber(b) })} ${cumulative}`,
+        );
+      });
       lines.push(`${this.name}_bucket${labelText(s.labels, { le: "+Inf" })} ${s.count}`);
       lines.push(`${this.name}_sum${labelText(s.labels)} ${formatNumber(s.sum)}`);
       lines.push(`${this.name}_count${labelText(s.labels)} ${s.count}`);

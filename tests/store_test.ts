@@ -91,20 +91,27 @@ function storeSuite(backend: Backend) {
         for (const g of rows.slice(0, 5)) assertEquals(g.stock, await stockOf(db, 1, g.gid));
       });
 
-      await t.step("label learning: only bound labels, configured bindings win", async () => {
-        await learnLabelDevices(db, ["AC:23:3F:00:00:02", "FF:FF:FF:FF:FF:FF"], "DZBQ_0009");
-        await db.query(
-          `insert into label_devices (mac, equip_id, source) values ('AC:23:3F:00:00:05', 'DZBQ_BASE', 'configured')`,
-        );
-        await learnLabelDevices(db, ["AC:23:3F:00:00:05"], "DZBQ_0009");
-        const rows = await db.query<{ mac: string; equip_id: string; source: string }>(
-          "select mac, equip_id, source from label_devices order by mac",
-        );
-        assertEquals(rows, [
-          { mac: "AC:23:3F:00:00:02", equip_id: "DZBQ_0009", source: "learned" },
-          { mac: "AC:23:3F:00:00:05", equip_id: "DZBQ_BASE", source: "configured" },
-        ]);
-      });
+      await t.step(
+        "label learning: only bound labels, configured bindings win, the last of a MAC",
+        async () => {
+          await learnLabelDevices(db, [
+            { mac: "AC:23:3F:00:00:02", equipId: "DZBQ_0008" },
+            { mac: "FF:FF:FF:FF:FF:FF", equipId: "DZBQ_0009" },
+            { mac: "AC:23:3F:00:00:02", equipId: "DZBQ_0009" },
+          ]);
+          await db.query(
+            `insert into label_devices (mac, equip_id, source) values ('AC:23:3F:00:00:05', 'DZBQ_BASE', 'configured')`,
+          );
+          await learnLabelDevices(db, [{ mac: "AC:23:3F:00:00:05", equipId: "DZBQ_0009" }]);
+          const rows = await db.query<{ mac: string; equip_id: string; source: string }>(
+            "select mac, equip_id, source from label_devices order by mac",
+          );
+          assertEquals(rows, [
+            { mac: "AC:23:3F:00:00:02", equip_id: "DZBQ_0009", source: "learned" },
+            { mac: "AC:23:3F:00:00:05", equip_id: "DZBQ_BASE", source: "configured" },
+          ]);
+        },
+      );
 
       await t.step(
         "label confirmations of many devices in one batch; the latest one wins",

@@ -8,7 +8,13 @@
 import type { ActionContext } from "../action_types.ts";
 import type { DeviceIdentity } from "../device_link.ts";
 
-export type { ActionContext, ActionEntry, ActionHandler, ActionResult } from "../action_types.ts";
+export type {
+  ActionContext,
+  ActionEntry,
+  ActionHandler,
+  ActionResult,
+  ImmediateActionHandler,
+} from "../action_types.ts";
 
 /** The device of a handler that requires login (every action but `login`). */
 export function requireDevice(ctx: ActionContext): DeviceIdentity {

@@ -8,20 +8,17 @@
  *
  * @module
  */
-import { type ActionContext, type ActionHandler, requireDevice } from "./context.ts";
+import {
+  type ActionContext,
+  type ActionResult,
+  type ImmediateActionHandler,
+  requireDevice,
+} from "./context.ts";
 import { idList, present, text, textList } from "../fields.ts";
 import { type DeviceGoods, deviceGoods } from "../goods_view.ts";
 import { UserError } from "../errors.ts";
 import type { JsonObject } from "../protocol/body.ts";
-import {
-  goodsByLabels,
-  goodsByName,
-  goodsByPlus,
-  goodsByRfids,
-  type GoodsView,
-  learnLabelDevices,
-} from "../store/goods.ts";
-import { confirmShown } from "../pricing/label_display.ts";
+import { goodsByName, goodsByPlus, goodsByRfids, type GoodsView } from "../store/goods.ts";
 import { parseScaleBarcode, type ScaleReading } from "../scale_barcode.ts";
 import { trimZeros } from "../decimal.ts";
 import { embeddedTotal } from "../pricing/order_lines.ts";
@@ -44,12 +41,43 @@ export async function forDevice(
   views: GoodsView[],
   options: { pcname?: boolean } = {},
 ): Promise<DeviceGoods[]> {
+  const now = forDeviceNow(ctx, views, options);
+  if (now) return now;
   const goods = views.map((v) => deviceGoods(v, options));
-  if (!ctx.shelfPrices || requireDevice(ctx).kind === LABEL_KIND) return goods;
   return await Promise.all(goods.map(async (g, i) => {
-    const shown = await ctx.shelfPrices!.priceFor(g.gid, views[i].price);
-    return shown.reason === "current" ? g : { ...g, price: Number(shown.price) };
+    return shownAt(g, await ctx.shelfPrices!.priceFor(g.gid, views[i].price));
   }));
+}
+
+/**
+ * {@link forDevice} at once, or undefined while the prices the labels show are being reloaded:
+ * a look-up answered from memory needs no promise.
+ */
+function forDeviceNow(
+  ctx: ActionContext,
+  views: GoodsView[],
+  options: { pcname?: boolean } = {},
+): DeviceGoods[] | undefined {
+  const shelf = ctx.shelfPrices;
+  const goods = views.map((v) => deviceGoods(v, options));
+  if (!shelf || requireDevice(ctx).kind === LABEL_KIND) return goods;
+  for (let i = 0; i < goods.length; i++) {
+    const shown = shelf.priceNow(goods[i].gid, views[i].price);
+    if (!shown) return undefined;
+    goods[i] = shownAt(goods[i], shown);
+  }
+  return goods;
+}
+
+function shownAt(goods: DeviceGoods, shown: { price: string; reason: string }): DeviceGoods {
+  return shown.reason === "current" ? goods : { ...goods, price: Number(shown.price) };
+}
+
+/** The goods of plain barcodes (none a scale code) from memory, or undefined. */
+function byCodesNow(ctx: ActionContext, codes: string[]): DeviceGoods[] | undefined {
+  for (const code of codes) if (parseScaleBarcode(code, ctx.config.scaleBarcodes)) return undefined;
+  const views = ctx.goods.barcodesNow(codes);
+  return views && forDeviceNow(ctx, views);
 }
 
 /** Barcodes, of which scale codes (PROTOCOL.md §6) are looked up by PLU, in the order asked. */
@@ -87,45 +115,70 @@ async function byCodes(ctx: ActionContext, codes: string[]): Promise<DeviceGoods
   });
 }
 
+/**
+ * A shelf label's look-up of its own MACs: answered, and recorded as what the labels show from
+ * now on, the device learned as the one serving them (`label-confirmed` emitted).
+ */
+async function ownLabels(ctx: ActionContext, equipId: string, macs: string[]) {
+  const views = ctx.goods.labelsNow(macs) ?? await ctx.goods.byLabels(macs);
+  // A label that asked and got an answer shows it (issue 14, defined here).
+  const shown = views.map((v) => ({ mac: v.mac, gid: v.gid, name: v.name, price: v.price }));
+  await ctx.labels.answered(equipId, shown, new Date(ctx.clock.now()));
+  return found(await forDevice(ctx, views));
+}
+
 /** The look-up key a `getGoods` body uses: the first of {@link GET_GOODS_KEYS} present. */
 export function getGoodsKey(body: JsonObject): (typeof GET_GOODS_KEYS)[number] | undefined {
   return GET_GOODS_KEYS.find((k) => present(body[k]));
 }
 
-/** Handles `getGoods`. */
-export const getGoods: ActionHandler = async (ctx, body) => {
+function found(goods: DeviceGoods[]): ActionResult {
+  return { body: { exception: "", goods } };
+}
+
+// The reply at once when the goods are, else when they are.
+function reply(
+  goods: DeviceGoods[] | Promise<DeviceGoods[]>,
+): ActionResult | Promise<ActionResult> {
+  return goods instanceof Promise ? goods.then(found) : found(goods);
+}
+
+/**
+ * Handles `getGoods`. A look-up by barcode, id or another device's label whose goods are in
+ * memory (the goods cache, the parity overlay current) is answered at once, without a promise.
+ */
+export const getGoods: ImmediateActionHandler = (ctx, body) => {
   switch (getGoodsKey(body)) {
     case "code": {
-      const goods = await byCodes(ctx, textList(body.code, "code"));
-      return { body: { exception: "", goods } };
+      const codes = textList(body.code, "code");
+      return reply(byCodesNow(ctx, codes) ?? byCodes(ctx, codes));
     }
     case "mac_id": {
       const macs = textList(body.mac_id, "mac_id").map((m) => m.toUpperCase());
-      const views = await goodsByLabels(ctx.db, macs);
+      const device = requireDevice(ctx);
       // Only shelf labels serve labels (PROTOCOL.md §6): a till looking a label up must not
       // take that label's price pushes away from it.
-      const device = requireDevice(ctx);
-      if (device.kind === LABEL_KIND) {
-        await learnLabelDevices(ctx.db, views.map((g) => g.mac), device.equipId);
-        // A label that asked and got an answer shows it (issue 14, defined here).
-        const shown = views.map((v) => ({ mac: v.mac, gid: v.gid, name: v.name, price: v.price }));
-        const at = new Date(ctx.clock.now());
-        await confirmShown(ctx, "getGoods", [{ equipId: device.equipId, shown, at }]);
-      }
-      return { body: { exception: "", goods: await forDevice(ctx, views) } };
+      if (device.kind === LABEL_KIND) return ownLabels(ctx, device.equipId, macs);
+      const views = ctx.goods.labelsNow(macs);
+      return reply(
+        (views && forDeviceNow(ctx, views)) ??
+          ctx.goods.byLabels(macs).then((views) => forDevice(ctx, views)),
+      );
     }
     case "gid": {
-      const goods = await ctx.goods.byIds(idList(body.gid, "gid"));
-      return { body: { exception: "", goods: await forDevice(ctx, goods) } };
+      const ids = idList(body.gid, "gid");
+      const views = ctx.goods.idsNow(ids);
+      return reply(
+        (views && forDeviceNow(ctx, views)) ??
+          ctx.goods.byIds(ids).then((views) => forDevice(ctx, views)),
+      );
     }
-    case "gname": {
-      const goods = await goodsByName(ctx.db, text()(body.gname, "gname"), NAME_SEARCH_LIMIT);
-      return { body: { exception: "", goods: await forDevice(ctx, goods) } };
-    }
+    case "gname":
+      return goodsByName(ctx.db, text()(body.gname, "gname"), NAME_SEARCH_LIMIT)
+        .then((views) => forDevice(ctx, views)).then(found);
     case "rfids": {
       const epcs = textList(body.rfids, "rfids").map((e) => e.toUpperCase());
-      const goods = await goodsByRfids(ctx.db, epcs);
-      return { body: { exception: "", goods: await forDevice(ctx, goods) } };
+      return goodsByRfids(ctx.db, epcs).then((views) => forDevice(ctx, views)).then(found);
     }
     default:
       throw new UserError(`getGoods needs one of ${GET_GOODS_KEYS.join(", ")}`);

@@ -30,8 +30,8 @@ function context(db: Database, equipId: string, emitted: unknown[] = []): Action
 }
 
 /** Runs `getPayInfo` as a device request is run: with its failure rules from the action table. */
-function ask(ctx: ActionContext, fields: JsonObject): Promise<ActionResult> {
-  return runAction(CORE_ACTIONS.getPayInfo, ctx, encodeBody(fields));
+async function ask(ctx: ActionContext, fields: JsonObject): Promise<ActionResult> {
+  return await runAction(CORE_ACTIONS.getPayInfo, ctx, encodeBody(fields));
 }
 
 function body(result: ActionResult) {

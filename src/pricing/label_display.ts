@@ -2,12 +2,16 @@
  * What a shelf label shows, recorded in one place (issue 14): a label shows what its base station
  * confirmed — a `sendGoods` push it acknowledged, or the reply to its own `getGoods` by `mac_id`.
  * Both paths call {@link confirmShown}, which records the displays (one statement for a batch)
- * and then announces them (`label-confirmed`).
+ * and then announces them (`label-confirmed`); the look-ups come through {@link LabelDisplayBatches},
+ * which records the answers of many labels together (2,000 labels asking after a power cut).
  *
  * @module
  */
 import { type AppEvents, LABEL_CONFIRMED_EVENT } from "../events.ts";
-import type { Queryable } from "../store/database.ts";
+import type { LabelDisplays } from "../action_types.ts";
+import { Batcher } from "../batcher.ts";
+import type { Database, Queryable } from "../store/database.ts";
+import { learnLabelDevices } from "../store/goods.ts";
 import { recordShown, type ShownGoods } from "../store/label_shown.ts";
 
 /** One device's confirmation: these labels now show these goods. */
@@ -34,15 +38,54 @@ export async function confirmShown(
   via: "push" | "getGoods",
   confirmations: LabelConfirmation[],
 ): Promise<void> {
-  const records = confirmations.flatMap((c) =>
-    c.shown.map((s) => ({ ...s, equipId: c.equipId, at: c.at }))
-  );
-  await recordShown(deps.db, records, via);
+  await recordShown(deps.db, confirmations.flatMap(records), via);
+  announce(deps.events, confirmations);
+}
+
+function records(c: LabelConfirmation) {
+  return c.shown.map((s) => ({ ...s, equipId: c.equipId, at: c.at }));
+}
+
+function announce(events: AppEvents, confirmations: LabelConfirmation[]): void {
   for (const c of confirmations) {
     if (c.shown.length === 0) continue;
-    deps.events.emit(LABEL_CONFIRMED_EVENT, {
-      equipId: c.equipId,
-      macs: c.shown.map((s) => s.mac),
-    });
+    events.emit(LABEL_CONFIRMED_EVENT, { equipId: c.equipId, macs: c.shown.map((s) => s.mac) });
+  }
+}
+
+/** What {@link LabelDisplayBatches} writes to and announces on. */
+export interface LabelDisplayBatchDeps {
+  db: Database;
+  events: AppEvents;
+}
+
+/**
+ * The answers to labels' own `getGoods` by `mac_id`, recorded together: every answer given while
+ * a batch is being written goes into the next one, one transaction a batch (which devices serve
+ * the labels, and what the labels show). A label storm then costs a commit per batch, not per
+ * label; a lone label is written at once.
+ */
+export class LabelDisplayBatches implements LabelDisplays {
+  readonly #batches: Batcher<LabelConfirmation, void>;
+
+  /** @param deps the database (its urgent view: devices wait) and the events to announce on */
+  constructor(deps: LabelDisplayBatchDeps) {
+    const db = deps.db.urgent();
+    this.#batches = new Batcher(async (confirmations) => {
+      await db.transaction(async (tx) => {
+        await learnLabelDevices(
+          tx,
+          confirmations.flatMap((c) => c.shown.map((s) => ({ mac: s.mac, equipId: c.equipId }))),
+        );
+        await recordShown(tx, confirmations.flatMap(records), "getGoods");
+      });
+      announce(deps.events, confirmations);
+      return confirmations.map(() => undefined);
+    }, 1000);
+  }
+
+  answered(equipId: string, shown: ShownGoods[], at: Date): Promise<void> {
+    if (shown.length === 0) return Promise.resolve();
+    return this.#batches.load({ equipId, shown, at });
   }
 }

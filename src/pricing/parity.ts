@@ -160,10 +160,27 @@ export class PriceParity {
    * `current`: the lowest price a bound label still shows within the window, if lower.
    */
   async priceFor(gid: number, current: string): Promise<ParityPrice> {
+    if (this.#have < this.#wanted && this.#deps.config.priceParity !== "current") {
+      await this.#current();
+    }
+    return this.#price(gid, current);
+  }
+
+  /**
+   * {@link priceFor} at once, or undefined while a reload is pending (a notification came and the
+   * overlay is not read again yet): `getGoods` answers from memory without a promise.
+   */
+  priceNow(gid: number, current: string): ParityPrice | undefined {
+    if (this.#have < this.#wanted && this.#deps.config.priceParity !== "current") return undefined;
+    return this.#price(gid, current);
+  }
+
+  #price(gid: number, current: string): ParityPrice {
     const { config, clock } = this.#deps;
-    if (config.priceParity === "current") return { price: current, reason: "current" };
-    if (this.#have < this.#wanted) await this.#current();
-    return shelfPrice(current, this.#byGoods.get(gid) ?? [], clock.now(), config);
+    const stale = this.#byGoods.get(gid);
+    // Most goods have no label showing an older price: no clock reading, no rule to run.
+    if (config.priceParity === "current" || !stale) return { price: current, reason: "current" };
+    return shelfPrice(current, stale, clock.now(), config);
   }
 
   /** Goods with at least one label showing an older price (for tests and the log). */

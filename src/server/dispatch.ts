@@ -11,6 +11,7 @@ import type {
   ActionEntry,
   ActionResult,
   ActionTable,
+  LabelDisplays,
   ShelfPrices,
 } from "../action_types.ts";
 import type { AppEvents } from "../events.ts";
@@ -32,7 +33,7 @@ import {
   type JsonObject,
 } from "../protocol/body.ts";
 import { UserError } from "../errors.ts";
-import { DeadlineExceeded, withDeadline } from "../deadline.ts";
+import { DeadlineExceeded, raceDeadline } from "../deadline.ts";
 import type { ServerMetrics } from "./server_metrics.ts";
 
 /** What every request on every connection shares. */
@@ -40,6 +41,7 @@ export interface DispatchDeps {
   db: Database;
   goods: GoodsReader;
   shelfPrices?: ShelfPrices;
+  labels: LabelDisplays;
   config: Config;
   clock: Clock;
   log: Logger;
@@ -50,12 +52,12 @@ export interface DispatchDeps {
   disk: DiskWatch;
 }
 
-/** The connection a request came on. */
+/** The connection a request came on (its session). */
 export interface RequestOrigin {
-  device: DeviceIdentity | undefined;
-  peer: string;
-  log: Logger;
-  session: SessionControl;
+  readonly device: DeviceIdentity | undefined;
+  readonly peer: string;
+  readonly log: Logger;
+  readonly control: SessionControl;
 }
 
 /** An encoded reply, ready for the write queue. */
@@ -88,21 +90,22 @@ function failed(result: ActionResult): boolean {
 }
 
 /**
- * Runs one request and encodes its reply. Never throws: every failure becomes an `exception`.
+ * Runs one request and encodes its reply. Never throws: every failure becomes an `exception`. A
+ * request answered from memory (see {@link ActionHandler}) is answered at once, not in a promise.
  */
-export async function dispatch(
+export function dispatch(
   deps: DispatchDeps,
   origin: RequestOrigin,
   frame: Frame,
-): Promise<EncodedReply> {
+): EncodedReply | Promise<EncodedReply> {
   const action = frame.header.action;
   const started = performance.now();
   // Fuzzed action names must not become metric labels (or reach Object.prototype).
   const entry = Object.hasOwn(deps.actions, action) ? deps.actions[action] : undefined;
-  const label = { action: entry ? action : "unknown" };
-  deps.metrics.requests.inc(label);
+  const series = deps.metrics.forAction(entry ? action : "unknown");
+  series.requests.inc();
 
-  let result: ReplyResult;
+  let result: ReplyResult | Promise<ReplyResult>;
   if (!entry?.public && (!origin.device || frame.header.uniqueId !== origin.device.uniqueId)) {
     result = withFailureBody(entry, exception(NOT_LOGGED_IN));
   } else if (!entry) {
@@ -111,7 +114,7 @@ export async function dispatch(
     deps.disk.refused();
     result = withFailureBody(entry, exception(DISK_FULL));
   } else {
-    result = await runAction(
+    result = runAction(
       entry,
       {
         header: frame.header,
@@ -120,24 +123,27 @@ export async function dispatch(
         db: deps.db,
         goods: deps.goods,
         shelfPrices: deps.shelfPrices,
+        labels: deps.labels,
         config: deps.config,
         clock: deps.clock,
         log: origin.log,
-        session: origin.session,
+        session: origin.control,
         events: deps.events,
       },
       frame.body,
       deps.disk,
     );
   }
-
-  if (failed(result)) deps.metrics.requestErrors.inc(label);
-  deps.metrics.requestSeconds.observe((performance.now() - started) / 1000, label);
-  return {
-    action: `${action}Return`,
-    uniqueId: result.uniqueId ?? origin.device?.uniqueId ?? "",
-    body: encodeBody(result.body, result.encoding),
+  const encode = (result: ReplyResult): EncodedReply => {
+    if (failed(result)) series.failed();
+    series.seconds.observe((performance.now() - started) / 1000);
+    return {
+      action: `${action}Return`,
+      uniqueId: result.uniqueId ?? origin.device?.uniqueId ?? "",
+      body: encodeBody(result.body, result.encoding),
+    };
   };
+  return result instanceof Promise ? result.then(encode) : encode(result);
 }
 
 function withFailureBody(entry: ActionEntry | undefined, result: ActionResult): ActionResult {
@@ -146,49 +152,107 @@ function withFailureBody(entry: ActionEntry | undefined, result: ActionResult): 
 }
 
 /**
+ * What a handler gets for one request. What only some handlers use is made when first asked for:
+ * the request's {@link AbortSignal}, the database view that carries it, the guarded login
+ * controls. A request answered from memory makes none of them.
+ */
+class RequestContext implements ActionContext {
+  readonly header: ActionContext["header"];
+  readonly device: ActionContext["device"];
+  readonly peer: string;
+  readonly goods: ActionContext["goods"];
+  readonly shelfPrices: ActionContext["shelfPrices"];
+  readonly labels: ActionContext["labels"];
+  readonly config: ActionContext["config"];
+  readonly clock: ActionContext["clock"];
+  readonly log: ActionContext["log"];
+  readonly events: ActionContext["events"];
+  readonly #request: Omit<ActionContext, "signal">;
+  #controller: AbortController | undefined;
+  #expired: DeadlineExceeded | undefined;
+  #db: Database | undefined;
+  #session: SessionControl | undefined;
+
+  constructor(request: Omit<ActionContext, "signal">) {
+    this.#request = request;
+    this.header = request.header;
+    this.device = request.device;
+    this.peer = request.peer;
+    this.goods = request.goods;
+    this.shelfPrices = request.shelfPrices;
+    this.labels = request.labels;
+    this.config = request.config;
+    this.clock = request.clock;
+    this.log = request.log;
+    this.events = request.events;
+  }
+
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#expired) this.#controller.abort(this.#expired);
+    }
+    return this.#controller.signal;
+  }
+
+  // A device waits for these statements: they go first where statements queue.
+  get db(): Database {
+    return this.#db ??= withSignal(this.#request.db.urgent(), this.signal);
+  }
+
+  // Once the time is up the handler can no longer log the session in or out.
+  get session(): SessionControl {
+    return this.#session ??= {
+      login: (device) => {
+        this.signal.throwIfAborted();
+        return this.#request.session.login(device);
+      },
+      logout: () => {
+        this.signal.throwIfAborted();
+        this.#request.session.logout();
+      },
+    };
+  }
+
+  /** The request timed out: its signal is aborted (now, or when first asked for). */
+  expire(error: DeadlineExceeded): void {
+    this.#expired = error;
+    this.#controller?.abort(error);
+  }
+}
+
+/**
  * Runs one action's handler on a request body under the configured request timeout, with the
  * entry's rules: the body decoded unless the entry ignores it, every failure mapped to an
  * `exception` with the entry's failure fields. When the time is up the handler's signal is
  * aborted: its database statements stop, and it can no longer log the session in or out. A
  * failure for lack of disk space is answered {@link DISK_FULL} and told to `disk` (which logs
- * it, once a minute). Never throws.
+ * it, once a minute). A handler that answers at once is answered at once (no timer: there is
+ * nothing to time out). Never throws.
  */
-export async function runAction(
+export function runAction(
   entry: ActionEntry,
   request: Omit<ActionContext, "signal">,
   body: Uint8Array,
   disk?: DiskWatch,
-): Promise<ReplyResult> {
-  const action = request.header.action;
-  const timeoutS = request.config.requestTimeoutS;
-  let result: ActionResult;
+): ReplyResult | Promise<ReplyResult> {
+  const ctx = new RequestContext(request);
   let decoded: JsonObject | undefined;
+  let handled: ActionResult | Promise<ActionResult>;
   try {
-    result = await withDeadline(timeoutS * 1000, (signal) => {
-      const ctx: ActionContext = {
-        ...request,
-        // A device waits for these statements: they go first where statements queue.
-        db: withSignal(request.db.urgent(), signal),
-        session: {
-          login: (device) => {
-            signal.throwIfAborted();
-            return request.session.login(device);
-          },
-          logout: () => {
-            signal.throwIfAborted();
-            request.session.logout();
-          },
-        },
-        signal,
-      };
-      decoded = entry.ignoresBody ? {} : decodeBody(body);
-      return entry.handle(ctx, decoded);
-    }, action);
+    decoded = entry.ignoresBody ? {} : decodeBody(body);
+    handled = entry.handle(ctx, decoded);
   } catch (e) {
-    result = exception(failureReason(entry, request, e, disk));
+    return withFailureBody(entry, exception(failureReason(entry, request, e, disk)));
   }
-  if (failed(result) || !decoded || !entry.replyEncoding) return withFailureBody(entry, result);
-  return { ...result, encoding: entry.replyEncoding(decoded) };
+  const done = (result: ActionResult): ReplyResult => {
+    if (failed(result) || !entry.replyEncoding) return withFailureBody(entry, result);
+    return { ...result, encoding: entry.replyEncoding(decoded!) };
+  };
+  if (!(handled instanceof Promise)) return done(handled);
+  const action = request.header.action;
+  return raceDeadline(request.config.requestTimeoutS * 1000, handled, (e) => ctx.expire(e), action)
+    .then(done, (e) => done(exception(failureReason(entry, request, e, disk))));
 }
 
 /** A handler's reply with the encoding the action table gives it (absent: UTF-8). */

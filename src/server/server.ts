@@ -85,13 +85,7 @@ export class DeviceServer implements DeviceLink {
     });
     this.#dispatchDeps = { ...deps, metrics: this.#metrics };
     this.#hooks = {
-      handle: (session, frame) =>
-        dispatch(this.#dispatchDeps, {
-          device: session.device,
-          peer: session.peer,
-          log: session.log,
-          session: session.control,
-        }, frame),
+      handle: (session, frame) => dispatch(this.#dispatchDeps, session, frame),
       onLogin: (session, device) => this.#onLogin(session, device),
       takeOver: (session, equipId, generation) => this.#takeOver(session, equipId, generation),
       onClose: (session, reason) => this.#onClose(session, reason),

@@ -3,7 +3,22 @@
  *
  * @module
  */
-import type { Counter, Gauge, Histogram, MetricsRegistry } from "../metrics.ts";
+import type {
+  Counter,
+  CounterSeries,
+  Gauge,
+  Histogram,
+  HistogramSeries,
+  MetricsRegistry,
+} from "../metrics.ts";
+
+/** One action's request series, bound once (every request counts into them). */
+export interface ActionSeries {
+  requests: CounterSeries;
+  /** Counts a request answered with a non-empty exception. */
+  failed(): void;
+  seconds: HistogramSeries;
+}
 
 /** Instruments the server records into. */
 export interface ServerMetrics {
@@ -16,6 +31,8 @@ export interface ServerMetrics {
   requestSeconds: Histogram;
   protocolErrors: Counter;
   pushes: Counter;
+  /** The request series of one action (`unknown` for actions not in the table). */
+  forAction(action: string): ActionSeries;
 }
 
 /** Latency buckets in seconds: sub-millisecond to the request timeout. */
@@ -47,6 +64,17 @@ export function createServerMetrics(
     loggedInByKind: () => Map<string, number>;
   },
 ): ServerMetrics & { connectionsOpen: Gauge; devicesLoggedIn: Gauge } {
+  const requests = registry.counter("newretail_requests_total", "Device requests, by action.");
+  const requestErrors = registry.counter(
+    "newretail_request_errors_total",
+    "Requests answered with a non-empty exception, by action.",
+  );
+  const requestSeconds = registry.histogram(
+    "newretail_request_duration_seconds",
+    "Time from a request's last byte to its reply being queued.",
+    LATENCY_BUCKETS,
+  );
+  const byAction = new Map<string, ActionSeries>();
   return {
     connectionsOpen: registry.gauge(
       "newretail_connections_open",
@@ -71,16 +99,9 @@ export function createServerMetrics(
       "Connections closed, by reason.",
     ),
     logins: registry.counter("newretail_logins_total", "Successful logins, by device kind."),
-    requests: registry.counter("newretail_requests_total", "Device requests, by action."),
-    requestErrors: registry.counter(
-      "newretail_request_errors_total",
-      "Requests answered with a non-empty exception, by action.",
-    ),
-    requestSeconds: registry.histogram(
-      "newretail_request_duration_seconds",
-      "Time from a request's last byte to its reply being queued.",
-      LATENCY_BUCKETS,
-    ),
+    requests,
+    requestErrors,
+    requestSeconds,
     protocolErrors: registry.counter(
       "newretail_protocol_errors_total",
       "Connections closed for breaking the framing rules, by reason.",
@@ -89,5 +110,20 @@ export function createServerMetrics(
       "newretail_pushes_total",
       "Server pushes, by action and outcome (acknowledged, timeout, closed).",
     ),
+    forAction(action) {
+      let series = byAction.get(action);
+      if (!series) {
+        const labels = { action };
+        let errors: CounterSeries | undefined;
+        series = {
+          requests: requests.series(labels),
+          // An action's error series appears with its first error.
+          failed: () => (errors ??= requestErrors.series(labels)).inc(),
+          seconds: requestSeconds.series(labels),
+        };
+        byAction.set(action, series);
+      }
+      return series;
+    },
   };
 }

@@ -42,8 +42,8 @@ export type CloseReason =
 
 /** What a session needs from its server. */
 export interface SessionHooks {
-  /** Runs one request; never throws. */
-  handle(session: Session, frame: Frame): Promise<EncodedReply>;
+  /** Runs one request; never throws. A request answered from memory is answered at once. */
+  handle(session: Session, frame: Frame): EncodedReply | Promise<EncodedReply>;
   /** Called once a device logged in on this connection (after its loginReturn is queued). */
   onLogin(session: Session, device: DeviceIdentity): void;
   /**
@@ -113,8 +113,11 @@ export class Session {
   #options: SessionOptions;
   #decoder: FrameDecoder;
   #paused = false;
-  #requests: Promise<void> = Promise.resolve();
+  // Requests are answered in order: while one waits (a promise), the next ones wait here.
+  #waiting: Frame[] = [];
+  #busy = false;
   #queuedRequests = 0;
+  #drained: PromiseWithResolvers<void> | undefined;
   #pushes = new Map<string, PendingPush[]>();
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -142,7 +145,7 @@ export class Session {
     // A FIN ends the peer's requests, not its wish for replies (`printf … | nc` half-closes):
     // answer what was asked (each request is bounded by the request timeout), then close.
     socket.on("end", () => {
-      this.#requests.then(() => this.close("peer_closed", { flushMs: 1000 }));
+      this.settle().then(() => this.close("peer_closed", { flushMs: 1000 }));
     });
     socket.on("close", () => {
       this.#socketClosed.resolve();
@@ -181,7 +184,7 @@ export class Session {
       if (frames.length > 0) this.heardFrom = true;
       this.#hooks.onProtocolError(this, error);
       for (const frame of frames) this.#receive(frame);
-      this.#requests.then(() => this.close("protocol_error", { flushMs: 1000 }));
+      this.settle().then(() => this.close("protocol_error", { flushMs: 1000 }));
       return;
     }
     if (frames.length > 0) this.heardFrom = true;
@@ -204,28 +207,80 @@ export class Session {
       return;
     }
     this.#queuedRequests++;
-    this.#requests = this.#requests.then(async () => {
-      try {
-        if (this.#closed) return;
-        const reply = await this.#hooks.handle(this, frame);
-        if (this.#closed) return;
-        this.send(reply.action, reply.uniqueId, reply.body);
-        const login = this.#newLogin;
-        this.#newLogin = undefined;
-        if (login && login === this.device) this.#hooks.onLogin(this, login);
-        if (this.#loggedOut) {
-          // The session ends with this reply: frames pipelined after the logout are not served.
-          this.#readingDone = true;
-          this.close("logout", { flushMs: 1000 });
-        }
-      } finally {
-        this.#queuedRequests--;
-        if (this.#paused && this.#queuedRequests <= MAX_QUEUED_REQUESTS / 2 && !this.#closed) {
-          this.#paused = false;
-          this.#socket.resume();
-        }
+    if (this.#busy) this.#waiting.push(frame);
+    else this.#serve(frame);
+  }
+
+  // Runs requests in order, at once while they are answered at once; one that waits holds the
+  // ones after it (queued in #waiting) until its reply is queued.
+  #serve(frame: Frame): void {
+    for (let next: Frame | undefined = frame; next; next = this.#waiting.shift()) {
+      if (this.#closed) {
+        this.#finished();
+        continue;
       }
-    });
+      let reply: EncodedReply | Promise<EncodedReply>;
+      try {
+        reply = this.#hooks.handle(this, next);
+      } catch (e) {
+        this.#finished();
+        throw e;
+      }
+      if (reply instanceof Promise) {
+        this.#busy = true;
+        const resume = () => {
+          this.#busy = false;
+          const after = this.#waiting.shift();
+          if (after) this.#serve(after);
+          else this.#settled();
+        };
+        reply.then((r) => {
+          try {
+            this.#answer(r);
+          } finally {
+            resume();
+          }
+        }, () => {
+          this.#finished();
+          resume();
+        });
+        return;
+      }
+      this.#answer(reply);
+    }
+    this.#settled();
+  }
+
+  #answer(reply: EncodedReply): void {
+    try {
+      if (this.#closed) return;
+      this.send(reply.action, reply.uniqueId, reply.body);
+      const login = this.#newLogin;
+      this.#newLogin = undefined;
+      if (login && login === this.device) this.#hooks.onLogin(this, login);
+      if (this.#loggedOut) {
+        // The session ends with this reply: frames pipelined after the logout are not served.
+        this.#readingDone = true;
+        this.close("logout", { flushMs: 1000 });
+      }
+    } finally {
+      this.#finished();
+    }
+  }
+
+  // One request answered (or dropped with its closed connection).
+  #finished(): void {
+    this.#queuedRequests--;
+    if (this.#paused && this.#queuedRequests <= MAX_QUEUED_REQUESTS / 2 && !this.#closed) {
+      this.#paused = false;
+      this.#socket.resume();
+    }
+  }
+
+  #settled(): void {
+    const drained = this.#drained;
+    this.#drained = undefined;
+    drained?.resolve();
   }
 
   #acknowledge(action: string, frame: Frame): void {
@@ -321,8 +376,9 @@ export class Session {
   };
 
   /** Waits for the requests received so far to be answered. */
-  async settle(): Promise<void> {
-    await this.#requests;
+  settle(): Promise<void> {
+    if (!this.#busy && this.#waiting.length === 0) return Promise.resolve();
+    return (this.#drained ??= Promise.withResolvers<void>()).promise;
   }
 
   /**

@@ -140,21 +140,21 @@ export function warehouseGoods(
 /**
  * Remembers which device asked for a label, so that its price pushes go there (PROTOCOL.md §4).
  * Only bound labels are learned; a configured binding is never overwritten; an unchanged one is
- * not rewritten.
+ * not rewritten. One statement for the labels of many devices (the last one of a MAC wins).
  */
 export async function learnLabelDevices(
   db: Queryable,
-  macs: string[],
-  equipId: string,
+  labels: readonly { mac: string; equipId: string }[],
 ): Promise<void> {
-  if (macs.length === 0) return;
+  const byMac = new Map(labels.map((l) => [l.mac, l.equipId]));
+  if (byMac.size === 0) return;
   await db.query(
     `insert into label_devices (mac, equip_id, source)
-     select m, $2, 'learned' from unnest($1::text[]) as m
+     select m, e, 'learned' from unnest($1::text[], $2::text[]) as l(m, e)
      where exists (select 1 from label_bindings b where b.mac = m)
      on conflict (mac) do update set equip_id = excluded.equip_id, updated_at = now()
      where label_devices.source = 'learned' and label_devices.equip_id <> excluded.equip_id`,
-    [macs, equipId],
+    [[...byMac.keys()], [...byMac.values()]],
   );
 }
 

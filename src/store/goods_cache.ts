@@ -14,15 +14,27 @@
  */
 import { type Clock, systemClock } from "../clock.ts";
 import type { Database } from "./database.ts";
-import { goodsByBarcodes, goodsById, type GoodsView } from "./goods.ts";
+import { goodsByBarcodes, goodsById, goodsByLabels, type GoodsView } from "./goods.ts";
 import { GOODS_CHANGED_CHANNEL } from "./goods_changes.ts";
 
-/** The goods look-ups the request path uses; the cache and the plain store both provide them. */
+/**
+ * The goods look-ups the request path uses; the cache and the plain store both provide them. Each
+ * has a form that answers at once from memory (`…Now`: undefined unless every key is known there)
+ * so that a request answered from memory costs no promise.
+ */
 export interface GoodsReader {
   /** Active goods by barcode, one per known code, in the order asked. */
   byBarcodes(codes: string[]): Promise<GoodsView[]>;
   /** Active goods by id, in the order asked. */
   byIds(ids: number[]): Promise<GoodsView[]>;
+  /** Active goods bound to these label MACs, one per known MAC, each with that MAC. */
+  byLabels(macs: string[]): Promise<GoodsView[]>;
+  /** {@link byBarcodes} from memory, or undefined. */
+  barcodesNow(codes: string[]): GoodsView[] | undefined;
+  /** {@link byIds} from memory, or undefined. */
+  idsNow(ids: number[]): GoodsView[] | undefined;
+  /** {@link byLabels} from memory, or undefined. */
+  labelsNow(macs: string[]): GoodsView[] | undefined;
 }
 
 /** The goods reader without a cache (tests of handlers, one-shot commands). */
@@ -30,6 +42,10 @@ export function directGoodsReader(db: Database): GoodsReader {
   return {
     byBarcodes: (codes) => goodsByBarcodes(db, codes),
     byIds: (ids) => goodsById(db, ids),
+    byLabels: (macs) => goodsByLabels(db, macs),
+    barcodesNow: () => undefined,
+    idsNow: () => undefined,
+    labelsNow: () => undefined,
   };
 }
 
@@ -57,6 +73,7 @@ export class GoodsCache implements GoodsReader {
   readonly #clock: Clock;
   readonly #byBarcode = new Map<string, Entry>();
   readonly #byId = new Map<number, Entry>();
+  readonly #byMac = new Map<string, Entry>();
   // One database read per key at a time: a thousand tills scanning the same promotion wait for
   // one query, not a thousand.
   readonly #inFlight = new Map<string, Promise<GoodsView[]>>();
@@ -102,8 +119,10 @@ export class GoodsCache implements GoodsReader {
     this.#inFlight.clear();
     const gone = new Set(ids);
     for (const id of ids) this.#byId.delete(id);
-    for (const [code, entry] of this.#byBarcode) {
-      if (entry.view === null || gone.has(entry.view.gid)) this.#byBarcode.delete(code);
+    for (const byKey of [this.#byBarcode, this.#byMac]) {
+      for (const [key, entry] of byKey) {
+        if (entry.view === null || gone.has(entry.view.gid)) byKey.delete(key);
+      }
     }
     for (const [id, entry] of this.#byId) if (entry.view === null) this.#byId.delete(id);
   }
@@ -114,11 +133,47 @@ export class GoodsCache implements GoodsReader {
     this.#inFlight.clear();
     this.#byBarcode.clear();
     this.#byId.clear();
+    this.#byMac.clear();
   }
 
-  /** Cached entries (barcodes + ids). */
+  /** Cached entries (barcodes + ids + label MACs). */
   get size(): number {
-    return this.#byBarcode.size + this.#byId.size;
+    return this.#byBarcode.size + this.#byId.size + this.#byMac.size;
+  }
+
+  barcodesNow(codes: string[]): GoodsView[] | undefined {
+    return this.#now(this.#byBarcode, codes);
+  }
+
+  idsNow(ids: number[]): GoodsView[] | undefined {
+    return this.#now(this.#byId, ids);
+  }
+
+  labelsNow(macs: string[]): GoodsView[] | undefined {
+    return this.#now(this.#byMac, macs);
+  }
+
+  byLabels(macs: string[]): Promise<GoodsView[]> {
+    return this.#lookup(
+      this.#byMac,
+      macs,
+      (missing) => this.#load(`m:${missing.join(",")}`, () => goodsByLabels(this.#db, missing)),
+      (v) => v.mac,
+    );
+  }
+
+  /** Every key's entry from memory, or undefined when one is missing or too old. */
+  #now<K>(map: Map<K, Entry>, keys: K[]): GoodsView[] | undefined {
+    if (!this.#listening) return undefined;
+    const now = this.#clock.now();
+    const views: GoodsView[] = [];
+    for (const key of keys) {
+      const entry = map.get(key);
+      if (!entry || now - entry.at >= this.#ttlMs) return undefined;
+      if (entry.view) views.push(entry.view);
+    }
+    this.hits += keys.length;
+    return views;
   }
 
   byBarcodes(codes: string[]): Promise<GoodsView[]> {

@@ -117,10 +117,40 @@ for (const backend of backends()) {
         assert.equal(cache.misses, after, "…the read started after the change was kept");
       });
 
+      await t.step(
+        "label MACs: from memory once read; a binding moved is seen at once",
+        async () => {
+          const mac = "AC:23:3F:00:00:09"; // bound to goods 9
+          assert.equal(cache.labelsNow([mac]), undefined, "not read yet");
+          assert.deepEqual((await cache.byLabels([mac, "AC:00:00:00:00:00"])).map((g) => g.gid), [
+            9,
+          ]);
+          const now = cache.labelsNow([mac, "AC:00:00:00:00:00"]);
+          assert.deepEqual(now?.map((g) => [g.gid, g.mac]), [[9, mac]], "the unknown MAC too");
+          await db.query("update label_bindings set goods_id = 11 where mac = $1", [mac]);
+          await eventually(() => Promise.resolve(cache.labelsNow([mac]) === undefined), "dropped");
+          assert.deepEqual((await cache.byLabels([mac])).map((g) => g.gid), [11]);
+          await db.query(
+            "insert into label_bindings (mac, goods_id) values ('AC:00:00:00:00:00', 12)",
+          );
+          await eventually(
+            async () => (await cache.byLabels(["AC:00:00:00:00:00"]))[0]?.gid === 12,
+            "a MAC unknown before",
+          );
+          assert.equal(
+            cache.barcodesNow(["6901234500103", "never-read"]),
+            undefined,
+            "one missing",
+          );
+        },
+      );
+
       await t.step("entries expire after the TTL", async () => {
         await cache.byIds([3]);
+        assert.equal(cache.idsNow([3])?.[0].gid, 3);
         const misses = cache.misses;
         now += 60_001;
+        assert.equal(cache.idsNow([3]), undefined, "too old for memory");
         await cache.byIds([3]);
         assert.equal(cache.misses, misses + 1);
       });

@@ -9,6 +9,7 @@ import { createMemoryLogger } from "../../src/log.ts";
 import { systemClock } from "../../src/clock.ts";
 import type { Database } from "../../src/store/database.ts";
 import { directGoodsReader } from "../../src/store/goods_cache.ts";
+import { LabelDisplayBatches } from "../../src/pricing/label_display.ts";
 
 /** A context for `equipId` on `db`; any field may be overridden. */
 export function actionContext(
@@ -22,6 +23,7 @@ export function actionContext(
     peer: "127.0.0.1:5000",
     db,
     goods: directGoodsReader(db),
+    labels: new LabelDisplayBatches({ db, events: overrides.events ?? { emit: () => {} } }),
     config: defaultConfig(),
     clock: systemClock,
     log: createMemoryLogger(),
