@@ -163,15 +163,34 @@ const STALE_SHOWN = `select s.mac, s.goods_id, s.price, s.stale_since
   from label_shown s join label_bindings b on b.mac = s.mac and b.goods_id = s.goods_id
   where s.stale_since is not null`;
 
+// A list of the stale labels in the overlay's order (goods, price, MAC), one array per column.
+const STALE_ORDER = "order by x.goods_id, x.price, x.mac";
+
 /**
  * Every bound label that shows an older price of the goods it is bound to, whatever the window
- * (the parity overlay keeps them in memory; sorted by goods, price and MAC).
+ * (the parity overlay keeps them in memory; sorted by goods, price and MAC). Read as one row of
+ * arrays, not a row per label: a price change makes every label of the goods stale at once, and
+ * the embedded database spends 15–20 µs on each row it returns (a 1,000-label price push).
  */
-export function staleShownPrices(db: Queryable): Promise<LowerShown[]> {
-  return db.query<LowerShown & Record<string, unknown>>(
-    `select x.mac, x.goods_id as gid, x.price::text as price, x.stale_since as "staleSince"
-     from (${STALE_SHOWN}) x order by x.goods_id, x.price, x.mac`,
+export async function staleShownPrices(db: Queryable): Promise<LowerShown[]> {
+  const [row] = await db.query<{
+    macs: string[] | null;
+    gids: number[] | null;
+    prices: string[] | null;
+    since: number[] | null;
+  }>(
+    `select array_agg(x.mac ${STALE_ORDER}) as macs, array_agg(x.goods_id ${STALE_ORDER}) as gids,
+       array_agg(x.price::text ${STALE_ORDER}) as prices,
+       array_agg(floor(extract(epoch from x.stale_since) * 1000)::float8 ${STALE_ORDER}) as since
+     from (${STALE_SHOWN}) x`,
   );
+  const macs = row?.macs ?? [];
+  return macs.map((mac, i) => ({
+    mac,
+    gid: row.gids![i],
+    price: row.prices![i],
+    staleSince: new Date(row.since![i]),
+  }));
 }
 
 /** The NOTIFY channel of changes to what labels show or which goods they are bound to. */

@@ -17,6 +17,7 @@ import stockMoves from "./migrations/008_stock_moves.sql" with { type: "text" };
 import priceIntegrity from "./migrations/009_price_integrity.sql" with { type: "text" };
 import odooPricelist from "./migrations/010_odoo_pricelist.sql" with { type: "text" };
 import labelFreshness from "./migrations/011_label_freshness.sql" with { type: "text" };
+import labelShownHot from "./migrations/012_label_shown_hot.sql" with { type: "text" };
 
 /** One migration. */
 export interface Migration {
@@ -50,6 +51,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 9, name: "price_integrity", sql: priceIntegrity },
   { version: 10, name: "odoo_pricelist", sql: odooPricelist },
   { version: 11, name: "label_freshness", sql: labelFreshness },
+  { version: 12, name: "label_shown_hot", sql: labelShownHot },
 ];
 
 // Any constant works: it only has to be the same in every process migrating this database.
