@@ -188,16 +188,14 @@ export const quantity: Reader<string> = positiveDecimal(QUANTITY_SCALE, MAX_QUAN
 export const MAX_AMOUNT_DECIMALS = 30;
 
 /**
- * An amount of money as the device computed it: any sign and up to {@link MAX_AMOUNT_DECIMALS}
- * decimals (compared, never stored), at most {@link MAX_AMOUNT} in size.
+ * An amount of money as the device computed it: any sign, any size and up to
+ * {@link MAX_AMOUNT_DECIMALS} decimals (compared with the server's total, never stored). Its size
+ * is not bounded here: a total far beyond {@link MAX_AMOUNT} still differs from the server's, and
+ * is answered as a total that differs (PROTOCOL.md §3 `errorPrice`).
  */
 export const amount: Reader<string> = (value, field) => {
   const t = decimalOf(value, field);
-  const [whole, fraction = ""] = t.replace(/^-/, "").split(".");
-  const units = BigInt(whole);
-  if (units > BigInt(MAX_AMOUNT) || (units === BigInt(MAX_AMOUNT) && /[1-9]/.test(fraction))) {
-    throw new UserError(`${field} is larger than ${MAX_AMOUNT}`);
-  }
+  const [, fraction = ""] = t.split(".");
   if (fraction.length > MAX_AMOUNT_DECIMALS) {
     throw new UserError(`${field} has more than ${MAX_AMOUNT_DECIMALS} decimal places`);
   }

@@ -71,12 +71,12 @@ Deno.test("quantity: positive, three decimals, bounded; exponents are numbers", 
   refused(() => quantity("abc", "qty"), "qty must be a number");
 });
 
-Deno.test("amount: any device decimals, bounded in size and length", () => {
+Deno.test("amount: any device decimals and any size (compared, never stored)", () => {
   assert.equal(amount(5.239999999999999, "totalPrice"), "5.239999999999999");
   assert.equal(amount(" 5.24 ", "totalPrice"), "5.24");
   assert.equal(amount("1000000000.00", "totalPrice"), "1000000000.00");
-  refused(() => amount("1000000000.01", "totalPrice"), "totalPrice is larger than 1000000000");
-  refused(() => amount(1e300, "totalPrice"), "totalPrice is larger than 1000000000");
+  assert.equal(amount("1000000000.01", "totalPrice"), "1000000000.01");
+  assert.equal(amount(1e300, "totalPrice"), "1" + "0".repeat(300));
   refused(() => amount(1e-40, "totalPrice"), "totalPrice has more than 30 decimal places");
   refused(() => amount("five", "totalPrice"), "totalPrice must be a number");
   refused(() => amount(true, "totalPrice"), "totalPrice must be a number");

@@ -52,15 +52,20 @@ for (const backend of backends()) {
         const cases: [Record<string, unknown>, string][] = [
           [
             { order_id: "V-big", totalPrice: 2e12, goods: [{ gid: 9, qty: 1e12 }] },
-            "totalPrice is larger than 1000000000",
+            "goods[0].qty is larger than 1000000000",
           ],
           [
             { order_id: "V-big", totalPrice: 4, goods: [{ gid: 9, qty: 1e12 }] },
             "goods[0].qty is larger than 1000000000",
           ],
+          // A device total that differs is errorPrice however large (PROTOCOL.md §3).
           [
             { order_id: "V-big", totalPrice: 4, goods: [{ gid: 14, qty: 999_999_999 }] },
-            "the order total is larger than 1000000000",
+            "errorPrice",
+          ],
+          [
+            { order_id: "V-big", totalPrice: 2e12, goods: [{ gid: 9, qty: 2 }] },
+            "errorPrice",
           ],
         ];
         for (const [request, expected] of cases) {
@@ -92,7 +97,7 @@ for (const backend of backends()) {
           [
             "getPayInfo",
             `{"order_id":"V-e3","totalPrice":1e300,"goods":[{"gid":9,"qty":2}]}`,
-            "totalPrice is larger than 1000000000",
+            "errorPrice",
           ],
           [
             "stockGoods",

@@ -27,6 +27,7 @@ import {
   ERROR_PRICE,
   priceLines,
   requestedLines,
+  requireChargeableTotal,
   resolveScaleLines,
   totalMatches,
 } from "../pricing/order_lines.ts";
@@ -146,6 +147,7 @@ async function priceOrder(
   if (!totalMatches(total, priced.amount) && !atCurrentPrices(total, requested, catalogue)) {
     throw new TotalDiffers(priced.amount);
   }
+  requireChargeableTotal(priced.amount);
   return priced;
 }
 

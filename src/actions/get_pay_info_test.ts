@@ -138,6 +138,35 @@ async function suite(t: Deno.TestContext, db: Database) {
   });
 
   await t.step(
+    "errorPrice however large the difference, at and over the 1,000,000,000 bound",
+    async () => {
+      const exactly = async (fields: JsonObject) =>
+        new TextDecoder().decode(encodeBody((await ask(context(db, "POS_0001"), fields)).body));
+      const errorPrice = '{"exception":"errorPrice","url":""}';
+      const two = [{ gid: 9, qty: 2 }]; // 4.00
+      for (const totalPrice of [1_000_000_000, "1000000000.00", "1000000000.01", 1e300, -4, 4.02]) {
+        assert.equal(await exactly({ order_id: "B-1", totalPrice, goods: two }), errorPrice);
+      }
+      // The server's total over the bound: refused as too large only when the device agrees.
+      const many = [{ gid: 9, qty: 999_999_999 }]; // 1999999998.00
+      assert.equal(await exactly({ order_id: "B-2", totalPrice: 4, goods: many }), errorPrice);
+      assert.equal(
+        await exactly({ order_id: "B-2", totalPrice: "1999999998.00", goods: many }),
+        '{"exception":"the order total is larger than 1000000000","url":""}',
+      );
+      // A total of exactly the bound is an order.
+      const atBound = [{ gid: 9, qty: 500_000_000 }];
+      const made = body(
+        await ask(context(db, "POS_0001"), { order_id: "B-3", totalPrice: 1e9, goods: atBound }),
+      );
+      assert.equal(made.exception, "");
+      assert.equal((await findTerminalOrder(db, "POS_0001", "B-3"))?.amount, "1000000000.00");
+      assert.equal(await findTerminalOrder(db, "POS_0001", "B-1"), undefined);
+      assert.equal(await findTerminalOrder(db, "POS_0001", "B-2"), undefined);
+    },
+  );
+
+  await t.step(
     "a retry after a price change or a deactivation gets the order it made",
     async () => {
       const request = { order_id: "R-1", totalPrice: 4, goods: [{ gid: 9, qty: 2 }] }; // 2 x 2.00

@@ -193,8 +193,8 @@ export interface PricedOrder {
 
 /**
  * Prices every line from the catalogue: unit price × quantity, rounded half away from zero to
- * the cent per line; the total is the sum of the lines. Unknown goods, a piece count that is not
- * whole, or a total that is zero or beyond {@link MAX_AMOUNT} are refused.
+ * the cent per line; the total is the sum of the lines. Unknown goods or a piece count that is not
+ * whole are refused; the total's bounds are {@link requireChargeableTotal}'s.
  */
 export function priceLines(requested: RequestedLine[], catalogue: PricedGoods[]): PricedOrder {
   const byId = new Map(catalogue.map((g) => [g.id, g]));
@@ -224,11 +224,19 @@ export function priceLines(requested: RequestedLine[], catalogue: PricedGoods[])
       priceReason: goods.reason ?? "current",
     };
   });
-  if (total <= 0n) throw new UserError("the order total must be greater than 0");
-  if (total > BigInt(MAX_AMOUNT) * 10n ** BigInt(MONEY_SCALE)) {
+  return { lines, amount: fromScaled(total, MONEY_SCALE) };
+}
+
+/**
+ * Refuses an order total (two decimals) that is zero or beyond {@link MAX_AMOUNT}. Checked after
+ * the device's total was compared with it: a total that differs is `errorPrice` whatever its size.
+ */
+export function requireChargeableTotal(total: string): void {
+  const units = toScaled(total, MONEY_SCALE);
+  if (units <= 0n) throw new UserError("the order total must be greater than 0");
+  if (units > BigInt(MAX_AMOUNT) * 10n ** BigInt(MONEY_SCALE)) {
     throw new UserError(`the order total is larger than ${MAX_AMOUNT}`);
   }
-  return { lines, amount: fromScaled(total, MONEY_SCALE) };
 }
 
 /**

@@ -5,6 +5,7 @@ import {
   embeddedTotal,
   priceLines,
   requestedLines,
+  requireChargeableTotal,
   resolveScaleLines,
   totalMatches,
 } from "./order_lines.ts";
@@ -95,20 +96,24 @@ Deno.test("priceLines prices from the catalogue, rounds each line to the cent, s
   assert.equal(half.amount, "0.01"); // 0.005 → 0.01
 });
 
-Deno.test("priceLines refuses unknown goods, a fractional piece count and a zero total", () => {
+Deno.test("priceLines refuses unknown goods and a fractional piece count", () => {
   refused(
     () => priceLines([{ gid: 77, quantity: "1" }, { gid: 78, quantity: "1" }], CATALOGUE),
     /unknown goods: gid 77, 78/,
   );
   refused(() => priceLines([{ gid: 9, quantity: "1.5" }], CATALOGUE), /sold by the piece/);
+  // The total's bounds are checked after the device's total is compared with it.
+  assert.equal(priceLines([{ gid: 1, quantity: "100000000" }], CATALOGUE).amount, "1280000000.00");
+});
+
+Deno.test("requireChargeableTotal refuses a zero total and one beyond the bound, at the bound", () => {
+  requireChargeableTotal("1000000000.00");
+  requireChargeableTotal("0.01");
   refused(
-    () => priceLines([{ gid: 1, quantity: "100000000" }], CATALOGUE),
+    () => requireChargeableTotal("1000000000.01"),
     /^the order total is larger than 1000000000$/,
   );
-  refused(
-    () => priceLines([{ gid: 9, quantity: "1" }], [{ ...CATALOGUE[1], price: "0.00" }]),
-    /greater than 0/,
-  );
+  refused(() => requireChargeableTotal("0.00"), /greater than 0/);
 });
 
 Deno.test("totalMatches compares exactly within one cent, whatever the device's decimals", () => {

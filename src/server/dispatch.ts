@@ -148,7 +148,10 @@ export function dispatch(
 
 function withFailureBody(entry: ActionEntry | undefined, result: ActionResult): ActionResult {
   if (!entry?.failureBody || !failed(result)) return result;
-  return { ...result, body: { ...entry.failureBody, ...result.body } };
+  // `exception` first, as devices were answered and PROTOCOL.md writes it:
+  // {"exception":"errorPrice","url":""}.
+  const exception = result.body?.exception;
+  return { ...result, body: { exception, ...entry.failureBody, ...result.body } };
 }
 
 /**
