@@ -46,6 +46,7 @@ import { LabelMetrics } from "./pricing/label_metrics.ts";
 import { labelStates, labelSummary } from "./store/label_shown.ts";
 import { StatusPublisher } from "./fleet/publisher.ts";
 import { odooSyncReader, readStoreState } from "./fleet/readings.ts";
+import { errorMessage } from "./errors.ts";
 import { DiskGuard } from "./disk_guard.ts";
 import { type ClockJump, GuardedClock } from "./guarded_clock.ts";
 
@@ -389,7 +390,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
             } catch (e) {
               log.warn("service did not stop cleanly", {
                 service: service.name,
-                error: (e as Error).message,
+                error: errorMessage(e),
               });
             }
           }
@@ -476,7 +477,7 @@ function startDiscovery(
   } catch (e) {
     log.error("discovery off: cannot listen on UDP", {
       port: config.discoveryPort,
-      error: (e as Error).message,
+      error: errorMessage(e),
     });
     return undefined;
   }

@@ -16,6 +16,7 @@ import { type Clock, systemClock } from "./clock.ts";
 import type { Logger } from "./log.ts";
 import { isDiskFull } from "./disk_space.ts";
 import type { Notifications } from "./listen.ts";
+import { errorMessage } from "./errors.ts";
 
 /**
  * When a step wants to run next: at once, after a delay, at a due time (epoch ms by the worker's
@@ -216,7 +217,7 @@ export class Worker {
         } catch (e) {
           this.#o.log.warn("background worker did not release", {
             worker: this.#o.name,
-            error: (e as Error)?.message ?? String(e),
+            error: errorMessage(e),
           });
         }
       }
@@ -256,7 +257,7 @@ export class Worker {
       else if (!isDiskFull(e)) {
         this.#o.log.warn(`${this.#o.name} failed; retrying`, {
           worker: this.#o.name,
-          error: (e as Error)?.message ?? String(e),
+          error: errorMessage(e),
           retryInMs,
         });
       }

@@ -74,6 +74,26 @@ export function raceDeadline<T>(
 }
 
 /**
+ * Waits for `promise` at most `ms`: true when it settled in time, false when the time ran out
+ * (a bound on a wait, not a failure: a graceful close gives slow peers that long, then goes on).
+ * A rejection of `promise` is thrown.
+ *
+ * @example
+ * ```ts
+ * const flushed = await waitAtMost(1000, socketClosed);
+ * ```
+ */
+export async function waitAtMost(ms: number, promise: Promise<unknown>): Promise<boolean> {
+  try {
+    await withDeadline(ms, () => promise);
+    return true;
+  } catch (e) {
+    if (e instanceof DeadlineExceeded) return false;
+    throw e;
+  }
+}
+
+/**
  * Waits `ms`, or less when `signal` aborts (a stopping service must not wait out its sleep).
  * Resolves either way: the caller looks at the signal.
  *

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DeadlineExceeded, raceDeadline, withDeadline } from "./deadline.ts";
+import { DeadlineExceeded, raceDeadline, sleep, waitAtMost, withDeadline } from "./deadline.ts";
 
 Deno.test("work that finishes in time is not aborted", async () => {
   let signal: AbortSignal | undefined;
@@ -39,4 +39,20 @@ Deno.test("raceDeadline: the caller's expire runs before the rejection, once", a
   );
   assert.equal(await raceDeadline(1000, Promise.resolve(7), (e) => expired.push(e)), 7);
   assert.equal(expired.length, 1);
+});
+
+Deno.test("waitAtMost: true when the promise settles in time, false when the time runs out", async () => {
+  assert.equal(await waitAtMost(1000, Promise.resolve()), true);
+  const never = Promise.withResolvers<void>();
+  assert.equal(await waitAtMost(10, never.promise), false);
+  await assert.rejects(waitAtMost(1000, Promise.reject(new Error("broken"))), /broken/);
+});
+
+Deno.test("sleep: returns at once when aborted, on time otherwise", async () => {
+  const controller = new AbortController();
+  const slept = sleep(60_000, controller.signal);
+  controller.abort();
+  await slept; // a 60 s timer left running would fail the test's sanitizer
+  await sleep(1);
+  await sleep(60_000, AbortSignal.abort());
 });

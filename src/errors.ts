@@ -13,3 +13,17 @@ export class UserError extends Error {
     this.name = "UserError";
   }
 }
+
+/**
+ * The message of anything thrown: an `Error`'s message, or the value as text (a rejected string,
+ * a driver's plain object). The one way to say what went wrong in a log line or a reply.
+ *
+ * @example
+ * ```ts
+ * errorMessage(new Error("disk full")); // "disk full"
+ * errorMessage("timeout"); // "timeout"
+ * ```
+ */
+export function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

@@ -45,7 +45,7 @@ import {
 import { markForPush, pushProgress } from "../push/progress.ts";
 import { adjustStock, goodsStock, movesSince, negativeStock } from "../store/stock_moves.ts";
 import { openRefills } from "../store/refill_stock.ts";
-import { UserError } from "../errors.ts";
+import { errorMessage, UserError } from "../errors.ts";
 import { deviceView } from "./device_view.ts";
 import { backupRoute } from "./backup.ts";
 import { PRICE_ROUTES } from "./api_prices.ts";
@@ -571,8 +571,8 @@ export function createApiHandler(
       return await route.handle(deps, { request, params: route.path.exec(path)!.slice(1), caller });
     } catch (e) {
       if (e instanceof ApiError) return json({ error: e.message }, e.status);
-      deps.log.warn("admin API request failed", { path, error: (e as Error).message });
-      return json({ error: (e as Error).message }, 503);
+      deps.log.warn("admin API request failed", { path, error: errorMessage(e) });
+      return json({ error: errorMessage(e) }, 503);
     }
   };
 }

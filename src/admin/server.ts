@@ -29,6 +29,7 @@ import {
 import { isLoopbackHost } from "../net_address.ts";
 import { type ConsoleDeps, StoreConsole } from "./console/console.ts";
 import { consoleForStranger, consoleRoute } from "./console/routes.ts";
+import { errorMessage } from "../errors.ts";
 
 /** What the admin server reads, all passed in. */
 export interface AdminDeps {
@@ -105,7 +106,7 @@ async function component(
   try {
     return await probe();
   } catch (e) {
-    return { state: "down", detail: (e as Error).message };
+    return { state: "down", detail: errorMessage(e) };
   }
 }
 
@@ -133,7 +134,7 @@ export function createAdminHandler(
       await withDeadline(timeoutS * 1000, () => deps.pingDatabase(), "database check");
       database = { state: "up", latencyMs: Math.round((performance.now() - t0) * 10) / 10 };
     } catch (e) {
-      database = { state: "down", detail: (e as Error).message };
+      database = { state: "down", detail: errorMessage(e) };
     }
     databaseUp.set(database.state === "up" ? 1 : 0);
     const [mqtt, payment, odoo] = await Promise.all([
@@ -160,7 +161,7 @@ export function createAdminHandler(
     try {
       await withDeadline(timeoutS * 1000, () => refresh(), "metrics refresh");
     } catch (e) {
-      deps.log.debug("metrics not refreshed", { error: (e as Error).message });
+      deps.log.debug("metrics not refreshed", { error: errorMessage(e) });
     }
   }
 
@@ -229,8 +230,8 @@ export function createAdminHandler(
         }
       }
     } catch (e) {
-      deps.log.warn("admin request failed", { path, error: (e as Error).message });
-      return json({ error: (e as Error).message }, 503);
+      deps.log.warn("admin request failed", { path, error: errorMessage(e) });
+      return json({ error: errorMessage(e) }, 503);
     }
   };
   return Object.assign(handler, {
@@ -265,13 +266,13 @@ export function startAdminServer(deps: AdminDeps): AdminServer {
       ...(deps.tls ? { cert: deps.tls.cert, key: deps.tls.key } : {}),
       onListen: () => {},
       onError: (e) => {
-        deps.log.warn("admin request failed", { error: (e as Error).message });
+        deps.log.warn("admin request failed", { error: errorMessage(e) });
         return new Response("internal error\n", { status: 500 });
       },
     }, handler);
   } catch (e) {
     throw new Error(
-      `admin HTTP cannot listen on ${deps.hostname}:${deps.port}: ${(e as Error).message}` +
+      `admin HTTP cannot listen on ${deps.hostname}:${deps.port}: ${errorMessage(e)}` +
         " (set adminPort / NEWRETAIL_ADMIN_PORT, or adminEnabled false)",
     );
   }

@@ -8,6 +8,7 @@
  */
 import { type Config, ConfigError } from "../config/config.ts";
 import { isLoopbackHost } from "../net_address.ts";
+import { errorMessage } from "../errors.ts";
 
 /** The admin server's certificate and key (PEM), and the certificate's fingerprint. */
 export interface AdminTls {
@@ -59,7 +60,7 @@ export async function loadAdminTls(
     try {
       return await readTextFile(config[key]);
     } catch (e) {
-      throw new ConfigError(key, `cannot read ${config[key]}: ${(e as Error).message}`);
+      throw new ConfigError(key, `cannot read ${config[key]}: ${errorMessage(e)}`);
     }
   };
   const cert = await read("adminTlsCertFile");

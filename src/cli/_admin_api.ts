@@ -8,6 +8,7 @@ import type { Config } from "../config/config.ts";
 import { type Database, DatabaseLockedError } from "../store/database.ts";
 import { CliError, loadCliConfig, withStore } from "./_common.ts";
 import { isLoopbackHost } from "../net_address.ts";
+import { errorMessage } from "../errors.ts";
 
 /**
  * One call of the running appliance's admin API: method, path, body → JSON answer. The body is
@@ -75,7 +76,7 @@ export async function adminFetch(
     cert = await Deno.readTextFile(config.adminTlsCertFile);
   } catch (e) {
     throw new CliError(
-      `cannot read adminTlsCertFile ${config.adminTlsCertFile}: ${(e as Error).message}`,
+      `cannot read adminTlsCertFile ${config.adminTlsCertFile}: ${errorMessage(e)}`,
     );
   }
   const client = Deno.createHttpClient({ caCerts: [cert] });
@@ -113,9 +114,7 @@ export function adminApiClient(config: Config): ApiCall {
       });
     } catch (e) {
       throw new CliError(
-        `the database is in use and the admin API at ${base} does not answer: ${
-          (e as Error).message
-        }`,
+        `the database is in use and the admin API at ${base} does not answer: ${errorMessage(e)}`,
       );
     }
     const answer = await response.json().catch(() => ({}));

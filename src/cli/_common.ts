@@ -9,6 +9,7 @@ import { type Config, type ConfigKey, loadConfig } from "../config/config.ts";
 import type { Database } from "../store/database.ts";
 import { openDatabase, type OpenedDatabase } from "../app.ts";
 import { migrate } from "../store/migrate.ts";
+import { errorMessage } from "../errors.ts";
 
 /** Where the configuration file is read from when `--config` is not given. */
 export const DEFAULT_CONFIG_FILE = "/etc/newretail/config.json";
@@ -107,7 +108,7 @@ export function parseCommandArgs<const O extends FlagSpecs>(
   try {
     return parseArgs({ args, options, allowPositionals, strict: true });
   } catch (e) {
-    throw new CliError((e as Error).message, 2);
+    throw new CliError(errorMessage(e), 2);
   }
 }
 

@@ -17,6 +17,7 @@ import { openPostgres } from "../store/postgres.ts";
 import { isDiskFull, megabytes, readDiskSpace } from "../disk_space.ts";
 import { adminFetch, adminHeaders, adminOrigin } from "./_admin_api.ts";
 import { CliError, CONFIG_FLAGS_HELP, loadCliConfig, parseStoreCommand } from "./_common.ts";
+import { errorMessage } from "../errors.ts";
 
 const BACKUP_HELP = `newretail backup FILE [options]
 
@@ -79,7 +80,7 @@ async function backupFromService(config: Config): Promise<Blob> {
       signal: AbortSignal.timeout(120_000),
     });
   } catch (e) {
-    throw new CliError(`the running appliance did not answer ${url}: ${(e as Error).message}`);
+    throw new CliError(`the running appliance did not answer ${url}: ${errorMessage(e)}`);
   }
   if (!response.ok) {
     const text = (await response.text()).trim().split("\n")[0];

@@ -12,6 +12,7 @@ import {
 } from "../store/bindings_csv.ts";
 import { CliError, CONFIG_FLAGS_HELP, loadCliConfig, parseStoreCommand } from "./_common.ts";
 import { withStoreOrApi } from "./_admin_api.ts";
+import { errorMessage } from "../errors.ts";
 
 const HELP = `newretail bindings import FILE [--dry-run]
 
@@ -46,7 +47,7 @@ export async function bindingsCommand(args: string[]): Promise<number> {
   try {
     bytes = await Deno.readFile(file);
   } catch (e) {
-    throw new CliError(`cannot read ${file}: ${(e as Error).message}`);
+    throw new CliError(`cannot read ${file}: ${errorMessage(e)}`);
   }
   const { rows, errors } = parseBindings(decodeCsv(bytes));
   if (errors.length) {

@@ -8,6 +8,7 @@ import { DeviceClient } from "../device/client.ts";
 import type { JsonObject } from "../protocol/body.ts";
 import { CliError, parseCommandArgs } from "./_common.ts";
 import { discoverCommand } from "./discover.ts";
+import { errorMessage } from "../errors.ts";
 
 const HELP =
   `newretail device [--host H] [--port P] --equip ID [--be] [--timeout S] ACTION [key=value | key:=json …]
@@ -83,7 +84,7 @@ export async function deviceCommand(args: string[]): Promise<number> {
       timeoutMs: timeoutS * 1000,
     });
   } catch (e) {
-    throw new CliError(`cannot log in to ${host}:${port}: ${(e as Error).message}`);
+    throw new CliError(`cannot log in to ${host}:${port}: ${errorMessage(e)}`);
   }
   try {
     // Shelf labels get getGoods-by-MAC replies in GBK (PROTOCOL.md §1).
@@ -94,7 +95,7 @@ export async function deviceCommand(args: string[]): Promise<number> {
     const exception = reply.json?.exception;
     return typeof exception === "string" && exception !== "" ? 1 : 0;
   } catch (e) {
-    throw new CliError(`${action}: ${(e as Error).message}`);
+    throw new CliError(`${action}: ${errorMessage(e)}`);
   } finally {
     await client.close();
   }

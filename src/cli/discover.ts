@@ -6,6 +6,7 @@
  */
 import { discover } from "../discovery/probe.ts";
 import { CliError, parseCommandArgs } from "./_common.ts";
+import { errorMessage } from "../errors.ts";
 
 const HELP = `newretail device discover [--broadcast ADDR] [--port P] [--timeout S] [--equip ID]
 
@@ -37,7 +38,7 @@ export async function discoverCommand(args: string[]): Promise<number> {
   try {
     replies = await discover({ target, port, timeoutMs: timeoutS * 1000, equipId: values.equip });
   } catch (e) {
-    throw new CliError(`cannot send a probe to ${target}:${port}: ${(e as Error).message}`);
+    throw new CliError(`cannot send a probe to ${target}:${port}: ${errorMessage(e)}`);
   }
   for (const r of replies) {
     console.log(`${r.from}\tconnect to ${r.ip}:${r.port}\tshop ${r.shop}`);

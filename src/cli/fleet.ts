@@ -7,6 +7,7 @@
  */
 import { CliError, CONFIG_FLAGS_HELP, loadCliConfig, parseStoreCommand } from "./_common.ts";
 import { fleetCounts, fleetTable, isSilent, readFleet } from "../fleet/fleet_view.ts";
+import { errorMessage } from "../errors.ts";
 
 const HELP = `newretail fleet [--broker URL] [--wait SECONDS] [--json] [--exit-offline]
 
@@ -53,7 +54,7 @@ export async function fleetCommand(args: string[]): Promise<number> {
       waitMs: Number(waitText) * 1000,
     });
   } catch (e) {
-    throw new CliError(`cannot read the fleet from the broker: ${(e as Error).message}`);
+    throw new CliError(`cannot read the fleet from the broker: ${errorMessage(e)}`);
   }
   const stores = [...fleet.stores.values()].sort((a, b) => a.shop.localeCompare(b.shop));
   if (values.json) console.log(JSON.stringify(stores, null, 2));

@@ -9,6 +9,7 @@
  */
 import { ConfigError, type FieldSpec } from "./parsers.ts";
 import { type Config, CONFIG_SPEC, type ConfigKey } from "./spec.ts";
+import { errorMessage } from "../errors.ts";
 
 export { ConfigError } from "./parsers.ts";
 export { type Config, CONFIG_SPEC, type ConfigKey } from "./spec.ts";
@@ -46,7 +47,7 @@ function parseField(key: string, value: unknown, origin: string): unknown {
   try {
     return spec.parse(value);
   } catch (e) {
-    let message = (e as Error).message;
+    let message = errorMessage(e);
     // A secret's bad value would otherwise land in the journal with its password.
     if (spec.secret) message = message.replace(/, got .*$/s, " (value not shown: secret)");
     throw new ConfigError(key, `${message} (from ${origin})`);
@@ -74,7 +75,7 @@ export function loadConfig(inputs: ConfigInputs = {}): LoadedConfig {
     } catch (e) {
       const missing = e instanceof Deno.errors.NotFound;
       if (inputs.file || !missing) {
-        throw new ConfigError("config", `cannot read ${path}: ${(e as Error).message}`);
+        throw new ConfigError("config", `cannot read ${path}: ${errorMessage(e)}`);
       }
     }
     if (raw !== undefined) {
@@ -82,7 +83,7 @@ export function loadConfig(inputs: ConfigInputs = {}): LoadedConfig {
       try {
         json = JSON.parse(raw);
       } catch (e) {
-        throw new ConfigError("config", `${path} is not valid JSON: ${(e as Error).message}`);
+        throw new ConfigError("config", `${path} is not valid JSON: ${errorMessage(e)}`);
       }
       if (typeof json !== "object" || json === null || Array.isArray(json)) {
         throw new ConfigError("config", `${path} must hold a JSON object`);

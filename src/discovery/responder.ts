@@ -9,6 +9,7 @@ import type { Logger } from "../log.ts";
 import { encodeAnswer, MAX_PROBE_BYTES, parseProbe } from "./answer.ts";
 import { type InterfaceAddress, localAddressFor } from "./local_address.ts";
 import { RateLimiter } from "./rate_limit.ts";
+import { errorMessage } from "../errors.ts";
 
 /** What {@link DiscoveryResponder.listen} needs. */
 export interface DiscoveryOptions {
@@ -86,14 +87,14 @@ export class DiscoveryResponder {
         from = addr as Deno.NetAddr;
       } catch (e) {
         if (this.#closed) return;
-        log.warn("discovery receive failed", { error: (e as Error).message });
+        log.warn("discovery receive failed", { error: errorMessage(e) });
         continue;
       }
       try {
         await this.#handle(data, from);
       } catch (e) {
         // Nothing a datagram carries may stop the responder.
-        log.error("discovery datagram handling failed", { error: (e as Error).message });
+        log.error("discovery datagram handling failed", { error: errorMessage(e) });
       }
     }
   }
@@ -119,7 +120,7 @@ export class DiscoveryResponder {
       this.stats.answered++;
       log.info("discovery probe answered", { from: from.hostname, equipId: probe.equipId, ip });
     } catch (e) {
-      log.warn("discovery answer not sent", { to: from.hostname, error: (e as Error).message });
+      log.warn("discovery answer not sent", { to: from.hostname, error: errorMessage(e) });
     }
   }
 
@@ -134,7 +135,7 @@ export class DiscoveryResponder {
       if (!this.#warnedInterfaces) {
         this.#warnedInterfaces = true;
         log.error("discovery cannot read the network interfaces; set advertiseHost", {
-          error: (e as Error).message,
+          error: errorMessage(e),
         });
       }
       return undefined;

@@ -15,6 +15,7 @@ import type { Logger } from "../log.ts";
 import { maskId } from "../log.ts";
 import { DatabaseUnavailableError } from "../store/database.ts";
 import { isDiskFull } from "../disk_space.ts";
+import { errorMessage } from "../errors.ts";
 import { sleep } from "../deadline.ts";
 
 /** A message from the store's cloud, validated. */
@@ -117,7 +118,7 @@ export async function readBrokerCa(
   try {
     return [new TextDecoder().decode(await readFile(path))];
   } catch (e) {
-    throw new ConfigError(key, `cannot read ${path}: ${(e as Error).message}`);
+    throw new ConfigError(key, `cannot read ${path}: ${errorMessage(e)}`);
   }
 }
 
@@ -267,7 +268,7 @@ export class StoreMqtt {
         if (!unavailable) {
           log.error("MQTT message handling failed", {
             topic: packet.topic,
-            error: (e as Error)?.message ?? String(e),
+            error: errorMessage(e),
           });
           return true;
         }
@@ -278,7 +279,7 @@ export class StoreMqtt {
         if (attempt >= HANDLE_TRIES || this.#stopping.signal.aborted) {
           log.warn("MQTT message left unacknowledged: database unavailable", {
             topic: packet.topic,
-            error: (e as Error).message,
+            error: errorMessage(e),
           });
           return false;
         }

@@ -23,6 +23,8 @@ import {
   markCallSent,
   nextCallDue,
 } from "../store/payment_calls.ts";
+import { errorMessage } from "../errors.ts";
+import { DeadlineExceeded, withDeadline } from "../deadline.ts";
 
 /** Calls made at once. */
 const CONCURRENCY = 8;
@@ -151,25 +153,22 @@ export class PaymentServerClient {
   // Undefined on success, else the reason.
   async #post(call: DueCall, stopping: AbortSignal): Promise<string | undefined> {
     const { config } = this.#deps;
-    const timeout = new AbortController();
-    const timer = setTimeout(() => timeout.abort(), config.paymentTimeoutS * 1000);
-    const signal = AbortSignal.any([timeout.signal, stopping]);
     try {
-      const response = await this.#fetch(config.paymentServerUrl, {
-        method: "POST",
-        headers: { "content-type": "application/x-www-form-urlencoded;charset=UTF-8" },
-        body: paymentForm(call),
-        signal,
-      });
-      const text = await response.text();
-      if (response.ok) return undefined;
-      return `HTTP ${response.status}: ${text.slice(0, ERROR_BODY_CHARS)}`;
+      return await withDeadline(config.paymentTimeoutS * 1000, async (timeout) => {
+        const response = await this.#fetch(config.paymentServerUrl, {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded;charset=UTF-8" },
+          body: paymentForm(call),
+          signal: AbortSignal.any([timeout, stopping]),
+        });
+        const text = await response.text();
+        if (response.ok) return undefined;
+        return `HTTP ${response.status}: ${text.slice(0, ERROR_BODY_CHARS)}`;
+      }, "payment server call");
     } catch (e) {
-      if (timeout.signal.aborted) return `no answer within ${config.paymentTimeoutS} s`;
+      if (e instanceof DeadlineExceeded) return `no answer within ${config.paymentTimeoutS} s`;
       if (stopping.aborted) return "stopped";
-      return (e as Error)?.message ?? String(e);
-    } finally {
-      clearTimeout(timer);
+      return errorMessage(e);
     }
   }
 }

@@ -20,6 +20,7 @@ import { PaymentServerClient } from "../integrations/payment_server.ts";
 import { ORDER_CREATED_EVENT } from "./events.ts";
 import { expirySweeper } from "./expiry.ts";
 import { PayResultNotifier } from "./result_notifier.ts";
+import { errorMessage } from "../errors.ts";
 
 /** What the payment services are built from. */
 export interface PaymentServicesDeps {
@@ -128,7 +129,7 @@ export class PaymentServices {
     services.paymentServer.start();
     services.expiry.start();
     services.notifier.deliverOnline().catch((e) =>
-      deps.log.error("payment result delivery failed", { error: (e as Error).message })
+      deps.log.error("payment result delivery failed", { error: errorMessage(e) })
     );
     return services;
   }

@@ -30,6 +30,7 @@ import {
 } from "../store/label_shown.ts";
 import type { Queryable } from "../store/database.ts";
 import type { PricedGoods } from "../store/priced_goods.ts";
+import { errorMessage } from "../errors.ts";
 
 /** The price a non-label device is told, and why. */
 export interface ParityPrice {
@@ -128,7 +129,7 @@ export class PriceParity {
       onError: (error, failures) => {
         this.#release();
         deps.log.warn("price parity overlay not reloaded; retrying", {
-          error: (error as Error)?.message ?? String(error),
+          error: errorMessage(error),
           failures,
         });
       },

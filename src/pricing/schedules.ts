@@ -15,6 +15,7 @@ import {
   nextScheduleBoundary,
   PRICE_SCHEDULES_CHANNEL,
 } from "../store/price_schedules.ts";
+import { errorMessage } from "../errors.ts";
 
 /** What {@link startScheduleWorker} needs. */
 export interface ScheduleWorkerDeps {
@@ -124,6 +125,6 @@ export function scheduleOrProblem(fields: Record<string, unknown>): CheckedSched
       until: fields.until,
     });
   } catch (e) {
-    return (e as Error).message;
+    return errorMessage(e);
   }
 }

@@ -44,6 +44,7 @@ import { confirmShown, type LabelConfirmation } from "../pricing/label_display.t
 import { type Clock, systemClock } from "../clock.ts";
 import { Limiter } from "./_limiter.ts";
 import { Batcher } from "../batcher.ts";
+import { errorMessage } from "../errors.ts";
 
 /** The configuration the worker reads. */
 export type GoodsPushConfig = Pick<
@@ -231,7 +232,7 @@ export class GoodsPushWorker {
       .catch((e) => {
         log.warn("could not resume pushes after login", {
           equipId: detail.equipId,
-          error: (e as Error).message,
+          error: errorMessage(e),
         });
       });
   }
@@ -240,7 +241,7 @@ export class GoodsPushWorker {
     const { db, log, config } = this.#deps;
     this.#limiter.run(() => devicesWithPending(db, config.pushTries))
       .then((devices) => devices.forEach((d) => this.kick(d)))
-      .catch((e) => log.warn("could not list pending pushes", { error: (e as Error).message }));
+      .catch((e) => log.warn("could not list pending pushes", { error: errorMessage(e) }));
   }
 
   async #runFanOut(stopping: AbortSignal): Promise<void> {

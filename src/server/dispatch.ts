@@ -32,7 +32,7 @@ import {
   encodeBody,
   type JsonObject,
 } from "../protocol/body.ts";
-import { UserError } from "../errors.ts";
+import { errorMessage, UserError } from "../errors.ts";
 import { DeadlineExceeded, raceDeadline } from "../deadline.ts";
 import type { ServerMetrics } from "./server_metrics.ts";
 
@@ -289,6 +289,6 @@ function failureReason(
     log.warn("request timed out", { action, timeoutS: request.config.requestTimeoutS });
     return "request timed out, try again later";
   }
-  log.error("request failed", { action, error: (e as Error)?.message ?? String(e) });
+  log.error("request failed", { action, error: errorMessage(e) });
   return "internal error";
 }

@@ -16,6 +16,8 @@ import { dispatch, type DispatchDeps } from "./dispatch.ts";
 import { SessionRegistry } from "./registry.ts";
 import { type CloseReason, Session, type SessionHooks } from "./session.ts";
 import { createServerMetrics, type ServerMetrics } from "./server_metrics.ts";
+import { errorMessage } from "../errors.ts";
+import { waitAtMost } from "../deadline.ts";
 
 /** What the server is built from (all passed in: two servers can run in one process). */
 export interface DeviceServerDeps extends Omit<DispatchDeps, "metrics"> {
@@ -244,7 +246,7 @@ export class DeviceServer implements DeviceLink {
       }, (e) => {
         this.#deps.log.warn("could not mark device offline", {
           equipId,
-          error: (e as Error).message,
+          error: errorMessage(e),
         });
       });
     this.#offlineWrites.add(write);
@@ -324,7 +326,7 @@ export class DeviceServer implements DeviceLink {
         await touchDevices(this.#deps.db, heard.slice(i, i + TOUCH_SLICE), at);
       }
     })().catch((e) => {
-      this.#deps.log.warn("could not record last seen times", { error: (e as Error).message });
+      this.#deps.log.warn("could not record last seen times", { error: errorMessage(e) });
     }).finally(() => this.#touching = undefined);
   }
 
@@ -381,12 +383,7 @@ export class DeviceServer implements DeviceLink {
     clearInterval(this.#sweeper);
     const closed = new Promise<void>((resolve) => this.#listener.close(() => resolve()));
     const sessions = [...this.#sessions];
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      Promise.all(sessions.map((s) => s.settle())),
-      new Promise((r) => timer = setTimeout(r, graceMs)),
-    ]);
-    clearTimeout(timer);
+    await waitAtMost(graceMs, Promise.all(sessions.map((s) => s.settle())));
     await Promise.all(sessions.map((s) => s.close("shutdown", { flushMs: 1000 })));
     await Promise.all(this.#offlineWrites);
     await this.#touching;

@@ -24,6 +24,7 @@ import {
   type ProtocolError,
 } from "../protocol/frame.ts";
 import type { EncodedReply } from "./dispatch.ts";
+import { waitAtMost } from "../deadline.ts";
 
 /** Why a connection was closed; stable strings, used in logs and as a metrics label. */
 export type CloseReason =
@@ -400,12 +401,7 @@ export class Session {
       if (options.flushMs && this.#socket.writableLength > 0 && !this.#socket.destroyed) {
         // FIN after the queued bytes; give a slow reader `flushMs` to take them.
         this.#socket.end();
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        await Promise.race([
-          this.#socketClosed.promise,
-          new Promise((r) => timer = setTimeout(r, options.flushMs)),
-        ]);
-        clearTimeout(timer);
+        await waitAtMost(options.flushMs, this.#socketClosed.promise);
       }
       this.#socket.destroy();
       await this.#socketClosed.promise;

@@ -12,6 +12,7 @@ import { cancelCall } from "./payment_calls.ts";
 import { owePayResult } from "./pay_results.ts";
 import { newOrderCode } from "./order_code.ts";
 import { takeSoldStock } from "./stock_moves.ts";
+import { errorMessage } from "../errors.ts";
 
 /** Order states. */
 export type OrderState = "pending" | "paid" | "failed" | "expired";
@@ -115,7 +116,7 @@ export async function createOrder(db: Queryable, draft: OrderDraft): Promise<Cre
       return await insertOrder(db, draft);
     } catch (e) {
       // Another order drew the same random code (one in 10^12 for a thousand orders): draw again.
-      if (isUniqueViolation(e) && attempt < 3 && /code/.test(String((e as Error).message))) {
+      if (isUniqueViolation(e) && attempt < 3 && /code/.test(errorMessage(e))) {
         continue;
       }
       throw e;

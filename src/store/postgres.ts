@@ -7,6 +7,7 @@ import postgres from "postgres";
 import { type Database, DatabaseUnavailableError, type Queryable, type Row } from "./database.ts";
 import { maskSecret } from "../config/config.ts";
 import type { Logger } from "../log.ts";
+import { errorMessage } from "../errors.ts";
 
 /** Options of {@link openPostgres}. */
 export interface PostgresOptions {
@@ -40,7 +41,7 @@ const UNAVAILABLE_CODES = new Set([
 function translate(e: unknown): unknown {
   const code = (e as { code?: unknown })?.code;
   if (typeof code === "string" && UNAVAILABLE_CODES.has(code)) {
-    return new DatabaseUnavailableError(`database unavailable: ${(e as Error).message}`, {
+    return new DatabaseUnavailableError(`database unavailable: ${errorMessage(e)}`, {
       cause: e,
     });
   }

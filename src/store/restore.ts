@@ -8,6 +8,7 @@
 import { PGlite } from "@electric-sql/pglite";
 import { lockDirectory } from "./pglite/pglite.ts";
 import { pathExists } from "./pglite/pglite_template.ts";
+import { errorMessage } from "../errors.ts";
 
 /** What a restore did. */
 export interface RestoreOutcome {
@@ -53,7 +54,7 @@ export async function restoreEmbedded(
       if (hadOne) await Deno.rename(keptAs, directory);
       throw new BadSnapshotError(
         `not a newretail embedded-database backup (${
-          (e as Error).message
+          errorMessage(e)
         }); the database was not changed`,
       );
     }

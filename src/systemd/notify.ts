@@ -12,6 +12,7 @@
  * @module
  */
 import type { Logger } from "../log.ts";
+import { errorMessage } from "../errors.ts";
 
 /** Environment names systemd sets for notification (the permission set must let serve read them). */
 export const NOTIFY_ENV = ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "RUNTIME_DIRECTORY"];
@@ -88,7 +89,7 @@ export function openNotifier(settings: NotifySettings, log: Logger): Notifier {
   } catch (e) {
     log.warn("systemd notification off: cannot open a socket to send from", {
       sender: settings.sender ?? "(autobind; set RuntimeDirectory= in the unit)",
-      error: (e as Error).message,
+      error: errorMessage(e),
     });
     return NO_NOTIFIER;
   }
@@ -105,7 +106,7 @@ export function openNotifier(settings: NotifySettings, log: Logger): Notifier {
       warned = true;
       log.warn("systemd notification failed", {
         socket: settings.socket,
-        error: (e as Error).message,
+        error: errorMessage(e),
       });
     }
   };

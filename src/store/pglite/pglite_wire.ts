@@ -16,6 +16,7 @@
 import { type PGlite, protocol, types } from "@electric-sql/pglite";
 import { concatBytes } from "../../bytes.ts";
 import type { Row } from "../database.ts";
+import { errorMessage } from "../../errors.ts";
 
 type Field = { name: string; dataTypeID: number };
 
@@ -56,7 +57,7 @@ export class EmbeddedFailure extends Error {
 
   /** @param cause what PGlite threw, or PostgreSQL's PANIC or FATAL error */
   constructor(cause: unknown) {
-    super(`the embedded database failed: ${(cause as Error)?.message ?? String(cause)}`, {
+    super(`the embedded database failed: ${errorMessage(cause)}`, {
       cause,
     });
     this.name = "EmbeddedFailure";

@@ -31,6 +31,7 @@ import {
   type OutboxRow,
   OutboxWorker,
 } from "./outbox.ts";
+import { errorMessage } from "../../errors.ts";
 
 /** What {@link OdooConnector} needs. */
 export interface OdooConnectorOptions {
@@ -162,7 +163,7 @@ export class OdooConnector {
         if (result === "delivered") this.#markReachable();
         else if (error) {
           if (error instanceof OdooError && error.transient) this.#health.reachable = false;
-          this.#noteError((error as Error)?.message ?? String(error), false);
+          this.#noteError(errorMessage(error), false);
         }
         this.#refreshCounts();
       },
@@ -176,7 +177,7 @@ export class OdooConnector {
       backoff: { initialMs: 2 * pollMs, maxMs: Math.max(Math.min(pollMs * 1024, 60_000), pollMs) },
       onError: (e) => {
         if (e instanceof OdooError && e.transient) this.#health.reachable = false;
-        this.#noteError((e as Error)?.message ?? String(e), true);
+        this.#noteError(errorMessage(e), true);
       },
     });
     const m = options.metrics;

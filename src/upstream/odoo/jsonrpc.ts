@@ -1,3 +1,4 @@
+import { errorMessage } from "../../errors.ts";
 /**
  * Odoo's external JSON-RPC API (`POST /jsonrpc`, services `common` and `object`), with a timeout
  * and errors an operator can act on. The password or API key travels with every call (the
@@ -190,7 +191,7 @@ export class OdooClient {
       }
       throw new OdooError(
         "unreachable",
-        `Odoo unreachable at ${this.#options.url}: ${oneLine((e as Error)?.message ?? String(e))}`,
+        `Odoo unreachable at ${this.#options.url}: ${oneLine(errorMessage(e))}`,
       );
     }
     let text: string;
@@ -202,7 +203,7 @@ export class OdooClient {
         timedOut ? "timeout" : "unreachable",
         timedOut
           ? `Odoo at ${this.#options.url} did not answer within ${seconds} s`
-          : `Odoo connection dropped at ${this.#options.url}: ${oneLine((e as Error).message)}`,
+          : `Odoo connection dropped at ${this.#options.url}: ${oneLine(errorMessage(e))}`,
       );
     }
     const date = Date.parse(response.headers.get("date") ?? "");

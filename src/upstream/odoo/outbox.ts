@@ -19,6 +19,7 @@ import type { Database, Queryable } from "../../store/database.ts";
 import type { Logger } from "../../log.ts";
 import { OdooError } from "./jsonrpc.ts";
 import { type Delivered, PermanentDeliveryError } from "./delivery.ts";
+import { errorMessage } from "../../errors.ts";
 
 /** NOTIFY channel of new outbox rows (migration 004). */
 export const OUTBOX_CHANNEL = "newretail_odoo_outbox";
@@ -270,7 +271,7 @@ export class OutboxWorker {
       });
       this.#o.onAttempt?.(row, "delivered");
     } catch (e) {
-      const message = (e as Error)?.message ?? String(e);
+      const message = errorMessage(e);
       const failure = classifyFailure(e);
       const state = await markAttemptFailed(db, row, message, failure, {
         maxRefusals: this.#o.maxRefusals,
