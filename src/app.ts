@@ -107,6 +107,7 @@ export interface ApplianceOptions {
   /** Where the configuration came from (for the start-up log line). */
   configSources: string[];
   log: Logger;
+  /** A test's clock, taken as it is; absent, the appliance keeps its own guarded time. */
   clock?: Clock;
   /** The action table (defaults to every action). */
   actions?: ActionTable;
@@ -254,13 +255,13 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     });
     // Also stopped first by shutdown(); listed so that a failed start-up below closes it too.
     services.push({ name: "device server", stop: () => server.shutdown() });
-    const disabled = await watchDisabledDevices({ db, server, log });
+    const disabled = await watchDisabledDevices({ db, server, log, clock });
     services.push({ name: "disabled devices", stop: () => disabled.stop() });
     const pushes = await GoodsPushWorker.start({ db, link: server, events, log, config, clock });
     services.push({ name: "goods push", stop: () => pushes.stop() });
-    const refill = await RefillDispatcher.start({ db, link: server, events, log, config });
+    const refill = await RefillDispatcher.start({ db, link: server, events, log, config, clock });
     services.push({ name: "refill jobs", stop: () => refill.stop() });
-    const discovery = startDiscovery(config, server.addr.port, log);
+    const discovery = startDiscovery(config, server.addr.port, log, clock);
     if (discovery) services.push({ name: "discovery", stop: () => discovery.close() });
     const payments = await PaymentServices.start({ db, config, clock, log, events, link: server })
       .catch(async (e) => {
@@ -304,6 +305,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     if (config.adminEnabled) {
       const backlog = new BacklogMetrics(metrics, () => readBacklog(db, config.pushTries));
       admin = startAdminServer({
+        clock,
         hostname: config.adminHost,
         port: config.adminPort,
         log,
@@ -460,10 +462,12 @@ function startDiscovery(
   config: Config,
   tcpPort: number,
   log: Logger,
+  clock: Clock,
 ): DiscoveryResponder | undefined {
   if (!config.discoveryEnabled) return undefined;
   try {
     const discovery = DiscoveryResponder.listen({
+      clock,
       hostname: config.host,
       port: config.discoveryPort,
       tcpPort,

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { type Clock, systemClock } from "./clock.ts";
+import type { Clock } from "./clock.ts";
 import type { Logger } from "./log.ts";
 import { isDiskFull } from "./disk_space.ts";
 import type { Notifications } from "./listen.ts";
@@ -38,8 +38,8 @@ export interface WorkerOptions {
   /** For logs. */
   name: string;
   log: Logger;
-  /** Turns `{ at }` into a delay (the system clock by default). */
-  clock?: Clock;
+  /** Turns `{ at }` into a delay. */
+  clock: Clock;
   /** Longest sleep: an idle step runs again after it, and no planned wait is longer. */
   idleMs?: number;
   /** Retry waits after a step threw (default 1 s doubling up to 30 s). */
@@ -230,7 +230,7 @@ export class Worker {
     let delay: number | undefined;
     do {
       this.#again = false;
-      delay = plannedDelayMs(await this.#once(), this.#o.clock ?? systemClock, this.#o.idleMs);
+      delay = plannedDelayMs(await this.#once(), this.#o.clock, this.#o.idleMs);
     } while ((this.#again || delay === 0) && this.#state === "started");
     this.#running = undefined;
     if (this.#state !== "started") return;

@@ -41,7 +41,7 @@ Deno.test("worker life cycle: nothing before start, one run per start, none afte
   const worker = new Worker(() => {
     runs++;
     return Promise.resolve();
-  }, { name: "t", log });
+  }, { name: "t", log, clock: systemClock });
   worker.wake();
   await worker.idle();
   assert.equal(runs, 0, "a wake before start is ignored");
@@ -62,7 +62,11 @@ Deno.test("worker life cycle: nothing before start, one run per start, none afte
 
 Deno.test("wakes during a run make exactly one more run", async () => {
   const gate = gatedStep();
-  const worker = new Worker(gate.step, { name: "t", log: createMemoryLogger() });
+  const worker = new Worker(gate.step, {
+    name: "t",
+    log: createMemoryLogger(),
+    clock: systemClock,
+  });
   worker.start();
   await gate.started.promise;
   worker.wake();
@@ -84,7 +88,7 @@ Deno.test("{ again: true } runs the step again at once, until it has nothing lef
   const worker = new Worker(() => {
     runs++;
     return Promise.resolve(--left > 0 ? { again: true as const } : undefined);
-  }, { name: "t", log: createMemoryLogger() });
+  }, { name: "t", log: createMemoryLogger(), clock: systemClock });
   worker.start();
   await worker.idle();
   assert.equal(runs, 3);
@@ -101,7 +105,7 @@ Deno.test("a thrown step is logged with its message and retried with growing wai
     if (runs <= 3) return Promise.reject(new Error(`boom ${runs}`));
     if (runs === 4) done.resolve();
     return Promise.resolve();
-  }, { name: "flaky", log, backoff: { initialMs: 1, maxMs: 4 } });
+  }, { name: "flaky", log, clock: systemClock, backoff: { initialMs: 1, maxMs: 4 } });
   worker.start();
   await done.promise;
   await worker.idle();
@@ -124,6 +128,7 @@ Deno.test("a thrown step is logged with its message and retried with growing wai
   }, {
     name: "counted",
     log,
+    clock: systemClock,
     backoff: { initialMs: 1, maxMs: 1 },
     onError: (e, n) => {
       failures.push(n);
@@ -195,7 +200,11 @@ Deno.test("a planned run happens by itself; stop cancels the timer and waits for
   assert.equal(runs, after, "no run after stop");
 
   // A long sleep is cancelled too.
-  const sleeper = new Worker(() => Promise.resolve({ afterMs: 3_600_000 }), { name: "s", log });
+  const sleeper = new Worker(() => Promise.resolve({ afterMs: 3_600_000 }), {
+    name: "s",
+    log,
+    clock: systemClock,
+  });
   sleeper.start();
   await sleeper.idle();
   await sleeper.stop();
@@ -208,7 +217,7 @@ Deno.test("a planned run happens by itself; stop cancels the timer and waits for
     started.resolve();
     await gate.promise;
     order.push(`step ends, aborted: ${signal.aborted}`);
-  }, { name: "slow", log });
+  }, { name: "slow", log, clock: systemClock });
   slow.onStop(() => {
     order.push("released");
   });
@@ -230,6 +239,7 @@ Deno.test("keyed workers: one run at a time per key, keys in parallel, dropped w
   const workers = new KeyedWorkers<string>((key) => gates.get(key)!.step(), {
     name: "sender",
     log,
+    clock: systemClock,
     keyField: "equipId",
   });
   const a = gates.get("A")!;
@@ -271,7 +281,13 @@ Deno.test("keyed workers log a key's failure with the key and retry it", async (
   const workers = new KeyedWorkers<string>(() => {
     runs++;
     return runs === 1 ? Promise.reject(new Error("db down")) : Promise.resolve();
-  }, { name: "sender", log, keyField: "equipId", backoff: { initialMs: 1, maxMs: 1 } });
+  }, {
+    name: "sender",
+    log,
+    clock: systemClock,
+    keyField: "equipId",
+    backoff: { initialMs: 1, maxMs: 1 },
+  });
   await workers.wake("POS_1");
   await eventually(() => workers.size === 0 || undefined, "retried, then dropped");
   assert.equal(runs, 2);
@@ -291,7 +307,7 @@ for (const backend of backends()) {
       const worker = new Worker(() => {
         runs++;
         return Promise.resolve();
-      }, { name: "listener", log });
+      }, { name: "listener", log, clock: systemClock });
       await worker.listen(db, "background_test", () => listens++);
       worker.start();
       await worker.idle();

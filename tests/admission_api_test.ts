@@ -12,6 +12,7 @@ import { DeviceClient } from "../src/device/client.ts";
 import { startAdminServer } from "../src/admin/server.ts";
 import { MetricsRegistry } from "../src/metrics.ts";
 import { createMemoryLogger } from "../src/log.ts";
+import { systemClock } from "../src/clock.ts";
 
 const backend = backends()[0].name;
 const TOKEN = "test-token-0123456789abcdef";
@@ -222,6 +223,7 @@ Deno.test(`admin API beyond loopback without a token: refuses to start, naming a
   let failure: unknown;
   try {
     const admin = startAdminServer({
+      clock: systemClock,
       hostname: "0.0.0.0",
       port: 0,
       log,

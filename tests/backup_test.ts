@@ -53,7 +53,11 @@ Deno.test("backup while serving and restore, embedded database (PGlite)", async 
     databaseUrl: "",
     demo: true,
   };
-  const app = await startAppliance({ config, configSources: ["test"], log: createMemoryLogger() });
+  const app = await startAppliance({
+    config,
+    configSources: ["test"],
+    log: createMemoryLogger(),
+  });
   let stopped = false;
   try {
     const adminEnv = { NEWRETAIL_ADMIN_PORT: String(app.admin!.port) };

@@ -15,13 +15,18 @@ import { CataloguePuller } from "../src/upstream/odoo/catalogue.ts";
 import type { OdooSettings } from "../src/upstream/odoo/settings.ts";
 import { goodsByBarcodes, goodsById, warehouseGoods } from "../src/store/goods.ts";
 import type { OdooStandin } from "./_support/odoo_standin.ts";
+import { systemClock } from "../src/clock.ts";
 
 async function connect(db: Database, odoo: OdooStandin, overrides: Partial<OdooSettings> = {}) {
   const settings = standinSettings(odoo, overrides);
   const client = standinClient(odoo, overrides);
   const log = createMemoryLogger("info");
   const site = await discoverSite(client, settings);
-  return { puller: new CataloguePuller({ db, odoo: client, site, settings, log }), log, site };
+  return {
+    puller: new CataloguePuller({ clock: systemClock, db, odoo: client, site, settings, log }),
+    log,
+    site,
+  };
 }
 
 async function stockOf(db: Database, warehouseId: number, goodsId: number) {

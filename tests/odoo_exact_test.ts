@@ -32,6 +32,7 @@ async function connect(db: Database, odoo: OdooStandin, overrides: Partial<OdooS
   const worker = new OutboxWorker({
     db,
     log,
+    clock: systemClock,
     maxRefusals: 3,
     backoffMs: () => 0,
     deliver: (row) =>

@@ -15,6 +15,7 @@ import { deliverOrder, enqueueMissedOrders } from "../src/upstream/odoo/orders.t
 import { listOutbox, OutboxWorker } from "../src/upstream/odoo/outbox.ts";
 import type { OdooSettings } from "../src/upstream/odoo/settings.ts";
 import { createOrder, settleOrder } from "../src/store/orders.ts";
+import { systemClock } from "../src/clock.ts";
 
 let orderSeq = 0;
 
@@ -63,6 +64,7 @@ async function setup(db: Database, odoo: OdooStandin, overrides: Partial<OdooSet
   const worker = new OutboxWorker({
     db,
     log,
+    clock: systemClock,
     maxRefusals: 3,
     backoffMs: () => 0,
     deliver: (row) => deliverOrder(ctx, row.local_id),

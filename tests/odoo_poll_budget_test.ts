@@ -70,7 +70,7 @@ Deno.test(`odoo idle cost: one request a poll, within budget (${backend.name})`,
       async () => {
         const defaults = defaultConfig();
         const mark = odoo.calls.length;
-        await reconcileIds({ db, odoo: client, log, puller });
+        await reconcileIds({ clock: systemClock, db, odoo: client, log, puller });
         const comparison = odoo.load(mark);
         const pollsPerMinute = 60 / defaults.odooPollS;
         const comparisonsPerMinute = 60 / defaults.odooFullPassS;

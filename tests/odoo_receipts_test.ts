@@ -19,6 +19,7 @@ import {
   OutboxWorker,
   retryOutbox,
 } from "../src/upstream/odoo/outbox.ts";
+import { systemClock } from "../src/clock.ts";
 
 async function setup(db: Database, odoo: OdooStandin, maxRefusals = 3) {
   const { puller, ctx, log } = await standinDelivery(db, odoo, { outboxTries: maxRefusals });
@@ -27,6 +28,7 @@ async function setup(db: Database, odoo: OdooStandin, maxRefusals = 3) {
   const worker = new OutboxWorker({
     db,
     log,
+    clock: systemClock,
     maxRefusals,
     backoffMs: () => 0, // every row is due again at once: each runDue() is one more attempt
     deliver: (row: OutboxRow) => deliverReceipt(ctx, row.local_id),

@@ -18,6 +18,7 @@ import { adjustStock, configureStock, ledgerDifferences } from "../src/store/sto
 import { completeRefill, planRefill } from "../src/store/refill_stock.ts";
 import { setPosition } from "../src/store/positions.ts";
 import { deliverRefill } from "../src/upstream/odoo/refills.ts";
+import { systemClock } from "../src/clock.ts";
 
 const PLACE = { posx: "A", posy: "1", posz: "1" };
 
@@ -42,6 +43,7 @@ for (const backend of backends()) {
       const worker = new OutboxWorker({
         db,
         log,
+        clock: systemClock,
         maxRefusals: 3,
         backoffMs: () => 0,
         deliver: (row) =>

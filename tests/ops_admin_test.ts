@@ -87,6 +87,7 @@ async function adminSuite(backend: Backend, t: Deno.TestContext) {
   const metrics = createServerMetrics(registry, { open: () => 2, loggedInByKind: () => live });
   let mqtt: ComponentHealth = { state: "up", detail: "mqtt://127.0.0.1:1883" };
   const admin = startAdminServer({
+    clock: systemClock,
     hostname: "127.0.0.1",
     port: 0,
     log,
@@ -271,6 +272,7 @@ Deno.test("admin HTTP: a taken port is one clear error", async () => {
     assert.throws(
       () =>
         startAdminServer({
+          clock: systemClock,
           hostname: "127.0.0.1",
           port,
           log,

@@ -18,6 +18,7 @@ import { unpushedChanges } from "../src/store/goods_changes.ts";
 import { callState } from "../src/store/payment_calls.ts";
 import { findTerminalOrder } from "../src/store/orders.ts";
 import { cancelRefillJob, createRefillJob, setPosition } from "../src/store/positions.ts";
+import { systemClock } from "../src/clock.ts";
 
 const MAC1 = "AC:23:3F:00:00:01"; // demo: bound to goods 1
 
@@ -185,6 +186,7 @@ Deno.test("a backlog read that hangs does not hang /metrics: the last values are
         : Promise.resolve(structuredClone(counts)),
   );
   const admin = startAdminServer({
+    clock: systemClock,
     hostname: "127.0.0.1",
     port: 0,
     log: createMemoryLogger(),

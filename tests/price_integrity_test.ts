@@ -72,7 +72,11 @@ async function newStore(backend: Backend, extra: Partial<Config>): Promise<Store
 
 async function run(store: Store, seed: boolean): Promise<Running> {
   const log = createMemoryLogger("debug");
-  const app = await startAppliance({ config: store.config, configSources: ["test"], log });
+  const app = await startAppliance({
+    config: store.config,
+    configSources: ["test"],
+    log,
+  });
   if (store.backend === "postgres" && seed) await seedDemo(app.db);
   // Every change so far fanned out: no push of the seeding reaches a label asked for later.
   await eventually(

@@ -16,6 +16,7 @@ import {
   listSchedules,
 } from "../src/store/price_schedules.ts";
 import type { Database } from "../src/store/database.ts";
+import { systemClock } from "../src/clock.ts";
 
 async function prices(db: Database, id: number) {
   const rows = await db.query(
@@ -34,7 +35,14 @@ for (const backend of backends()) {
       const client = standinClient(odoo);
       const site = await discoverSite(client, settings);
       const log = createMemoryLogger("info");
-      const puller = new CataloguePuller({ db, odoo: client, site, settings, log });
+      const puller = new CataloguePuller({
+        clock: systemClock,
+        db,
+        odoo: client,
+        site,
+        settings,
+        log,
+      });
       await puller.fullPull();
       deepStrictEqual(await prices(db, 42), { price: "5.10", regular: null });
 

@@ -522,7 +522,7 @@ export const API_ROUTES: readonly Route[] = [
     write: true,
     handle: async (deps, { request, caller }) => {
       await audit(deps, caller, "backup", "");
-      return backupRoute(deps.db, deps.log, () => new Date(deps.clock.now()))(request);
+      return backupRoute(deps.db, deps.log, deps.clock)(request);
     },
   },
   {

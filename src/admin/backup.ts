@@ -7,6 +7,7 @@
  */
 import type { Database } from "../store/database.ts";
 import type { Logger } from "../log.ts";
+import type { Clock } from "../clock.ts";
 
 /** The path of the backup route. */
 export const BACKUP_PATH = "/api/backup";
@@ -22,17 +23,17 @@ export function isDumpable(db: Database): db is DumpableDatabase {
 }
 
 /**
- * The handler of {@link BACKUP_PATH}. `now` names the file offered for download.
+ * The handler of {@link BACKUP_PATH}. `clock` names the file offered for download.
  *
  * @example
  * ```ts
- * const handle = backupRoute(db, log, () => new Date()); // GET /api/backup (admin/api.ts)
+ * const handle = backupRoute(db, log, systemClock); // GET /api/backup (admin/api.ts)
  * ```
  */
 export function backupRoute(
   db: Database,
   log: Logger,
-  now: () => Date,
+  clock: Clock,
 ): (request: Request) => Promise<Response> {
   return async (request) => {
     if (request.method !== "GET") {
@@ -53,7 +54,7 @@ export function backupRoute(
       bytes: snapshot.size,
       ms: Math.round(performance.now() - started),
     });
-    const stamp = now().toISOString().replace(/[:.]/g, "-");
+    const stamp = new Date(clock.now()).toISOString().replace(/[:.]/g, "-");
     return new Response(snapshot.stream(), {
       headers: {
         "content-type": "application/gzip",

@@ -30,6 +30,7 @@ import { isLoopbackHost } from "../net_address.ts";
 import { type ConsoleDeps, StoreConsole } from "./console/console.ts";
 import { consoleForStranger, consoleRoute } from "./console/routes.ts";
 import { errorMessage } from "../errors.ts";
+import type { Clock } from "../clock.ts";
 
 /** What the admin server reads, all passed in. */
 export interface AdminDeps {
@@ -58,7 +59,7 @@ export interface AdminDeps {
   /** Program version for `/healthz` (default: this build's, from deno.json). */
   version?: string;
   /** Clock for uptime and `/devices` ages. */
-  now?: () => Date;
+  clock: Clock;
   /** `adminToken` (empty or absent: none; then only a loopback address is allowed). */
   token?: string;
   /** The JSON API under `/api/`; absent: no API (404). */
@@ -118,8 +119,7 @@ export function createAdminHandler(
   policy: AdminAuthPolicy = { token: deps.token ?? "", tokenForReads: false },
 ): AdminHandler {
   const api = deps.api ? createApiHandler(deps.api, policy) : undefined;
-  const now = deps.now ?? (() => new Date());
-  const started = now();
+  const started = deps.clock.now();
   const timeoutS = deps.databaseTimeoutS ?? 2;
   const version = deps.version ?? VERSION;
   const databaseUp: Gauge = deps.metrics.gauge(
@@ -146,7 +146,7 @@ export function createAdminHandler(
       // Only the database decides: without MQTT or the payment server the store keeps selling.
       status: database.state === "up" ? "ok" : "unhealthy",
       version,
-      uptimeS: Math.round((now().getTime() - started.getTime()) / 1000),
+      uptimeS: Math.round((deps.clock.now() - started) / 1000),
       database,
       mqtt,
       payment,

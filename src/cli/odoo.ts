@@ -21,6 +21,7 @@ import {
   withStore,
 } from "./_common.ts";
 import type { Config } from "../config/config.ts";
+import { systemClock } from "../clock.ts";
 
 const HELP = `newretail odoo check
 newretail odoo pull [--full]
@@ -104,7 +105,15 @@ export async function odooCommand(args: string[]): Promise<number> {
     await setUpstreamEnabled(db, true);
     const site = await discoverSite(odoo, settings).catch(odooFailure);
     const pricelist = pricelistOf(site, odoo, log, compilePricelists);
-    const puller = new CataloguePuller({ db, odoo, site, settings, log, pricelist });
+    const puller = new CataloguePuller({
+      clock: systemClock,
+      db,
+      odoo,
+      site,
+      settings,
+      log,
+      pricelist,
+    });
     const encoder = new TextEncoder();
     const tty = Deno.stderr.isTerminal();
     const print = progressPrinter((t) => Deno.stderr.writeSync(encoder.encode(t)), tty);
@@ -114,7 +123,7 @@ export async function odooCommand(args: string[]): Promise<number> {
     const stats = await (full
       ? puller.fullPull(print)
       : kind === "ids"
-      ? reconcileIds({ db, odoo, log, puller })
+      ? reconcileIds({ clock: systemClock, db, odoo, log, puller })
       : puller.incrementalPull()).catch(odooFailure);
     if (tty && full) {
       Deno.stderr.writeSync(encoder.encode("\n"));

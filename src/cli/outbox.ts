@@ -20,6 +20,7 @@ import {
 } from "../upstream/odoo/outbox.ts";
 import { CliError, CONFIG_FLAGS_HELP, loadCliConfig, parseStoreCommand } from "./_common.ts";
 import { withStoreOrApi } from "./_admin_api.ts";
+import { systemClock } from "../clock.ts";
 
 const HELP = `newretail outbox list [--failed | --pending] [--limit N]
 newretail outbox retry ID
@@ -98,6 +99,7 @@ export async function outboxCommand(args: string[]): Promise<number> {
     const worker = new OutboxWorker({
       db,
       log,
+      clock: systemClock,
       maxRefusals: settings.outboxTries,
       deliver: async (row) => {
         const ctx = {

@@ -5,26 +5,27 @@
  *
  * @module
  */
+import type { Clock } from "../clock.ts";
 
 /** A per-key sliding-window rate limiter. */
 export class RateLimiter {
   readonly #limit: number;
   readonly #windowMs: number;
   readonly #maxKeys: number;
-  readonly #now: () => number;
+  readonly #clock: Clock;
   /** key → times of recent allowed events, oldest first (Map keeps insertion order). */
   readonly #events = new Map<string, number[]>();
 
   /**
    * @param limit events allowed per key per window
    * @param windowMs the window
-   * @param now clock
+   * @param clock the appliance clock
    * @param maxKeys most keys remembered
    */
-  constructor(limit: number, windowMs: number, now: () => number, maxKeys = 4096) {
+  constructor(limit: number, windowMs: number, clock: Clock, maxKeys = 4096) {
     this.#limit = limit;
     this.#windowMs = windowMs;
-    this.#now = now;
+    this.#clock = clock;
     this.#maxKeys = maxKeys;
   }
 
@@ -33,12 +34,12 @@ export class RateLimiter {
    *
    * @example
    * ```ts
-   * const limiter = new RateLimiter(2, 60_000, Date.now);
+   * const limiter = new RateLimiter(2, 60_000, systemClock);
    * limiter.allow("10.0.0.7"); // true, true, then false for a minute
    * ```
    */
   allow(key: string): boolean {
-    const now = this.#now();
+    const now = this.#clock.now();
     const recent = (this.#events.get(key) ?? []).filter((t) => now - t < this.#windowMs);
     this.#events.delete(key);
     if (recent.length >= this.#limit) {

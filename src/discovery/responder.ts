@@ -10,6 +10,7 @@ import { encodeAnswer, MAX_PROBE_BYTES, parseProbe } from "./answer.ts";
 import { type InterfaceAddress, localAddressFor } from "./local_address.ts";
 import { RateLimiter } from "./rate_limit.ts";
 import { errorMessage } from "../errors.ts";
+import type { Clock } from "../clock.ts";
 
 /** What {@link DiscoveryResponder.listen} needs. */
 export interface DiscoveryOptions {
@@ -25,7 +26,7 @@ export interface DiscoveryOptions {
   advertiseHost: string;
   ratePerMinute: number;
   log: Logger;
-  now?: () => number;
+  clock: Clock;
   /** The local interfaces (default `Deno.networkInterfaces()`, read per answer: DHCP moves). */
   interfaces?: () => InterfaceAddress[];
 }
@@ -44,7 +45,7 @@ export class DiscoveryResponder {
   private constructor(listener: Deno.DatagramConn, options: DiscoveryOptions) {
     this.#listener = listener;
     this.#options = options;
-    this.#limiter = new RateLimiter(options.ratePerMinute, 60_000, options.now ?? Date.now);
+    this.#limiter = new RateLimiter(options.ratePerMinute, 60_000, options.clock);
     this.#loop = this.#run();
   }
 

@@ -3,11 +3,13 @@ import { createMemoryLogger } from "../log.ts";
 import { DiscoveryResponder } from "./responder.ts";
 import { discover } from "./probe.ts";
 import { MAX_PROBE_BYTES } from "./answer.ts";
+import { systemClock } from "../clock.ts";
 
 const encoder = new TextEncoder();
 
 function responder(options: { advertiseHost?: string; ratePerMinute?: number } = {}) {
   return DiscoveryResponder.listen({
+    clock: systemClock,
     hostname: "127.0.0.1",
     port: 0,
     tcpPort: 18686,
@@ -113,6 +115,7 @@ Deno.test("answers are rate-limited per sender", async () => {
 Deno.test("interfaces that cannot be read: no answer, one clear log line, still running", async () => {
   const log = createMemoryLogger();
   const r = DiscoveryResponder.listen({
+    clock: systemClock,
     hostname: "127.0.0.1",
     port: 0,
     tcpPort: 18686,

@@ -41,7 +41,7 @@ import {
 } from "../store/goods_changes.ts";
 import { goodsById, goodsByLabels, type GoodsView } from "../store/goods.ts";
 import { confirmShown, type LabelConfirmation } from "../pricing/label_display.ts";
-import { type Clock, systemClock } from "../clock.ts";
+import type { Clock } from "../clock.ts";
 import { Limiter } from "./_limiter.ts";
 import { Batcher } from "../batcher.ts";
 import { errorMessage } from "../errors.ts";
@@ -62,8 +62,8 @@ export interface GoodsPushDeps {
   db: Database;
   link: DeviceLink;
   events: Pick<EventBus, "on" | "emit">;
-  /** The appliance clock (when labels confirmed). */
-  clock?: Clock;
+  /** The appliance clock (when labels confirmed, due times). */
+  clock: Clock;
   log: Logger;
   config: GoodsPushConfig;
   /**
@@ -127,11 +127,13 @@ export class GoodsPushWorker {
     this.#fanOut = new Worker((stopping) => this.#runFanOut(stopping), {
       name: "goods change fan-out",
       log: deps.log,
+      clock: deps.clock,
       backoff: { initialMs: retryMs, maxMs: Math.max(retryMs, 60_000) },
     });
     this.#senders = new KeyedWorkers((equipId, stopping) => this.#sendOnce(equipId, stopping), {
       name: "sendGoods sender",
       log: deps.log,
+      clock: deps.clock,
       keyField: "equipId",
     });
     this.#limiter = new Limiter(deps.dbConcurrency ?? 2);
@@ -334,7 +336,7 @@ export class GoodsPushWorker {
     if (outcome.ok && exception === "") {
       if (labels) {
         const shown = views.map((v) => ({ mac: v.mac, gid: v.gid, name: v.name, price: v.price }));
-        const at = new Date((this.#deps.clock ?? systemClock).now());
+        const at = new Date(this.#deps.clock.now());
         await this.#shown.load({ equipId, shown, at });
       }
       await this.#completed.load({ equipId, pushes });

@@ -28,6 +28,7 @@ import {
 import { UserError } from "../errors.ts";
 import { completeRefill, planRefill, type RefillStockSettings } from "../store/refill_stock.ts";
 import { quantity } from "../fields.ts";
+import type { Clock } from "../clock.ts";
 
 /** The configuration the dispatcher reads. */
 export type RefillConfig = Pick<
@@ -73,6 +74,7 @@ export interface RefillDeps {
   link: DeviceLink;
   events: Pick<EventBus, "on">;
   log: Logger;
+  clock: Clock;
   config: RefillConfig;
 }
 
@@ -110,6 +112,7 @@ export class RefillDispatcher {
     this.#scan = new Worker((stopping) => this.#runScan(stopping), {
       name: "refill scan",
       log: deps.log,
+      clock: deps.clock,
       backoff: { initialMs: retryMs, maxMs: Math.max(retryMs, 60_000) },
     });
   }

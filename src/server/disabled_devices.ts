@@ -12,6 +12,7 @@ import type { Logger } from "../log.ts";
 import type { Database } from "../store/database.ts";
 import { DEVICE_DISABLED_CHANNEL, disabledAmong } from "../store/devices.ts";
 import type { CloseReason } from "./session.ts";
+import type { Clock } from "../clock.ts";
 
 /** What the watcher needs of the device server. */
 export interface DisconnectableServer {
@@ -38,9 +39,9 @@ export interface DisabledDevicesWatch {
  * ```
  */
 export async function watchDisabledDevices(
-  deps: { db: Database; server: DisconnectableServer; log: Logger },
+  deps: { db: Database; server: DisconnectableServer; log: Logger; clock: Clock },
 ): Promise<DisabledDevicesWatch> {
-  const { db, server, log } = deps;
+  const { db, server, log, clock } = deps;
   async function check(): Promise<void> {
     const online = server.online().map((d) => d.equipId);
     for (const equipId of await disabledAmong(db, online)) {
@@ -51,7 +52,7 @@ export async function watchDisabledDevices(
   }
 
   // Notifications during a check (a bulk disable is one per device) make exactly one more.
-  const checks = new Worker(check, { name: "disabled devices check", log });
+  const checks = new Worker(check, { name: "disabled devices check", log, clock });
   await checks.listen(db, DEVICE_DISABLED_CHANNEL);
   checks.start();
   return checks;

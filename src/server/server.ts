@@ -171,7 +171,7 @@ export class DeviceServer implements DeviceLink {
       writeQueueBytes: config.writeQueueBytes,
       uniqueIdMode: config.uniqueIdMode,
       pushTimeoutMs: config.pushTimeoutS * 1000,
-      now: () => this.#deps.clock.monotonic(),
+      clock: this.#deps.clock,
     }, log);
     this.#sessions.add(session);
     session.log.info("connected");

@@ -25,6 +25,7 @@ import {
 } from "../protocol/frame.ts";
 import type { EncodedReply } from "./dispatch.ts";
 import { waitAtMost } from "../deadline.ts";
+import type { Clock } from "../clock.ts";
 
 /** Why a connection was closed; stable strings, used in logs and as a metrics label. */
 export type CloseReason =
@@ -68,10 +69,10 @@ export interface SessionOptions {
   /** Push acknowledgement timeout. */
   pushTimeoutMs: number;
   /**
-   * Elapsed milliseconds (`Clock.monotonic`): the login, frame and heartbeat timeouts are
+   * The appliance clock; its `monotonic()` times the login, frame and heartbeat timeouts: they are
    * durations, which a step of the wall clock must neither fire nor stall.
    */
-  now(): number;
+  clock: Clock;
 }
 
 interface PendingPush {
@@ -137,7 +138,7 @@ export class Session {
     this.#options = options;
     this.#decoder = new FrameDecoder(options.decoder);
     this.peer = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
-    this.connectedAt = options.now();
+    this.connectedAt = options.clock.monotonic();
     this.log = log.child({ peer: this.peer });
     socket.on("data", (chunk: Uint8Array) => this.#onData(chunk));
     socket.on("error", (e: Error) => {
@@ -191,7 +192,7 @@ export class Session {
     if (frames.length > 0) this.heardFrom = true;
     if (!this.#decoder.midFrame) this.partialFrameSince = undefined;
     else if (frames.length > 0 || this.partialFrameSince === undefined) {
-      this.partialFrameSince = this.#options.now();
+      this.partialFrameSince = this.#options.clock.monotonic();
     }
     for (const frame of frames) this.#receive(frame);
     // Backpressure: a peer that pipelines faster than we answer stops being read.
@@ -351,7 +352,7 @@ export class Session {
   sendHeartbeat(): void {
     if (!this.device) return;
     this.missedHeartbeats++;
-    this.lastHeartbeatAt = this.#options.now();
+    this.lastHeartbeatAt = this.#options.clock.monotonic();
     this.send("health", this.device.uniqueId, new Uint8Array());
   }
 
@@ -365,7 +366,7 @@ export class Session {
       this.loginAt = loginAt;
       this.loginGeneration = generation;
       this.missedHeartbeats = 0;
-      this.lastHeartbeatAt = this.#options.now();
+      this.lastHeartbeatAt = this.#options.clock.monotonic();
       this.log = this.log.child({ equipId });
       this.#newLogin = this.device;
       return uniqueId;

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { type Clock, systemClock } from "../clock.ts";
+import type { Clock } from "../clock.ts";
 import type { Database } from "./database.ts";
 import { goodsByBarcodes, goodsById, goodsByLabels, type GoodsView } from "./goods.ts";
 import { GOODS_CHANGED_CHANNEL } from "./goods_changes.ts";
@@ -55,8 +55,8 @@ export interface GoodsCacheOptions {
   ttlMs?: number;
   /** Entries kept at most per key kind; the oldest go first (default 50,000). */
   maxEntries?: number;
-  /** The appliance's clock (entry ages); the system clock by default. */
-  clock?: Clock;
+  /** The appliance's clock (entry ages). */
+  clock: Clock;
 }
 
 interface Entry {
@@ -85,11 +85,11 @@ export class GoodsCache implements GoodsReader {
   misses = 0;
 
   /** @param db the local store @param options expiry, size and clock */
-  constructor(db: Database, options: GoodsCacheOptions = {}) {
+  constructor(db: Database, options: GoodsCacheOptions) {
     this.#db = db;
     this.#ttlMs = options.ttlMs ?? 60_000;
     this.#maxEntries = options.maxEntries ?? 50_000;
-    this.#clock = options.clock ?? systemClock;
+    this.#clock = options.clock;
   }
 
   /** Subscribes to the change feed. Until it is subscribed, every look-up reads the database. */

@@ -4,6 +4,7 @@ import { eventually } from "../../tests/_support/eventually.ts";
 import { GoodsCache } from "./goods_cache.ts";
 import type { Database, Row } from "./database.ts";
 import { bookStockReceipt } from "./stock.ts";
+import { systemClock } from "../clock.ts";
 
 async function priceOf(cache: GoodsCache, code: string): Promise<string | undefined> {
   return (await cache.byBarcodes([code]))[0]?.price;
@@ -98,7 +99,7 @@ for (const backend of backends()) {
             return db.query<T>(text, params);
           },
         };
-        const shared = new GoodsCache(counted);
+        const shared = new GoodsCache(counted, { clock: systemClock });
         await shared.start();
         try {
           const together = await Promise.all([1, 2, 3].map(() => shared.byIds([4])));

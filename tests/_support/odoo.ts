@@ -19,6 +19,7 @@ import type { DeliveryContext } from "../../src/upstream/odoo/delivery.ts";
 import { installationId } from "../../src/upstream/odoo/local_store.ts";
 import { pricelistOf } from "../../src/upstream/odoo/pricelist.ts";
 import { compilePricelists } from "../../src/pricing/pricelist.ts";
+import { systemClock } from "../../src/clock.ts";
 
 /** Settings pointing at the stand-in, with overrides (page size 10 unless given). */
 export function standinSettings(
@@ -66,7 +67,15 @@ export async function standinDelivery(
   const log = createMemoryLogger("info");
   const site = await discoverSite(client, settings);
   const pricelist = pricelistOf(site, client, log, compilePricelists);
-  const puller = new CataloguePuller({ db, odoo: client, site, settings, log, pricelist });
+  const puller = new CataloguePuller({
+    clock: systemClock,
+    db,
+    odoo: client,
+    site,
+    settings,
+    log,
+    pricelist,
+  });
   const ctx: DeliveryContext = {
     db,
     odoo: client,

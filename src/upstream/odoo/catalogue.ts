@@ -54,6 +54,7 @@ import {
   upsertPriceInputs,
 } from "./pricelist.ts";
 import { replacePricelistSchedules } from "../../store/price_schedules.ts";
+import type { Clock } from "../../clock.ts";
 
 /** Cursor names in odoo_sync_cursors. */
 export const CURSORS = {
@@ -101,7 +102,7 @@ export interface CataloguePullerDeps {
   settings: OdooSettings;
   log: Logger;
   /** The appliance's clock (to date the last full pass, and price with a pricelist). */
-  now?: () => number;
+  clock: Clock;
   /** The store's pricelist (`odooPricelist`), when its prices come from one. */
   pricelist?: OdooPricelist;
 }
@@ -129,12 +130,10 @@ interface ProductRecord {
 /** Pulls the catalogue; one instance per connector. */
 export class CataloguePuller {
   readonly #deps: CataloguePullerDeps;
-  readonly #now: () => number;
 
   /** @param deps store, client, site, settings, logger */
   constructor(deps: CataloguePullerDeps) {
     this.#deps = deps;
-    this.#now = deps.now ?? Date.now;
   }
 
   #productFields(): string[] {
@@ -207,7 +206,7 @@ export class CataloguePuller {
       listPrice: odooDecimal(p.lst_price, 12),
       cost: odooDecimal(p.standard_price, 12),
     }));
-    const now = new Date(this.#now());
+    const now = new Date(this.#deps.clock.now());
     // The id comparison at a start may store products before any poll read the rules.
     if (pricelist && !pricelist.loaded) await pricelist.load();
     const priced = pricelist?.price(inputs, await categoryParents(db), now.getTime());
@@ -346,7 +345,7 @@ export class CataloguePuller {
     await setCursor(db, CURSORS.window, windowStart);
     if (!pricelist) await forgetPricelist(db);
     await setCursor(db, CURSORS.pricelist, String(pricelist?.ref.id ?? ""));
-    await setCursor(db, CURSORS.fullPass, new Date(this.#now()).toISOString());
+    await setCursor(db, CURSORS.fullPass, new Date(this.#deps.clock.now()).toISOString());
     log.info("odoo full pull done", { ...stats, ms: Date.now() - started });
     return stats;
   }
@@ -365,7 +364,7 @@ export class CataloguePuller {
   async fullPassDue(): Promise<boolean> {
     const last = await getCursor(this.#deps.db, CURSORS.fullPass);
     if (last === undefined) return true;
-    return this.#now() - Date.parse(last) >= this.#deps.settings.fullPassMs;
+    return this.#deps.clock.now() - Date.parse(last) >= this.#deps.settings.fullPassMs;
   }
 
   /**
@@ -415,7 +414,7 @@ export class CataloguePuller {
     // the repricing below covers them too.
     if (addon && rules && pricelist.rulesMoved(rules, since)) rulesChanged = await pricelist.load();
     if (rulesChanged && pricelist) {
-      stats.goodsChanged += await repriceAll(db, pricelist, new Date(this.#now()));
+      stats.goodsChanged += await repriceAll(db, pricelist, new Date(this.#deps.clock.now()));
     }
 
     await setCursor(db, CURSORS.window, windowStart);

@@ -155,6 +155,7 @@ export class OdooConnector {
     this.#worker = new OutboxWorker({
       db: options.db,
       log: options.log,
+      clock: options.clock,
       maxRefusals: options.settings.outboxTries,
       backoffMs: options.backoffMs,
       deliver: (row) => this.#deliver(row),
@@ -263,7 +264,7 @@ export class OdooConnector {
       site: await this.site(),
       settings,
       log,
-      now: () => clock.now(),
+      clock,
       pricelist: this.#pricelist,
     });
   }

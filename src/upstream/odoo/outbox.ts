@@ -20,6 +20,7 @@ import type { Logger } from "../../log.ts";
 import { OdooError } from "./jsonrpc.ts";
 import { type Delivered, PermanentDeliveryError } from "./delivery.ts";
 import { errorMessage } from "../../errors.ts";
+import type { Clock } from "../../clock.ts";
 
 /** NOTIFY channel of new outbox rows (migration 004). */
 export const OUTBOX_CHANNEL = "newretail_odoo_outbox";
@@ -200,6 +201,7 @@ export function defaultBackoffMs(attempt: number): number {
 export interface OutboxWorkerOptions {
   db: Database;
   log: Logger;
+  clock: Clock;
   /** Delivers one row (by kind); throws to fail the attempt. */
   deliver(row: OutboxRow): Promise<Delivered>;
   maxRefusals: number;
@@ -227,6 +229,7 @@ export class OutboxWorker {
     this.#worker = new Worker((stopping) => this.#loop(stopping), {
       name: "odoo outbox worker",
       log: options.log,
+      clock: options.clock,
       idleMs: this.#o.idleMs,
     });
   }

@@ -13,6 +13,7 @@ import { deactivateGoodsExcept, setCursor } from "./local_store.ts";
 import type { Database } from "../../store/database.ts";
 import type { Logger } from "../../log.ts";
 import type { OdooClient } from "./jsonrpc.ts";
+import type { Clock } from "../../clock.ts";
 
 /** What the comparison needs. */
 export interface ReconcileDeps {
@@ -21,7 +22,7 @@ export interface ReconcileDeps {
   log: Logger;
   puller: CataloguePuller;
   /** The appliance's clock (only to date the pass). */
-  now?: () => number;
+  clock: Clock;
 }
 
 /** Compares Odoo's product ids with the store's; deactivates the gone, reads the missing. */
@@ -46,7 +47,7 @@ export async function reconcileIds(deps: ReconcileDeps): Promise<PullStats> {
   const missing = ids.filter((id) => !known.has(id));
   if (missing.length > 0) await puller.storeByIds(missing, stats);
   stats.goodsDeactivated = (await deactivateGoodsExcept(db, ids)).length;
-  await setCursor(db, CURSORS.fullPass, new Date((deps.now ?? Date.now)()).toISOString());
+  await setCursor(db, CURSORS.fullPass, new Date(deps.clock.now()).toISOString());
   if (stats.goodsChanged || stats.goodsDeactivated) {
     log.info("odoo id comparison", { ...stats, odooProducts: ids.length });
   }
