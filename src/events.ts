@@ -12,7 +12,7 @@ import type { Logger } from "./log.ts";
  * names such as `order-created`; listeners are registered by `main.ts`.
  */
 export interface AppEvents {
-  emit(event: string, detail?: unknown): void;
+  emit<E extends AppEventName>(event: E, detail: AppEventMap[E]): void;
 }
 
 /** Event emitted (with a {@link DeviceLoginEvent}) once a device's `loginReturn` is sent. */
@@ -55,12 +55,63 @@ export interface OrderPaidEvent {
   code: string;
 }
 
+/** A payment order was committed; detail `{orderId, code}`. Wakes the payment-server outbox. */
+export const ORDER_CREATED_EVENT = "order-created";
+
+/** Detail of {@link ORDER_CREATED_EVENT}. */
+export interface OrderCreatedEvent {
+  orderId: number;
+  code: string;
+}
+
+/** Event emitted (with a {@link PaymentRefusedEvent}) when `makePayment` names an order the device may not pay. */
+export const PAYMENT_REFUSED_EVENT = "payment-refused";
+
+/** Detail of {@link PAYMENT_REFUSED_EVENT}. */
+export interface PaymentRefusedEvent {
+  /** `not_owner`: the order exists but is another device's; `unknown`: no such order. */
+  reason: "not_owner" | "unknown";
+  equipId: string;
+  peer: string;
+  oid: string;
+}
+
+/** Event emitted (with a {@link LoginRefusedEvent}) when admission refuses a login. */
+export const LOGIN_REFUSED_EVENT = "login-refused";
+
+/** Detail of {@link LOGIN_REFUSED_EVENT}. */
+export interface LoginRefusedEvent {
+  /** Stable metric label: `not_registered`, `disabled`, `invalid_id`. */
+  reason: string;
+  /** The line the device was answered with. */
+  message: string;
+  equipId: string;
+  peer: string;
+}
+
+/** Every event of the appliance and the detail it carries: an emit and a listener agree by type. */
+export interface AppEventMap {
+  [DEVICE_LOGIN_EVENT]: DeviceLoginEvent;
+  [DEVICE_OFFLINE_EVENT]: DeviceOfflineEvent;
+  [LABEL_CONFIRMED_EVENT]: LabelConfirmedEvent;
+  [ORDER_PAID_EVENT]: OrderPaidEvent;
+  [ORDER_CREATED_EVENT]: OrderCreatedEvent;
+  [PAYMENT_REFUSED_EVENT]: PaymentRefusedEvent;
+  [LOGIN_REFUSED_EVENT]: LoginRefusedEvent;
+}
+
+/** The name of an event of {@link AppEventMap}. */
+export type AppEventName = keyof AppEventMap;
+
 /** Listener of one event. */
-export type EventListener = (detail: unknown) => void | Promise<void>;
+export type EventListener<E extends AppEventName> = (
+  detail: AppEventMap[E],
+) => void | Promise<void>;
 
 /** The event bus. */
 export class EventBus implements AppEvents {
-  #listeners = new Map<string, Set<EventListener>>();
+  // Keyed by name: each set holds listeners of that name's detail type.
+  #listeners = new Map<AppEventName, Set<EventListener<never>>>();
   #log: Logger;
 
   /** @param log where listener failures go */
@@ -69,16 +120,18 @@ export class EventBus implements AppEvents {
   }
 
   /** Subscribes; returns the unsubscribe function. */
-  on(event: string, listener: EventListener): () => void {
+  on<E extends AppEventName>(event: E, listener: EventListener<E>): () => void {
     let set = this.#listeners.get(event);
     if (!set) this.#listeners.set(event, set = new Set());
-    set.add(listener);
-    return () => set.delete(listener);
+    const listeners = set as Set<EventListener<E>>;
+    listeners.add(listener);
+    return () => listeners.delete(listener);
   }
 
   /** Calls every listener of `event` (asynchronous ones are not awaited). */
-  emit(event: string, detail?: unknown): void {
-    for (const listener of this.#listeners.get(event) ?? []) {
+  emit<E extends AppEventName>(event: E, detail: AppEventMap[E]): void {
+    const listeners = (this.#listeners.get(event) ?? []) as Iterable<EventListener<E>>;
+    for (const listener of listeners) {
       try {
         const result = listener(detail);
         if (result instanceof Promise) {

@@ -31,7 +31,7 @@ import {
   resolveScaleLines,
   totalMatches,
 } from "../pricing/order_lines.ts";
-import { ORDER_CREATED_EVENT } from "../payment/events.ts";
+import { ORDER_CREATED_EVENT } from "../events.ts";
 import { chargedGoods } from "../pricing/parity.ts";
 
 /**

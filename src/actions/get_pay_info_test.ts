@@ -9,7 +9,7 @@ import { findTerminalOrder } from "../store/orders.ts";
 import { openDoorSession } from "../store/door_sessions.ts";
 import { payUrl } from "./get_pay_info.ts";
 import { makePayment } from "./make_payment.ts";
-import { ORDER_CREATED_EVENT } from "../payment/events.ts";
+import { ORDER_CREATED_EVENT } from "../events.ts";
 import { CORE_ACTIONS } from "./mod.ts";
 import { runAction } from "../server/dispatch.ts";
 import { encodeBody, type JsonObject } from "../protocol/body.ts";

@@ -6,7 +6,7 @@
  */
 import type { ActionHandler, ActionResult } from "./context.ts";
 import { deviceKind, equipIdProblem } from "../protocol/device_id.ts";
-import { LOGIN_REFUSED_EVENT, type LoginRefusedEvent } from "../trust/events.ts";
+import { LOGIN_REFUSED_EVENT, type LoginRefusedEvent } from "../events.ts";
 import { admitDevice } from "../store/devices.ts";
 
 function refuse(reason: string): ActionResult {

@@ -12,8 +12,12 @@ import { type ActionHandler, requireDevice } from "./context.ts";
 import { required, text } from "../fields.ts";
 import { UserError } from "../errors.ts";
 import { findOrderByCode, findTerminalOrder, settleOrder } from "../store/orders.ts";
-import { PAYMENT_REFUSED_EVENT, type PaymentRefusedEvent } from "../trust/events.ts";
-import { ORDER_PAID_EVENT, type OrderPaidEvent } from "../events.ts";
+import {
+  ORDER_PAID_EVENT,
+  type OrderPaidEvent,
+  PAYMENT_REFUSED_EVENT,
+  type PaymentRefusedEvent,
+} from "../events.ts";
 
 /** Handles `makePayment`. */
 export const makePayment: ActionHandler = async (ctx, body) => {

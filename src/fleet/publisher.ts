@@ -16,6 +16,7 @@ import { Worker } from "../background.ts";
 import type { Clock } from "../clock.ts";
 import { type Config, withShop } from "../config/config.ts";
 import {
+  type AppEventName,
   DEVICE_LOGIN_EVENT,
   DEVICE_OFFLINE_EVENT,
   type EventBus,
@@ -145,7 +146,12 @@ export class StatusPublisher {
       this.#connected = false;
     });
     client.on("error", (e) => log.warn("chain broker error", { error: e.message }));
-    for (const event of [DEVICE_LOGIN_EVENT, DEVICE_OFFLINE_EVENT, LABEL_CONFIRMED_EVENT]) {
+    const wakers: AppEventName[] = [
+      DEVICE_LOGIN_EVENT,
+      DEVICE_OFFLINE_EVENT,
+      LABEL_CONFIRMED_EVENT,
+    ];
+    for (const event of wakers) {
       this.#worker.onStop(this.#deps.events.on(event, () => this.#worker.wake()));
     }
     this.#worker.start();

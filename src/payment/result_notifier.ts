@@ -12,7 +12,7 @@
 import { KeyedWorkers, type Next, RetryRounds } from "../background.ts";
 import { Batcher } from "../batcher.ts";
 import type { Clock } from "../clock.ts";
-import { DEVICE_LOGIN_EVENT, type DeviceLoginEvent } from "../events.ts";
+import { DEVICE_LOGIN_EVENT } from "../events.ts";
 import type { DeviceLink } from "../device_link.ts";
 import type { Config } from "../config/config.ts";
 import type { EventBus } from "../events.ts";
@@ -81,7 +81,7 @@ export class PayResultNotifier {
    */
   attach(events: EventBus): () => void {
     return events.on(DEVICE_LOGIN_EVENT, (detail) => {
-      const login = detail as DeviceLoginEvent;
+      const login = detail;
       if (typeof login?.equipId !== "string") return;
       this.#unanswered.reset(login.equipId);
       this.#deliverIfOwed(login.equipId);

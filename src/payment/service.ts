@@ -9,7 +9,13 @@ import type { Worker } from "../background.ts";
 import type { Clock } from "../clock.ts";
 import type { DeviceLink } from "../device_link.ts";
 import type { Config } from "../config/config.ts";
-import { type AppEvents, type EventBus, ORDER_PAID_EVENT, type OrderPaidEvent } from "../events.ts";
+import {
+  type AppEvents,
+  type EventBus,
+  ORDER_CREATED_EVENT,
+  ORDER_PAID_EVENT,
+  type OrderPaidEvent,
+} from "../events.ts";
 import type { Logger } from "../log.ts";
 import { maskId } from "../log.ts";
 import type { Database } from "../store/database.ts";
@@ -17,7 +23,6 @@ import { closeDoorSession, openDoorSession } from "../store/door_sessions.ts";
 import { findOrderByCode, settleOrder } from "../store/orders.ts";
 import { type StoreMessage, StoreMqtt } from "../integrations/mqtt.ts";
 import { PaymentServerClient } from "../integrations/payment_server.ts";
-import { ORDER_CREATED_EVENT } from "./events.ts";
 import { expirySweeper } from "./expiry.ts";
 import { PayResultNotifier } from "./result_notifier.ts";
 import { errorMessage } from "../errors.ts";

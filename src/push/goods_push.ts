@@ -191,7 +191,7 @@ export class GoodsPushWorker {
     const worker = new GoodsPushWorker(deps);
     const fanOut = worker.#fanOut;
     fanOut.onStop(deps.events.on(DEVICE_LOGIN_EVENT, (detail) => {
-      worker.#onLogin(detail as DeviceLoginEvent);
+      worker.#onLogin(detail);
     }));
     try {
       // (Re-)established: what changed while nobody listened is in goods_changes.

@@ -10,7 +10,7 @@
  * @module
  */
 import { type Next, Worker } from "../background.ts";
-import { DEVICE_LOGIN_EVENT, type DeviceLoginEvent } from "../events.ts";
+import { DEVICE_LOGIN_EVENT } from "../events.ts";
 import type { DeviceLink } from "../device_link.ts";
 import type { Config } from "../config/config.ts";
 import type { EventBus } from "../events.ts";
@@ -130,7 +130,7 @@ export class RefillDispatcher {
     const dispatcher = new RefillDispatcher(deps);
     const scan = dispatcher.#scan;
     scan.onStop(deps.events.on(DEVICE_LOGIN_EVENT, (detail) => {
-      if (isAgv(detail as DeviceLoginEvent)) dispatcher.wake();
+      if (isAgv(detail)) dispatcher.wake();
     }));
     try {
       await scan.listen(deps.db, REFILL_JOBS_CHANNEL);

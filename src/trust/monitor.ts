@@ -6,16 +6,16 @@
  *
  * @module
  */
-import type { EventBus } from "../events.ts";
 import type { Logger } from "../log.ts";
 import type { Counter, MetricsRegistry } from "../metrics.ts";
 import type { Clock } from "../clock.ts";
 import {
+  type EventBus,
   LOGIN_REFUSED_EVENT,
   type LoginRefusedEvent,
   PAYMENT_REFUSED_EVENT,
   type PaymentRefusedEvent,
-} from "./events.ts";
+} from "../events.ts";
 
 /** How long a refused login is not logged again for the same device. */
 export const REFUSED_LOGIN_LOG_INTERVAL_MS = 60 * 60 * 1000;
@@ -54,8 +54,8 @@ export class TrustMonitor {
       "Logins refused by admission, by reason (not_registered, disabled, invalid_id).",
     );
     this.#unsubscribe = [
-      deps.events.on(PAYMENT_REFUSED_EVENT, (d) => this.paymentRefused(d as PaymentRefusedEvent)),
-      deps.events.on(LOGIN_REFUSED_EVENT, (d) => this.loginRefused(d as LoginRefusedEvent)),
+      deps.events.on(PAYMENT_REFUSED_EVENT, (d) => this.paymentRefused(d)),
+      deps.events.on(LOGIN_REFUSED_EVENT, (d) => this.loginRefused(d)),
     ];
   }
 

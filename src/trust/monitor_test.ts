@@ -3,7 +3,7 @@ import { REFUSED_LOGIN_LOG_INTERVAL_MS, TrustMonitor } from "./monitor.ts";
 import { EventBus } from "../events.ts";
 import { MetricsRegistry } from "../metrics.ts";
 import { createMemoryLogger } from "../log.ts";
-import { LOGIN_REFUSED_EVENT, PAYMENT_REFUSED_EVENT } from "./events.ts";
+import { LOGIN_REFUSED_EVENT, PAYMENT_REFUSED_EVENT } from "../events.ts";
 
 Deno.test("a refused login is counted every time and logged once per device per hour", () => {
   let now = Date.UTC(2026, 0, 1);
