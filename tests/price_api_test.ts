@@ -34,7 +34,7 @@ for (const backend of backends()) {
       });
       assert.equal((await call("POST", "/api/prices", schedule, "")).status, 401);
       const notJson = await call("POST", "/api/prices", "{");
-      assert.deepEqual(notJson, { status: 400, json: { error: "the body must be a JSON object" } });
+      assert.deepEqual(notJson, { status: 400, json: { error: "the body must be JSON" } });
       const badPrice = await call("POST", "/api/prices", JSON.stringify({ gid: 10, price: "x" }));
       assert.equal(badPrice.status, 400);
       assert.match(badPrice.json.error, /price must be an amount/);

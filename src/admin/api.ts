@@ -45,11 +45,13 @@ import {
 import { markForPush, pushProgress } from "../push/progress.ts";
 import { adjustStock, goodsStock, movesSince, negativeStock } from "../store/stock_moves.ts";
 import { openRefills } from "../store/refill_stock.ts";
+import { goodsByBarcodes } from "../store/goods.ts";
 import { errorMessage, UserError } from "../errors.ts";
 import { deviceView } from "./device_view.ts";
 import { backupRoute } from "./backup.ts";
 import { PRICE_ROUTES } from "./api_prices.ts";
 import type { AdminApiDeps, Caller, Route } from "./api_types.ts";
+import { ApiError, jsonError, jsonObjectBody, jsonResponse } from "./json_response.ts";
 export type { AdminApiDeps, Caller, Route, RouteRequest } from "./api_types.ts";
 
 /** Who may call: the configured token, and whether reads need it too (non-loopback address). */
@@ -58,15 +60,6 @@ export interface AdminAuthPolicy {
   token: string;
   /** True when the server listens on a non-loopback address: every request needs the token. */
   tokenForReads: boolean;
-}
-
-/** A failure the caller can fix: answered with `status` and `{"error": message}`. */
-export class ApiError extends Error {
-  /** @param status HTTP status @param message one line */
-  constructor(readonly status: number, message: string) {
-    super(message);
-    this.name = "ApiError";
-  }
 }
 
 const TOKEN_ACTOR = "adminToken";
@@ -112,16 +105,9 @@ export function authorize(
   if (!write && cookie !== undefined && sameSecret(cookie, policy.token)) {
     return { actor: TOKEN_ACTOR };
   }
-  return new Response(
-    JSON.stringify({ error: "unauthorized: send Authorization: Bearer <adminToken>" }) + "\n",
-    {
-      status: 401,
-      headers: {
-        "content-type": "application/json; charset=utf-8",
-        "www-authenticate": 'Bearer realm="newretail"',
-      },
-    },
-  );
+  return jsonError(401, "unauthorized: send Authorization: Bearer <adminToken>", {
+    "www-authenticate": 'Bearer realm="newretail"',
+  });
 }
 
 /**
@@ -146,28 +132,6 @@ export function assertAdminExposure(hostname: string, token: string, tls = false
   }
 }
 
-function json(body: unknown, status = 200): Response {
-  return new Response(JSON.stringify(body, null, 2) + "\n", {
-    status,
-    headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" },
-  });
-}
-
-async function jsonBody(request: Request): Promise<Record<string, unknown>> {
-  const text = await request.text();
-  if (text.trim() === "") return {};
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw new ApiError(400, "the body must be JSON");
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new ApiError(400, "the body must be a JSON object");
-  }
-  return value as Record<string, unknown>;
-}
-
 async function audit(
   deps: AdminApiDeps,
   caller: Caller,
@@ -187,7 +151,7 @@ function setEnabled(enabled: boolean): Route["handle"] {
     if (!kind) throw new ApiError(400, `not a device ID: ${equipId} (use TYPE_ID, e.g. DZBQ_0001)`);
     const { created } = await setDeviceEnabled(deps.db, equipId, kind, enabled);
     await audit(deps, caller, enabled ? "device.enable" : "device.disable", equipId, { created });
-    return json({ device: deviceView((await getDevice(deps.db, equipId))!), created });
+    return jsonResponse({ device: deviceView((await getDevice(deps.db, equipId))!), created });
   };
 }
 
@@ -204,7 +168,7 @@ async function teachInState(deps: AdminApiDeps): Promise<Record<string, unknown>
 
 const bindLabel: Route["handle"] = async (deps, { request, params, caller }) => {
   const mac = decodeURIComponent(params[0]).trim();
-  const { barcode, device } = await jsonBody(request);
+  const { barcode, device } = await jsonObjectBody(request);
   if (mac === "" || mac.length > 64) {
     throw new ApiError(400, "the label MAC must be 1..64 characters");
   }
@@ -220,15 +184,12 @@ const bindLabel: Route["handle"] = async (deps, { request, params, caller }) => 
   const row = { line: 1, mac, barcode: barcode.trim(), device: device as string | undefined };
   const result = await importBindings(deps.db, [row]);
   if (result.errors.length > 0) throw new ApiError(404, `unknown goods: barcode ${row.barcode}`);
-  const goods = await deps.db.query<{ id: number; name: string }>(
-    "select id, name from goods where active and barcode = $1",
-    [row.barcode],
-  );
-  await audit(deps, caller, "label.bind", mac, { barcode: row.barcode, gid: goods[0]?.id });
-  return json({
+  const [goods] = await goodsByBarcodes(deps.db, [row.barcode]);
+  await audit(deps, caller, "label.bind", mac, { barcode: row.barcode, gid: goods?.gid });
+  return jsonResponse({
     mac,
-    gid: goods[0]?.id ?? null,
-    name: goods[0]?.name ?? null,
+    gid: goods?.gid ?? null,
+    name: goods?.name ?? null,
     barcode: row.barcode,
   });
 };
@@ -252,7 +213,7 @@ function stockRoutes(): Route[] {
         if (Number.isNaN(since.getTime())) {
           throw new ApiError(400, "since must be a time, e.g. ?since=2026-01-01T00:00:00Z");
         }
-        return json(await movesSince(deps.db, since));
+        return jsonResponse(await movesSince(deps.db, since));
       },
     },
     {
@@ -260,7 +221,10 @@ function stockRoutes(): Route[] {
       path: /^\/api\/stock\/negative$/,
       write: false,
       handle: async (deps) =>
-        json({ negative: await negativeStock(deps.db), refillJobs: await openRefills(deps.db) }),
+        jsonResponse({
+          negative: await negativeStock(deps.db),
+          refillJobs: await openRefills(deps.db),
+        }),
     },
     {
       method: "GET",
@@ -272,7 +236,7 @@ function stockRoutes(): Route[] {
           if (!Number.isInteger(moves) || moves < 0 || moves > 1000) {
             throw new ApiError(400, "moves must be 0..1000");
           }
-          return json(await goodsStock(deps.db, Number(params[0]), moves));
+          return jsonResponse(await goodsStock(deps.db, Number(params[0]), moves));
         }),
     },
     {
@@ -281,7 +245,7 @@ function stockRoutes(): Route[] {
       write: true,
       handle: (deps, { request, params, caller }) =>
         userErrors(async () => {
-          const { warehouse, quantity, reason } = await jsonBody(request);
+          const { warehouse, quantity, reason } = await jsonObjectBody(request);
           if (typeof warehouse !== "string" || warehouse === "") {
             throw new ApiError(400, "warehouse must be a warehouse code");
           }
@@ -300,7 +264,7 @@ function stockRoutes(): Route[] {
             by: caller.actor,
           });
           await audit(deps, caller, "stock.adjust", String(gid), { warehouse, quantity, reason });
-          return json({ move });
+          return jsonResponse({ move });
         }),
     },
   ];
@@ -456,7 +420,7 @@ export const API_ROUTES: readonly Route[] = [
     method: "GET",
     path: /^\/api\/devices$/,
     write: false,
-    handle: async (deps) => json((await listDevices(deps.db)).map(deviceView)),
+    handle: async (deps) => jsonResponse((await listDevices(deps.db)).map(deviceView)),
   },
   {
     method: "POST",
@@ -474,14 +438,14 @@ export const API_ROUTES: readonly Route[] = [
     method: "GET",
     path: /^\/api\/teach-in$/,
     write: false,
-    handle: async (deps) => json(await teachInState(deps)),
+    handle: async (deps) => jsonResponse(await teachInState(deps)),
   },
   {
     method: "POST",
     path: /^\/api\/teach-in$/,
     write: true,
     handle: async (deps, { request, caller }) => {
-      const { minutes } = await jsonBody(request);
+      const { minutes } = await jsonObjectBody(request);
       if (typeof minutes !== "number" || !Number.isInteger(minutes)) {
         throw new ApiError(400, 'minutes must be a whole number, e.g. {"minutes": 30}');
       }
@@ -492,7 +456,7 @@ export const API_ROUTES: readonly Route[] = [
         throw e;
       }
       await audit(deps, caller, minutes > 0 ? "teach-in.open" : "teach-in.close", "", { minutes });
-      return json(await teachInState(deps));
+      return jsonResponse(await teachInState(deps));
     },
   },
   {
@@ -505,7 +469,7 @@ export const API_ROUTES: readonly Route[] = [
         throw new ApiError(404, `outbox row ${id} does not exist or is already delivered`);
       }
       await audit(deps, caller, "outbox.retry", String(id));
-      return json({ id, state: "pending" });
+      return jsonResponse({ id, state: "pending" });
     },
   },
   ...stockRoutes(),
@@ -534,7 +498,7 @@ export const API_ROUTES: readonly Route[] = [
       if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
         throw new ApiError(400, "limit must be 1..1000");
       }
-      return json(await recentAudit(deps.db, limit));
+      return jsonResponse(await recentAudit(deps.db, limit));
     },
   },
   ...operatorRoutes(),
@@ -554,15 +518,14 @@ export function createApiHandler(
     if (matching.length === 0) {
       // Unknown paths are guarded like reads, so they tell nothing to a caller without a token.
       const caller = authorize(request, policy, false);
-      return caller instanceof Response ? caller : json({ error: `not found: ${path}` }, 404);
+      return caller instanceof Response ? caller : jsonError(404, `not found: ${path}`);
     }
     const route = matching.find((r) => r.method === request.method);
     if (!route) {
       const caller = authorize(request, policy, matching.some((r) => r.write));
       if (caller instanceof Response) return caller;
-      return new Response(JSON.stringify({ error: "method not allowed" }) + "\n", {
-        status: 405,
-        headers: { allow: matching.map((r) => r.method).join(", ") },
+      return jsonError(405, "method not allowed", {
+        allow: matching.map((r) => r.method).join(", "),
       });
     }
     const caller = authorize(request, policy, route.write);
@@ -570,9 +533,9 @@ export function createApiHandler(
     try {
       return await route.handle(deps, { request, params: route.path.exec(path)!.slice(1), caller });
     } catch (e) {
-      if (e instanceof ApiError) return json({ error: e.message }, e.status);
+      if (e instanceof ApiError) return jsonError(e.status, e.message);
       deps.log.warn("admin API request failed", { path, error: errorMessage(e) });
-      return json({ error: errorMessage(e) }, 503);
+      return jsonError(503, errorMessage(e));
     }
   };
 }

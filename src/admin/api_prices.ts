@@ -13,22 +13,7 @@ import type { Route } from "./api_types.ts";
 import { writeAudit } from "../store/audit.ts";
 import { cancelSchedule, createSchedule, listSchedules } from "../store/price_schedules.ts";
 import { scheduleOrProblem } from "../pricing/schedules.ts";
-
-function json(body: unknown, status = 200): Response {
-  return new Response(JSON.stringify(body, null, 2) + "\n", {
-    status,
-    headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" },
-  });
-}
-
-async function jsonObject(request: Request): Promise<Record<string, unknown> | undefined> {
-  try {
-    const value = JSON.parse(await request.text());
-    return typeof value === "object" && value !== null && !Array.isArray(value) ? value : undefined;
-  } catch {
-    return undefined;
-  }
-}
+import { ApiError, jsonObjectBody, jsonResponse } from "./json_response.ts";
 
 /** The price routes. */
 export const PRICE_ROUTES: readonly Route[] = [
@@ -39,7 +24,7 @@ export const PRICE_ROUTES: readonly Route[] = [
     handle: async (deps, { request }) => {
       const all = new URL(request.url).searchParams.get("all");
       const at = new Date(deps.clock.now());
-      return json(await listSchedules(deps.db, at, { all: all === "1" || all === "true" }));
+      return jsonResponse(await listSchedules(deps.db, at, { all: all === "1" || all === "true" }));
     },
   },
   {
@@ -47,13 +32,12 @@ export const PRICE_ROUTES: readonly Route[] = [
     path: /^\/api\/prices$/,
     write: true,
     handle: async (deps, { request, caller }) => {
-      const body = await jsonObject(request);
-      if (!body) return json({ error: "the body must be a JSON object" }, 400);
+      const body = await jsonObjectBody(request);
       const checked = scheduleOrProblem(body);
-      if (typeof checked === "string") return json({ error: checked }, 400);
+      if (typeof checked === "string") throw new ApiError(400, checked);
       const at = new Date(deps.clock.now());
       const schedule = await createSchedule(deps.db, { ...checked, by: caller.actor, at });
-      if (!schedule) return json({ error: `no goods with gid ${checked.gid}` }, 404);
+      if (!schedule) throw new ApiError(404, `no goods with gid ${checked.gid}`);
       const detail = {
         gid: checked.gid,
         price: checked.price,
@@ -68,7 +52,7 @@ export const PRICE_ROUTES: readonly Route[] = [
         detail,
       });
       deps.log.info("admin action", { actor: caller.actor, action: "price.schedule", ...detail });
-      return json(schedule, 201);
+      return jsonResponse(schedule, 201);
     },
   },
   {
@@ -79,7 +63,7 @@ export const PRICE_ROUTES: readonly Route[] = [
       const id = Number(params[0]);
       const at = new Date(deps.clock.now());
       if (!await cancelSchedule(deps.db, id, at)) {
-        return json({ error: `schedule ${id} does not exist or is already cancelled` }, 404);
+        throw new ApiError(404, `schedule ${id} does not exist or is already cancelled`);
       }
       await writeAudit(deps.db, {
         at,
@@ -89,7 +73,7 @@ export const PRICE_ROUTES: readonly Route[] = [
         detail: {},
       });
       deps.log.info("admin action", { actor: caller.actor, action: "price.cancel", target: id });
-      return json((await listSchedules(deps.db, at, { id }))[0]);
+      return jsonResponse((await listSchedules(deps.db, at, { id }))[0]);
     },
   },
 ];

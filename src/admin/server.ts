@@ -31,6 +31,7 @@ import { type ConsoleDeps, StoreConsole } from "./console/console.ts";
 import { consoleForStranger, consoleRoute } from "./console/routes.ts";
 import { errorMessage } from "../errors.ts";
 import type { Clock } from "../clock.ts";
+import { jsonError, jsonResponse } from "./json_response.ts";
 
 /** What the admin server reads, all passed in. */
 export interface AdminDeps {
@@ -176,12 +177,6 @@ export function createAdminHandler(
     ? { ...deps.console, console: storeConsole, health }
     : undefined;
 
-  const json = (body: unknown, status = 200) =>
-    new Response(JSON.stringify(body, null, 2) + "\n", {
-      status,
-      headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" },
-    });
-
   const handler = async (request: Request): Promise<Response> => {
     const path = new URL(request.url).pathname;
     if (api && path.startsWith("/api/")) return api(request);
@@ -190,13 +185,13 @@ export function createAdminHandler(
       return (deps.console && consoleForStranger(request, deps.console.config.shopId)) || caller;
     }
     if (request.method !== "GET" && request.method !== "HEAD") {
-      return new Response("method not allowed\n", { status: 405, headers: { allow: "GET, HEAD" } });
+      return jsonError(405, "method not allowed", { allow: "GET, HEAD" });
     }
     try {
       switch (path) {
         case "/healthz": {
           const report = await health();
-          return json(report, report.status === "ok" ? 200 : 503);
+          return jsonResponse(report, report.status === "ok" ? 200 : 503);
         }
         case "/metrics": {
           // health() refreshes newretail_database_up; both wait on the database, side by side.
@@ -210,28 +205,25 @@ export function createAdminHandler(
           });
         }
         case "/devices":
-          return json(await devices());
+          return jsonResponse(await devices());
         case "/labels": {
-          if (!deps.labels) return json({ error: "not found" }, 404);
+          if (!deps.labels) return jsonError(404, "not found");
           const state = new URL(request.url).searchParams.get("state");
           if (state !== null && !["fresh", "stale", "unknown"].includes(state)) {
-            return json({ error: "state must be fresh, stale or unknown" }, 400);
+            return jsonError(400, "state must be fresh, stale or unknown");
           }
-          return json(
+          return jsonResponse(
             (await deps.labels(state ? { state: state as LabelState } : {})).map(labelView),
           );
         }
         default: {
           const page = consoleDeps ? await consoleRoute(consoleDeps, request) : undefined;
-          return page ??
-            new Response("not found: try /, /healthz, /metrics, /devices, /alerts\n", {
-              status: 404,
-            });
+          return page ?? jsonError(404, "not found: try /, /healthz, /metrics, /devices, /alerts");
         }
       }
     } catch (e) {
       deps.log.warn("admin request failed", { path, error: errorMessage(e) });
-      return json({ error: errorMessage(e) }, 503);
+      return jsonError(503, errorMessage(e));
     }
   };
   return Object.assign(handler, {

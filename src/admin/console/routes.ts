@@ -31,6 +31,7 @@ import {
   overviewView,
   stockView,
 } from "./views.ts";
+import { jsonResponse } from "../json_response.ts";
 
 /** What the console pages read. */
 export interface ConsoleRouteDeps {
@@ -179,9 +180,7 @@ export async function consoleRoute(
   if (path === "/events") return deps.console.events();
   if (path === "/alerts") {
     const alerts = await deps.console.alerts();
-    return new Response(JSON.stringify({ alerts, bounds: deps.console.bounds }, null, 2) + "\n", {
-      headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" },
-    });
+    return jsonResponse({ alerts, bounds: deps.console.bounds });
   }
   const view = VIEWS.find((v) => v.path === path);
   if (!view) return undefined;
