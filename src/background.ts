@@ -199,6 +199,21 @@ export class Worker {
     this.onStop(unlisten);
   }
 
+  /**
+   * {@link listen}s on `channel`, then starts. When the subscription cannot be made the worker is
+   * stopped (what was registered with {@link onStop} is released) and the error thrown: a
+   * service that failed to start leaves nothing running.
+   */
+  async startListening(db: Notifications, channel: string, onListen?: () => void): Promise<void> {
+    try {
+      await this.listen(db, channel, onListen);
+    } catch (e) {
+      await this.stop();
+      throw e;
+    }
+    this.start();
+  }
+
   /** Releases `dispose` (an event subscription, a LISTEN) when the worker stops. */
   onStop(dispose: () => void | Promise<void>): void {
     this.#onStop.push(dispose);

@@ -88,23 +88,13 @@ async function suite(t: Deno.TestContext, db: Database) {
     );
     assert.equal(count[0].n, 1);
     // The same number for a different total is another sale: refused, not merged.
-    const other = body(
-      await ask(context(db, "DZC_0001"), {
-        order_id: "S-1",
-        totalPrice: 12.8,
-        goods: [{ gid: 1, weight: 1 }],
-      }),
-    );
+    const weighed = (equipId: string, totalPrice: number, weight: number) =>
+      ask(context(db, equipId), { order_id: "S-1", totalPrice, goods: [{ gid: 1, weight }] });
+    const other = body(await weighed("DZC_0001", 12.8, 1));
     assert.equal(other.url, "");
     assert.match(String(other.exception), /order_id S-1 is already used/);
     // Another device may use the same number.
-    const elsewhere = body(
-      await ask(context(db, "DZC_0002"), {
-        order_id: "S-1",
-        totalPrice: 5.29,
-        goods: [{ gid: 1, weight: 0.413 }],
-      }),
-    );
+    const elsewhere = body(await weighed("DZC_0002", 5.29, 0.413));
     assert.equal(elsewhere.exception, "");
     assert.notEqual(elsewhere.url, first!.payUrl);
   });

@@ -144,13 +144,7 @@ async function suite(t: Deno.TestContext, db: Database) {
       stand.releaseHanging();
       assert.equal((await callState(db, o.id))?.state, "pending");
       stand.mode = "ok";
-      const second = new PaymentServerClient(deps);
-      second.start();
-      try {
-        await acceptedAndSent(o);
-      } finally {
-        await second.stop();
-      }
+      await withClient(() => acceptedAndSent(o));
     });
 
     await t.step("an expired order's call is cancelled, not made", async () => {

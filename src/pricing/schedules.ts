@@ -42,13 +42,7 @@ export async function startScheduleWorker(deps: ScheduleWorkerDeps): Promise<Wor
     const next = await nextScheduleBoundary(db, at);
     return next ? { at: next.getTime() } : undefined;
   }, { name: "price schedules", log, clock, idleMs: IDLE_MS });
-  try {
-    await worker.listen(db, PRICE_SCHEDULES_CHANNEL);
-  } catch (e) {
-    await worker.stop();
-    throw e;
-  }
-  worker.start();
+  await worker.startListening(db, PRICE_SCHEDULES_CHANNEL);
   return worker;
 }
 

@@ -193,17 +193,11 @@ export class GoodsPushWorker {
     fanOut.onStop(deps.events.on(DEVICE_LOGIN_EVENT, (detail) => {
       worker.#onLogin(detail);
     }));
-    try {
-      // (Re-)established: what changed while nobody listened is in goods_changes.
-      await fanOut.listen(deps.db, GOODS_CHANGED_CHANNEL, () => {
-        deps.log.info("listening for goods changes", { channel: GOODS_CHANGED_CHANNEL });
-        worker.#kickOnlineWithPending();
-      });
-    } catch (e) {
-      await worker.stop();
-      throw e;
-    }
-    fanOut.start();
+    // (Re-)established: what changed while nobody listened is in goods_changes.
+    await fanOut.startListening(deps.db, GOODS_CHANGED_CHANNEL, () => {
+      deps.log.info("listening for goods changes", { channel: GOODS_CHANGED_CHANNEL });
+      worker.#kickOnlineWithPending();
+    });
     return worker;
   }
 

@@ -132,13 +132,7 @@ export class RefillDispatcher {
     scan.onStop(deps.events.on(DEVICE_LOGIN_EVENT, (detail) => {
       if (isAgv(detail)) dispatcher.wake();
     }));
-    try {
-      await scan.listen(deps.db, REFILL_JOBS_CHANNEL);
-    } catch (e) {
-      await dispatcher.stop();
-      throw e;
-    }
-    scan.start();
+    await scan.startListening(deps.db, REFILL_JOBS_CHANNEL);
     return dispatcher;
   }
 

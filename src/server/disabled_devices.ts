@@ -53,7 +53,6 @@ export async function watchDisabledDevices(
 
   // Notifications during a check (a bulk disable is one per device) make exactly one more.
   const checks = new Worker(check, { name: "disabled devices check", log, clock });
-  await checks.listen(db, DEVICE_DISABLED_CHANNEL);
-  checks.start();
+  await checks.startListening(db, DEVICE_DISABLED_CHANNEL);
   return checks;
 }

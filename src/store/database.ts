@@ -106,3 +106,19 @@ export class DatabaseLockedError extends Error {
 export function isUniqueViolation(e: unknown): boolean {
   return (e as { code?: unknown })?.code === "23505";
 }
+
+/**
+ * The number of rows of `table` matching `where` (constant SQL of the caller, never input), for
+ * the backlog gauges.
+ *
+ * @example
+ * ```ts
+ * await countRows(db, "refill_jobs", "state = 'open'"); // 3
+ * ```
+ */
+export async function countRows(db: Queryable, table: string, where: string): Promise<number> {
+  const [row] = await db.query<{ n: number }>(
+    `select count(*)::int as n from ${table} where ${where}`,
+  );
+  return row.n;
+}

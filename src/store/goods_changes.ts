@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { Queryable } from "./database.ts";
+import { countRows, type Queryable } from "./database.ts";
 import { type RefillSettings, refillThresholdCtes } from "./positions.ts";
 
 /** The NOTIFY channel of goods changes; the payload is goods ids, comma-separated. */
@@ -48,11 +48,8 @@ export async function activeGoodsIds(db: Queryable): Promise<number[]> {
 }
 
 /** Goods changes not yet fanned out. */
-export async function unpushedChanges(db: Queryable): Promise<number> {
-  const rows = await db.query<{ n: number }>(
-    "select count(*)::int as n from goods_changes where change_no > pushed_no",
-  );
-  return rows[0].n;
+export function unpushedChanges(db: Queryable): Promise<number> {
+  return countRows(db, "goods_changes", "change_no > pushed_no");
 }
 
 /**
@@ -131,28 +128,24 @@ export async function pendingPushesOf(
   maxTries: number,
   limit: number,
 ): Promise<Map<string, PendingPush[]>> {
-  const labels = await db.query<{ equip_id: string; mac: string; version: number }>(
-    `select equip_id, mac, version from (
-       select equip_id, mac, version, queued_at,
-         row_number() over (partition by equip_id order by queued_at, mac) as n
-       from pending_label_pushes where equip_id = any($1::text[]) and tries < $2) p
-     where n <= $3 order by queued_at, mac`,
-    [equipIds, maxTries, limit],
-  );
-  const goods = await db.query<{ equip_id: string; goods_id: number; version: number }>(
-    `select equip_id, goods_id, version from (
-       select equip_id, goods_id, version, queued_at,
-         row_number() over (partition by equip_id order by queued_at, goods_id) as n
-       from pending_scale_pushes where equip_id = any($1::text[]) and tries < $2) p
-     where n <= $3 order by queued_at, goods_id`,
-    [equipIds, maxTries, limit],
-  );
+  // The oldest `limit` pushes of each device with tries left, from one of the two tables.
+  const oldest = <K>(table: string, key: string) =>
+    db.query<{ equip_id: string; key: K; version: number }>(
+      `select equip_id, ${key} as key, version from (
+         select equip_id, ${key}, version, queued_at,
+           row_number() over (partition by equip_id order by queued_at, ${key}) as n
+         from ${table} where equip_id = any($1::text[]) and tries < $2) p
+       where n <= $3 order by queued_at, ${key}`,
+      [equipIds, maxTries, limit],
+    );
+  const labels = await oldest<string>("pending_label_pushes", "mac");
+  const goods = await oldest<number>("pending_scale_pushes", "goods_id");
   const byDevice = new Map<string, PendingPush[]>(equipIds.map((e) => [e, []]));
   for (const r of labels) {
-    byDevice.get(r.equip_id)?.push({ kind: "label", mac: r.mac, version: r.version });
+    byDevice.get(r.equip_id)?.push({ kind: "label", mac: r.key, version: r.version });
   }
   for (const r of goods) {
-    byDevice.get(r.equip_id)?.push({ kind: "goods", goodsId: r.goods_id, version: r.version });
+    byDevice.get(r.equip_id)?.push({ kind: "goods", goodsId: r.key, version: r.version });
   }
   return byDevice;
 }
@@ -182,22 +175,19 @@ export async function completePushesOf(
       p.kind === "goods" ? [{ equipId, key: p.goodsId, version: p.version }] : []
     )
   );
-  if (labels.length > 0) {
+  // Deletes the acknowledged versions from one of the two tables.
+  type Acknowledged = { equipId: string; key: string | number; version: number };
+  const complete = async (table: string, key: string, type: string, rows: Acknowledged[]) => {
+    if (rows.length === 0) return;
     await db.query(
-      `delete from pending_label_pushes p
-       using unnest($1::text[], $2::text[], $3::int[]) as a(equip_id, mac, version)
-       where p.equip_id = a.equip_id and p.mac = a.mac and p.version = a.version`,
-      [labels.map((l) => l.equipId), labels.map((l) => l.key), labels.map((l) => l.version)],
+      `delete from ${table} p
+       using unnest($1::text[], $2::${type}[], $3::int[]) as a(equip_id, ${key}, version)
+       where p.equip_id = a.equip_id and p.${key} = a.${key} and p.version = a.version`,
+      [rows.map((r) => r.equipId), rows.map((r) => r.key), rows.map((r) => r.version)],
     );
-  }
-  if (goods.length > 0) {
-    await db.query(
-      `delete from pending_scale_pushes p
-       using unnest($1::text[], $2::int[], $3::int[]) as a(equip_id, goods_id, version)
-       where p.equip_id = a.equip_id and p.goods_id = a.goods_id and p.version = a.version`,
-      [goods.map((g) => g.equipId), goods.map((g) => g.key), goods.map((g) => g.version)],
-    );
-  }
+  };
+  await complete("pending_label_pushes", "mac", "text", labels);
+  await complete("pending_scale_pushes", "goods_id", "int", goods);
 }
 
 /** Counts a failed try of these pushes; returns how many are now out of tries. */
@@ -210,24 +200,18 @@ export async function failPushes(
 ): Promise<number> {
   const macs = pushes.flatMap((p) => p.kind === "label" ? [p.mac] : []);
   const gids = pushes.flatMap((p) => p.kind === "goods" ? [p.goodsId] : []);
-  let exhausted = 0;
-  if (macs.length > 0) {
+  // One more try for the pushes of one of the two tables; how many are now out of tries.
+  const fail = async (table: string, key: string, keys: unknown[], type: string) => {
+    if (keys.length === 0) return 0;
     const rows = await db.query<{ tries: number }>(
-      `update pending_label_pushes set tries = tries + 1, last_error = $3
-       where equip_id = $1 and mac = any($2::text[]) returning tries`,
-      [equipId, macs, error],
+      `update ${table} set tries = tries + 1, last_error = $3
+       where equip_id = $1 and ${key} = any($2::${type}[]) returning tries`,
+      [equipId, keys, error],
     );
-    exhausted += rows.filter((r) => r.tries >= maxTries).length;
-  }
-  if (gids.length > 0) {
-    const rows = await db.query<{ tries: number }>(
-      `update pending_scale_pushes set tries = tries + 1, last_error = $3
-       where equip_id = $1 and goods_id = any($2::int[]) returning tries`,
-      [equipId, gids, error],
-    );
-    exhausted += rows.filter((r) => r.tries >= maxTries).length;
-  }
-  return exhausted;
+    return rows.filter((r) => r.tries >= maxTries).length;
+  };
+  return await fail("pending_label_pushes", "mac", macs, "text") +
+    await fail("pending_scale_pushes", "goods_id", gids, "int");
 }
 
 /** Gives devices' kept pushes their tries back (they logged in again). */

@@ -15,6 +15,14 @@ import {
   unpushedChanges,
 } from "./goods_changes.ts";
 
+/** Subscribes `payloads` to the goods-changed channel; resolves once the subscription is live. */
+async function listening(db: Database, payloads: string[]): Promise<() => Promise<void>> {
+  const live = Promise.withResolvers<void>();
+  const unlisten = await db.listen(GOODS_CHANGED_CHANNEL, (p) => payloads.push(p), live.resolve);
+  await live.promise;
+  return unlisten;
+}
+
 const REFILL = { shelfWarehouse: "MD", threshold: "0" };
 const MAC1 = "AC:23:3F:00:00:01"; // goods 1
 const MAC13A = "AC:23:3F:00:00:0D"; // goods 13
@@ -46,10 +54,7 @@ function suite(backend: ReturnType<typeof backends>[number]) {
 
       await t.step("a shown field change is marked and notified with the goods id", async () => {
         const got: string[] = [];
-        let listening!: () => void;
-        const ready = new Promise<void>((r) => listening = r);
-        const unlisten = await db.listen(GOODS_CHANGED_CHANNEL, (p) => got.push(p), listening);
-        await ready;
+        const unlisten = await listening(db, got);
         try {
           await db.query("update goods set price = 9.99 where id = 1");
           assert.equal(await unpushedChanges(db), 1);
@@ -69,8 +74,7 @@ function suite(backend: ReturnType<typeof backends>[number]) {
       });
 
       await t.step("fan-out: labels to their serving device, every enabled scale", async () => {
-        await db.query("delete from pending_label_pushes");
-        await db.query("delete from pending_scale_pushes");
+        await db.exec("delete from pending_label_pushes; delete from pending_scale_pushes");
         await db.query("update goods set price = price + 1 where id in (1, 13)");
         const out = await fanOutChanges(db, 1000, REFILL);
         assert.equal(out.goods, 2);
@@ -123,8 +127,7 @@ function suite(backend: ReturnType<typeof backends>[number]) {
       });
 
       await t.step("stock changes are changes; labels without a device wait for none", async () => {
-        await db.query("delete from pending_label_pushes");
-        await db.query("delete from pending_scale_pushes");
+        await db.exec("delete from pending_label_pushes; delete from pending_scale_pushes");
         await db.query("update stock set quantity = quantity - 1 where goods_id = 5");
         const out = await fanOutChanges(db, 1000, REFILL);
         assert.equal(out.goods, 1);
@@ -140,10 +143,7 @@ function suite(backend: ReturnType<typeof backends>[number]) {
         await drain(db);
         await db.query("delete from pending_scale_pushes");
         const payloads: string[] = [];
-        let listening!: () => void;
-        const ready = new Promise<void>((r) => listening = r);
-        const unlisten = await db.listen(GOODS_CHANGED_CHANNEL, (p) => payloads.push(p), listening);
-        await ready;
+        const unlisten = await listening(db, payloads);
         try {
           await db.transaction(async (tx) => {
             await tx.query("update goods set price = price + 0.5 where name like 'bulk %'");

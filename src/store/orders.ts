@@ -51,16 +51,13 @@ export interface OrderLineDraft {
 }
 
 /** A new order, priced and validated by the caller. */
-export interface OrderDraft {
-  equipId: string;
-  uniqueId: string;
-  terminalOrderId: string;
-  kind: OrderKind;
-  amount: string;
-  deviceTotal: string;
+export interface OrderDraft extends
+  Pick<
+    OrderRecord,
+    "equipId" | "uniqueId" | "terminalOrderId" | "kind" | "amount" | "deviceTotal" | "createdAt"
+  > {
   shopId: string;
   lines: OrderLineDraft[];
-  createdAt: Date;
   expiresAt: Date;
   /** Builds the payment URL from the order code (known only inside the transaction). */
   payUrl(code: string): string;

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Queryable } from "./database.ts";
+import { countRows, type Queryable } from "./database.ts";
 
 /** A `sendPayResult` not yet acknowledged by its device. */
 export interface OwedResult {
@@ -104,9 +104,6 @@ export async function markResultAttempt(
 }
 
 /** Results not yet acknowledged (for metrics). */
-export async function owedResultCount(db: Queryable): Promise<number> {
-  const rows = await db.query<{ n: number }>(
-    "select count(*)::int as n from pay_results where not delivered",
-  );
-  return rows[0].n;
+export function owedResultCount(db: Queryable): Promise<number> {
+  return countRows(db, "pay_results", "not delivered");
 }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Queryable } from "./database.ts";
+import { countRows, type Queryable } from "./database.ts";
 
 /** A payment-server call to make now. */
 export interface DueCall {
@@ -93,11 +93,8 @@ export async function callState(
 }
 
 /** Pending payment-server calls (outbox depth, for metrics). */
-export async function pendingCallCount(db: Queryable): Promise<number> {
-  const rows = await db.query<{ n: number }>(
-    "select count(*)::int as n from payment_calls where state = 'pending'",
-  );
-  return rows[0].n;
+export function pendingCallCount(db: Queryable): Promise<number> {
+  return countRows(db, "payment_calls", "state = 'pending'");
 }
 
 /** Cancels the order's pending call (the order settled or expired). */

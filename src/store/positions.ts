@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Queryable } from "./database.ts";
+import { countRows, type Queryable } from "./database.ts";
 import { UserError } from "../errors.ts";
 
 /** The NOTIFY channel of new refill jobs; the payload is the job id. */
@@ -302,11 +302,8 @@ export async function refillJob(db: Queryable, id: number): Promise<RefillJob | 
 }
 
 /** How many refill jobs are open (for metrics). */
-export async function openRefillJobCount(db: Queryable): Promise<number> {
-  const rows = await db.query<{ n: number }>(
-    "select count(*)::int as n from refill_jobs where state = 'open'",
-  );
-  return rows[0].n;
+export function openRefillJobCount(db: Queryable): Promise<number> {
+  return countRows(db, "refill_jobs", "state = 'open'");
 }
 
 /** Open jobs, oldest first. */

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Database, Queryable } from "./database.ts";
+import { countRows, type Database, type Queryable } from "./database.ts";
 import { UserError } from "../errors.ts";
 import { requireWholePieces } from "../fields.ts";
 
@@ -250,11 +250,8 @@ export function negativeStock(db: Queryable, limit = 100): Promise<NegativeStock
 }
 
 /** How many stock rows are negative (for metrics). */
-export async function negativeStockCount(db: Queryable): Promise<number> {
-  const [row] = await db.query<{ n: number }>(
-    "select count(*)::int as n from stock where quantity < 0",
-  );
-  return row.n;
+export function negativeStockCount(db: Queryable): Promise<number> {
+  return countRows(db, "stock", "quantity < 0");
 }
 
 /**
