@@ -21,6 +21,7 @@ import type { Clock } from "./clock.ts";
 import type { Logger } from "./log.ts";
 import type { MetricsRegistry } from "./metrics.ts";
 import { type DiskSpace, megabytes, readDiskSpace } from "./disk_space.ts";
+import { errorMessage } from "./errors.ts";
 
 /** The watched file system at the last check. */
 export interface DiskReading extends DiskSpace {
@@ -202,7 +203,7 @@ export class DiskGuard implements DiskWatch {
         if (this.#reading || !this.#unreadable) {
           log.warn("cannot read the free space of the database's disk", {
             path,
-            error: (e as Error).message,
+            error: errorMessage(e),
           });
         }
         this.#reading = undefined;

@@ -277,7 +277,7 @@ function failureReason(
   }
   // Not one line per request: the disk watch logs once a minute, with the count.
   if (isDiskFull(e) && (disk?.failed(e) ?? true)) {
-    if (!disk) log.warn("request failed: disk full", { action, error: (e as Error)?.message });
+    if (!disk) log.warn("request failed: disk full", { action, error: errorMessage(e) });
     // A read fails this way only while the embedded database is stopped by its full disk.
     return entry.records ? DISK_FULL : DATABASE_UNAVAILABLE;
   }
