@@ -16,7 +16,6 @@
 import { type PGlite, protocol, types } from "@electric-sql/pglite";
 import { concatBytes } from "../../bytes.ts";
 import type { Row } from "../database.ts";
-import { errorMessage } from "../../errors.ts";
 
 type Field = { name: string; dataTypeID: number };
 
@@ -57,7 +56,10 @@ export class EmbeddedFailure extends Error {
 
   /** @param cause what PGlite threw, or PostgreSQL's PANIC or FATAL error */
   constructor(cause: unknown) {
-    super(`the embedded database failed: ${errorMessage(cause)}`, {
+    // Not errors.ts's errorMessage: this module runs in the worker thread, which may read only the
+    // files its permission set lists (deno.json "appliance").
+    const message = (cause as Error)?.message ?? String(cause);
+    super(`the embedded database failed: ${message}`, {
       cause,
     });
     this.name = "EmbeddedFailure";
