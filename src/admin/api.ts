@@ -303,7 +303,7 @@ function operatorRoutes(): Route[] {
         if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
           throw new ApiError(400, "limit must be 1..10000");
         }
-        return json(await listOutbox(deps.db, { state, limit }));
+        return jsonResponse(await listOutbox(deps.db, { state, limit }));
       },
     },
     {
@@ -312,7 +312,7 @@ function operatorRoutes(): Route[] {
       write: false,
       handle: async (deps, { request }) => {
         const warehouse = new URL(request.url).searchParams.get("warehouse") ?? "MD";
-        return json(await listPositions(deps.db, warehouse));
+        return jsonResponse(await listPositions(deps.db, warehouse));
       },
     },
     {
@@ -320,7 +320,7 @@ function operatorRoutes(): Route[] {
       path: /^\/api\/positions\/(\d{1,10})$/,
       write: true,
       handle: async (deps, { request, params, caller }) => {
-        const body = await jsonBody(request);
+        const body = await jsonObjectBody(request);
         let change;
         try {
           const { stock, shelf, refillBelow, capacity } = body;
@@ -337,7 +337,7 @@ function operatorRoutes(): Route[] {
           change.capacity,
         ).catch(userErrors(404));
         await audit(deps, caller, "position.set", String(change.gid), { ...change });
-        return json({ gid: change.gid });
+        return jsonResponse({ gid: change.gid });
       },
     },
     {
@@ -354,7 +354,7 @@ function operatorRoutes(): Route[] {
           const { labels, tags, devices } = result;
           await audit(deps, caller, "bindings.import", "", { labels, tags, devices });
         }
-        return json(result);
+        return jsonResponse(result);
       },
     },
     {
@@ -362,7 +362,7 @@ function operatorRoutes(): Route[] {
       path: /^\/api\/push-goods$/,
       write: true,
       handle: async (deps, { request, caller }) => {
-        const { gids } = await jsonBody(request);
+        const { gids } = await jsonObjectBody(request);
         const ids = gids === "all"
           ? "all" as const
           : Array.isArray(gids) && gids.length > 0
@@ -375,7 +375,7 @@ function operatorRoutes(): Route[] {
         await audit(deps, caller, "push-goods", "", {
           goods: ids === "all" ? "all" : marked.goods.length,
         });
-        return json(marked);
+        return jsonResponse(marked);
       },
     },
     {
@@ -384,10 +384,10 @@ function operatorRoutes(): Route[] {
       path: /^\/api\/push-goods\/progress$/,
       write: false,
       handle: async (deps, { request }) => {
-        const { gids, tries } = await jsonBody(request);
+        const { gids, tries } = await jsonObjectBody(request);
         if (!Array.isArray(gids)) throw new ApiError(400, "gids must be goods ids");
         const ids = gids.map((g) => wholeNumber(g, "gids"));
-        return json(await pushProgress(deps.db, ids, wholeNumber(tries ?? 3, "tries")));
+        return jsonResponse(await pushProgress(deps.db, ids, wholeNumber(tries ?? 3, "tries")));
       },
     },
     {
@@ -395,10 +395,10 @@ function operatorRoutes(): Route[] {
       path: /^\/api\/refill$/,
       write: true,
       handle: async (deps, { request, caller }) => {
-        const gid = wholeNumber((await jsonBody(request)).gid, "gid");
+        const gid = wholeNumber((await jsonObjectBody(request)).gid, "gid");
         const opened = await createRefillJob(deps.db, gid).catch(userErrors(404));
         if (opened.created) await audit(deps, caller, "refill.open", String(gid));
-        return json(opened);
+        return jsonResponse(opened);
       },
     },
     {
@@ -408,7 +408,7 @@ function operatorRoutes(): Route[] {
       handle: async (deps, { params }) => {
         const job = await refillJob(deps.db, Number(params[0]));
         if (!job) throw new ApiError(404, `refill job ${params[0]} does not exist`);
-        return json({ job });
+        return jsonResponse({ job });
       },
     },
   ];
