@@ -519,7 +519,12 @@ async function runBackend(
     );
     if (cluster) {
       for (const command of ["migrate", "seed-demo"]) {
-        const out = await new Deno.Command(installed.launcher, { args: [command] }).output();
+        // Without the lab's environment (a suite's DATABASE_URL would win over the config file).
+        const out = await new Deno.Command(installed.launcher, {
+          args: [command],
+          clearEnv: true,
+          env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", HOME: Deno.env.get("HOME") ?? "/" },
+        }).output();
         if (!out.success) throw new Error(`newretail ${command} failed`);
       }
     }

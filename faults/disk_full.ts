@@ -64,8 +64,21 @@ const NO_DISK_GUARD_SWITCH = "NEWRETAIL_FAULT_LAB_UNSAFE_NO_DISK_GUARD";
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
+/**
+ * Runs a command with the lab's environment left out (as the installed appliance is started):
+ * a `DATABASE_URL` of the suite would otherwise point the launcher or install.sh at its database.
+ */
 async function run(cmd: string, args: string[]): Promise<{ ok: boolean; text: string }> {
-  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+  const out = await new Deno.Command(cmd, {
+    args,
+    clearEnv: true,
+    env: {
+      PATH: Deno.env.get("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin",
+      HOME: Deno.env.get("HOME") ?? "/",
+    },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
   const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
   return { ok: out.success, text: text.trim() };
 }
