@@ -22,6 +22,7 @@ import type { Logger } from "./log.ts";
 import type { MetricsRegistry } from "./metrics.ts";
 import { type DiskSpace, megabytes, readDiskSpace } from "./disk_space.ts";
 import { errorMessage } from "./errors.ts";
+import { faultSwitchOn } from "./fault_switch.ts";
 
 /** The watched file system at the last check. */
 export interface DiskReading extends DiskSpace {
@@ -68,14 +69,6 @@ export interface DiskGuardOptions {
  */
 export const UNSAFE_NO_DISK_GUARD_SWITCH = "NEWRETAIL_FAULT_LAB_UNSAFE_NO_DISK_GUARD";
 
-function guardTurnedOff(): boolean {
-  try {
-    return Deno.env.get(UNSAFE_NO_DISK_GUARD_SWITCH) === "1";
-  } catch {
-    return false; // no permission to read it: a store's scoped environment, so it is not set
-  }
-}
-
 /** How often the disks are read. */
 export const DISK_CHECK_MS = 5_000;
 /** A failed write keeps writes refused at least this long (when no reading can say otherwise). */
@@ -103,7 +96,7 @@ export class DiskGuard implements DiskWatch {
   #failedAt: number | undefined;
   #databaseStopped = false;
   #unreadable = false;
-  readonly #off = guardTurnedOff();
+  readonly #off = faultSwitchOn(UNSAFE_NO_DISK_GUARD_SWITCH);
   #low = false;
   #wasFull = false;
   #fullSince = 0;

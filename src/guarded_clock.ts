@@ -25,6 +25,7 @@
  */
 import type { Clock } from "./clock.ts";
 import type { Logger } from "./log.ts";
+import { faultSwitchOn } from "./fault_switch.ts";
 
 /** Wall-clock differences up to this are followed (drift, NTP's corrections); more is a step. */
 export const CLOCK_TOLERANCE_MS = 60_000;
@@ -36,14 +37,6 @@ export const CLOCK_TOLERANCE_MS = 60_000;
  * else; a warning is logged when it is on.
  */
 export const UNSAFE_WALL_CLOCK_SWITCH = "NEWRETAIL_FAULT_LAB_UNSAFE_WALL_CLOCK";
-
-function wallClockOnly(): boolean {
-  try {
-    return Deno.env.get(UNSAFE_WALL_CLOCK_SWITCH) === "1";
-  } catch {
-    return false; // no permission to read it: a store's scoped environment, so it is not set
-  }
-}
 
 /** How the appliance's time stands to the machine's wall clock. */
 export type ClockState = "following" | "held" | "behind";
@@ -70,7 +63,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
 export class GuardedClock implements Clock {
   readonly #system: Clock;
   readonly #log: Logger;
-  readonly #wallOnly = wallClockOnly();
+  readonly #wallOnly = faultSwitchOn(UNSAFE_WALL_CLOCK_SWITCH);
   #anchorWall: number;
   #anchorMonotonic: number;
   #state: ClockState = "following";

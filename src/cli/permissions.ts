@@ -43,6 +43,7 @@ export function programAssetDirs(mainModule: string = Deno.mainModule): string[]
     `${dir}/src/store/pglite/pglite_wire.ts`,
     `${dir}/src/store/pglite/pglite_durable_fs.ts`,
     `${dir}/src/bytes.ts`,
+    `${dir}/src/fault_switch.ts`,
   ];
 }
 

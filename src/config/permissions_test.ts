@@ -12,6 +12,7 @@ const DEV_PATHS = {
     "./src/store/pglite/pglite_wire.ts",
     "./src/store/pglite/pglite_durable_fs.ts",
     "./src/bytes.ts",
+    "./src/fault_switch.ts",
   ],
 };
 

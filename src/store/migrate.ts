@@ -38,20 +38,27 @@ export class NewerDatabaseError extends Error {
   }
 }
 
+/** A migration from its file's name (`NNN_name.sql`) and text: the number and name are the file's. */
+function fromFile(file: string, sql: string): Migration {
+  const [, version, name] = /^(\d{3})_(\w+)\.sql$/.exec(file) ?? [];
+  if (!name) throw new Error(`migration file ${file} is not named NNN_name.sql`);
+  return { version: Number(version), name, sql };
+}
+
 /** Every migration, in order. Embedded in the program (imports), so the binary needs no files. */
 export const MIGRATIONS: readonly Migration[] = [
-  { version: 1, name: "core", sql: core },
-  { version: 2, name: "payment", sql: payment },
-  { version: 3, name: "push", sql: push },
-  { version: 4, name: "odoo", sql: odoo },
-  { version: 5, name: "device_disabled", sql: deviceDisabled },
-  { version: 6, name: "trust", sql: trust },
-  { version: 7, name: "odoo_exact", sql: odooExact },
-  { version: 8, name: "stock_moves", sql: stockMoves },
-  { version: 9, name: "price_integrity", sql: priceIntegrity },
-  { version: 10, name: "odoo_pricelist", sql: odooPricelist },
-  { version: 11, name: "label_freshness", sql: labelFreshness },
-  { version: 12, name: "label_shown_hot", sql: labelShownHot },
+  fromFile("001_core.sql", core),
+  fromFile("002_payment.sql", payment),
+  fromFile("003_push.sql", push),
+  fromFile("004_odoo.sql", odoo),
+  fromFile("005_device_disabled.sql", deviceDisabled),
+  fromFile("006_trust.sql", trust),
+  fromFile("007_odoo_exact.sql", odooExact),
+  fromFile("008_stock_moves.sql", stockMoves),
+  fromFile("009_price_integrity.sql", priceIntegrity),
+  fromFile("010_odoo_pricelist.sql", odooPricelist),
+  fromFile("011_label_freshness.sql", labelFreshness),
+  fromFile("012_label_shown_hot.sql", labelShownHot),
 ];
 
 // Any constant works: it only has to be the same in every process migrating this database.

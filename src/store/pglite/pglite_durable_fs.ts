@@ -17,6 +17,7 @@
 import { PGlite } from "@electric-sql/pglite";
 import { NodeFS } from "@electric-sql/pglite/nodefs";
 import { fsyncSync } from "node:fs";
+import { faultSwitchOn } from "../../fault_switch.ts";
 
 type NodeFsInit = Parameters<NodeFS["init"]>[1];
 
@@ -30,11 +31,7 @@ export const UNSAFE_NO_FSYNC_SWITCH = "NEWRETAIL_FAULT_LAB_UNSAFE_NO_FSYNC";
 
 /** True when the fault lab turned this module off ({@link UNSAFE_NO_FSYNC_SWITCH}). */
 export function fsyncTurnedOff(): boolean {
-  try {
-    return Deno.env.get(UNSAFE_NO_FSYNC_SWITCH) === "1";
-  } catch {
-    return false; // no permission to read it: a store's scoped environment, so it is not set
-  }
+  return faultSwitchOn(UNSAFE_NO_FSYNC_SWITCH);
 }
 
 /** The part of emscripten's NODEFS this module extends. */
