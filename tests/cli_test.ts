@@ -137,6 +137,35 @@ Deno.test("serve, simulator, lock, SIGTERM and devices from the command line", a
   }
 });
 
+Deno.test("a listing on a state directory where nothing has run says so and makes no database", async () => {
+  const parent = await Deno.makeTempDir({ prefix: "newretail-cli-empty-" });
+  const stateDir = `${parent}/store`;
+  const env = { DATABASE_URL: "", NEWRETAIL_ADMIN: "false" };
+  try {
+    for (
+      const args of [
+        ["devices", "list"],
+        ["outbox", "list"],
+        ["positions", "list"],
+        ["prices", "list"],
+        ["stock", "show", "1"],
+      ]
+    ) {
+      const listed = await run([...args, "--state-dir", stateDir], env);
+      assertEquals(listed.code, 1, `${args.join(" ")}: ${listed.stderr}`);
+      assertEquals(
+        listed.stderr,
+        `no store database in ${stateDir}: the appliance makes it at its first start ` +
+          "(newretail serve); is this the state directory it runs with?\n",
+      );
+      const made = await Deno.stat(`${stateDir}/db`).then(() => true, () => false);
+      assert(!made, `${args.join(" ")} made a database in ${stateDir}`);
+    }
+  } finally {
+    await Deno.remove(parent, { recursive: true });
+  }
+});
+
 Deno.test("device simulator: unreachable server and bad arguments fail with one line", async () => {
   const unreachable = await run([
     "device",

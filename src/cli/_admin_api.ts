@@ -6,7 +6,7 @@
  */
 import type { Config } from "../config/config.ts";
 import { type Database, DatabaseLockedError } from "../store/database.ts";
-import { CliError, loadCliConfig, withStore } from "./_common.ts";
+import { CliError, loadCliConfig, type StoreAccess, withStore } from "./_common.ts";
 import { isLoopbackHost } from "../net_address.ts";
 import { errorMessage } from "../errors.ts";
 
@@ -25,9 +25,10 @@ export async function withStoreOrApi<T>(
   config: Config,
   local: (db: Database) => Promise<T>,
   remote: (api: ApiCall) => Promise<T>,
+  access: StoreAccess = {},
 ): Promise<T> {
   try {
-    return await withStore(config, local);
+    return await withStore(config, local, access);
   } catch (e) {
     if (!(e instanceof DatabaseLockedError) || !config.adminEnabled) throw e;
     return remote(adminApiClient(config));
@@ -42,8 +43,9 @@ export function storeOrApiCommand<T>(
   values: Record<string, unknown>,
   local: (db: Database) => Promise<T>,
   remote: (api: ApiCall) => Promise<T>,
+  access: StoreAccess = {},
 ): Promise<T> {
-  return withStoreOrApi(loadCliConfig(values).config, local, remote);
+  return withStoreOrApi(loadCliConfig(values).config, local, remote, access);
 }
 
 /**

@@ -9,6 +9,7 @@ import { type Config, type ConfigKey, loadConfig } from "../config/config.ts";
 import type { Database } from "../store/database.ts";
 import { openDatabase, type OpenedDatabase } from "../app.ts";
 import { migrate } from "../store/migrate.ts";
+import { embeddedDatabaseExists } from "../store/pglite/pglite.ts";
 import { errorMessage } from "../errors.ts";
 
 /** Where the configuration file is read from when `--config` is not given. */
@@ -137,7 +138,22 @@ export function parseStoreCommand<const O extends FlagSpecs>(
   return { ...parsed, exit };
 }
 
-async function openMigratedStore(config: Config): Promise<OpenedDatabase> {
+/** How a one-shot command may open the store. */
+export interface StoreAccess {
+  /**
+   * Only a store that exists: a listing on a state directory where nothing has run yet (a wrong
+   * `--state-dir`, an appliance never started) says so instead of making an empty database there.
+   */
+  existing?: boolean;
+}
+
+async function openMigratedStore(config: Config, access: StoreAccess): Promise<OpenedDatabase> {
+  if (access.existing && !config.databaseUrl && !await embeddedDatabaseExists(config.stateDir)) {
+    throw new CliError(
+      `no store database in ${config.stateDir}: the appliance makes it at its first start ` +
+        "(newretail serve); is this the state directory it runs with?",
+    );
+  }
   const opened = await openDatabase(config);
   try {
     await migrate(opened.db);
@@ -152,8 +168,12 @@ async function openMigratedStore(config: Config): Promise<OpenedDatabase> {
  * Opens and migrates the store for a one-shot command, runs `work` on it, and closes it whatever
  * `work` does.
  */
-export async function withStore<T>(config: Config, work: (db: Database) => Promise<T>): Promise<T> {
-  const { db } = await openMigratedStore(config);
+export async function withStore<T>(
+  config: Config,
+  work: (db: Database) => Promise<T>,
+  access: StoreAccess = {},
+): Promise<T> {
+  const { db } = await openMigratedStore(config, access);
   try {
     return await work(db);
   } finally {

@@ -55,6 +55,7 @@ export async function devicesCommand(args: string[]): Promise<number> {
       values,
       async (db) => (await listDevices(db)).map(deviceView),
       async (api) => (await api("GET", "/api/devices")) as DeviceView[],
+      { existing: true },
     );
     console.log(["ID", "KIND", "ENABLED", "ONLINE", "LAST ADDRESS", "LAST SEEN", "VIA"].join("\t"));
     for (const d of devices) {

@@ -58,6 +58,7 @@ export async function labelsCommand(args: string[]): Promise<number> {
     config,
     (db) => labelStates(db),
     async (api) => await api("GET", "/labels") as LabelRow[],
+    { existing: true },
   );
   const now = Date.now();
   const table = rows.map((r) => {

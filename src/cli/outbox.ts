@@ -77,6 +77,7 @@ export async function outboxCommand(args: string[]): Promise<number> {
           "GET",
           `/api/outbox?limit=${limit}${state ? `&state=${state}` : ""}`,
         )) as ListedRow[],
+      { existing: true },
     );
     console.log(
       ["ID", "KIND", "LOCAL ID", "STATE", "ATTEMPTS", "CREATED", "ODOO / LAST ERROR"].join("\t"),

@@ -85,6 +85,7 @@ export async function positionsCommand(args: string[]): Promise<number> {
         "GET",
         `/api/positions?warehouse=${encodeURIComponent(config.shelfWarehouse)}`,
       )) as PositionListing[],
+    { existing: true },
   );
   console.log(["GID", "NAME", "STOCK", "SHELF", "REFILL BELOW", "SHELF QTY"].join("\t"));
   const p = (x: Place) => `${x.posx},${x.posy},${x.posz}`;

@@ -95,6 +95,7 @@ export async function pricesCommand(args: string[]): Promise<number> {
       config,
       (db) => listSchedules(db, new Date(), { all }),
       async (api) => await api("GET", `/api/prices${all ? "?all=1" : ""}`) as PriceSchedule[],
+      { existing: true },
     );
     console.log(["ID", "GID", "NAME", "PRICE", "FROM", "UNTIL", "STATE", "BY"].join("\t"));
     for (const s of schedules) console.log(line(s));

@@ -69,6 +69,7 @@ export async function stockCommand(args: string[]): Promise<number> {
       values,
       (db) => local(() => goodsStock(db, gid, count)),
       async (api) => (await api("GET", `/api/stock/${gid}?moves=${count}`)) as GoodsStock,
+      { existing: true },
     );
     console.log(`goods ${stock.gid} ${stock.name}`);
     console.log(["WAREHOUSE", "NAME", "QTY"].join("\t"));
@@ -94,6 +95,7 @@ export async function stockCommand(args: string[]): Promise<number> {
           "GET",
           `/api/stock/moves?since=${encodeURIComponent(since.toISOString())}`,
         )) as StockMove[],
+      { existing: true },
     );
     console.log(MOVE_HEADER);
     for (const m of moves) console.log(moveLine(m));

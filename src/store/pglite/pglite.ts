@@ -192,6 +192,20 @@ type CallRequest = WorkerRequest extends infer R ? R extends { id: number } ? Om
   : never;
 
 /**
+ * Whether `stateDir` holds an embedded database: the appliance makes one at its first start, so a
+ * command that only reads can say "nothing here" instead of making an empty store.
+ */
+export async function embeddedDatabaseExists(stateDir: string): Promise<boolean> {
+  try {
+    await Deno.stat(`${stateDir}/db/PG_VERSION`);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
+
+/**
  * Opens (creating when absent) the embedded database in `stateDir/db`, holding `stateDir/db.lock`
  * until {@link Database.close}. Throws {@link DatabaseLockedError} when another process has it.
  *
