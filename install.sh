@@ -118,6 +118,15 @@ put() {
 }
 
 # dir PATH MODE [OWNER]: creates a directory, fixing mode (and owner, as uid:gid) when they differ.
+# The docs/ pages the README links to, beside the installed README (when the release has them).
+put_docs() {
+  if [ -d "$SRC/docs" ]; then
+    for f in "$SRC"/docs/*; do
+      if [ -f "$f" ]; then put "$f" "$1/$(basename "$f")" 644; fi
+    done
+  fi
+}
+
 dir() {
   if [ ! -d "$ROOT$1" ]; then
     mkdir -p "$ROOT$1" || die "cannot create $1"
@@ -226,6 +235,7 @@ if [ "$MODE" = binary ]; then
   for f in VERSION README.md; do
     if [ -f "$SRC/$f" ]; then put "$SRC/$f" "$LIB/$f" 644; fi
   done
+  put_docs "$LIB/docs"
   put "$SRC/config.example.json" "$LIB/config.example.json" 644
 else
   # A release of the older flat layout (/opt/newretail/newretail.js) becomes the previous one.
@@ -248,6 +258,7 @@ else
   for f in pglite-template.tar.gz README.md prometheus-alerts.yml grafana-dashboard.json; do
     if [ -f "$SRC/$f" ]; then put "$SRC/$f" "$REL/$f" 644; fi
   done
+  put_docs "$REL/docs"
   put "$DENO_SRC" "$REL/bin/deno" 755
   # The launcher asks the bundle for the permissions the current config needs (with read and
   # env only), then runs it with exactly those: editing the config never needs a reinstall.

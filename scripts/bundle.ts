@@ -76,6 +76,14 @@ for (const [file, entry] of BUNDLES) {
 }
 for (const name of PGLITE_FILES) await Deno.copyFile(new URL(name, pgliteDist), new URL(name, out));
 for (const [from, to] of SHIPPED) await Deno.copyFile(new URL(from, root), new URL(to, out));
+// The README's links point into docs/: an installer on a store PC without internet reads them
+// beside it (install.sh puts them next to the installed README).
+await Deno.mkdir(new URL("docs/", out));
+for await (const entry of Deno.readDir(new URL("docs/", root))) {
+  if (entry.isFile) {
+    await Deno.copyFile(new URL(`docs/${entry.name}`, root), new URL(`docs/${entry.name}`, out));
+  }
+}
 await Deno.chmod(new URL("install.sh", out), 0o755);
 await Deno.chmod(new URL("launcher.sh", out), 0o755);
 const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", root)));

@@ -44,6 +44,13 @@ Deno.test("install.sh into a scratch root", async (t) => {
           "/usr/lib/sysusers.d/newretail.conf",
         ]
       ) assert.ok(await exists(root + path), `${path} installed`);
+      // Every page the README links to is installed beside it.
+      const readme = await Deno.readTextFile(`${root}/opt/newretail/current/README.md`);
+      const linked = [...readme.matchAll(/\]\((docs\/[^)#]+)/g)].map((m) => m[1]);
+      assert.ok(linked.length >= 5, readme);
+      for (const page of linked) {
+        assert.ok(await exists(`${root}/opt/newretail/current/${page}`), `${page} installed`);
+      }
       assert.equal(
         await Deno.readLink(`${root}/etc/systemd/system/multi-user.target.wants/newretail.service`),
         "/etc/systemd/system/newretail.service",
