@@ -32,7 +32,7 @@ import { DiscoveryResponder } from "./discovery/responder.ts";
 import { PaymentServices } from "./payment/service.ts";
 import { odooSettings } from "./upstream/odoo/settings.ts";
 import { OdooConnector, odooHealthComponent } from "./upstream/odoo/connector.ts";
-import { setUpstreamEnabled } from "./upstream/odoo/local_store.ts";
+import { setUpstreamEnabled } from "./store/odoo_catalogue.ts";
 import { pendingCallCount } from "./store/payment_calls.ts";
 import { BacklogMetrics, readBacklog } from "./admin/backlog_metrics.ts";
 import { TrustMonitor } from "./trust/monitor.ts";

@@ -10,7 +10,7 @@ import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
 import { backends } from "./_support/databases.ts";
 import { eventually, startTestAppliance } from "./_support/appliance.ts";
 import { startOdooStandin } from "./_support/odoo_standin.ts";
-import { listOutbox } from "../src/upstream/odoo/outbox.ts";
+import { listOutbox } from "../src/store/odoo_outbox.ts";
 import { importBindings, parseBindings } from "../src/store/bindings_csv.ts";
 import { unpushedChanges } from "../src/store/goods_changes.ts";
 import { parseBody } from "../src/device/client.ts";

@@ -10,15 +10,10 @@ import { type OdooStandin, startOdooStandin } from "./_support/odoo_standin.ts";
 import { standinDelivery } from "./_support/odoo.ts";
 import type { Database } from "../src/store/database.ts";
 import { bookStockReceipt } from "../src/store/stock.ts";
-import { installationId, setUpstreamEnabled } from "../src/upstream/odoo/local_store.ts";
+import { installationId, setUpstreamEnabled } from "../src/store/odoo_catalogue.ts";
 import { deliverReceipt, receiptOrigin } from "../src/upstream/odoo/receipts.ts";
-import {
-  listOutbox,
-  outboxCounts,
-  type OutboxRow,
-  OutboxWorker,
-  retryOutbox,
-} from "../src/upstream/odoo/outbox.ts";
+import { OutboxWorker } from "../src/upstream/odoo/outbox.ts";
+import { listOutbox, outboxCounts, type OutboxRow, retryOutbox } from "../src/store/odoo_outbox.ts";
 import { systemClock } from "../src/clock.ts";
 
 async function setup(db: Database, odoo: OdooStandin, maxRefusals = 3) {

@@ -10,7 +10,7 @@ import { backends } from "./_support/databases.ts";
 import { startOdooStandin } from "./_support/odoo_standin.ts";
 import { standinDelivery } from "./_support/odoo.ts";
 import type { Database } from "../src/store/database.ts";
-import { setUpstreamEnabled } from "../src/upstream/odoo/local_store.ts";
+import { setUpstreamEnabled } from "../src/store/odoo_catalogue.ts";
 import { deliverOrder } from "../src/upstream/odoo/orders.ts";
 import { OutboxWorker } from "../src/upstream/odoo/outbox.ts";
 import { createOrder, settleOrder } from "../src/store/orders.ts";

@@ -11,7 +11,7 @@ import {
   isUniqueViolation,
 } from "../src/store/database.ts";
 import { migrate } from "../src/store/migrate.ts";
-import { installationId } from "../src/upstream/odoo/local_store.ts";
+import { installationId } from "../src/store/odoo_catalogue.ts";
 import { type EmbeddedDatabase, openPglite } from "../src/store/pglite/pglite.ts";
 import {
   extractTemplate,

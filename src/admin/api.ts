@@ -32,7 +32,7 @@ import { isLoopbackHost } from "../net_address.ts";
 import { getDevice, listDevices, setDeviceEnabled } from "../store/devices.ts";
 import { currentTeachIn, setTeachIn, taughtInSince } from "../store/teach_in.ts";
 import { recentAudit, writeAudit } from "../store/audit.ts";
-import { listOutbox, retryOutbox } from "../upstream/odoo/outbox.ts";
+import { listOutbox, retryOutbox } from "../store/odoo_outbox.ts";
 import { deviceKind } from "../protocol/device_id.ts";
 import { decodeCsv, importBindings, parseBindings } from "../store/bindings_csv.ts";
 import {

@@ -12,7 +12,7 @@ import { CataloguePuller, type PullProgress } from "../upstream/odoo/catalogue.t
 import { pricelistOf } from "../upstream/odoo/pricelist.ts";
 import { compilePricelists } from "../pricing/pricelist.ts";
 import { pullKind, reconcileIds } from "../upstream/odoo/reconcile.ts";
-import { setUpstreamEnabled } from "../upstream/odoo/local_store.ts";
+import { setUpstreamEnabled } from "../store/odoo_catalogue.ts";
 import {
   CliError,
   CONFIG_FLAGS_HELP,

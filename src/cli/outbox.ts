@@ -10,14 +10,9 @@ import { discoverSite } from "../upstream/odoo/site.ts";
 import { deliverReceipt } from "../upstream/odoo/receipts.ts";
 import { deliverOrder } from "../upstream/odoo/orders.ts";
 import { deliverRefill } from "../upstream/odoo/refills.ts";
-import { installationId } from "../upstream/odoo/local_store.ts";
-import {
-  getOutboxRow,
-  listOutbox,
-  type OutboxRow,
-  OutboxWorker,
-  retryOutbox,
-} from "../upstream/odoo/outbox.ts";
+import { installationId } from "../store/odoo_catalogue.ts";
+import { OutboxWorker } from "../upstream/odoo/outbox.ts";
+import { getOutboxRow, listOutbox, type OutboxRow, retryOutbox } from "../store/odoo_outbox.ts";
 import { CliError, CONFIG_FLAGS_HELP, loadCliConfig, parseStoreCommand } from "./_common.ts";
 import { withStoreOrApi } from "./_admin_api.ts";
 import { systemClock } from "../clock.ts";

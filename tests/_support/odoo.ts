@@ -16,7 +16,7 @@ import { createMemoryLogger, type LogFields, type Logger } from "../../src/log.t
 import { discoverSite, type OdooSite } from "../../src/upstream/odoo/site.ts";
 import { CataloguePuller } from "../../src/upstream/odoo/catalogue.ts";
 import type { DeliveryContext } from "../../src/upstream/odoo/delivery.ts";
-import { installationId } from "../../src/upstream/odoo/local_store.ts";
+import { installationId } from "../../src/store/odoo_catalogue.ts";
 import { pricelistOf } from "../../src/upstream/odoo/pricelist.ts";
 import { compilePricelists } from "../../src/pricing/pricelist.ts";
 import { systemClock } from "../../src/clock.ts";

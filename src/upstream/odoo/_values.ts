@@ -6,7 +6,7 @@
  * @module
  */
 import { fromScaled, roundScaled, toScaled } from "../../decimal.ts";
-import type { CategoryRow } from "./local_store.ts";
+import type { CategoryRow } from "../../store/odoo_catalogue.ts";
 
 /** Text of a char/text/selection/many2one value; `false` and anything else empty is "". */
 export function odooText(value: unknown): string {

@@ -34,25 +34,21 @@ import {
   toCategory,
 } from "./_values.ts";
 import {
+  categoryParents,
   deactivateGoodsExcept,
+  forgetPricelist,
   getCursor,
   type GoodsRow,
   missingCategories,
+  type PriceInput,
   setCursor,
   setStock,
   upsertCategories,
   upsertGoods,
-  upsertWarehouses,
-} from "./local_store.ts";
-import {
-  categoryParents,
-  forgetPricelist,
-  type OdooPricelist,
-  type PriceInput,
-  repriceAll,
-  type RulesSummary,
   upsertPriceInputs,
-} from "./pricelist.ts";
+  upsertWarehouses,
+} from "../../store/odoo_catalogue.ts";
+import { type OdooPricelist, repriceAll, type RulesSummary } from "./pricelist.ts";
 import { replacePricelistSchedules } from "../../store/price_schedules.ts";
 import type { Clock } from "../../clock.ts";
 

@@ -19,18 +19,19 @@ import { CataloguePuller, type PullProgress, type PullStats } from "./catalogue.
 import { pullKind, reconcileIds } from "./reconcile.ts";
 import { type OdooPricelist, pricelistOf } from "./pricelist.ts";
 import type { CompilePricelists } from "./pricelist_rules.ts";
-import { installationId, setUpstreamEnabled } from "./local_store.ts";
+import { installationId, setUpstreamEnabled } from "../../store/odoo_catalogue.ts";
 import type { Delivered, Deliverer, DeliveryContext } from "./delivery.ts";
 import { deliverReceipt } from "./receipts.ts";
-import { deliverOrder, enqueueMissedOrders } from "./orders.ts";
+import { deliverOrder } from "./orders.ts";
 import { deliverRefill } from "./refills.ts";
+import { OutboxWorker } from "./outbox.ts";
 import {
+  enqueueMissedOrders,
   expediteWaiting,
   outboxCounts,
   type OutboxKind,
   type OutboxRow,
-  OutboxWorker,
-} from "./outbox.ts";
+} from "../../store/odoo_outbox.ts";
 import { errorMessage } from "../../errors.ts";
 
 /** What {@link OdooConnector} needs. */

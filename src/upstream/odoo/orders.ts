@@ -19,43 +19,18 @@
  *
  * @module
  */
-import type { Queryable } from "../../store/database.ts";
+import { orderLinesToDeliver, orderToDeliver } from "../../store/odoo_deliveries.ts";
 import type { Many2one } from "./jsonrpc.ts";
 import { type Delivered, type DeliveryContext, PermanentDeliveryError } from "./delivery.ts";
 import { DEFAULT_PARTNER_NAME } from "./settings.ts";
 import { createOnce, findOne } from "./dedupe.ts";
 import { type PickingRow, validatePicking } from "./receipts.ts";
 
-type OrderRow = { id: number; code: string; state: string };
-type LineRow = { goods_id: number; unit_price: string; quantity: string };
-
 interface SaleOrderRow {
   id: number;
   name: string;
   state: string;
   partner_id?: Many2one;
-}
-
-/**
- * Enqueues a delivery for every paid order that has none and was settled while Odoo mode was on
- * (the trigger of migration 004 does it in the order's own transaction; this catches a store
- * whose orders table came after that migration). Returns how many rows it added; 0 without an
- * orders table.
- */
-export async function enqueueMissedOrders(db: Queryable): Promise<number> {
-  const [exists] = await db.query<{ ok: boolean }>(
-    "select to_regclass('orders') is not null as ok",
-  );
-  if (!exists?.ok) return 0;
-  const rows = await db.query(
-    `insert into odoo_outbox (kind, local_id)
-     select 'sale-order', o.id from orders o, odoo_upstream u
-     where u.enabled and o.state = 'paid' and coalesce(o.settled_at, o.created_at) >= u.updated_at
-       and not exists (select 1 from odoo_outbox x where x.kind = 'sale-order' and x.local_id = o.id)
-     on conflict (kind, local_id) do nothing
-     returning id`,
-  );
-  return rows.length;
 }
 
 /** The partner the orders go to: configured id or name, else "newretail walk-in" (created). */
@@ -101,9 +76,7 @@ export function saleOrigin(shopId: string, installationId: string): string {
 /** Delivers paid local order `orderId`; returns the Odoo sale order. Idempotent. */
 export async function deliverOrder(ctx: DeliveryContext, orderId: number): Promise<Delivered> {
   const { db, odoo, site, log } = ctx;
-  const [order] = await db.query<OrderRow>("select id, code, state from orders where id = $1", [
-    orderId,
-  ]);
+  const order = await orderToDeliver(db, orderId);
   if (!order) throw new PermanentDeliveryError(`order ${orderId} no longer exists locally`);
   if (order.state !== "paid") {
     throw new PermanentDeliveryError(`order ${order.code} is ${order.state}, not paid`);
@@ -129,11 +102,7 @@ export async function deliverOrder(ctx: DeliveryContext, orderId: number): Promi
       throw new PermanentDeliveryError(`Odoo sale order ${sale.name} (${order.code}) is cancelled`);
     }
   } else {
-    const lines = await db.query<LineRow>(
-      `select goods_id, unit_price::text as unit_price, quantity::text as quantity
-       from order_lines where order_id = $1 order by line_no`,
-      [orderId],
-    );
+    const lines = await orderLinesToDeliver(db, orderId);
     if (lines.length === 0) throw new PermanentDeliveryError(`order ${order.code} has no lines`);
     const productIds = [...new Set(lines.map((l) => l.goods_id))];
     const products = await odoo.executeKw<{ id: number }[]>(

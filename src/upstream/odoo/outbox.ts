@@ -9,151 +9,26 @@
  *   row is parked as `failed` with the reason, until `outbox retry ID`.
  * - A local problem that cannot heal (receipt gone, goods not from Odoo): parked at once.
  *
- * Rows are never deleted. A lease (not a long transaction: PGlite has one connection) keeps two
- * workers from delivering the same row.
+ * Rows are never deleted; their SQL, and the lease that keeps two workers from delivering the same
+ * row, are in `src/store/odoo_outbox.ts`.
  *
  * @module
  */
 import { type Next, Worker } from "../../background.ts";
 import type { Database, Queryable } from "../../store/database.ts";
+import {
+  claimDue,
+  markDelivered,
+  nextDueInMs,
+  OUTBOX_CHANNEL,
+  type OutboxRow,
+  recordFailedAttempt,
+} from "../../store/odoo_outbox.ts";
 import type { Logger } from "../../log.ts";
 import { OdooError } from "./jsonrpc.ts";
 import { type Delivered, PermanentDeliveryError } from "./delivery.ts";
 import { errorMessage } from "../../errors.ts";
 import type { Clock } from "../../clock.ts";
-
-/** NOTIFY channel of new outbox rows (migration 004). */
-export const OUTBOX_CHANNEL = "newretail_odoo_outbox";
-
-/** Outbox kinds. */
-export type OutboxKind = "stock-receipt" | "sale-order" | "refill";
-
-/** One outbox row. */
-export interface OutboxRow {
-  id: number;
-  kind: OutboxKind;
-  local_id: number;
-  state: "pending" | "delivered" | "failed";
-  attempts: number;
-  refusals: number;
-  next_attempt_at: Date;
-  last_error: string;
-  odoo_id: number | null;
-  odoo_name: string;
-  created_at: Date;
-  delivered_at: Date | null;
-}
-
-const COLUMNS = `id, kind, local_id, state, attempts, refusals, next_attempt_at, last_error,
-  odoo_id, odoo_name, created_at, delivered_at`;
-
-/** Rows for `outbox list`, newest first; all states unless one is given. */
-export function listOutbox(
-  db: Queryable,
-  options: { state?: OutboxRow["state"]; limit?: number } = {},
-): Promise<OutboxRow[]> {
-  return db.query<OutboxRow & Record<string, unknown>>(
-    `select ${COLUMNS} from odoo_outbox where ($1::text is null or state = $1)
-     order by id desc limit $2`,
-    [options.state ?? null, options.limit ?? 100],
-  );
-}
-
-/** One row by id. */
-export async function getOutboxRow(db: Queryable, id: number): Promise<OutboxRow | undefined> {
-  const rows = await db.query<OutboxRow & Record<string, unknown>>(
-    `select ${COLUMNS} from odoo_outbox where id = $1`,
-    [id],
-  );
-  return rows[0];
-}
-
-/** How many rows are in each state. */
-export async function outboxCounts(
-  db: Queryable,
-): Promise<{ pending: number; failed: number; delivered: number }> {
-  const rows = await db.query<{ state: string; n: number }>(
-    "select state, count(*)::int as n from odoo_outbox group by state",
-  );
-  const counts = { pending: 0, failed: 0, delivered: 0 };
-  for (const r of rows) counts[r.state as keyof typeof counts] = r.n;
-  return counts;
-}
-
-/**
- * Puts a parked (or pending) row back in line to be tried now. Returns false for an unknown or
- * already delivered row.
- */
-export async function retryOutbox(db: Queryable, id: number): Promise<boolean> {
-  const rows = await db.query(
-    `update odoo_outbox set state = 'pending', refusals = 0, next_attempt_at = now(),
-       lease_until = null, updated_at = now()
-     where id = $1 and state <> 'delivered' returning id`,
-    [id],
-  );
-  if (rows.length > 0) await db.query("select pg_notify($1, $2)", [OUTBOX_CHANNEL, `retry:${id}`]);
-  return rows.length > 0;
-}
-
-/**
- * Makes every pending row due now (Odoo is reachable again: what waited for it goes at once,
- * not after its backoff). Returns how many.
- */
-export async function expediteWaiting(db: Queryable): Promise<number> {
-  const rows = await db.query(
-    `update odoo_outbox set next_attempt_at = now(), updated_at = now()
-     where state = 'pending' and next_attempt_at > now() returning id`,
-  );
-  return rows.length;
-}
-
-/** Claims the oldest due row for `leaseMs`, or undefined when none is due. */
-export async function claimDue(
-  db: Queryable,
-  leaseMs: number,
-  afterId = 0,
-): Promise<OutboxRow | undefined> {
-  const rows = await db.query<OutboxRow & Record<string, unknown>>(
-    `update odoo_outbox set lease_until = now() + ($1::int * interval '1 millisecond'),
-       attempts = attempts + 1, updated_at = now()
-     where id = (select id from odoo_outbox
-                 where state = 'pending' and next_attempt_at <= now() and id > $2
-                   and (lease_until is null or lease_until < now())
-                 order by id limit 1 for update skip locked)
-     returning ${COLUMNS}`,
-    [Math.round(leaseMs), afterId],
-  );
-  return rows[0];
-}
-
-/** Milliseconds until the next pending row is due (undefined: none pending). */
-export async function nextDueInMs(db: Queryable): Promise<number | undefined> {
-  const rows = await db.query<{ ms: number | null }>(
-    `select (extract(epoch from (min(greatest(next_attempt_at, coalesce(lease_until, next_attempt_at)))
-       - now())) * 1000)::int as ms
-     from odoo_outbox where state = 'pending'`,
-  );
-  const ms = rows[0]?.ms;
-  return ms === null || ms === undefined ? undefined : Math.max(0, ms);
-}
-
-/** Records a delivery and the Odoo id and name it became. */
-export async function markDelivered(db: Database, row: OutboxRow, delivered: Delivered) {
-  await db.transaction(async (tx) => {
-    await tx.query(
-      `update odoo_outbox set state = 'delivered', odoo_id = $2, odoo_name = $3, last_error = '',
-         lease_until = null, delivered_at = now(), updated_at = now()
-       where id = $1`,
-      [row.id, delivered.odooId, delivered.odooName],
-    );
-    await tx.query(
-      `insert into odoo_ids (model, local_id, odoo_id, odoo_name) values ($1, $2, $3, $4)
-       on conflict (model, local_id) do update set odoo_id = excluded.odoo_id,
-         odoo_name = excluded.odoo_name, updated_at = now()`,
-      [delivered.model, row.local_id, delivered.odooId, delivered.odooName],
-    );
-  });
-}
 
 /** How a failed attempt counts. */
 export type FailureClass = "wait" | "refused" | "permanent";
@@ -177,19 +52,9 @@ export async function markAttemptFailed(
 ): Promise<"pending" | "failed"> {
   const refusals = row.refusals + (failure === "refused" ? 1 : 0);
   const park = failure === "permanent" || refusals >= options.maxRefusals;
-  await db.query(
-    `update odoo_outbox set state = $2, refusals = $3, last_error = $4, lease_until = null,
-       next_attempt_at = now() + ($5::int * interval '1 millisecond'), updated_at = now()
-     where id = $1`,
-    [
-      row.id,
-      park ? "failed" : "pending",
-      refusals,
-      error.slice(0, 1000),
-      Math.round(options.backoffMs),
-    ],
-  );
-  return park ? "failed" : "pending";
+  const state = park ? "failed" : "pending";
+  await recordFailedAttempt(db, row.id, { state, refusals, error, backoffMs: options.backoffMs });
+  return state;
 }
 
 /** Backoff after the n-th attempt (1-based): 5 s, 10 s, 20 s … capped at 5 minutes. */

@@ -12,7 +12,7 @@
  * @module
  */
 import type { Logger } from "../../log.ts";
-import type { Database, Queryable } from "../../store/database.ts";
+import type { Database } from "../../store/database.ts";
 import {
   type AppliedOn,
   type CompilePricelists,
@@ -22,7 +22,13 @@ import {
   type PricelistRule,
   type PricelistRules,
 } from "./pricelist_rules.ts";
-import { type PricelistPeriod, replacePricelistSchedules } from "../../store/price_schedules.ts";
+import type { PricelistPeriod } from "../../store/price_schedules.ts";
+import {
+  categoryParents,
+  type PriceInput,
+  priceInputs,
+  storePricelistPrices,
+} from "../../store/odoo_catalogue.ts";
 import { type Many2one, type OdooClient, OdooError } from "./jsonrpc.ts";
 import { odooDecimal, odooId, odooText } from "./_values.ts";
 
@@ -129,16 +135,6 @@ export function toRule(r: RuleRecord): PricelistRule {
 export interface RulesSummary {
   count: number;
   write_date?: string | false;
-}
-
-/** A product's pricing inputs as pulled, kept in `odoo_price_inputs`. */
-export interface PriceInput {
-  goodsId: number;
-  templateId: number;
-  categoryId: number | null;
-  /** `lst_price`, exact decimal text. */
-  listPrice: string;
-  cost: string;
 }
 
 /** The prices of some goods under the pricelist: regular prices and dated spans. */
@@ -292,74 +288,16 @@ export function categoryChain(
   return chain;
 }
 
-/** Every local category's parent. */
-export async function categoryParents(db: Queryable): Promise<Map<number, number | null>> {
-  const rows = await db.query<{ id: number; parent_id: number | null }>(
-    "select id, parent_id from categories",
-  );
-  return new Map(rows.map((r) => [r.id, r.parent_id]));
-}
-
-/** Keeps the pricing inputs of pulled goods. */
-export async function upsertPriceInputs(db: Queryable, inputs: PriceInput[]): Promise<void> {
-  if (inputs.length === 0) return;
-  await db.query(
-    `insert into odoo_price_inputs (goods_id, template_id, list_price, cost)
-     select * from unnest($1::int[], $2::int[], $3::numeric[], $4::numeric[])
-     on conflict (goods_id) do update set template_id = excluded.template_id,
-       list_price = excluded.list_price, cost = excluded.cost
-     where (odoo_price_inputs.template_id, odoo_price_inputs.list_price, odoo_price_inputs.cost)
-       is distinct from (excluded.template_id, excluded.list_price, excluded.cost)`,
-    [
-      inputs.map((i) => i.goodsId),
-      inputs.map((i) => i.templateId),
-      inputs.map((i) => i.listPrice),
-      inputs.map((i) => i.cost),
-    ],
-  );
-}
-
 /**
  * Prices every goods Odoo sent under the rules held now (after they changed): regular prices
- * written where they differ (while a schedule applies, the trigger of migration 009 keeps the
- * new one as the regular price), schedules replaced. Returns the goods whose price row changed.
+ * written where they differ, schedules replaced. Returns the goods whose price row changed.
  */
 export async function repriceAll(
   db: Database,
   pricelist: OdooPricelist,
   now: Date,
 ): Promise<number> {
-  const rows = await db.query<
-    { id: number; template: number; list: string; cost: string; category: number | null }
-  >(
-    `select i.goods_id as id, i.template_id as template, i.list_price::text as list,
-       i.cost::text as cost, g.category_id as category
-     from odoo_price_inputs i join goods g on g.id = i.goods_id order by i.goods_id`,
-  );
-  const inputs = rows.map((r) => ({
-    goodsId: r.id,
-    templateId: r.template,
-    categoryId: r.category,
-    listPrice: r.list,
-    cost: r.cost,
-  }));
+  const inputs = await priceInputs(db);
   const priced = pricelist.price(inputs, await categoryParents(db), now.getTime());
-  const ids = inputs.map((i) => i.goodsId);
-  return await db.transaction(async (tx) => {
-    const changed = await tx.query(
-      `update goods g set price = x.price, updated_at = now()
-       from unnest($1::int[], $2::numeric[]) as x(id, price)
-       where g.id = x.id and coalesce(g.regular_price, g.price) <> x.price
-       returning g.id`,
-      [ids, ids.map((id) => priced.regular.get(id)!)],
-    );
-    await replacePricelistSchedules(tx, ids, priced.periods, now);
-    return changed.length;
-  });
-}
-
-/** Drops what a pricelist left (the store no longer prices with one). */
-export async function forgetPricelist(db: Queryable): Promise<void> {
-  await db.query("delete from price_schedules where source = 'odoo'");
-  await db.query("delete from odoo_price_inputs");
+  return await storePricelistPrices(db, inputs.map((i) => i.goodsId), priced, now);
 }

@@ -23,13 +23,7 @@ import type { Many2one } from "./jsonrpc.ts";
 import { type Delivered, type DeliveryContext, PermanentDeliveryError } from "./delivery.ts";
 import { odooId } from "./_values.ts";
 import { createOnce, findOne } from "./dedupe.ts";
-
-type ReceiptRow = {
-  id: number;
-  equip_id: string;
-  ref: string;
-  warehouse_id: number;
-};
+import { receiptToDeliver } from "../../store/odoo_deliveries.ts";
 
 /**
  * The `origin` (Odoo's "Source Document") of a local receipt: store, installation, receipt id,
@@ -67,16 +61,9 @@ const WIZARDS: Record<string, string> = {
 /** Delivers local receipt `receiptId`; returns the Odoo picking. Idempotent. */
 export async function deliverReceipt(ctx: DeliveryContext, receiptId: number): Promise<Delivered> {
   const { db, odoo, log } = ctx;
-  const [receipt] = await db.query<ReceiptRow>(
-    "select id, equip_id, ref, warehouse_id from stock_receipts where id = $1",
-    [receiptId],
-  );
+  const receipt = await receiptToDeliver(db, receiptId);
   if (!receipt) throw new PermanentDeliveryError(`receipt ${receiptId} no longer exists locally`);
-  const lines = await db.query<{ goods_id: number; quantity: string }>(
-    `select goods_id, quantity::text as quantity from stock_receipt_lines
-     where receipt_id = $1 order by line_no`,
-    [receiptId],
-  );
+  const { lines } = receipt;
   const origin = receiptOrigin(ctx.shopId, ctx.installationId, receipt);
 
   const [warehouse] = await odoo.executeKw<

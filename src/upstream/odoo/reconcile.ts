@@ -9,7 +9,7 @@
  * @module
  */
 import { type CataloguePuller, CURSORS, emptyStats, type PullStats } from "./catalogue.ts";
-import { deactivateGoodsExcept, setCursor } from "./local_store.ts";
+import { deactivateGoodsExcept, odooProductIds, setCursor } from "../../store/odoo_catalogue.ts";
 import type { Database } from "../../store/database.ts";
 import type { Logger } from "../../log.ts";
 import type { OdooClient } from "./jsonrpc.ts";
@@ -39,11 +39,7 @@ export async function reconcileIds(deps: ReconcileDeps): Promise<PullStats> {
     log.error("odoo lists no products: local goods left as they are (check the user's rights)");
     return stats;
   }
-  const known = new Set(
-    (await db.query<{ id: number }>(
-      "select local_id as id from odoo_ids where model = 'product.product'",
-    )).map((r) => r.id),
-  );
+  const known = await odooProductIds(db);
   const missing = ids.filter((id) => !known.has(id));
   if (missing.length > 0) await puller.storeByIds(missing, stats);
   stats.goodsDeactivated = (await deactivateGoodsExcept(db, ids)).length;

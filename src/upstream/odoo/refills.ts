@@ -11,6 +11,7 @@ import type { Many2one } from "./jsonrpc.ts";
 import { type Delivered, type DeliveryContext, PermanentDeliveryError } from "./delivery.ts";
 import { odooId } from "./_values.ts";
 import { createOnce, findOne } from "./dedupe.ts";
+import { refillMoveToDeliver } from "../../store/odoo_deliveries.ts";
 import { donePicking, insertPicking, type MoveProduct, type PickingRow } from "./receipts.ts";
 
 /**
@@ -34,14 +35,7 @@ interface WarehouseRow {
 /** Delivers the refill of job `jobId`; returns the Odoo internal transfer. Idempotent. */
 export async function deliverRefill(ctx: DeliveryContext, jobId: number): Promise<Delivered> {
   const { db, odoo, log } = ctx;
-  const [move] = await db.query<
-    { goods_id: number; quantity: string; from_id: number; to_id: number }
-  >(
-    `select goods_id, quantity::text as quantity, from_warehouse_id as from_id,
-       to_warehouse_id as to_id
-     from stock_moves where reason = 'refill' and reference = 'refill:' || $1::text`,
-    [jobId],
-  );
+  const move = await refillMoveToDeliver(db, jobId);
   if (!move) throw new PermanentDeliveryError(`refill job ${jobId} moved nothing locally`);
   const warehouses = await odoo.executeKw<WarehouseRow[]>(
     "stock.warehouse",

@@ -1,14 +1,16 @@
 /**
- * The local side of the catalogue pull: batched upserts of categories, warehouses, goods and stock
- * that touch a row only when something a device sees changed (an unchanged row is not rewritten,
- * so a full pass over 100,000 products does not push 100,000 `sendGoods`), and the sync cursors.
+ * The local side of the Odoo catalogue pull: batched upserts of categories, warehouses, goods and
+ * stock that touch a row only when something a device sees changed (an unchanged row is not
+ * rewritten, so a full pass over 100,000 products does not push 100,000 `sendGoods`), the pricing
+ * inputs a pricelist prices from, and the sync cursors.
  *
  * In Odoo mode local ids are Odoo ids (goods = product.product, categories = product.category,
  * warehouses = stock.warehouse).
  *
  * @module
  */
-import type { Queryable } from "../../store/database.ts";
+import type { Database, Queryable } from "./database.ts";
+import { type PricelistPeriod, replacePricelistSchedules } from "./price_schedules.ts";
 
 /** A category from Odoo. */
 export interface CategoryRow {
@@ -265,4 +267,105 @@ export async function installationId(db: Queryable): Promise<string> {
   // Another connection made it after this statement's snapshot was taken.
   const [made] = await db.query<{ id: string }>("select id from installation");
   return made.id;
+}
+
+/** The local ids of the goods pulled from Odoo (their Odoo ids, `odoo_ids`). */
+export async function odooProductIds(db: Queryable): Promise<Set<number>> {
+  return new Set(
+    (await db.query<{ id: number }>(
+      "select local_id as id from odoo_ids where model = 'product.product'",
+    )).map((r) => r.id),
+  );
+}
+
+/** A product's pricing inputs as pulled, kept in `odoo_price_inputs`. */
+export interface PriceInput {
+  goodsId: number;
+  templateId: number;
+  categoryId: number | null;
+  /** `lst_price`, exact decimal text. */
+  listPrice: string;
+  cost: string;
+}
+
+/** Every local category's parent. */
+export async function categoryParents(db: Queryable): Promise<Map<number, number | null>> {
+  const rows = await db.query<{ id: number; parent_id: number | null }>(
+    "select id, parent_id from categories",
+  );
+  return new Map(rows.map((r) => [r.id, r.parent_id]));
+}
+
+/** Keeps the pricing inputs of pulled goods. */
+export async function upsertPriceInputs(db: Queryable, inputs: PriceInput[]): Promise<void> {
+  if (inputs.length === 0) return;
+  await db.query(
+    `insert into odoo_price_inputs (goods_id, template_id, list_price, cost)
+     select * from unnest($1::int[], $2::int[], $3::numeric[], $4::numeric[])
+     on conflict (goods_id) do update set template_id = excluded.template_id,
+       list_price = excluded.list_price, cost = excluded.cost
+     where (odoo_price_inputs.template_id, odoo_price_inputs.list_price, odoo_price_inputs.cost)
+       is distinct from (excluded.template_id, excluded.list_price, excluded.cost)`,
+    [
+      inputs.map((i) => i.goodsId),
+      inputs.map((i) => i.templateId),
+      inputs.map((i) => i.listPrice),
+      inputs.map((i) => i.cost),
+    ],
+  );
+}
+
+/** The pricing inputs kept for every goods, by goods id, with the goods' category now. */
+export async function priceInputs(db: Queryable): Promise<PriceInput[]> {
+  const rows = await db.query<
+    { id: number; template: number; list: string; cost: string; category: number | null }
+  >(
+    `select i.goods_id as id, i.template_id as template, i.list_price::text as list,
+       i.cost::text as cost, g.category_id as category
+     from odoo_price_inputs i join goods g on g.id = i.goods_id order by i.goods_id`,
+  );
+  return rows.map((r) => ({
+    goodsId: r.id,
+    templateId: r.template,
+    categoryId: r.category,
+    listPrice: r.list,
+    cost: r.cost,
+  }));
+}
+
+/** A pricelist's prices of some goods: regular prices and dated spans, by goods id. */
+export interface PricelistPrices {
+  regular: ReadonlyMap<number, string>;
+  periods: ReadonlyMap<number, readonly PricelistPeriod[]>;
+}
+
+/**
+ * Writes the regular prices of goods `ids` where they differ (while a schedule applies, the
+ * trigger of migration 009 keeps the new one as the regular price) and makes their pricelist
+ * schedules `priced.periods`, in one transaction. Returns how many goods rows changed.
+ */
+export function storePricelistPrices(
+  db: Database,
+  ids: number[],
+  priced: PricelistPrices,
+  now: Date,
+): Promise<number> {
+  const { regular, periods } = priced;
+  return db.transaction(async (tx) => {
+    const changed = await tx.query(
+      `update goods g set price = x.price, updated_at = now()
+       from unnest($1::int[], $2::numeric[]) as x(id, price)
+       where g.id = x.id and coalesce(g.regular_price, g.price) <> x.price
+       returning g.id`,
+      [ids, ids.map((id) => regular.get(id)!)],
+    );
+    await replacePricelistSchedules(tx, ids, periods, now);
+    return changed.length;
+  });
+}
+
+/** Drops what a pricelist left (the store no longer prices with one). */
+export async function forgetPricelist(db: Queryable): Promise<void> {
+  await db.query("delete from price_schedules where source = 'odoo'");
+  await db.query("delete from odoo_price_inputs");
 }
