@@ -23,6 +23,7 @@
  * @module
  */
 import type { ClockReading } from "../guarded_clock.ts";
+import type { OutboxSnapshot } from "../store/money_owed.ts";
 
 /** The rules, as named in `/alerts`, the metric's `rule` label and the Prometheus rules file. */
 export type AlertRule =
@@ -74,12 +75,6 @@ export interface DeviceSnapshot {
   offlineSince: Date | null;
   /** Shelf labels it serves (base stations; 0 for other kinds). */
   labelsServed: number;
-}
-
-/** What is still owed to one upstream. */
-export interface OutboxSnapshot {
-  depth: number;
-  oldestAt: Date | null;
 }
 
 /** A stale label: bound, and what it shows is not the current data. */

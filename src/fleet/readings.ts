@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { outboxes } from "../admin/console/money_view.ts";
+import { outboxes } from "../store/money_owed.ts";
 import type { Queryable } from "../store/database.ts";
 import { deviceCounts } from "../store/devices.ts";
 import { labelSummary } from "../store/label_shown.ts";

@@ -32,9 +32,10 @@ import {
   type ComponentSnapshot,
   computeAlerts,
 } from "../alerts.ts";
-import { labelRows, labelsPerStation } from "./labels_view.ts";
+import { labelRows } from "./labels_view.ts";
+import { labelsPerStation } from "../../store/console_reads.ts";
 import { negativeShelfStock } from "./stock_view.ts";
-import { outboxes, paymentFailure } from "./money_view.ts";
+import { outboxes, paymentFailure } from "../../store/money_owed.ts";
 import type { DiskReading } from "../../disk_guard.ts";
 import { sampleLabelFreshness } from "../../store/label_freshness.ts";
 import type { ClockReading } from "../../guarded_clock.ts";

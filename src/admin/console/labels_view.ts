@@ -65,12 +65,3 @@ export async function labelRows(db: Queryable, filter: LabelFilter = {}): Promis
     (a.since?.getTime() ?? 0) - (b.since?.getTime() ?? 0) || a.mac.localeCompare(b.mac)
   );
 }
-
-/** Labels per serving base station (the Devices view and the base-station alert). */
-export async function labelsPerStation(db: Queryable): Promise<Map<string, number>> {
-  const rows = await db.query<{ equip_id: string; n: number }>(
-    `select d.equip_id, count(*)::int as n from label_devices d
-     join label_bindings b on b.mac = d.mac group by d.equip_id`,
-  );
-  return new Map(rows.map((r) => [r.equip_id, r.n]));
-}

@@ -7,7 +7,7 @@
  * @module
  */
 import type { FreshnessSample } from "../../store/label_freshness.ts";
-import type { HourSales } from "./money_view.ts";
+import type { HourSales } from "../../store/money_owed.ts";
 import { type Lang, words } from "./i18n.ts";
 import { esc } from "./html.ts";
 

@@ -18,9 +18,10 @@ import { type ConsoleConfig, LABEL_SAMPLE_EVERY_MS, type StoreConsole } from "./
 import { CONSOLE_CSS, CONSOLE_JS } from "./assets.ts";
 import { esc, layout, type ViewName, VIEWS } from "./html.ts";
 import { type Lang, pickLanguage, words } from "./i18n.ts";
-import { labelRows, labelsPerStation, type LabelState } from "./labels_view.ts";
+import { labelRows, type LabelState } from "./labels_view.ts";
+import { goodsNames, labelsPerStation } from "../../store/console_reads.ts";
 import { stockView as readStock } from "./stock_view.ts";
-import { moneyView as readMoney, salesSince } from "./money_view.ts";
+import { moneyView as readMoney, salesSince } from "../../store/money_owed.ts";
 import {
   auditGoodsIds,
   auditView,
@@ -61,15 +62,6 @@ async function labelHistory(db: Database, now: Date): Promise<LabelHistory> {
   const samples = await labelFreshnessSince(db, new Date(now.getTime() - DAY_MS));
   const { fresh, stale, unknown } = await labelSummary(db);
   return { samples, everyMs: LABEL_SAMPLE_EVERY_MS, current: { fresh, stale, unknown } };
-}
-
-async function goodsNames(db: Database, ids: number[]): Promise<Map<number, string>> {
-  if (ids.length === 0) return new Map();
-  const rows = await db.query<{ id: number; name: string }>(
-    "select id, name from goods where id = any($1::int[])",
-    [ids],
-  );
-  return new Map(rows.map((r) => [r.id, r.name]));
 }
 
 async function renderMain(

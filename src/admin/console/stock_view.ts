@@ -7,6 +7,7 @@
  * @module
  */
 import type { Queryable } from "../../store/database.ts";
+import { negativeStockIn, type OpenRefillJob, openRefillJobs } from "../../store/console_reads.ts";
 import { listPositions } from "../../store/positions.ts";
 import { compareDecimal, trimZeros } from "../../decimal.ts";
 
@@ -32,19 +33,8 @@ export interface ShelfRow {
   place: { aisle: string; shelf: string; level: string };
 }
 
-/** An open refill job. */
-export interface RefillRow {
-  id: number;
-  goodsId: number;
-  name: string;
-  reason: string;
-  /** The AGV that took it, null while none has. */
-  equipId: string | null;
-  attempts: number;
-  lastError: string;
-  /** Quantity to bring ({@link quantityText}), when known. */
-  quantity: string | null;
-}
+/** An open refill job, its quantity to bring as {@link quantityText} shows it. */
+export type RefillRow = Omit<OpenRefillJob, "weighed">;
 
 /** The view: shelf rows needing attention first, negative stock, open jobs. */
 export interface StockView {
@@ -64,14 +54,7 @@ export async function negativeShelfStock(
   db: Queryable,
   shelfWarehouse: string,
 ): Promise<{ goodsId: number; name: string; quantity: string }[]> {
-  const rows = await db.query<
-    { goodsId: number; name: string; quantity: string; weighed: boolean }
-  >(
-    `select g.id as "goodsId", g.name, s.quantity::text as quantity, g.weighed
-     from stock s join warehouses w on w.id = s.warehouse_id join goods g on g.id = s.goods_id
-     where w.code = $1 and s.quantity < 0 order by g.id`,
-    [shelfWarehouse],
-  );
+  const rows = await negativeStockIn(db, shelfWarehouse);
   return rows.map((r) => ({
     goodsId: r.goodsId,
     name: r.name,
@@ -102,12 +85,7 @@ export async function stockView(db: Queryable, settings: StockViewSettings): Pro
     Number(b.negative) - Number(a.negative) || Number(b.below) - Number(a.below) ||
     a.goodsId - b.goodsId
   );
-  const jobs = await db.query<RefillRow & { weighed: boolean } & Record<string, unknown>>(
-    `select j.id, j.goods_id as "goodsId", g.name, j.reason, j.equip_id as "equipId", j.attempts,
-       coalesce(j.last_error, '') as "lastError", j.quantity::text as quantity, g.weighed
-     from refill_jobs j join goods g on g.id = j.goods_id where j.state = 'open' order by j.id
-     limit 200`,
-  );
+  const jobs = await openRefillJobs(db);
   const refillJobs = jobs.map(({ weighed, ...j }): RefillRow => ({
     ...j,
     quantity: j.quantity === null ? null : quantityText(j.quantity, weighed),

@@ -22,7 +22,7 @@ import {
 import { esc, postButton, raw, reason, stateWord, table, time } from "./html.ts";
 import type { LabelRow } from "./labels_view.ts";
 import type { StockView } from "./stock_view.ts";
-import type { MoneyView, Sales } from "./money_view.ts";
+import type { MoneyView, Sales } from "../../store/money_owed.ts";
 import { freshnessPlot, type LabelCounts, salesPlot } from "./plots.ts";
 
 /** The labels over the last 24 hours (samples) and now, for the freshness plot. */

@@ -1,11 +1,17 @@
 /**
- * The console's Money and upstream view, and today's sales of the Overview: what the appliance
- * still owes the payment server, the devices (pay results) and Odoo, read from the database.
+ * What the appliance still owes the payment server, the devices (pay results) and Odoo, as the
+ * console's Money and upstream view, its alerts and the fleet readings show it, and today's sales
+ * of the Overview.
  *
  * @module
  */
-import type { Queryable } from "../../store/database.ts";
-import type { OutboxSnapshot } from "../alerts.ts";
+import type { Queryable } from "./database.ts";
+
+/** What is still owed to one upstream. */
+export interface OutboxSnapshot {
+  depth: number;
+  oldestAt: Date | null;
+}
 
 /** A payment-server call not yet made. */
 export interface PendingCall {
