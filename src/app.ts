@@ -12,7 +12,7 @@ import type { Config } from "./config/config.ts";
 import { EventBus } from "./events.ts";
 import { VERSION } from "./version.ts";
 import type { Logger } from "./log.ts";
-import type { Database } from "./store/database.ts";
+import { type Database, pingDatabase } from "./store/database.ts";
 import { latestRecordedTime, listDevices, markAllOffline } from "./store/devices.ts";
 import { moveClockDeadlines } from "./store/orders.ts";
 import { type AdminServer, type ComponentHealth, startAdminServer } from "./admin/server.ts";
@@ -311,9 +311,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
         log,
         metrics,
         version: VERSION,
-        pingDatabase: async () => {
-          await db.query("select 1 as one");
-        },
+        pingDatabase: () => pingDatabase(db),
         listDevices: () => listDevices(db),
         mqtt: () => probes.mqtt?.() ?? { state: "off", detail: "MQTT not configured" },
         payment: () =>

@@ -42,7 +42,8 @@ import {
   refillJob,
   setPosition,
 } from "../store/positions.ts";
-import { markForPush, pushProgress } from "../push/progress.ts";
+import { markForPush } from "../push/progress.ts";
+import { pushProgress } from "../store/push_progress.ts";
 import { adjustStock, goodsStock, movesSince, negativeStock } from "../store/stock_moves.ts";
 import { openRefills } from "../store/refill_stock.ts";
 import { goodsByBarcodes } from "../store/goods.ts";

@@ -238,7 +238,7 @@ export function createAdminHandler(
  * @example
  * ```ts
  * const admin = startAdminServer({ hostname: "127.0.0.1", port: 8687, log, metrics,
- *   pingDatabase: () => db.query("select 1").then(() => {}), listDevices: () => listDevices(db) });
+ *   pingDatabase: () => pingDatabase(db), listDevices: () => listDevices(db) });
  * await admin.close();
  * ```
  */

@@ -8,7 +8,7 @@
  */
 import type { Config } from "../config/config.ts";
 import { maskSecret } from "../config/config.ts";
-import { DatabaseLockedError } from "../store/database.ts";
+import { DatabaseLockedError, databaseSizeBytes } from "../store/database.ts";
 import { openPglite } from "../store/pglite/pglite.ts";
 import { pathExists } from "../store/pglite/pglite_template.ts";
 import { BadSnapshotError, restoreEmbedded } from "../store/restore.ts";
@@ -134,10 +134,7 @@ async function writeWhole(
 async function postgresSize(url: string): Promise<number> {
   const db = openPostgres(url);
   try {
-    const [row] = await db.query<{ bytes: string }>(
-      "select pg_database_size(current_database())::text as bytes",
-    );
-    return Number(row.bytes);
+    return await databaseSizeBytes(db);
   } finally {
     await db.close();
   }

@@ -9,7 +9,8 @@
  */
 import type { Database } from "../store/database.ts";
 import { createRefillJob, type RefillJob, refillJob } from "../store/positions.ts";
-import { markForPush, type PushProgress, pushProgress } from "../push/progress.ts";
+import { markForPush } from "../push/progress.ts";
+import { type PushProgress, pushProgress } from "../store/push_progress.ts";
 import type { Config } from "../config/config.ts";
 import { UserError } from "../errors.ts";
 import { CliError, CONFIG_FLAGS_HELP, loadCliConfig, parseStoreCommand } from "./_common.ts";

@@ -1,13 +1,13 @@
 /**
  * An operator's push of goods (`push-goods`, `POST /api/push-goods`): marking the goods changed,
- * as a price change would, and reading how far the running appliance has delivered them. The CLI
- * calls these directly on the store, or through the admin API while the running appliance holds
- * the embedded database.
+ * as a price change would (how far the running appliance has delivered them is
+ * `src/store/push_progress.ts`). The CLI calls these directly on the store, or through the admin
+ * API while the running appliance holds the embedded database.
  *
  * @module
  */
 import type { Queryable } from "../store/database.ts";
-import { activeGoodsIds, markGoodsChanged } from "../store/goods_changes.ts";
+import { activeGoodsIds, existingGoodsIds, markGoodsChanged } from "../store/goods_changes.ts";
 
 const MARK_CHUNK = 1000;
 
@@ -34,45 +34,6 @@ export async function markForPush(
     marked += await markGoodsChanged(db, wanted.slice(i, i + MARK_CHUNK));
     if (wanted.length > MARK_CHUNK) say(`marked ${marked}/${wanted.length} goods`);
   }
-  const goods = ids === "all"
-    ? wanted
-    : (await db.query<{ id: number }>("select id from goods where id = any($1::int[])", [wanted]))
-      .map((r) => r.id);
+  const goods = ids === "all" ? wanted : await existingGoodsIds(db, wanted);
   return { goods, unknown: wanted.length - goods.length };
-}
-
-/** Progress of a push: how far the appliance is. */
-export interface PushProgress {
-  total: number;
-  /** Goods the appliance has turned into pending pushes. */
-  fannedOut: number;
-  /** Pending pushes to online devices with tries left: being sent now. */
-  sending: number;
-  /** Pending pushes to offline devices or out of tries: kept for the next login. */
-  kept: number;
-}
-
-/** Reads how far the push of these goods is (`maxTries`: the configured `pushTries`). */
-export async function pushProgress(
-  db: Queryable,
-  ids: number[],
-  maxTries: number,
-): Promise<PushProgress> {
-  const [row] = await db.query<{ fanned: number; sending: number; kept: number }>(
-    `with pending as (
-       select p.equip_id, p.tries from pending_label_pushes p
-       join label_bindings b on b.mac = p.mac where b.goods_id = any($1::int[])
-       union all
-       select p.equip_id, p.tries from pending_scale_pushes p where p.goods_id = any($1::int[])
-     )
-     select
-       (select count(*) from goods_changes where goods_id = any($1::int[])
-         and change_no = pushed_no)::int as fanned,
-       (select count(*) from pending p join devices d on d.equip_id = p.equip_id
-         where d.online and p.tries < $2)::int as sending,
-       (select count(*) from pending p left join devices d on d.equip_id = p.equip_id
-         where not coalesce(d.online, false) or p.tries >= $2)::int as kept`,
-    [ids, maxTries],
-  );
-  return { total: ids.length, fannedOut: row.fanned, sending: row.sending, kept: row.kept };
 }

@@ -122,3 +122,16 @@ export async function countRows(db: Queryable, table: string, where: string): Pr
   );
   return row.n;
 }
+
+/** Resolves once the database answers a trivial query (the health check's ping). */
+export async function pingDatabase(db: Queryable): Promise<void> {
+  await db.query("select 1 as one");
+}
+
+/** The size of the connected PostgreSQL database in bytes (`pg_database_size`). */
+export async function databaseSizeBytes(db: Queryable): Promise<number> {
+  const [row] = await db.query<{ bytes: string }>(
+    "select pg_database_size(current_database())::text as bytes",
+  );
+  return Number(row.bytes);
+}

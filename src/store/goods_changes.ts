@@ -33,12 +33,18 @@ export interface FanOut {
  * how many existed.
  */
 export async function markGoodsChanged(db: Queryable, ids: number[]): Promise<number> {
+  const existing = await existingGoodsIds(db, ids);
+  await db.query("select mark_goods_changed($1::int[])", [existing]);
+  return existing.length;
+}
+
+/** Which of `ids` are goods (active or not), in the order the database returns them. */
+export async function existingGoodsIds(db: Queryable, ids: number[]): Promise<number[]> {
   const rows = await db.query<{ id: number }>(
     "select id from goods where id = any($1::int[])",
     [ids],
   );
-  await db.query("select mark_goods_changed($1::int[])", [rows.map((r) => r.id)]);
-  return rows.length;
+  return rows.map((r) => r.id);
 }
 
 /** The ids of every active goods, in id order (for `push-goods --all`). */
