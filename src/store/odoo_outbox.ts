@@ -12,9 +12,6 @@
  */
 import type { Database, Queryable } from "./database.ts";
 
-/** NOTIFY channel of new outbox rows (migration 004). */
-export const OUTBOX_CHANNEL = "newretail_odoo_outbox";
-
 /** Outbox kinds. */
 export type OutboxKind = "stock-receipt" | "sale-order" | "refill";
 
@@ -36,6 +33,9 @@ export interface OutboxRow {
 
 const COLUMNS = `id, kind, local_id, state, attempts, refusals, next_attempt_at, last_error,
   odoo_id, odoo_name, created_at, delivered_at`;
+
+/** NOTIFY channel of new outbox rows (migration 004). */
+export const OUTBOX_CHANNEL = "newretail_odoo_outbox";
 
 /** Rows for `outbox list`, newest first; all states unless one is given. */
 export function listOutbox(
