@@ -20,7 +20,7 @@ import {
   warehouseGoods,
 } from "../src/store/goods.ts";
 import { bookStockReceipt } from "../src/store/stock.ts";
-import { labelStates, recordShown } from "../src/store/label_shown.ts";
+import { labelStates, recordAnswers, recordShown } from "../src/store/label_shown.ts";
 import {
   admitDevice,
   getDevice,
@@ -157,6 +157,58 @@ function storeSuite(backend: Backend) {
           );
           assertEquals(by.map((r) => r.equip_id), ["DZBQ_A", "DZBQ_B"]);
           await recordShown(db, [], "push");
+        },
+      );
+
+      await t.step(
+        "labels' own look-ups in one statement: the asker learned, what it shows recorded",
+        async () => {
+          const [g3, g4, g5] = await goodsByLabels(db, [
+            "AC:23:3F:00:00:09",
+            "AC:23:3F:00:00:0A",
+            "AC:23:3F:00:00:05",
+          ]);
+          const at = new Date(Date.UTC(2025, 0, 1, 0, 1, 0));
+          const answer = (g: typeof g3, equipId: string, price: string) => ({
+            mac: g.mac,
+            gid: g.gid,
+            name: g.name,
+            price,
+            equipId,
+            at,
+          });
+          // The configured device of AC:23:3F:00:00:05 (above) is kept.
+          await recordAnswers(db, [
+            answer(g3, "DZBQ_C", g3.price),
+            answer(g4, "DZBQ_D", "0.01"),
+            answer(g5, "DZBQ_E", g5.price),
+          ]);
+          const devices = await db.query<{ mac: string; equip_id: string; source: string }>(
+            "select mac, equip_id, source from label_devices where mac = any($1::text[]) order by mac",
+            [["AC:23:3F:00:00:09", "AC:23:3F:00:00:0A", "AC:23:3F:00:00:05"]],
+          );
+          assertEquals(devices, [
+            { mac: "AC:23:3F:00:00:05", equip_id: "DZBQ_BASE", source: "configured" },
+            { mac: "AC:23:3F:00:00:09", equip_id: "DZBQ_C", source: "learned" },
+            { mac: "AC:23:3F:00:00:0A", equip_id: "DZBQ_D", source: "learned" },
+          ]);
+          const rows = await labelStates(db);
+          const shown = (mac: string) => rows.find((r) => r.mac === mac);
+          assertEquals(
+            [
+              shown(g3.mac)?.state,
+              shown(g4.mac)?.state,
+              shown(g4.mac)?.shownPrice,
+              shown(g5.mac)?.state,
+            ],
+            ["fresh", "stale", "0.01", "fresh"],
+          );
+          const via = await db.query<{ via: string }>(
+            "select distinct via from label_shown where mac = any($1::text[])",
+            [[g3.mac, g4.mac, g5.mac]],
+          );
+          assertEquals(via, [{ via: "getGoods" }]);
+          await recordAnswers(db, []);
         },
       );
 

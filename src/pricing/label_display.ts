@@ -11,8 +11,7 @@ import { type AppEvents, LABEL_CONFIRMED_EVENT } from "../events.ts";
 import type { LabelDisplays } from "../action_types.ts";
 import { Batcher } from "../batcher.ts";
 import type { Database, Queryable } from "../store/database.ts";
-import { learnLabelDevices } from "../store/goods.ts";
-import { recordShown, type ShownGoods } from "../store/label_shown.ts";
+import { recordAnswers, recordShown, type ShownGoods } from "../store/label_shown.ts";
 
 /** One device's confirmation: these labels now show these goods. */
 export interface LabelConfirmation {
@@ -61,7 +60,7 @@ export interface LabelDisplayBatchDeps {
 
 /**
  * The answers to labels' own `getGoods` by `mac_id`, recorded together: every answer given while
- * a batch is being written goes into the next one, one transaction a batch (which devices serve
+ * a batch is being written goes into the next one, one statement a batch (which devices serve
  * the labels, and what the labels show). A label storm then costs a commit per batch, not per
  * label; a lone label is written at once.
  */
@@ -72,13 +71,7 @@ export class LabelDisplayBatches implements LabelDisplays {
   constructor(deps: LabelDisplayBatchDeps) {
     const db = deps.db.urgent();
     this.#batches = new Batcher(async (confirmations) => {
-      await db.transaction(async (tx) => {
-        await learnLabelDevices(
-          tx,
-          confirmations.flatMap((c) => c.shown.map((s) => ({ mac: s.mac, equipId: c.equipId }))),
-        );
-        await recordShown(tx, confirmations.flatMap(records), "getGoods");
-      });
+      await recordAnswers(db, confirmations.flatMap(records));
       announce(deps.events, confirmations);
       return confirmations.map(() => undefined);
     }, 1000);

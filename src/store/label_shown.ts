@@ -7,6 +7,7 @@
  * @module
  */
 import type { Queryable } from "./database.ts";
+import { learnedLabels, learnLabelDevicesSql } from "./goods.ts";
 
 /** A label's state: shows the current data, shows something older, or never confirmed. */
 export type LabelState = "fresh" | "stale" | "unknown";
@@ -37,15 +38,39 @@ export async function recordShown(
   records: ShownRecord[],
   via: "push" | "getGoods",
 ): Promise<void> {
+  const shown = latestShown(records);
+  if (shown.length === 0) return;
+  await db.query(RECORD_SHOWN_SQL, shownParameters(shown, via));
+}
+
+/**
+ * What labels' own `getGoods` by `mac_id` confirmed, in one statement: the devices that asked are
+ * learned as serving the labels ({@link learnLabelDevices}) and the labels show the goods they were
+ * answered ({@link recordShown}). One statement, not a transaction of two: a batch of answers waits
+ * for one round trip and its commit, where BEGIN, two statements and COMMIT were four round trips.
+ */
+export async function recordAnswers(db: Queryable, records: ShownRecord[]): Promise<void> {
+  const shown = latestShown(records);
+  if (shown.length === 0) return;
+  const learned = learnedLabels(records);
+  await db.query(
+    `with learned as (${learnLabelDevicesSql("$8", "$9")})\n${RECORD_SHOWN_SQL}`,
+    [...shownParameters(shown, "getGoods"), learned.macs, learned.equipIds],
+  );
+}
+
+// A label confirmed twice in one batch keeps its latest confirmation.
+function latestShown(records: ShownRecord[]): ShownRecord[] {
   const latest = new Map<string, ShownRecord>();
   for (const r of records) {
     const kept = latest.get(r.mac);
     if (!kept || kept.at <= r.at) latest.set(r.mac, r);
   }
-  const shown = [...latest.values()];
-  if (shown.length === 0) return;
-  await db.query(
-    `insert into label_shown (mac, goods_id, name, price, equip_id, via, confirmed_at, stale_since)
+  return [...latest.values()];
+}
+
+const RECORD_SHOWN_SQL =
+  `insert into label_shown (mac, goods_id, name, price, equip_id, via, confirmed_at, stale_since)
      select s.mac, s.gid, s.name, s.price::numeric, s.equip_id, $7, s.at,
        case when g.price = s.price::numeric and g.name = s.name then null else s.at end
      from unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[]::timestamptz[])
@@ -53,17 +78,18 @@ export async function recordShown(
      join goods g on g.id = s.gid
      on conflict (mac) do update set goods_id = excluded.goods_id, name = excluded.name,
        price = excluded.price, equip_id = excluded.equip_id, via = excluded.via,
-       confirmed_at = excluded.confirmed_at, stale_since = excluded.stale_since`,
-    [
-      shown.map((s) => s.mac),
-      shown.map((s) => s.gid),
-      shown.map((s) => s.name),
-      shown.map((s) => s.price),
-      shown.map((s) => s.equipId),
-      shown.map((s) => s.at.toISOString()),
-      via,
-    ],
-  );
+       confirmed_at = excluded.confirmed_at, stale_since = excluded.stale_since`;
+
+function shownParameters(shown: ShownRecord[], via: "push" | "getGoods"): unknown[] {
+  return [
+    shown.map((s) => s.mac),
+    shown.map((s) => s.gid),
+    shown.map((s) => s.name),
+    shown.map((s) => s.price),
+    shown.map((s) => s.equipId),
+    shown.map((s) => s.at.toISOString()),
+    via,
+  ];
 }
 
 /** One label as `GET /labels` shows it. */
