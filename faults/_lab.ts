@@ -13,6 +13,11 @@ export interface LabOptions {
   /** Cycles asked for on the command line (`--cycles N`), overriding the scenario's default. */
   cycles?: number;
   /**
+   * Rows asked for on the command line (`--rows a,b`): only these rows of a scenario that names
+   * its rows (power-cut: `embedded`, `postgres`, `first-start`); every row when absent.
+   */
+  rows?: string[];
+  /**
    * Turn off what the scenario guards (fsync, the idempotency key, …) through the product's
    * test-only switch, to show that the lab then reports losses.
    */

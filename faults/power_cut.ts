@@ -608,12 +608,20 @@ export const powerCut: Scenario = {
     if ("unavailable" in kernel) return { rows: [], failures: [], unavailable: kernel.unavailable };
     const cycles = lab.cycles ?? (lab.ci ? 2 : 50);
     const loadMs: [number, number] = lab.ci ? [2000, 6000] : [3000, 12_000];
+    const known = ["embedded", "postgres", "first-start"];
+    const unknown = (lab.rows ?? []).filter((r) => !known.includes(r));
+    if (unknown.length) {
+      throw new Error(`no row ${unknown.join(", ")} (power-cut's rows: ${known.join(", ")})`);
+    }
+    const wanted = (row: string) => !lab.rows || lab.rows.includes(row);
     const plans: RowPlan[] = lab.guardOff
       ? [{ backend: "pglite", cycles, guardOff: true, loadMs }]
       : [
-        { backend: "pglite", cycles, guardOff: false, loadMs },
+        ...(wanted("embedded")
+          ? [{ backend: "pglite" as const, cycles, guardOff: false, loadMs }]
+          : []),
         // The comparison row: PostgreSQL fsyncs as it ships, so fewer cuts say what it has to say.
-        ...(lab.ci ? [] : [{
+        ...(lab.ci || !wanted("postgres") ? [] : [{
           backend: "postgres" as const,
           cycles: Math.min(cycles, POSTGRES_CYCLES_MAX),
           guardOff: false,
@@ -624,7 +632,7 @@ export const powerCut: Scenario = {
     const failures: string[] = [];
     const results = [];
     for (const plan of plans) results.push(await runRow(plan, kernel, lab));
-    if (!lab.guardOff) {
+    if (!lab.guardOff && wanted("first-start")) {
       results.push(await runFirstStartRow(Math.min(cycles, lab.ci ? 2 : 10), kernel, lab));
     }
     for (const result of results) {

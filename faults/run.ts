@@ -1,5 +1,6 @@
 /**
- * The fault lab: `deno task faults <scenario>… [--ci] [--cycles N] [--guard-off] [--keep]`.
+ * The fault lab:
+ * `deno task faults <scenario>… [--ci] [--cycles N] [--rows a,b] [--guard-off] [--keep]`.
  * Runs each scenario end to end against the real appliance, prints one table of what it did and
  * what it found, and exits 1 when anything acknowledged was lost or duplicated, a rule broke, or a
  * scenario could not run at all (with its reason). `all` runs every scenario.
@@ -17,12 +18,13 @@ const SCENARIOS: Scenario[] = [powerCut, diskFull, clock, network];
 
 function usage(): string {
   return [
-    "usage: deno task faults <scenario>… | all [--ci] [--cycles N] [--guard-off] [--keep]",
+    "usage: deno task faults <scenario>… | all [--ci] [--cycles N] [--rows a,b] [--guard-off] [--keep]",
     "",
     ...SCENARIOS.map((s) => `  ${s.name.padEnd(12)} ${s.summary}`),
     "",
     "  --ci         the short form CI runs",
     "  --cycles N   cycles (or rounds) instead of the scenario's default",
+    "  --rows a,b   only these rows (power-cut: embedded, postgres, first-start)",
     "  --guard-off  turn off what the scenario guards (test-only switch): the run must report losses",
     "  --keep       keep the lab's working directory",
   ].join("\n");
@@ -35,6 +37,7 @@ async function main(args: string[]): Promise<number> {
     guardOff: false,
     keep: false,
     cycles: undefined as number | undefined,
+    rows: undefined as string[] | undefined,
   };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
@@ -42,6 +45,7 @@ async function main(args: string[]): Promise<number> {
     else if (arg === "--guard-off") options.guardOff = true;
     else if (arg === "--keep") options.keep = true;
     else if (arg === "--cycles") options.cycles = Number(args[++i]);
+    else if (arg === "--rows") options.rows = (args[++i] ?? "").split(",").filter(Boolean);
     else if (arg === "--help" || arg === "-h") {
       console.log(usage());
       return 0;
@@ -70,6 +74,7 @@ async function main(args: string[]): Promise<number> {
     const lab: LabOptions = {
       ci: options.ci,
       cycles: options.cycles,
+      rows: options.rows,
       guardOff: options.guardOff,
       workDir,
       progress: (line) => console.error(`[${scenario.name}] ${line}`),
