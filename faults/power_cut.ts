@@ -602,17 +602,18 @@ export const powerCut: Scenario = {
   name: "power-cut",
   summary: "the appliance in a user-mode Linux guest whose power is cut mid-sale, again and again",
   async run(lab: LabOptions): Promise<ScenarioReport> {
+    // Checked first: a mistyped row must not cost a machine set-up.
+    const known = ["embedded", "postgres", "first-start"];
+    const unknown = (lab.rows ?? []).filter((r) => !known.includes(r));
+    if (unknown.length) {
+      throw new Error(`no row ${unknown.join(", ")} (power-cut's rows: ${known.join(", ")})`);
+    }
     const why = await umlUnavailable();
     if (why) return { rows: [], failures: [], unavailable: why };
     const kernel = await setUpUml(lab.progress);
     if ("unavailable" in kernel) return { rows: [], failures: [], unavailable: kernel.unavailable };
     const cycles = lab.cycles ?? (lab.ci ? 2 : 50);
     const loadMs: [number, number] = lab.ci ? [2000, 6000] : [3000, 12_000];
-    const known = ["embedded", "postgres", "first-start"];
-    const unknown = (lab.rows ?? []).filter((r) => !known.includes(r));
-    if (unknown.length) {
-      throw new Error(`no row ${unknown.join(", ")} (power-cut's rows: ${known.join(", ")})`);
-    }
     const wanted = (row: string) => !lab.rows || lab.rows.includes(row);
     const plans: RowPlan[] = lab.guardOff
       ? [{ backend: "pglite", cycles, guardOff: true, loadMs }]

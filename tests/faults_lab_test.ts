@@ -36,6 +36,15 @@ function rows(stdout: string, scenario: string): string[] {
 
 const powerCutSkipped = await umlUnavailable();
 
+Deno.test("fault lab: power-cut --rows with a row it does not have fails naming its rows", async () => {
+  const run = await faults(["power-cut", "--rows", "embedded,nosuch"]);
+  assert(run.code === 1, `${run.stdout}\n${run.stderr}`);
+  assert(
+    run.stdout.includes("no row nosuch (power-cut's rows: embedded, postgres, first-start)"),
+    run.stdout,
+  );
+});
+
 Deno.test({
   name: "fault lab: power-cut --ci, two power cuts of the embedded database in a user-mode " +
     `Linux guest mid-sale lose nothing acknowledged, two during a first start leave it serving${
