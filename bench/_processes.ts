@@ -7,6 +7,7 @@
  */
 import { createPostgresDatabase } from "../tests/_support/databases.ts";
 import { labelGoods, labelMac } from "./_catalogue.ts";
+import { pathToFileURL } from "node:url";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -172,6 +173,21 @@ export async function ensureTemplate(): Promise<string> {
 }
 
 /**
+ * The runtime settings (Deno flags, environment) that the checkout at `root` starts the appliance
+ * with, as its `deno task start` and its launcher do (scripts/runtime_settings.ts; none in a
+ * checkout older than that file).
+ */
+async function runtimeSettings(
+  root: string,
+): Promise<{ flags: readonly string[]; env: Record<string, string> }> {
+  const file = `${root}scripts/runtime_settings.ts`;
+  const exists = await Deno.stat(file).then(() => true, () => false);
+  if (!exists) return { flags: [], env: {} };
+  const settings = await import(pathToFileURL(file).href);
+  return { flags: settings.RUNTIME_FLAGS, env: settings.runtimeEnv(Deno.env.toObject()) };
+}
+
+/**
  * Starts `main.ts serve` on a fresh database with the demo catalogue: a new PostgreSQL database
  * (from `DATABASE_URL`, seeded with `seed-demo`) or a new embedded one in a temporary directory.
  */
@@ -233,9 +249,10 @@ export async function startApplianceProcess(
   const profile = options.cpuProfileDir
     ? ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfileDir}`]
     : [];
+  const runtime = await runtimeSettings(root);
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", ...profile, `${root}main.ts`, "serve"],
-    env,
+    args: ["run", "-A", ...runtime.flags, ...profile, `${root}main.ts`, "serve"],
+    env: { ...runtime.env, ...env },
     // Logs go nowhere: journald's cost is not the appliance's.
     stdout: "null",
     stderr: "inherit",

@@ -87,6 +87,12 @@ RELEASE=$(readlink -f "$LIB/current") || die "no release installed in $LIB (run 
 [ -f "$RELEASE/newretail.js" ] || die "no release installed in $LIB (run install.sh)"
 # Deno's own cache (compiled code): the unit's CacheDirectory, also for commands run by hand.
 export DENO_DIR="${DENO_DIR:-$ROOT/var/cache/newretail/deno}" DENO_NO_UPDATE_CHECK=1
+# The runtime's settings, the same as scripts/runtime_settings.ts gives `deno task start`: two
+# malloc arenas (glibc's default, 8 per core, keeps the native memory a login storm freed
+# resident across the runtime's threads) and a young generation of 2 MB semi-spaces instead of
+# up to 32 MB (bench/RESULTS.md, issue 26: RSS with 10,000 logged-in devices).
+export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
+V8="--v8-flags=--max-semi-space-size=2"
 set -- "${@:-serve}"
 DENO="$RELEASE/bin/deno"
 RUN="run --quiet --no-config --no-lock --no-remote --no-npm --unstable-net --no-prompt"
@@ -97,4 +103,4 @@ nl='
 IFS=$nl
 set -f
 # shellcheck disable=SC2086 # one flag per line
-exec "$DENO" run --quiet --no-config --no-lock --no-remote --no-npm --unstable-net --no-prompt $flags "$RELEASE/newretail.js" "$@"
+exec "$DENO" run --quiet --no-config --no-lock --no-remote --no-npm --unstable-net --no-prompt "$V8" $flags "$RELEASE/newretail.js" "$@"

@@ -11,6 +11,8 @@
  *
  * @module
  */
+import { RUNTIME_FLAGS, runtimeEnv } from "./runtime_settings.ts";
+
 const main = new URL("../main.ts", import.meta.url).pathname;
 // The appliance's own lock file: only the npm packages the appliance imports (deno.lock also pins
 // the tests' packages, and Deno installs every package of the lock file it is given), installed
@@ -42,8 +44,10 @@ const asked = await new Deno.Command(Deno.execPath(), {
 if (!asked.success) Deno.exit(asked.code);
 const flags = new TextDecoder().decode(asked.stdout).split("\n").filter((l) => l !== "");
 
+// The runtime settings of the installed launcher (scripts/runtime_settings.ts).
 const child = new Deno.Command(Deno.execPath(), {
-  args: ["run", "--quiet", ...lock, "--no-prompt", ...flags, main, ...args],
+  args: ["run", "--quiet", ...lock, "--no-prompt", ...RUNTIME_FLAGS, ...flags, main, ...args],
+  env: runtimeEnv(Deno.env.toObject()),
   stdin: "inherit",
   stdout: "inherit",
   stderr: "inherit",

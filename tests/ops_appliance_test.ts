@@ -11,6 +11,7 @@ import denoJson from "../deno.json" with { type: "json" };
 import { type Backend, backends } from "./_support/databases.ts";
 import {
   type ApplianceProcess,
+  assertRuntimeSettings,
   baseEnv,
   startApplianceProcess,
 } from "./_support/appliance_process.ts";
@@ -250,6 +251,9 @@ async function fromBundle(backend: Backend, t: Deno.TestContext) {
       work,
     );
     try {
+      // What systemd runs: the launcher gives the runtime its settings.
+      const started = app.lines.find((l) => l.msg === "newretail started")!;
+      await assertRuntimeSettings(Number(started.pid));
       await exercise(t, app, "DZC_0001", outside);
     } finally {
       await stopCleanly(app);

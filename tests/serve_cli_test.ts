@@ -5,7 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { testPostgresUrl } from "./_support/databases.ts";
-import { baseEnv, startApplianceProcess } from "./_support/appliance_process.ts";
+import {
+  assertRuntimeSettings,
+  baseEnv,
+  startApplianceProcess,
+} from "./_support/appliance_process.ts";
 import { freePort } from "./_support/pg_cluster.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -207,6 +211,7 @@ Deno.test("deno task start honours --config and NEWRETAIL_STATE_DIR; two SIGINTs
     const started = app.lines.find((l) => l.msg === "newretail started")!;
     assert.equal(started.version, VERSION);
     assert.equal(started.databaseAt, `${work}/state/db`);
+    await assertRuntimeSettings(Number(started.pid));
     assert.equal(
       (started.config as string[]).includes(`file ${configFile}`),
       true,

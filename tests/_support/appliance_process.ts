@@ -4,6 +4,8 @@
  *
  * @module
  */
+import assert from "node:assert/strict";
+import { RUNTIME_ENV, RUNTIME_FLAGS } from "../../scripts/runtime_settings.ts";
 
 /** A running appliance process. */
 export interface ApplianceProcess {
@@ -129,4 +131,26 @@ export function baseEnv(): Record<string, string> {
   }
   env.NO_COLOR = "1";
   return env;
+}
+
+/**
+ * Asserts that the runtime process `pid` (the `pid` of its start-up line) runs with the
+ * appliance's runtime settings (scripts/runtime_settings.ts): its environment and Deno flags, as
+ * every way of starting it must give them.
+ */
+export async function assertRuntimeSettings(pid: number): Promise<void> {
+  const environ = (await Deno.readTextFile(`/proc/${pid}/environ`)).split("\0");
+  const cmdline = (await Deno.readTextFile(`/proc/${pid}/cmdline`)).split("\0");
+  for (const [name, value] of Object.entries(RUNTIME_ENV)) {
+    assert.ok(
+      environ.includes(`${name}=${value}`),
+      `${name}=${value} in the runtime's environment`,
+    );
+  }
+  for (const flag of RUNTIME_FLAGS) {
+    assert.ok(
+      cmdline.includes(flag),
+      `${flag} on the runtime's command line: ${cmdline.join(" ")}`,
+    );
+  }
 }
