@@ -5,10 +5,7 @@
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import { backends } from "./_support/databases.ts";
 import { startOdooStandin } from "./_support/odoo_standin.ts";
-import { standinClient, standinSettings } from "./_support/odoo.ts";
-import { createMemoryLogger } from "../src/log.ts";
-import { discoverSite } from "../src/upstream/odoo/site.ts";
-import { CataloguePuller } from "../src/upstream/odoo/catalogue.ts";
+import { standinDelivery } from "./_support/odoo.ts";
 import {
   applySchedules,
   cancelSchedule,
@@ -16,7 +13,6 @@ import {
   listSchedules,
 } from "../src/store/price_schedules.ts";
 import type { Database } from "../src/store/database.ts";
-import { systemClock } from "../src/clock.ts";
 
 async function prices(db: Database, id: number) {
   const rows = await db.query(
@@ -31,18 +27,7 @@ for (const backend of backends()) {
     const { db, dispose } = await backend.open({ demo: false });
     const odoo = await startOdooStandin({ version: 17 });
     try {
-      const settings = standinSettings(odoo);
-      const client = standinClient(odoo);
-      const site = await discoverSite(client, settings);
-      const log = createMemoryLogger("info");
-      const puller = new CataloguePuller({
-        clock: systemClock,
-        db,
-        odoo: client,
-        site,
-        settings,
-        log,
-      });
+      const { puller } = await standinDelivery(db, odoo);
       await puller.fullPull();
       deepStrictEqual(await prices(db, 42), { price: "5.10", regular: null });
 
