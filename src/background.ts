@@ -148,6 +148,10 @@ export class Worker {
   #running: Promise<void> | undefined;
   #again = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the planned timer fires, by the clock. */
+  #timerDue = Infinity;
+  /** The latest time the next run may start, asked for by {@link wakeBy} during a run. */
+  #dueBy = Infinity;
   #failures = 0;
   #stopping: Promise<void> | undefined;
 
@@ -177,9 +181,24 @@ export class Worker {
       this.#again = true;
       return;
     }
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#plan(undefined);
     this.#running = this.#run();
+  }
+
+  /**
+   * Runs the step no later than `at` (epoch ms by the worker's clock), for work with a due time
+   * of its own (a new order's expiry): nothing changes when a run is planned by then, a running
+   * step's plan is cut to `at`, a later plan is brought forward. A stream of such wakes does not
+   * become a stream of runs, as a stream of {@link wake}s under load would.
+   */
+  wakeBy(at: number): void {
+    if (this.#state !== "started") return;
+    if (this.#running) {
+      this.#dueBy = Math.min(this.#dueBy, at);
+      return;
+    }
+    if (this.#timer !== undefined && this.#timerDue <= at) return;
+    this.#plan(plannedDelayMs({ at }, this.#o.clock, this.#o.idleMs));
   }
 
   /** Resolves when no step is running (a timer may be planned). */
@@ -249,12 +268,27 @@ export class Worker {
     } while ((this.#again || delay === 0) && this.#state === "started");
     this.#running = undefined;
     if (this.#state !== "started") return;
-    if (delay !== undefined) {
-      this.#timer = setTimeout(() => {
-        this.#timer = undefined;
-        this.wake();
-      }, delay);
-    } else this.#o.onIdle?.();
+    if (this.#dueBy !== Infinity) {
+      const dueBy = plannedDelayMs({ at: this.#dueBy }, this.#o.clock, this.#o.idleMs);
+      this.#dueBy = Infinity;
+      delay = Math.min(delay ?? Infinity, dueBy ?? Infinity);
+    }
+    if (delay !== undefined) this.#plan(delay);
+    else this.#o.onIdle?.();
+  }
+
+  /** Replaces the planned timer with one that wakes the worker after `delayMs`. */
+  #plan(delayMs: number | undefined): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerDue = Infinity;
+    if (delayMs === undefined) return;
+    this.#timerDue = this.#o.clock.now() + delayMs;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#timerDue = Infinity;
+      this.wake();
+    }, delayMs);
   }
 
   async #once(): Promise<Next> {

@@ -230,6 +230,35 @@ Deno.test("a planned run happens by itself; stop cancels the timer and waits for
   assert.deepEqual(order, ["released", "step ends, aborted: true"]);
 });
 
+Deno.test("wakeBy runs the step by a due time: a plan due by then stays, a later one is brought forward", async () => {
+  const log = createMemoryLogger();
+  const gate = gatedStep(() => ({ afterMs: 3_600_000 }));
+  const worker = new Worker(gate.step, { name: "t", log, clock: systemClock });
+  worker.start();
+  await gate.started.promise;
+
+  // During a run: any number of due times make one more run, by the earliest of them.
+  for (let i = 0; i < 100; i++) worker.wakeBy(Date.now() + 20 + i);
+  gate.open();
+  await eventually(() => gate.runs === 2, "the run by the due time asked during a run");
+  gate.open();
+  await worker.idle();
+
+  // Idle with an hour planned: a due time within it is kept, a later one changes nothing.
+  worker.wakeBy(Date.now() + 7_200_000);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(gate.runs, 2, "a plan due before the asked time stays");
+  const asked = Date.now();
+  for (let i = 0; i < 100; i++) worker.wakeBy(asked + 30);
+  await eventually(() => gate.runs === 3, "the run brought forward to the due time");
+  assert.ok(Date.now() - asked >= 25, "not before the due time");
+  gate.open();
+  await worker.idle();
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(gate.runs, 3, "a hundred wakes by one time made one run");
+  await worker.stop();
+});
+
 Deno.test("keyed workers: one run at a time per key, keys in parallel, dropped when idle", async () => {
   const log = createMemoryLogger();
   const gates = new Map<string, ReturnType<typeof gatedStep>>([

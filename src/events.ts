@@ -62,6 +62,8 @@ export const ORDER_CREATED_EVENT = "order-created";
 export interface OrderCreatedEvent {
   orderId: number;
   code: string;
+  /** When it expires unpaid (epoch ms): the expiry sweeper plans to look by then. */
+  expiresAt: number;
 }
 
 /** Event emitted (with a {@link PaymentRefusedEvent}) when `makePayment` names an order the device may not pay. */

@@ -113,7 +113,11 @@ async function createPayment(ctx: ActionContext, body: JsonObject): Promise<Acti
     shelfPriced: priced.lines.filter((l) => l.priceReason !== "current").length,
     customer: order.openId ? maskId(order.openId) : "",
   });
-  ctx.events.emit(ORDER_CREATED_EVENT, { orderId: order.id, code: order.code });
+  ctx.events.emit(ORDER_CREATED_EVENT, {
+    orderId: order.id,
+    code: order.code,
+    expiresAt: order.expiresAt.getTime(),
+  });
   return reply(order);
 }
 

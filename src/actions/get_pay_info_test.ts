@@ -67,7 +67,7 @@ async function suite(t: Deno.TestContext, db: Database) {
     });
     assert.deepEqual(emitted, [{
       event: ORDER_CREATED_EVENT,
-      detail: { orderId: order.id, code: order.code },
+      detail: { orderId: order.id, code: order.code, expiresAt: NOW + 600_000 },
     }]);
   });
 

@@ -120,9 +120,10 @@ export class PaymentServices {
     const services = new PaymentServices(deps);
     services.#unsubscribe.push(
       services.notifier.attach(deps.events),
-      deps.events.on(ORDER_CREATED_EVENT, () => {
+      deps.events.on(ORDER_CREATED_EVENT, (created) => {
         services.paymentServer.wake();
-        services.expiry.wake();
+        // Not a sweep per order: under a rush that would be a sweep after every commit.
+        services.expiry.wakeBy(created.expiresAt);
       }),
     );
     try {
