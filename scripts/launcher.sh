@@ -89,10 +89,10 @@ RELEASE=$(readlink -f "$LIB/current") || die "no release installed in $LIB (run 
 export DENO_DIR="${DENO_DIR:-$ROOT/var/cache/newretail/deno}" DENO_NO_UPDATE_CHECK=1
 # The runtime's settings, the same as scripts/runtime_settings.ts gives `deno task start`: two
 # malloc arenas (glibc's default, 8 per core, keeps the native memory a login storm freed
-# resident across the runtime's threads) and a young generation of 2 MB semi-spaces instead of
+# resident across the runtime's threads) and a young generation of 4 MB semi-spaces instead of
 # up to 32 MB (bench/RESULTS.md, issue 26: RSS with 10,000 logged-in devices).
 export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
-V8="--v8-flags=--max-semi-space-size=2"
+V8="--v8-flags=--max-semi-space-size=4"
 set -- "${@:-serve}"
 DENO="$RELEASE/bin/deno"
 RUN="run --quiet --no-config --no-lock --no-remote --no-npm --unstable-net --no-prompt"
