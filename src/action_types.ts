@@ -11,6 +11,7 @@ import type { Config } from "./config/config.ts";
 import type { Database } from "./store/database.ts";
 import type { GoodsReader } from "./store/goods_cache.ts";
 import type { ShownGoods } from "./store/label_shown.ts";
+import type { CreatedOrder, OrderDraft } from "./store/orders.ts";
 import type { Logger } from "./log.ts";
 import type { FrameHeader } from "./protocol/frame.ts";
 import type { BodyEncoding, JsonObject } from "./protocol/body.ts";
@@ -39,6 +40,16 @@ export interface LabelDisplays {
   answered(equipId: string, shown: ShownGoods[], at: Date): Promise<void>;
 }
 
+/** Stores new payment orders (src/payment/order_intake.ts). */
+export interface OrderWriter {
+  /**
+   * Stores the order with its lines and payment-server call (or finds the device's earlier order
+   * with the same terminal number); resolves once it is durable. The orders of many tills at
+   * once are stored together.
+   */
+  create(draft: OrderDraft): Promise<CreatedOrder>;
+}
+
 /** Everything a handler needs. */
 export interface ActionContext {
   readonly header: FrameHeader;
@@ -53,6 +64,8 @@ export interface ActionContext {
   readonly shelfPrices?: ShelfPrices;
   /** Where a shelf label's own look-up is recorded as what it shows. */
   readonly labels: LabelDisplays;
+  /** Where `getPayInfo` stores its orders. */
+  readonly orders: OrderWriter;
   readonly config: Config;
   readonly clock: Clock;
   readonly log: Logger;

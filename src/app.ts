@@ -40,6 +40,7 @@ import { assertAdminExposure } from "./admin/api.ts";
 import { loadAdminTls } from "./admin/tls.ts";
 import { PriceParity } from "./pricing/parity.ts";
 import { LabelDisplayBatches } from "./pricing/label_display.ts";
+import { OrderIntake } from "./payment/order_intake.ts";
 import { startScheduleWorker } from "./pricing/schedules.ts";
 import { compilePricelists } from "./pricing/pricelist.ts";
 import { LabelMetrics } from "./pricing/label_metrics.ts";
@@ -245,6 +246,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       goods,
       shelfPrices,
       labels: new LabelDisplayBatches({ db, events }),
+      orders: new OrderIntake({ db }),
       config,
       clock,
       log,

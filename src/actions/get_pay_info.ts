@@ -19,7 +19,7 @@ import { UserError } from "../errors.ts";
 import type { JsonObject } from "../protocol/body.ts";
 import { isScale } from "../protocol/device_id.ts";
 import { maskId } from "../log.ts";
-import { createOrder, findTerminalOrder, type OrderRecord } from "../store/orders.ts";
+import { findTerminalOrder, type OrderRecord } from "../store/orders.ts";
 import type { PricedGoods } from "../store/priced_goods.ts";
 import { goodsByPlus } from "../store/goods.ts";
 import { compareDecimal } from "../decimal.ts";
@@ -88,7 +88,7 @@ async function createPayment(ctx: ActionContext, body: JsonObject): Promise<Acti
     throw e;
   }
   const now = new Date(ctx.clock.now());
-  const { order, created } = await createOrder(ctx.db, {
+  const { order, created } = await ctx.orders.create({
     equipId: device.equipId,
     uniqueId: device.uniqueId,
     terminalOrderId,

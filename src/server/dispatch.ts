@@ -12,6 +12,7 @@ import type {
   ActionResult,
   ActionTable,
   LabelDisplays,
+  OrderWriter,
   ShelfPrices,
 } from "../action_types.ts";
 import type { AppEvents } from "../events.ts";
@@ -42,6 +43,7 @@ export interface DispatchDeps {
   goods: GoodsReader;
   shelfPrices?: ShelfPrices;
   labels: LabelDisplays;
+  orders: OrderWriter;
   config: Config;
   clock: Clock;
   log: Logger;
@@ -124,6 +126,7 @@ export function dispatch(
         goods: deps.goods,
         shelfPrices: deps.shelfPrices,
         labels: deps.labels,
+        orders: deps.orders,
         config: deps.config,
         clock: deps.clock,
         log: origin.log,
@@ -166,6 +169,7 @@ class RequestContext implements ActionContext {
   readonly goods: ActionContext["goods"];
   readonly shelfPrices: ActionContext["shelfPrices"];
   readonly labels: ActionContext["labels"];
+  readonly orders: ActionContext["orders"];
   readonly config: ActionContext["config"];
   readonly clock: ActionContext["clock"];
   readonly log: ActionContext["log"];
@@ -184,6 +188,7 @@ class RequestContext implements ActionContext {
     this.goods = request.goods;
     this.shelfPrices = request.shelfPrices;
     this.labels = request.labels;
+    this.orders = request.orders;
     this.config = request.config;
     this.clock = request.clock;
     this.log = request.log;

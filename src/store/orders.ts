@@ -108,9 +108,21 @@ export interface CreatedOrder {
  * (`created: false`).
  */
 export async function createOrder(db: Queryable, draft: OrderDraft): Promise<CreatedOrder> {
+  return (await createOrders(db, [draft]))[0];
+}
+
+/**
+ * {@link createOrder} for many drafts in one statement and one commit (the tills' orders of a
+ * rush, src/payment/order_intake.ts), one result per draft in the drafts' order. All or nothing:
+ * a statement that fails stores none of them.
+ */
+export async function createOrders(
+  db: Queryable,
+  drafts: readonly OrderDraft[],
+): Promise<CreatedOrder[]> {
   for (let attempt = 0;; attempt++) {
     try {
-      return await insertOrder(db, draft);
+      return await insertOrders(db, drafts);
     } catch (e) {
       // Another order drew the same random code (one in 10^12 for a thousand orders): draw again.
       if (isUniqueViolation(e) && attempt < 3 && /code/.test(errorMessage(e))) {
@@ -121,52 +133,71 @@ export async function createOrder(db: Queryable, draft: OrderDraft): Promise<Cre
   }
 }
 
-async function insertOrder(db: Queryable, draft: OrderDraft): Promise<CreatedOrder> {
-  const code = newOrderCode();
-  // A concurrent identical request waits on the unique key here, then finds nothing inserted.
-  // The lines and the call read the new order's id from the first part: an order that was not
-  // inserted gets neither.
+async function insertOrders(
+  db: Queryable,
+  drafts: readonly OrderDraft[],
+): Promise<CreatedOrder[]> {
+  const codes = drafts.map(() => newOrderCode());
+  const lines = drafts.flatMap((d, i) => d.lines.map((line, n) => ({ code: codes[i], n, line })));
+  // A concurrent identical request waits on the unique key here, then finds nothing inserted; a
+  // draft repeated within the batch is inserted once. Lines and calls join the inserted orders
+  // by code: an order that was not inserted gets neither.
   const inserted = await db.query<OrderRow>(
-    `with o as (
+    `with d as (
+       select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+         $6::text[], $7::text[], $8::text[], $9::text[], $10::text[]::timestamptz[], $11::text[]::timestamptz[])
+         with ordinality as d(code, equip_id, unique_id, terminal_order_id, kind, amount,
+           device_total, shop_id, pay_url, created_at, expires_at, n)),
+     o as (
        insert into orders (code, equip_id, unique_id, terminal_order_id, kind, amount,
          device_total, open_id, pay_url, created_at, expires_at)
-       values ($1, $2, $3, $4, $5, $6::numeric, $7,
-         coalesce((select open_id from door_sessions where shop_id = $8), ''), $9, $10, $11)
+       select code, equip_id, unique_id, terminal_order_id, kind, amount::numeric, device_total,
+         coalesce((select open_id from door_sessions s where s.shop_id = d.shop_id), ''),
+         pay_url, created_at, expires_at
+       from d order by n
        on conflict (equip_id, terminal_order_id) do nothing
        returning *),
      lines as (
        insert into order_lines (order_id, line_no, goods_id, name, unit_price, quantity,
          quantity_text, amount, price_reason)
-       select o.id, n, g, nm, p::numeric, q::numeric, q, a::numeric, r
-       from o, unnest($12::int[], $13::text[], $14::text[], $15::text[], $16::text[],
-         $17::text[]) with ordinality as l(g, nm, p, q, a, r, n)),
+       select o.id, l.n, l.g, l.nm, l.p::numeric, l.q::numeric, l.q, l.a::numeric, l.r
+       from o join unnest($12::text[], $13::int[], $14::int[], $15::text[], $16::text[],
+         $17::text[], $18::text[], $19::text[]) as l(code, n, g, nm, p, q, a, r)
+         on l.code = o.code),
      call as (
        insert into payment_calls (order_id, next_attempt_at, updated_at)
-       select o.id, $10, $10 from o)
+       select o.id, o.created_at, o.created_at from o)
      select ${ORDER_FIELDS} from o`,
     [
-      code,
-      draft.equipId,
-      draft.uniqueId,
-      draft.terminalOrderId,
-      draft.kind,
-      draft.amount,
-      draft.deviceTotal,
-      draft.shopId,
-      draft.payUrl(code),
-      draft.createdAt,
-      draft.expiresAt,
-      draft.lines.map((l) => l.goodsId),
-      draft.lines.map((l) => l.name),
-      draft.lines.map((l) => l.unitPrice),
-      draft.lines.map((l) => l.quantity),
-      draft.lines.map((l) => l.amount),
-      draft.lines.map((l) => l.priceReason ?? "current"),
+      codes,
+      drafts.map((d) => d.equipId),
+      drafts.map((d) => d.uniqueId),
+      drafts.map((d) => d.terminalOrderId),
+      drafts.map((d) => d.kind),
+      drafts.map((d) => d.amount),
+      drafts.map((d) => d.deviceTotal),
+      drafts.map((d) => d.shopId),
+      drafts.map((d, i) => d.payUrl(codes[i])),
+      // As text: the PostgreSQL driver does not send an array of dates as one.
+      drafts.map((d) => d.createdAt.toISOString()),
+      drafts.map((d) => d.expiresAt.toISOString()),
+      lines.map((l) => l.code),
+      lines.map((l) => l.n + 1),
+      lines.map((l) => l.line.goodsId),
+      lines.map((l) => l.line.name),
+      lines.map((l) => l.line.unitPrice),
+      lines.map((l) => l.line.quantity),
+      lines.map((l) => l.line.amount),
+      lines.map((l) => l.line.priceReason ?? "current"),
     ],
   );
-  if (inserted.length > 0) return { order: inserted[0], created: true };
-  const order = await findTerminalOrder(db, draft.equipId, draft.terminalOrderId);
-  return { order: order!, created: false };
+  const byCode = new Map(inserted.map((o) => [o.code, o]));
+  return await Promise.all(drafts.map(async (draft, i): Promise<CreatedOrder> => {
+    const order = byCode.get(codes[i]);
+    if (order) return { order, created: true };
+    const earlier = await findTerminalOrder(db, draft.equipId, draft.terminalOrderId);
+    return { order: earlier!, created: false };
+  }));
 }
 
 /** How an order was settled. */

@@ -12,6 +12,7 @@ import {
 import { closeDoorSession, currentCustomer, openDoorSession } from "./door_sessions.ts";
 import {
   createOrder,
+  createOrders,
   expireDueOrders,
   nextExpiry,
   type OrderDraft,
@@ -82,6 +83,38 @@ async function suite(t: Deno.TestContext, db: Database) {
     const again = await createOrder(db, draft("POS_1", "A"));
     assert.deepEqual(again, { order, created: false });
   });
+
+  await t.step(
+    "createOrders: a batch in one statement, each order with its own lines",
+    async () => {
+      const one = draft("POS_3", "B1");
+      const two = { ...draft("POS_4", "B2"), amount: "2.00", deviceTotal: "2" };
+      two.lines = [{
+        goodsId: 9,
+        name: "农夫山泉 550ml",
+        unitPrice: "2.00",
+        quantity: "1",
+        amount: "2.00",
+      }];
+      const results = await createOrders(db, [one, draft("POS_1", "A"), two, draft("POS_3", "B1")]);
+      assert.deepEqual(results.map((r) => r.created), [true, false, true, false]);
+      assert.equal(results[1].order.id, orderId, "an earlier order with the number is found");
+      assert.deepEqual(results[3].order, results[0].order, "a draft repeated in the batch: once");
+      assert.deepEqual(results.map((r) => r.order.equipId), ["POS_3", "POS_1", "POS_4", "POS_3"]);
+      assert.equal(results[2].order.amount, "2.00");
+      assert.equal(results[2].order.payUrl, `https://pay/${results[2].order.code}`);
+      assert.equal(results[2].order.openId, "oC");
+      assert.deepEqual([...await printLines(db, results[2].order.id)], [
+        { name: "农夫山泉 550ml", count: "1", price: "2.00", total: "2.00" },
+      ]);
+      assert.equal((await printLines(db, results[0].order.id)).length, 2);
+      assert.equal((await callState(db, results[2].order.id))?.state, "pending");
+      const [{ n }] = await db.query<{ n: number }>(
+        "select count(*)::int as n from orders where equip_id = 'POS_3'",
+      );
+      assert.equal(n, 1);
+    },
+  );
 
   await t.step("order codes are 15 digits and unique", async () => {
     const codes = new Set<string>();

@@ -10,6 +10,7 @@ import { systemClock } from "../../src/clock.ts";
 import type { Database } from "../../src/store/database.ts";
 import { directGoodsReader } from "../../src/store/goods_cache.ts";
 import { LabelDisplayBatches } from "../../src/pricing/label_display.ts";
+import { OrderIntake } from "../../src/payment/order_intake.ts";
 
 /** A context for `equipId` on `db`; any field may be overridden. */
 export function actionContext(
@@ -24,6 +25,7 @@ export function actionContext(
     db,
     goods: directGoodsReader(db),
     labels: new LabelDisplayBatches({ db, events: overrides.events ?? { emit: () => {} } }),
+    orders: new OrderIntake({ db }),
     config: defaultConfig(),
     clock: systemClock,
     log: createMemoryLogger(),

@@ -1,0 +1,46 @@
+/**
+ * The tills' new orders, stored together: every order asked for while a batch is being written
+ * goes into the next one, one statement and one commit a batch (`createOrders`). Each order is
+ * still durable before its till is answered; a rush of orders then costs a commit per batch, not
+ * per order, which bounded `getPayInfo` by the database's disk flushes (bench/RESULTS.md,
+ * issue 26). A lone order is written at once.
+ *
+ * @module
+ */
+import type { OrderWriter } from "../action_types.ts";
+import { Batcher } from "../batcher.ts";
+import type { Database } from "../store/database.ts";
+import { type CreatedOrder, createOrder, createOrders, type OrderDraft } from "../store/orders.ts";
+
+/** Most orders in one statement. */
+const MAX_BATCH = 100;
+
+type Outcome = { created: CreatedOrder } | { error: unknown };
+
+/** Stores the orders of many requests in shared statements. */
+export class OrderIntake implements OrderWriter {
+  readonly #batches: Batcher<OrderDraft, Outcome>;
+
+  /** @param deps the database (its urgent view: tills wait) */
+  constructor(deps: { db: Database }) {
+    const db = deps.db.urgent();
+    const alone = (draft: OrderDraft): Promise<Outcome> =>
+      createOrder(db, draft).then((created) => ({ created }), (error) => ({ error }));
+    this.#batches = new Batcher(async (drafts) => {
+      if (drafts.length === 1) return [await alone(drafts[0])];
+      try {
+        return (await createOrders(db, drafts)).map((created) => ({ created }));
+      } catch {
+        // The statement stored none of them: each on its own, so that an order the database
+        // refuses fails alone and not the tills that happened to share its batch.
+        return await Promise.all(drafts.map(alone));
+      }
+    }, MAX_BATCH);
+  }
+
+  async create(draft: OrderDraft): Promise<CreatedOrder> {
+    const outcome = await this.#batches.load(draft);
+    if ("error" in outcome) throw outcome.error;
+    return outcome.created;
+  }
+}
