@@ -10,7 +10,7 @@
 import type { Config } from "./config/config.ts";
 import type { Database } from "./store/database.ts";
 import type { GoodsReader } from "./store/goods_cache.ts";
-import type { ShownGoods } from "./store/label_shown.ts";
+import type { GoodsAndShown, ShownGoods } from "./store/label_shown.ts";
 import type { CreatedOrder, OrderDraft } from "./store/orders.ts";
 import type { Logger } from "./log.ts";
 import type { FrameHeader } from "./protocol/frame.ts";
@@ -40,8 +40,13 @@ export interface LabelDisplays {
   answered(equipId: string, shown: ShownGoods[], at: Date): Promise<void>;
 }
 
-/** Stores new payment orders (src/payment/order_intake.ts). */
+/** Reads what new payment orders are charged, and stores them (src/payment/order_intake.ts). */
 export interface OrderWriter {
+  /**
+   * The active goods of `ids`, each with the labels still showing another price: what an order
+   * is priced from. The reads of many tills at once are made together.
+   */
+  goods(ids: readonly number[]): Promise<GoodsAndShown[]>;
   /**
    * Stores the order with its lines and payment-server call (or finds the device's earlier order
    * with the same terminal number); resolves once it is durable. The orders of many tills at

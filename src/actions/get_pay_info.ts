@@ -146,7 +146,7 @@ async function priceOrder(
   );
   const requested = resolveScaleLines(asked, byPlu);
   const ids = requested.map((l) => l.gid);
-  const catalogue = await chargedGoods(ctx.db, ids, ctx.clock.now(), ctx.config);
+  const catalogue = chargedGoods(await ctx.orders.goods(ids), ctx.clock.now(), ctx.config);
   const priced = priceLines(requested, catalogue);
   if (!totalMatches(total, priced.amount) && !atCurrentPrices(total, requested, catalogue)) {
     throw new TotalDiffers(priced.amount);

@@ -1,15 +1,17 @@
 /**
- * The tills' new orders, stored together: every order asked for while a batch is being written
- * goes into the next one, one statement and one commit a batch (`createOrders`). Each order is
- * still durable before its till is answered; a rush of orders then costs a commit per batch, not
- * per order, which bounded `getPayInfo` by the database's disk flushes (bench/RESULTS.md,
- * issue 26). A lone order is written at once.
+ * The tills' new orders, read and stored together: every order asked for while a batch is being
+ * written goes into the next one, one statement and one commit a batch (`createOrders`), and the
+ * goods they are priced from are read the same way, one statement for the orders of many tills.
+ * Each order is still durable before its till is answered; a rush of orders then costs a commit
+ * per batch, not per order, which bounded `getPayInfo` by the database's disk flushes
+ * (bench/RESULTS.md, issue 26). A lone order is read and written at once.
  *
  * @module
  */
 import type { OrderWriter } from "../action_types.ts";
 import { Batcher } from "../batcher.ts";
 import type { Database } from "../store/database.ts";
+import { type GoodsAndShown, goodsAndShown } from "../store/label_shown.ts";
 import { type CreatedOrder, createOrder, createOrders, type OrderDraft } from "../store/orders.ts";
 
 /** Most orders in one statement. */
@@ -20,6 +22,7 @@ type Outcome = { created: CreatedOrder } | { error: unknown };
 /** Stores the orders of many requests in shared statements. */
 export class OrderIntake implements OrderWriter {
   readonly #batches: Batcher<OrderDraft, Outcome>;
+  readonly #reads: Batcher<readonly number[], GoodsAndShown[]>;
 
   /** @param deps the database (its urgent view: tills wait) */
   constructor(deps: { db: Database }) {
@@ -36,6 +39,17 @@ export class OrderIntake implements OrderWriter {
         return await Promise.all(drafts.map(alone));
       }
     }, MAX_BATCH);
+    this.#reads = new Batcher(async (asked) => {
+      const all = await goodsAndShown(db, [...new Set(asked.flat())]);
+      return asked.map((ids) => {
+        const wanted = new Set(ids);
+        return all.filter((g) => wanted.has(g.id));
+      });
+    }, MAX_BATCH);
+  }
+
+  goods(ids: readonly number[]): Promise<GoodsAndShown[]> {
+    return this.#reads.load(ids);
   }
 
   async create(draft: OrderDraft): Promise<CreatedOrder> {

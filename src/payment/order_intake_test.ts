@@ -23,14 +23,15 @@ function draft(equipId: string, terminalOrderId: string, amount = "2.00"): Order
   };
 }
 
-/** `db` whose urgent view counts the statements that insert orders. */
+/** `db` whose urgent view counts the statements that insert orders and that read goods. */
 function counting(db: Database) {
-  const seen = { inserts: 0 };
+  const seen = { inserts: 0, reads: 0 };
   const inner = db.urgent();
   const urgent: Queryable = {
     ...inner,
     query: (text, params) => {
       if (/insert into orders/.test(text)) seen.inserts++;
+      if (/from goods g/.test(text)) seen.reads++;
       return inner.query(text, params);
     },
   };
@@ -58,6 +59,21 @@ for (const backend of backends()) {
         const again = await Promise.all(drafts.map((d) => intake.create(d)));
         assert.deepEqual(again.map((c) => c.created), drafts.map(() => false));
         assert.deepEqual(again.map((c) => c.order.code), created.map((c) => c.order.code));
+      });
+
+      await t.step("the goods of orders asked together are read by one statement", async () => {
+        const { db: watched, seen } = counting(db);
+        const intake = new OrderIntake({ db: watched });
+        const [a, b, c] = await Promise.all([
+          intake.goods([2, 1]),
+          intake.goods([3]),
+          intake.goods([999_999, 1]),
+        ]);
+        assert.equal(seen.reads, 1);
+        assert.deepEqual(a.map((g) => g.id), [1, 2]);
+        assert.deepEqual(b.map((g) => g.id), [3]);
+        assert.deepEqual(c.map((g) => g.id), [1], "an unknown goods is not found");
+        assert.ok(a.every((g) => typeof g.price === "string" && Array.isArray(g.stale)));
       });
 
       await t.step("an order the database refuses fails alone, not its batch", async () => {

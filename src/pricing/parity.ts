@@ -23,12 +23,11 @@ import type { Counter } from "../metrics.ts";
 import type { Database } from "../store/database.ts";
 import { compareDecimal } from "../decimal.ts";
 import {
-  goodsAndShown,
+  type GoodsAndShown,
   LABELS_SHOWN_CHANNEL,
   type LowerShown,
   staleShownPrices,
 } from "../store/label_shown.ts";
-import type { Queryable } from "../store/database.ts";
 import type { PricedGoods } from "../store/priced_goods.ts";
 import { errorMessage } from "../errors.ts";
 
@@ -74,16 +73,16 @@ export function shelfPrice(
 }
 
 /**
- * The catalogue as `getPayInfo` charges it: the active goods of `ids`, each at its
- * {@link shelfPrice} (`listPrice`: the current price), read in one statement.
+ * The catalogue as `getPayInfo` charges it: the active goods read with the labels still showing
+ * another price (`goodsAndShown`), each at its {@link shelfPrice} (`listPrice`: the
+ * current price).
  */
-export async function chargedGoods(
-  db: Queryable,
-  ids: number[],
+export function chargedGoods(
+  goods: readonly GoodsAndShown[],
   now: number,
   config: ParityConfig,
-): Promise<PricedGoods[]> {
-  return (await goodsAndShown(db, ids)).map((g) => {
+): PricedGoods[] {
+  return goods.map((g) => {
     const shown = shelfPrice(g.price, g.stale, now, config);
     return {
       id: g.id,
