@@ -37,6 +37,7 @@ import {
   GOODS_CHANGED_CHANNEL,
   type PendingPush,
   pendingPushesOf,
+  type QueuedPush,
   resetTries,
 } from "../store/goods_changes.ts";
 import { goodsById, goodsByLabels, type GoodsView } from "../store/goods.ts";
@@ -80,6 +81,15 @@ export interface GoodsPushDeps {
 /** How one push attempt ended (`kept`: failed, and out of tries). */
 type Delivery = "acknowledged" | "failed" | "kept" | "offline";
 
+/** Labels whose views one statement reads when a fan-out pass hands its pushes over. */
+const PREFETCH_LABELS = 1000;
+
+/**
+ * How long views read ahead for a sender stay its to send: a sender still busy with an earlier
+ * push (waiting up to `pushTimeoutS` for its answer) reads them again when it gets to them.
+ */
+const PREFETCH_FRESH_MS = 1000;
+
 /** Longest wait before kept pushes are offered again to a device that stays connected. */
 const REOFFER_MAX_MS = 5 * 60_000;
 
@@ -89,14 +99,22 @@ export function planBatches(
   batchSize: number,
   maxBatches: number,
 ): PendingPush[][] {
+  // One pass: a price change wakes a thousand senders at once, each planning here.
+  const labels: PendingPush[] = [];
+  const goods: PendingPush[] = [];
+  for (const p of pushes) (p.kind === "label" ? labels : goods).push(p);
   const batches: PendingPush[][] = [];
-  for (const kind of ["label", "goods"] as const) {
-    const ofKind = pushes.filter((p) => p.kind === kind);
-    for (let i = 0; i < ofKind.length; i += batchSize) {
+  for (const ofKind of [labels, goods]) {
+    for (let i = 0; i < ofKind.length && batches.length < maxBatches; i += batchSize) {
       batches.push(ofKind.slice(i, i + batchSize));
     }
   }
-  return batches.slice(0, maxBatches);
+  return batches;
+}
+
+/** A push's identity across versions: its label, or its goods (for one device). */
+function keyOf(push: PendingPush): string {
+  return push.kind === "label" ? `l${push.mac}` : `g${push.goodsId}`;
 }
 
 function exceptionOf(outcome: PushOutcome): string {
@@ -120,6 +138,17 @@ export class GoodsPushWorker {
   /** Rounds of kept pushes offered again to connected devices, and when the next is due. */
   readonly #kept: RetryRounds<string>;
   readonly #reofferAt = new Map<string, number>();
+  /**
+   * What fan-out passes just queued for each woken device, by push: its sender's next round sends
+   * these instead of reading back what the pass wrote. The pending tables stay the record (a
+   * round that reads them finds these too), so this only saves the read.
+   */
+  readonly #offered = new Map<string, Map<string, PendingPush>>();
+  /** The views of offered label pushes, read as soon as the pass has queued them, and when. */
+  readonly #prefetched = new WeakMap<
+    PendingPush,
+    { views: Promise<Map<string, GoodsView>>; at: number }
+  >();
 
   private constructor(deps: GoodsPushDeps) {
     this.#deps = deps;
@@ -255,6 +284,7 @@ export class GoodsPushWorker {
       if (out.refillJobs.length > 0) {
         log.info("shelf stock low: refill jobs opened", { jobs: out.refillJobs });
       }
+      this.#offer(out.queued);
       for (const equipId of new Set([...out.labelDevices, ...out.scaleDevices])) {
         this.kick(equipId);
       }
@@ -263,6 +293,86 @@ export class GoodsPushWorker {
       // just kicked wait for it.)
       if (out.goods < batch) break;
     }
+  }
+
+  /**
+   * Hands a fan-out pass's pushes to the senders of the devices online now (latest version wins),
+   * and reads what their labels are to show at once, in statements of up to 1,000 labels: the
+   * database reads them while this thread wakes the senders.
+   */
+  #offer(queued: QueuedPush[]): void {
+    const labels: PendingPush[] = [];
+    for (const { equipId, push } of queued) {
+      if (this.#fanOut.stopped || !this.#deps.link.isOnline(equipId)) continue;
+      let pushes = this.#offered.get(equipId);
+      if (!pushes) this.#offered.set(equipId, pushes = new Map());
+      const key = keyOf(push);
+      const known = pushes.get(key);
+      if (known && known.version >= push.version) continue;
+      pushes.set(key, push);
+      if (push.kind === "label") labels.push(push);
+    }
+    for (let i = 0; i < labels.length; i += PREFETCH_LABELS) {
+      const chunk = labels.slice(i, i + PREFETCH_LABELS);
+      const macs = chunk.map((p) => (p as { mac: string }).mac);
+      const views = this.#limiter.run(() => goodsByLabels(this.#deps.db, [...new Set(macs)]))
+        .then((found) => new Map(found.map((v) => [v.mac, v])));
+      // A sender that no longer needs them (its device went away) does not wait for them: a
+      // failed read is then nobody's error. The senders that wait get it, as from their own read.
+      views.catch(() => {});
+      const at = performance.now();
+      for (const push of chunk) this.#prefetched.set(push, { views, at });
+    }
+  }
+
+  /**
+   * What a pushed label or goods shows now: its view read just after its fan-out, or read with
+   * those of the other senders at once.
+   */
+  #viewOf(push: PendingPush): Promise<GoodsView | undefined> {
+    if (push.kind === "goods") return this.#goodsViews.load(push.goodsId);
+    const prefetched = this.#prefetched.get(push);
+    if (prefetched && performance.now() - prefetched.at < PREFETCH_FRESH_MS) {
+      return prefetched.views.then((views) => views.get(push.mac));
+    }
+    return this.#labelViews.load(push.mac);
+  }
+
+  /**
+   * The pushes a round of `equipId`'s sender sends: those offered by the fan-out since its last
+   * round, else (none offered) what is pending for it with tries left, oldest first. Either way
+   * at most `pushInFlight` × `pushBatchGoods` of each kind; the rest is read by the next round.
+   */
+  #pushesOf(equipId: string): Promise<PendingPush[]> {
+    const offered = this.#offered.get(equipId);
+    this.#offered.delete(equipId);
+    if (!offered) return this.#read(equipId);
+    const { pushInFlight, pushBatchGoods } = this.#deps.config;
+    const perDevice = pushInFlight * pushBatchGoods;
+    const labels: PendingPush[] = [];
+    const goods: PendingPush[] = [];
+    for (const push of offered.values()) {
+      const ofKind = push.kind === "label" ? labels : goods;
+      if (ofKind.length < perDevice) ofKind.push(push);
+    }
+    return Promise.resolve([...labels, ...goods]);
+  }
+
+  /**
+   * What is pending for the device. An offer made while the read was on its way names pushes the
+   * read may have found already: those (same version, or older) are sent once, by this round.
+   */
+  async #read(equipId: string): Promise<PendingPush[]> {
+    const pending = await this.#pending.load(equipId);
+    const offered = this.#offered.get(equipId);
+    if (offered) {
+      for (const push of pending) {
+        const key = keyOf(push);
+        if ((offered.get(key)?.version ?? Infinity) <= push.version) offered.delete(key);
+      }
+      if (offered.size === 0) this.#offered.delete(equipId);
+    }
+    return pending;
   }
 
   #forgetKept(equipId: string): void {
@@ -277,6 +387,7 @@ export class GoodsPushWorker {
   async #sendOnce(equipId: string, stopping: AbortSignal): Promise<Next> {
     const { link, config, log } = this.#deps;
     if (stopping.aborted || !link.isOnline(equipId)) {
+      this.#offered.delete(equipId); // still pending: read again at its next login
       this.#forgetKept(equipId); // its next login gives them their tries back
       return;
     }
@@ -285,7 +396,7 @@ export class GoodsPushWorker {
       this.#reofferAt.delete(equipId);
       await this.#triesBack.load(equipId);
     }
-    const pending = await this.#pending.load(equipId);
+    const pending = await this.#pushesOf(equipId);
     if (pending.length === 0) {
       const next = this.#reofferAt.get(equipId);
       if (next !== undefined) return { afterMs: next - performance.now() };
@@ -311,11 +422,8 @@ export class GoodsPushWorker {
     const { db, link, log, config } = this.#deps;
     const labels = pushes[0].kind === "label";
     // Read now, not when the change happened: latest state wins.
-    const views = (await Promise.all(
-      pushes.map((p) =>
-        p.kind === "label" ? this.#labelViews.load(p.mac) : this.#goodsViews.load(p.goodsId)
-      ),
-    )).filter((v): v is GoodsView => v !== undefined);
+    const views = (await Promise.all(pushes.map((p) => this.#viewOf(p))))
+      .filter((v): v is GoodsView => v !== undefined);
     if (views.length === 0) {
       // Unbound labels, deactivated goods: nothing left to show.
       await this.#completed.load({ equipId, pushes });

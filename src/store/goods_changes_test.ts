@@ -6,11 +6,13 @@ import {
   completePushes,
   devicesWithPending,
   failPushes,
+  type FanOut,
   fanOutChanges,
   GOODS_CHANGED_CHANNEL,
   markGoodsChanged,
   pendingCounts,
   pendingPushes,
+  type QueuedPush,
   resetTries,
   unpushedChanges,
 } from "./goods_changes.ts";
@@ -80,6 +82,17 @@ function suite(backend: ReturnType<typeof backends>[number]) {
         assert.equal(out.goods, 2);
         assert.deepEqual(out.labelDevices.sort(), ["DZBQ_0001", "DZBQ_0002"]);
         assert.deepEqual(out.scaleDevices, ["DZC_0001"]);
+        // What it queued is what the devices' senders would read back.
+        const key = (q: QueuedPush) =>
+          `${q.equipId} ${q.push.kind === "label" ? q.push.mac : q.push.goodsId} ${q.push.version}`;
+        const pending: QueuedPush[] = [];
+        for (const equipId of ["DZBQ_0001", "DZBQ_0002", "DZC_0001", "DZC_0002"]) {
+          for (const push of await pendingPushes(db, equipId, 3, 10)) {
+            pending.push({ equipId, push });
+          }
+        }
+        assert.equal(out.queued.length, 5);
+        assert.deepEqual(out.queued.map(key).sort(), pending.map(key).sort());
         assert.equal(await unpushedChanges(db), 0);
         const p1 = await pendingPushes(db, "DZBQ_0001", 3, 10);
         assert.deepEqual(p1, [{ kind: "label", mac: MAC1, version: 1 }]);
@@ -91,12 +104,17 @@ function suite(backend: ReturnType<typeof backends>[number]) {
       });
 
       await t.step("latest state wins: three changes leave one push per label", async () => {
+        let out: FanOut | undefined;
         for (const price of ["11.00", "12.00", "13.00"]) {
           await db.query("update goods set price = $1::numeric where id = 1", [price]);
-          await fanOutChanges(db, 1000, REFILL);
+          out = await fanOutChanges(db, 1000, REFILL);
         }
         const p1 = await pendingPushes(db, "DZBQ_0001", 3, 10);
         assert.deepEqual(p1, [{ kind: "label", mac: MAC1, version: 4 }]);
+        assert.deepEqual(
+          out?.queued.filter((q) => q.equipId === "DZBQ_0001"),
+          [{ equipId: "DZBQ_0001", push: { kind: "label", mac: MAC1, version: 4 } }],
+        );
       });
 
       await t.step("an acknowledgement of an older version keeps the newer push", async () => {
@@ -132,6 +150,7 @@ function suite(backend: ReturnType<typeof backends>[number]) {
         const out = await fanOutChanges(db, 1000, REFILL);
         assert.equal(out.goods, 1);
         assert.deepEqual(out.labelDevices, []); // AC:…:05 has no serving device yet
+        assert.deepEqual(out.queued.map((q) => q.push.kind), ["goods"]);
         assert.deepEqual(await pendingCounts(db), { labels: 0, scales: 1 });
       });
 
