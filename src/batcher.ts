@@ -16,16 +16,22 @@ interface Waiting<K, V> {
 export class Batcher<K, V> {
   readonly #run: (keys: K[]) => Promise<V[]>;
   readonly #maxBatch: number;
+  readonly #maxInFlight: number;
   #queue: Waiting<K, V>[] = [];
-  #running = false;
+  #inFlight = 0;
+  #scheduled = false;
 
   /**
    * @param run loads a batch; returns one value per key, in the keys' order
    * @param maxBatch most keys per batch
+   * @param maxInFlight most batches running at once (1: every load made while a batch runs waits
+   *   for it to end). More lets a load start while others run, where `run` can overlap (its own
+   *   connection per statement); batches then end, and resolve, in any order.
    */
-  constructor(run: (keys: K[]) => Promise<V[]>, maxBatch = 500) {
+  constructor(run: (keys: K[]) => Promise<V[]>, maxBatch = 500, maxInFlight = 1) {
     this.#run = run;
     this.#maxBatch = maxBatch;
+    this.#maxInFlight = Math.max(1, maxInFlight);
   }
 
   /**
@@ -40,24 +46,32 @@ export class Batcher<K, V> {
   load(key: K): Promise<V> {
     return new Promise<V>((resolve, reject) => {
       this.#queue.push({ key, resolve, reject });
-      if (!this.#running) {
-        this.#running = true;
-        // After the current tick, so that loads made together share the first batch.
-        queueMicrotask(() => this.#flush());
+      if (!this.#scheduled && this.#inFlight < this.#maxInFlight) {
+        this.#scheduled = true;
+        // After the current tick, so that loads made together share the batch.
+        queueMicrotask(() => {
+          this.#scheduled = false;
+          this.#start();
+        });
       }
     });
   }
 
-  async #flush(): Promise<void> {
-    while (this.#queue.length > 0) {
-      const batch = this.#queue.splice(0, this.#maxBatch);
-      try {
-        const values = await this.#run(batch.map((w) => w.key));
-        batch.forEach((w, i) => w.resolve(values[i]));
-      } catch (e) {
-        for (const w of batch) w.reject(e);
-      }
+  #start(): void {
+    while (this.#inFlight < this.#maxInFlight && this.#queue.length > 0) {
+      this.#inFlight++;
+      this.#runBatch(this.#queue.splice(0, this.#maxBatch));
     }
-    this.#running = false;
+  }
+
+  async #runBatch(batch: Waiting<K, V>[]): Promise<void> {
+    try {
+      const values = await this.#run(batch.map((w) => w.key));
+      batch.forEach((w, i) => w.resolve(values[i]));
+    } catch (e) {
+      for (const w of batch) w.reject(e);
+    }
+    this.#inFlight--;
+    this.#start();
   }
 }

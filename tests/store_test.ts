@@ -212,6 +212,44 @@ function storeSuite(backend: Backend) {
         },
       );
 
+      await t.step(
+        "a confirmation written after a later one of its label changes neither display nor device",
+        async () => {
+          // AC:23:3F:00:00:09 was answered at 00:01:00 through DZBQ_C (above).
+          const [g3] = await goodsByLabels(db, ["AC:23:3F:00:00:09"]);
+          const answer = (equipId: string, price: string, at: Date) => ({
+            mac: g3.mac,
+            gid: g3.gid,
+            name: g3.name,
+            price,
+            equipId,
+            at,
+          });
+          const shown = async () =>
+            (await db.query<{ equip_id: string; price: string; device: string; via: string }>(
+              `select s.equip_id, s.price::text as price, d.equip_id as device, s.via
+               from label_shown s join label_devices d using (mac) where s.mac = $1`,
+              [g3.mac],
+            ))[0];
+          const before = await shown();
+          await recordAnswers(db, [answer("DZBQ_OLD", "0.02", new Date(Date.UTC(2025, 0, 1)))]);
+          await recordShown(
+            db,
+            [answer("DZBQ_OLD", "0.02", new Date(Date.UTC(2025, 0, 1)))],
+            "push",
+          );
+          assertEquals(await shown(), before);
+          const later = new Date(Date.UTC(2025, 0, 1, 0, 2, 0));
+          await recordAnswers(db, [answer("DZBQ_NEW", g3.price, later)]);
+          assertEquals(await shown(), {
+            equip_id: "DZBQ_NEW",
+            price: g3.price,
+            device: "DZBQ_NEW",
+            via: "getGoods",
+          });
+        },
+      );
+
       await t.step("stock receipts: atomic, idempotent per device and ref", async () => {
         const before = await stockOf(db, 2, 4);
         const receipt = {

@@ -10,7 +10,7 @@
 import { type AppEvents, LABEL_CONFIRMED_EVENT } from "../events.ts";
 import type { LabelDisplays } from "../action_types.ts";
 import { Batcher } from "../batcher.ts";
-import type { Database, Queryable } from "../store/database.ts";
+import type { Database, DatabaseKind, Queryable } from "../store/database.ts";
 import { recordAnswers, recordShown, type ShownGoods } from "../store/label_shown.ts";
 
 /** One device's confirmation: these labels now show these goods. */
@@ -56,13 +56,28 @@ function announce(events: AppEvents, confirmations: LabelConfirmation[]): void {
 export interface LabelDisplayBatchDeps {
   db: Database;
   events: AppEvents;
+  /** Most batches written at once (default: {@link LABEL_BATCHES_IN_FLIGHT} of the database). */
+  inFlight?: number;
 }
 
 /**
+ * Batches of answers written at once, by database. PostgreSQL writes each on a connection of its
+ * own and flushes their commits together, so a batch need not wait for the one before it (the
+ * labels' `getGoods` at 100 labels waited for that commit most of the time); the embedded
+ * database runs one statement at a time, where a second batch would only wait in its queue.
+ */
+export const LABEL_BATCHES_IN_FLIGHT: Readonly<Record<DatabaseKind, number>> = {
+  postgres: 2,
+  pglite: 1,
+};
+
+/**
  * The answers to labels' own `getGoods` by `mac_id`, recorded together: every answer given while
- * a batch is being written goes into the next one, one statement a batch (which devices serve
- * the labels, and what the labels show). A label storm then costs a commit per batch, not per
- * label; a lone label is written at once.
+ * the batches in flight are being written goes into the next one, one statement a batch (which
+ * devices serve the labels, and what the labels show). A label storm then costs a commit per
+ * batch, not per label; a lone label is written at once. Each answer is sent once its batch is
+ * committed; of two batches written at once with the same label, its latest confirmation wins
+ * whichever commits last (src/store/label_shown.ts).
  */
 export class LabelDisplayBatches implements LabelDisplays {
   readonly #batches: Batcher<LabelConfirmation, void>;
@@ -70,11 +85,15 @@ export class LabelDisplayBatches implements LabelDisplays {
   /** @param deps the database (its urgent view: devices wait) and the events to announce on */
   constructor(deps: LabelDisplayBatchDeps) {
     const db = deps.db.urgent();
-    this.#batches = new Batcher(async (confirmations) => {
-      await recordAnswers(db, confirmations.flatMap(records));
-      announce(deps.events, confirmations);
-      return confirmations.map(() => undefined);
-    }, 1000);
+    this.#batches = new Batcher(
+      async (confirmations) => {
+        await recordAnswers(db, confirmations.flatMap(records));
+        announce(deps.events, confirmations);
+        return confirmations.map(() => undefined);
+      },
+      1000,
+      deps.inFlight ?? LABEL_BATCHES_IN_FLIGHT[deps.db.kind],
+    );
   }
 
   answered(equipId: string, shown: ShownGoods[], at: Date): Promise<void> {

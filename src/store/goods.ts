@@ -146,27 +146,25 @@ export async function learnLabelDevices(
   db: Queryable,
   labels: readonly { mac: string; equipId: string }[],
 ): Promise<void> {
-  const learned = learnedLabels(labels);
-  if (learned.macs.length === 0) return;
-  await db.query(learnLabelDevicesSql("$1", "$2"), [learned.macs, learned.equipIds]);
-}
-
-/** The labels of {@link learnLabelDevices} as its statement's arrays (the last of a MAC wins). */
-export function learnedLabels(
-  labels: readonly { mac: string; equipId: string }[],
-): { macs: string[]; equipIds: string[] } {
   const byMac = new Map(labels.map((l) => [l.mac, l.equipId]));
-  return { macs: [...byMac.keys()], equipIds: [...byMac.values()] };
+  if (byMac.size === 0) return;
+  await db.query(learnLabelDevicesSql("unnest($1::text[], $2::text[]) as l(m, e)"), [
+    [...byMac.keys()],
+    [...byMac.values()],
+  ]);
 }
 
 /**
- * {@link learnLabelDevices}'s statement, its MACs and device ids the parameters named: also run
- * as part of a larger statement (src/store/label_shown.ts, recordAnswers).
+ * {@link learnLabelDevices}'s statement, learning the labels of `labels` (a relation of columns
+ * `m`, the MAC, and `e`, the device; one row a MAC): also run as part of a larger statement
+ * (src/store/label_shown.ts, recordAnswers). The rows are locked in MAC order, as the recording of
+ * what labels show locks its own: two batches of answers written at once never deadlock.
  */
-export function learnLabelDevicesSql(macs: string, equipIds: string): string {
+export function learnLabelDevicesSql(labels: string): string {
   return `insert into label_devices (mac, equip_id, source)
-     select m, e, 'learned' from unnest(${macs}::text[], ${equipIds}::text[]) as l(m, e)
+     select m, e, 'learned' from ${labels}
      where exists (select 1 from label_bindings b where b.mac = m)
+     order by m
      on conflict (mac) do update set equip_id = excluded.equip_id, updated_at = now()
      where label_devices.source = 'learned' and label_devices.equip_id <> excluded.equip_id`;
 }

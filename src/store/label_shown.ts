@@ -7,7 +7,7 @@
  * @module
  */
 import type { Queryable } from "./database.ts";
-import { learnedLabels, learnLabelDevicesSql } from "./goods.ts";
+import { learnLabelDevicesSql } from "./goods.ts";
 
 /** A label's state: shows the current data, shows something older, or never confirmed. */
 export type LabelState = "fresh" | "stale" | "unknown";
@@ -30,8 +30,9 @@ export interface ShownRecord extends ShownGoods {
 
 /**
  * Records what labels confirmed they show: one statement for a whole batch, of one device or of
- * many (a price change confirmed by a thousand labels at once). A label confirmed twice in one
- * batch keeps its latest confirmation.
+ * many (a price change confirmed by a thousand labels at once). A label keeps its latest
+ * confirmation, confirmed twice in one batch or written by two statements at once: one that
+ * commits after a later confirmation of the label leaves the label as that one wrote it.
  */
 export async function recordShown(
   db: Queryable,
@@ -44,18 +45,20 @@ export async function recordShown(
 }
 
 /**
- * What labels' own `getGoods` by `mac_id` confirmed, in one statement: the devices that asked are
- * learned as serving the labels ({@link learnLabelDevices}) and the labels show the goods they were
- * answered ({@link recordShown}). One statement, not a transaction of two: a batch of answers waits
+ * What labels' own `getGoods` by `mac_id` confirmed, in one statement: the labels show the goods
+ * they were answered ({@link recordShown}) and the devices that asked are learned as serving them
+ * ({@link learnLabelDevices}). One statement, not a transaction of two: a batch of answers waits
  * for one round trip and its commit, where BEGIN, two statements and COMMIT were four round trips.
+ * A device is learned from the displays written, so an answer that lost to a later confirmation
+ * of its label (two batches written at once) changes neither.
  */
 export async function recordAnswers(db: Queryable, records: ShownRecord[]): Promise<void> {
   const shown = latestShown(records);
   if (shown.length === 0) return;
-  const learned = learnedLabels(records);
   await db.query(
-    `with learned as (${learnLabelDevicesSql("$8", "$9")})\n${RECORD_SHOWN_SQL}`,
-    [...shownParameters(shown, "getGoods"), learned.macs, learned.equipIds],
+    `with shown as (${RECORD_SHOWN_SQL}\n returning mac, equip_id)
+     ${learnLabelDevicesSql("shown as l(m, e)")}`,
+    shownParameters(shown, "getGoods"),
   );
 }
 
@@ -69,6 +72,9 @@ function latestShown(records: ShownRecord[]): ShownRecord[] {
   return [...latest.values()];
 }
 
+// In MAC order, as the learning of devices locks its rows too: statements writing the same labels
+// at once (batches of answers written side by side, a push's confirmations) wait for each other
+// instead of deadlocking. A confirmation older than the one a label shows is not written.
 const RECORD_SHOWN_SQL =
   `insert into label_shown (mac, goods_id, name, price, equip_id, via, confirmed_at, stale_since)
      select s.mac, s.gid, s.name, s.price::numeric, s.equip_id, $7, s.at,
@@ -76,9 +82,11 @@ const RECORD_SHOWN_SQL =
      from unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[]::timestamptz[])
        as s(mac, gid, name, price, equip_id, at)
      join goods g on g.id = s.gid
+     order by s.mac
      on conflict (mac) do update set goods_id = excluded.goods_id, name = excluded.name,
        price = excluded.price, equip_id = excluded.equip_id, via = excluded.via,
-       confirmed_at = excluded.confirmed_at, stale_since = excluded.stale_since`;
+       confirmed_at = excluded.confirmed_at, stale_since = excluded.stale_since
+     where label_shown.confirmed_at <= excluded.confirmed_at`;
 
 function shownParameters(shown: ShownRecord[], via: "push" | "getGoods"): unknown[] {
   return [

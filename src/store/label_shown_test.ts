@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { backends } from "../../tests/_support/databases.ts";
 import { eventually } from "../../tests/_support/eventually.ts";
-import { LABELS_SHOWN_CHANNEL, recordShown, staleShownPrices } from "./label_shown.ts";
+import {
+  LABELS_SHOWN_CHANNEL,
+  recordAnswers,
+  recordShown,
+  type ShownRecord,
+  staleShownPrices,
+} from "./label_shown.ts";
 
 for (const backend of backends()) {
   Deno.test(`labels_shown is announced when the stale labels change, not for a fresh label confirming again (${backend.name})`, async () => {
@@ -50,6 +56,85 @@ for (const backend of backends()) {
       assert.deepEqual((await staleShownPrices(db)).map((l) => [l.mac, l.price]), [[mac, "2.00"]]);
     } finally {
       await unlisten();
+      await dispose();
+    }
+  });
+}
+
+for (const backend of backends()) {
+  Deno.test(`batches of answers written at once over the same labels: none fails, each label keeps its latest (${backend.name})`, async () => {
+    const { db, dispose } = await backend.open();
+    try {
+      // 40 labels bound to goods 9–20 in turn.
+      const macs = Array.from(
+        { length: 40 },
+        (_, i) => `BE:0D:00:00:00:${i.toString(16).padStart(2, "0").toUpperCase()}`,
+      );
+      await db.query(
+        `insert into label_bindings (mac, goods_id)
+         select m, 9 + (i - 1) % 12 from unnest($1::text[]) with ordinality as l(m, i)`,
+        [macs],
+      );
+      const goods = new Map(
+        (await db.query<{ id: number; name: string; price: string }>(
+          "select id, name, price::text as price from goods where id between 9 and 20",
+        )).map((g) => [g.id, g]),
+      );
+      const start = Date.UTC(2026, 0, 1);
+      const latest = new Map<string, ShownRecord>();
+      for (let round = 0; round < 25; round++) {
+        // Four batches of every label at once, each in an order of its own (ascending, descending,
+        // rotated), the latest confirmation of a round in a different batch each round (of the last
+        // round, in the first batch: the embedded database writes it first); half of the batches
+        // answer a price the goods no longer have (stale: the triggers announce it).
+        const batches = [0, 1, 2, 3].map((k) => {
+          const order = k % 2 ? [...macs].reverse() : macs;
+          const rotated = [...order.slice(k * 7), ...order.slice(0, k * 7)];
+          const at = new Date(start + round * 4 + (3 - k + round) % 4);
+          return rotated.map((mac, i): ShownRecord => {
+            const g = goods.get(9 + (macs.indexOf(mac) % 12))!;
+            return {
+              mac,
+              gid: g.id,
+              name: g.name,
+              price: (k + round) % 2 ? "0.01" : g.price,
+              equipId: `DZBQ_${k}_${i % 3}`,
+              at,
+            };
+          });
+        });
+        const written = await Promise.allSettled(batches.map((b) => recordAnswers(db, b)));
+        assert.deepEqual(
+          written.filter((w) => w.status === "rejected"),
+          [],
+          `round ${round}: every batch written`,
+        );
+        for (const r of batches.flat()) {
+          const kept = latest.get(r.mac);
+          if (!kept || kept.at < r.at) latest.set(r.mac, r);
+        }
+      }
+      const rows = await db.query<
+        { mac: string; equip_id: string; price: string; at: Date; device: string; stale: boolean }
+      >(
+        `select s.mac, s.equip_id, s.price::text as price, s.confirmed_at as at,
+           d.equip_id as device, s.stale_since is not null as stale
+         from label_shown s join label_devices d using (mac) where s.mac = any($1::text[])
+         order by s.mac collate "C"`,
+        [macs],
+      );
+      assert.deepEqual(
+        rows,
+        [...latest.values()].sort((a, b) => a.mac < b.mac ? -1 : 1).map((r) => ({
+          mac: r.mac,
+          equip_id: r.equipId,
+          price: r.price,
+          at: r.at,
+          device: r.equipId,
+          stale: r.price === "0.01",
+        })),
+      );
+    } finally {
       await dispose();
     }
   });
