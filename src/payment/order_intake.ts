@@ -10,12 +10,21 @@
  */
 import type { OrderWriter } from "../action_types.ts";
 import { Batcher } from "../batcher.ts";
-import type { Database } from "../store/database.ts";
+import type { Database, DatabaseKind } from "../store/database.ts";
 import { type GoodsAndShown, goodsAndShown } from "../store/label_shown.ts";
 import { type CreatedOrder, createOrder, createOrders, type OrderDraft } from "../store/orders.ts";
 
 /** Most orders in one statement. */
 const MAX_BATCH = 100;
+
+/**
+ * Most batches of orders written at once: on PostgreSQL a second batch is built and sent while
+ * the first waits for its commit; the embedded database has one connection, nothing to overlap.
+ */
+export const ORDER_BATCHES_IN_FLIGHT: Readonly<Record<DatabaseKind, number>> = {
+  postgres: 2,
+  pglite: 1,
+};
 
 type Outcome = { created: CreatedOrder } | { error: unknown };
 
@@ -29,16 +38,20 @@ export class OrderIntake implements OrderWriter {
     const db = deps.db.urgent();
     const alone = (draft: OrderDraft): Promise<Outcome> =>
       createOrder(db, draft).then((created) => ({ created }), (error) => ({ error }));
-    this.#batches = new Batcher(async (drafts) => {
-      if (drafts.length === 1) return [await alone(drafts[0])];
-      try {
-        return (await createOrders(db, drafts)).map((created) => ({ created }));
-      } catch {
-        // The statement stored none of them: each on its own, so that an order the database
-        // refuses fails alone and not the tills that happened to share its batch.
-        return await Promise.all(drafts.map(alone));
-      }
-    }, MAX_BATCH);
+    this.#batches = new Batcher(
+      async (drafts) => {
+        if (drafts.length === 1) return [await alone(drafts[0])];
+        try {
+          return (await createOrders(db, drafts)).map((created) => ({ created }));
+        } catch {
+          // The statement stored none of them: each on its own, so that an order the database
+          // refuses fails alone and not the tills that happened to share its batch.
+          return await Promise.all(drafts.map(alone));
+        }
+      },
+      MAX_BATCH,
+      ORDER_BATCHES_IN_FLIGHT[deps.db.kind],
+    );
     this.#reads = new Batcher(async (asked) => {
       const all = await goodsAndShown(db, [...new Set(asked.flat())]);
       return asked.map((ids) => {

@@ -140,7 +140,8 @@ async function insertOrders(
   const codes = drafts.map(() => newOrderCode());
   const lines = drafts.flatMap((d, i) => d.lines.map((line, n) => ({ code: codes[i], n, line })));
   // A concurrent identical request waits on the unique key here, then finds nothing inserted; a
-  // draft repeated within the batch is inserted once. Lines and calls join the inserted orders
+  // draft repeated within the batch is inserted once. The keys are taken in one order, so two
+  // batches written at once wait for each other instead of deadlocking. Lines and calls join the inserted orders
   // by code: an order that was not inserted gets neither.
   const inserted = await db.query<OrderRow>(
     `with d as (
@@ -154,7 +155,7 @@ async function insertOrders(
        select code, equip_id, unique_id, terminal_order_id, kind, amount::numeric, device_total,
          coalesce((select open_id from door_sessions s where s.shop_id = d.shop_id), ''),
          pay_url, created_at, expires_at
-       from d order by n
+       from d order by equip_id, terminal_order_id
        on conflict (equip_id, terminal_order_id) do nothing
        returning *),
      lines as (
