@@ -113,10 +113,15 @@ export async function fanOutChanges(
          version = pending_scale_pushes.version + 1, tries = 0, last_error = null,
          queued_at = now()
        returning equip_id, goods_id, version),
-     -- The rows are locked: change_no cannot move under us before commit.
+     -- The rows are locked now, but a change committed after this statement's snapshot may be
+     -- what was locked (its newer version), while the bindings above were read in the snapshot:
+     -- done is the change number the snapshot sees, so such a change stays due.
+     seen as (
+       select goods_id, change_no from goods_changes
+       where goods_id in (select goods_id from changed)),
      pushed as (
-       update goods_changes c set pushed_no = c.change_no
-       where c.goods_id in (select goods_id from changed)
+       update goods_changes c set pushed_no = s.change_no from seen s
+       where c.goods_id = s.goods_id
        returning c.goods_id),
      ${refillThresholdCtes("changed", "$3", "$4")},
      label_rows as (
