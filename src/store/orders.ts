@@ -141,14 +141,15 @@ async function insertOrders(
   const lines = drafts.flatMap((d, i) => d.lines.map((line, n) => ({ code: codes[i], n, line })));
   // A concurrent identical request waits on the unique key here, then finds nothing inserted; a
   // draft repeated within the batch is inserted once. The keys are taken in one order, so two
-  // batches written at once wait for each other instead of deadlocking. Lines and calls join the inserted orders
-  // by code: an order that was not inserted gets neither.
+  // batches written at once wait for each other instead of deadlocking. Lines and calls join the
+  // inserted orders by code: an order that was not inserted gets neither.
   const inserted = await db.query<OrderRow>(
     `with d as (
        select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-         $6::text[], $7::text[], $8::text[], $9::text[], $10::text[]::timestamptz[], $11::text[]::timestamptz[])
-         with ordinality as d(code, equip_id, unique_id, terminal_order_id, kind, amount,
-           device_total, shop_id, pay_url, created_at, expires_at, n)),
+         $6::text[], $7::text[], $8::text[], $9::text[], $10::text[]::timestamptz[],
+         $11::text[]::timestamptz[])
+         as d(code, equip_id, unique_id, terminal_order_id, kind, amount, device_total, shop_id,
+           pay_url, created_at, expires_at)),
      o as (
        insert into orders (code, equip_id, unique_id, terminal_order_id, kind, amount,
          device_total, open_id, pay_url, created_at, expires_at)
