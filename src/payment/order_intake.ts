@@ -10,21 +10,12 @@
  */
 import type { OrderWriter } from "../action_types.ts";
 import { Batcher } from "../batcher.ts";
-import type { Database, DatabaseKind } from "../store/database.ts";
+import { type Database, WRITE_BATCHES_IN_FLIGHT } from "../store/database.ts";
 import { type GoodsAndShown, goodsAndShown } from "../store/label_shown.ts";
 import { type CreatedOrder, createOrder, createOrders, type OrderDraft } from "../store/orders.ts";
 
 /** Most orders in one statement. */
 const MAX_BATCH = 100;
-
-/**
- * Most batches of orders written at once: on PostgreSQL a second batch is built and sent while
- * the first waits for its commit; the embedded database has one connection, nothing to overlap.
- */
-export const ORDER_BATCHES_IN_FLIGHT: Readonly<Record<DatabaseKind, number>> = {
-  postgres: 2,
-  pglite: 1,
-};
 
 type Outcome = { created: CreatedOrder } | { error: unknown };
 
@@ -50,7 +41,7 @@ export class OrderIntake implements OrderWriter {
         }
       },
       MAX_BATCH,
-      ORDER_BATCHES_IN_FLIGHT[deps.db.kind],
+      WRITE_BATCHES_IN_FLIGHT[deps.db.kind],
     );
     this.#reads = new Batcher(async (asked) => {
       const all = await goodsAndShown(db, [...new Set(asked.flat())]);

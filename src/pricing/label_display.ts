@@ -10,7 +10,7 @@
 import { type AppEvents, LABEL_CONFIRMED_EVENT } from "../events.ts";
 import type { LabelDisplays } from "../action_types.ts";
 import { Batcher } from "../batcher.ts";
-import type { Database, DatabaseKind, Queryable } from "../store/database.ts";
+import { type Database, type Queryable, WRITE_BATCHES_IN_FLIGHT } from "../store/database.ts";
 import { recordAnswers, recordShown, type ShownGoods } from "../store/label_shown.ts";
 
 /** One device's confirmation: these labels now show these goods. */
@@ -56,20 +56,9 @@ function announce(events: AppEvents, confirmations: LabelConfirmation[]): void {
 export interface LabelDisplayBatchDeps {
   db: Database;
   events: AppEvents;
-  /** Most batches written at once (default: {@link LABEL_BATCHES_IN_FLIGHT} of the database). */
+  /** Most batches written at once (default: `WRITE_BATCHES_IN_FLIGHT` of the database). */
   inFlight?: number;
 }
-
-/**
- * Batches of answers written at once, by database. PostgreSQL writes each on a connection of its
- * own and flushes their commits together, so a batch need not wait for the one before it (the
- * labels' `getGoods` at 100 labels waited for that commit most of the time); the embedded
- * database runs one statement at a time, where a second batch would only wait in its queue.
- */
-export const LABEL_BATCHES_IN_FLIGHT: Readonly<Record<DatabaseKind, number>> = {
-  postgres: 2,
-  pglite: 1,
-};
 
 /**
  * The answers to labels' own `getGoods` by `mac_id`, recorded together: every answer given while
@@ -92,7 +81,7 @@ export class LabelDisplayBatches implements LabelDisplays {
         return confirmations.map(() => undefined);
       },
       1000,
-      deps.inFlight ?? LABEL_BATCHES_IN_FLIGHT[deps.db.kind],
+      deps.inFlight ?? WRITE_BATCHES_IN_FLIGHT[deps.db.kind],
     );
   }
 

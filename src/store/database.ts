@@ -26,6 +26,17 @@ export interface Queryable {
 /** Which implementation is behind a {@link Database}. */
 export type DatabaseKind = "postgres" | "pglite";
 
+/**
+ * How many batches of one kind of write (label answers, orders) are worth sending at once, by
+ * database. PostgreSQL writes each on a connection of its own and flushes their commits together,
+ * so a batch need not wait for the one before it; the embedded database runs one statement at a
+ * time, where a second batch would only wait in its queue.
+ */
+export const WRITE_BATCHES_IN_FLIGHT: Readonly<Record<DatabaseKind, number>> = {
+  postgres: 2,
+  pglite: 1,
+};
+
 /** The appliance's local store. */
 export interface Database extends Queryable {
   readonly kind: DatabaseKind;
