@@ -81,9 +81,6 @@ export interface GoodsPushDeps {
 /** How one push attempt ended (`kept`: failed, and out of tries). */
 type Delivery = "acknowledged" | "failed" | "kept" | "offline";
 
-/** Labels whose views one statement reads when a fan-out pass hands its pushes over. */
-const PREFETCH_LABELS = 1000;
-
 /**
  * How long views read ahead for a sender stay its to send: a sender still busy with an earlier
  * push (waiting up to `pushTimeoutS` for its answer) reads them again when it gets to them.
@@ -147,7 +144,7 @@ export class GoodsPushWorker {
   /** The views of offered label pushes, read as soon as the pass has queued them, and when. */
   readonly #prefetched = new WeakMap<
     PendingPush,
-    { views: Promise<Map<string, GoodsView>>; at: number }
+    { view: Promise<GoodsView | undefined>; at: number }
   >();
 
   private constructor(deps: GoodsPushDeps) {
@@ -297,11 +294,11 @@ export class GoodsPushWorker {
 
   /**
    * Hands a fan-out pass's pushes to the senders of the devices online now (latest version wins),
-   * and reads what their labels are to show at once, in statements of up to 1,000 labels: the
-   * database reads them while this thread wakes the senders.
+   * and starts reading what their labels are to show (the views' batches, up to 1,000 labels a
+   * statement): the database reads them while this thread wakes the senders.
    */
   #offer(queued: QueuedPush[]): void {
-    const labels: PendingPush[] = [];
+    const at = performance.now();
     for (const { equipId, push } of queued) {
       if (this.#fanOut.stopped || !this.#deps.link.isOnline(equipId)) continue;
       let pushes = this.#offered.get(equipId);
@@ -310,18 +307,12 @@ export class GoodsPushWorker {
       const known = pushes.get(key);
       if (known && known.version >= push.version) continue;
       pushes.set(key, push);
-      if (push.kind === "label") labels.push(push);
-    }
-    for (let i = 0; i < labels.length; i += PREFETCH_LABELS) {
-      const chunk = labels.slice(i, i + PREFETCH_LABELS);
-      const macs = chunk.map((p) => (p as { mac: string }).mac);
-      const views = this.#limiter.run(() => goodsByLabels(this.#deps.db, [...new Set(macs)]))
-        .then((found) => new Map(found.map((v) => [v.mac, v])));
-      // A sender that no longer needs them (its device went away) does not wait for them: a
-      // failed read is then nobody's error. The senders that wait get it, as from their own read.
-      views.catch(() => {});
-      const at = performance.now();
-      for (const push of chunk) this.#prefetched.set(push, { views, at });
+      if (push.kind !== "label") continue;
+      const view = this.#labelViews.load(push.mac);
+      // A sender that no longer needs it (its device went away) does not wait for it: a failed
+      // read is then nobody's error. The sender that waits gets it, as from its own read.
+      view.catch(() => {});
+      this.#prefetched.set(push, { view, at });
     }
   }
 
@@ -333,7 +324,7 @@ export class GoodsPushWorker {
     if (push.kind === "goods") return this.#goodsViews.load(push.goodsId);
     const prefetched = this.#prefetched.get(push);
     if (prefetched && performance.now() - prefetched.at < PREFETCH_FRESH_MS) {
-      return prefetched.views.then((views) => views.get(push.mac));
+      return prefetched.view;
     }
     return this.#labelViews.load(push.mac);
   }
