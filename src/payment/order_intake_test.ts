@@ -76,6 +76,27 @@ for (const backend of backends()) {
         assert.ok(a.every((g) => typeof g.price === "string" && Array.isArray(g.stale)));
       });
 
+      await t.step("an order asked again while its batch is written is stored once", async () => {
+        const intake = new OrderIntake({ db });
+        // The first batch is on its way when the next tick's orders make the second (written
+        // at the same time on PostgreSQL): whichever statement takes the order's key first
+        // stores it, and the other finds it.
+        const first = intake.create(draft("POS_5", "W1"));
+        await Promise.resolve();
+        const again = Promise.all([
+          intake.create(draft("POS_6", "W2")),
+          intake.create(draft("POS_5", "W1")),
+        ]);
+        const [one, [other, repeated]] = await Promise.all([first, again]);
+        assert.equal(other.created, true);
+        assert.deepEqual([one.created, repeated.created].sort(), [false, true]);
+        assert.equal(repeated.order.code, one.order.code);
+        const [{ n }] = await db.query<{ n: number }>(
+          "select count(*)::int as n from orders where equip_id = 'POS_5' and terminal_order_id = 'W1'",
+        );
+        assert.equal(n, 1);
+      });
+
       await t.step("an order the database refuses fails alone, not its batch", async () => {
         const intake = new OrderIntake({ db });
         const drafts = [
