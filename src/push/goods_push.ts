@@ -9,8 +9,9 @@
  * - The fan-out turns changes into pending pushes (one per label, one per scale and goods, latest
  *   state wins) in the database, then wakes one sender per affected online device.
  * - A sender sends at most `pushInFlight` pushes at once, each with up to `pushBatchGoods` goods
- *   read at send time, waits for `sendGoodsReturn`, and counts failures; after `pushTries` the
- *   pushes are kept, and their tries are given back at the device's next login — or, while the
+ *   read at send time (or by the fan-out pass that queued a label's push, for a sender that sends
+ *   it at once), waits for `sendGoodsReturn`, and counts failures; after `pushTries` the pushes
+ *   are kept, and their tries are given back at the device's next login — or, while the
  *   device stays connected, after one round's time (`pushTries` × `pushTimeoutS`), doubling up to
  *   five minutes. A link that dropped for longer than the tries but shorter than the heartbeat
  *   bound leaves the connection up: found by the fault lab (`deno task faults network`, "8 s
@@ -33,11 +34,11 @@ import {
   completePushesOf,
   devicesWithPending,
   failPushes,
+  type FanOut,
   fanOutChanges,
   GOODS_CHANGED_CHANNEL,
   type PendingPush,
   pendingPushesOf,
-  type QueuedPush,
   resetTries,
 } from "../store/goods_changes.ts";
 import { goodsById, goodsByLabels, type GoodsView } from "../store/goods.ts";
@@ -82,8 +83,9 @@ export interface GoodsPushDeps {
 type Delivery = "acknowledged" | "failed" | "kept" | "offline";
 
 /**
- * How long views read ahead for a sender stay its to send: a sender still busy with an earlier
- * push (waiting up to `pushTimeoutS` for its answer) reads them again when it gets to them.
+ * How long the views a fan-out pass read stay its senders' to send: a sender still busy with an
+ * earlier push (waiting up to `pushTimeoutS` for its answer) reads them again when it gets to
+ * them.
  */
 const PREFETCH_FRESH_MS = 1000;
 
@@ -141,11 +143,8 @@ export class GoodsPushWorker {
    * round that reads them finds these too), so this only saves the read.
    */
   readonly #offered = new Map<string, Map<string, PendingPush>>();
-  /** The views of offered label pushes, read as soon as the pass has queued them, and when. */
-  readonly #prefetched = new WeakMap<
-    PendingPush,
-    { view: Promise<GoodsView | undefined>; at: number }
-  >();
+  /** The views of offered label pushes, read by the pass that queued them, and when. */
+  readonly #prefetched = new WeakMap<PendingPush, { view: GoodsView | undefined; at: number }>();
 
   private constructor(deps: GoodsPushDeps) {
     this.#deps = deps;
@@ -281,7 +280,7 @@ export class GoodsPushWorker {
       if (out.refillJobs.length > 0) {
         log.info("shelf stock low: refill jobs opened", { jobs: out.refillJobs });
       }
-      this.#offer(out.queued);
+      this.#offer(out);
       for (const equipId of new Set([...out.labelDevices, ...out.scaleDevices])) {
         this.kick(equipId);
       }
@@ -294,10 +293,9 @@ export class GoodsPushWorker {
 
   /**
    * Hands a fan-out pass's pushes to the senders of the devices online now (latest version wins),
-   * and starts reading what their labels are to show (the views' batches, up to 1,000 labels a
-   * statement): the database reads them while this thread wakes the senders.
+   * with what their labels are to show as the pass read it.
    */
-  #offer(queued: QueuedPush[]): void {
+  #offer({ queued, labelViews }: Pick<FanOut, "queued" | "labelViews">): void {
     const at = performance.now();
     for (const { equipId, push } of queued) {
       if (this.#fanOut.stopped || !this.#deps.link.isOnline(equipId)) continue;
@@ -307,24 +305,19 @@ export class GoodsPushWorker {
       const known = pushes.get(key);
       if (known && known.version >= push.version) continue;
       pushes.set(key, push);
-      if (push.kind !== "label") continue;
-      const view = this.#labelViews.load(push.mac);
-      // A sender that no longer needs it (its device went away) does not wait for it: a failed
-      // read is then nobody's error. The sender that waits gets it, as from its own read.
-      view.catch(() => {});
-      this.#prefetched.set(push, { view, at });
+      if (push.kind === "label") this.#prefetched.set(push, { view: labelViews.get(push.mac), at });
     }
   }
 
   /**
-   * What a pushed label or goods shows now: its view read just after its fan-out, or read with
-   * those of the other senders at once.
+   * What a pushed label or goods shows now: its view read by its fan-out a moment ago, or read
+   * with those of the other senders at once.
    */
   #viewOf(push: PendingPush): Promise<GoodsView | undefined> {
     if (push.kind === "goods") return this.#goodsViews.load(push.goodsId);
     const prefetched = this.#prefetched.get(push);
     if (prefetched && performance.now() - prefetched.at < PREFETCH_FRESH_MS) {
-      return prefetched.view;
+      return Promise.resolve(prefetched.view);
     }
     return this.#labelViews.load(push.mac);
   }

@@ -57,20 +57,32 @@ export async function goodsByBarcodes(db: Queryable, codes: string[]): Promise<G
   return orderBy(rows, codes, (r) => r.matched as string);
 }
 
+/**
+ * The select list and tables of a goods as its shelf labels show it, before the label's MAC is
+ * added ({@link labelView}): read by {@link goodsByLabels}, and by the price push's fan-out for
+ * the goods it queued label pushes of (one home for what a label is sent).
+ */
+export const LABEL_GOODS_SELECT = `${BASE_FIELDS}, ${TOTAL_STOCK} ${FROM}`;
+
+/** What the label `mac` shows of its goods, read by {@link LABEL_GOODS_SELECT}. */
+export function labelView(goods: GoodsView, mac: string): GoodsView {
+  return { ...goods, mac, matched: mac };
+}
+
 /** Active goods bound to these label MACs, one per known MAC, each with that MAC. */
 export async function goodsByLabels(db: Queryable, macs: string[]): Promise<GoodsView[]> {
   // Each goods is read once however many of the labels show it (a price change pushed to every
   // label of a promotion shelf), with the asked MACs that show it.
   const rows = await db.query<ViewRow & { macs: string[] }>(
-    `select ${BASE_FIELDS}, ${TOTAL_STOCK}, array_agg(lb.mac) as macs
-     ${FROM} join label_bindings lb on lb.goods_id = g.id
+    `select array_agg(lb.mac) as macs, ${LABEL_GOODS_SELECT}
+     join label_bindings lb on lb.goods_id = g.id
      where g.active and lb.mac = any($1::text[])
      group by g.id, c.name`,
     [macs],
   );
   const byMac = new Map<string, GoodsView>();
   for (const { macs: shown, ...view } of rows) {
-    for (const mac of shown) byMac.set(mac, { ...view, mac, matched: mac });
+    for (const mac of shown) byMac.set(mac, labelView(view, mac));
   }
   return macs.flatMap((mac) => byMac.get(mac) ?? []);
 }

@@ -9,6 +9,7 @@
  */
 import { countRows, type Queryable } from "./database.ts";
 import { type RefillSettings, refillThresholdCtes } from "./positions.ts";
+import { type GoodsView, LABEL_GOODS_SELECT, labelView } from "./goods.ts";
 
 /** The NOTIFY channel of goods changes; the payload is goods ids, comma-separated. */
 export const GOODS_CHANGED_CHANNEL = "goods_changed";
@@ -29,6 +30,12 @@ export interface FanOut {
    * devices' senders would read back from the pending tables at once.
    */
   queued: QueuedPush[];
+  /**
+   * What each queued label push is to show, by MAC, read in the pass's own snapshot (so no later
+   * than a read at send time would be, for a sender that sends at once). A queued label missing
+   * here has nothing to show: its goods are inactive.
+   */
+  labelViews: Map<string, GoodsView>;
   /** Refill jobs the pass created (shelf stock fell below a threshold). */
   refillJobs: number[];
 }
@@ -88,6 +95,8 @@ export async function fanOutChanges(
     labelEquipIds: string[];
     labelMacs: string[];
     labelVersions: number[];
+    labelGoods: number[];
+    labelGoodsViews: GoodsView[];
     scaleEquipIds: string[];
     scaleGoods: number[];
     scaleVersions: number[];
@@ -96,11 +105,13 @@ export async function fanOutChanges(
     `with changed as (
        select goods_id from goods_changes where change_no > pushed_no
        order by change_no limit $1 for update skip locked),
+     bound as (
+       select lb.mac, ld.equip_id, lb.goods_id from label_bindings lb
+       join label_devices ld on ld.mac = lb.mac
+       where lb.goods_id in (select goods_id from changed)),
      labels as (
        insert into pending_label_pushes (mac, equip_id)
-       select lb.mac, ld.equip_id from label_bindings lb
-       join label_devices ld on ld.mac = lb.mac
-       where lb.goods_id in (select goods_id from changed)
+       select mac, equip_id from bound
        on conflict (mac) do update set equip_id = excluded.equip_id,
          version = pending_label_pushes.version + 1, tries = 0, last_error = null,
          queued_at = now()
@@ -125,10 +136,17 @@ export async function fanOutChanges(
        returning c.goods_id),
      ${refillThresholdCtes("changed", "$3", "$4")},
      label_rows as (
-       select coalesce(array_agg(equip_id order by mac), '{}') as equip_ids,
-         coalesce(array_agg(mac order by mac), '{}') as macs,
-         coalesce(array_agg(version order by mac), '{}') as versions
-       from labels),
+       select coalesce(array_agg(l.equip_id order by l.mac), '{}') as equip_ids,
+         coalesce(array_agg(l.mac order by l.mac), '{}') as macs,
+         coalesce(array_agg(l.version order by l.mac), '{}') as versions,
+         coalesce(array_agg(b.goods_id order by l.mac), '{}') as goods_ids
+       from labels l join bound b on b.mac = l.mac),
+     -- What those labels are to show, one row a goods however many labels show it: their
+     -- senders send it without reading it again.
+     label_goods as (
+       select coalesce(json_agg(v), '[]') as views from (
+         select ${LABEL_GOODS_SELECT}
+         where g.active and g.id in (select goods_id from bound)) v),
      scale_rows as (
        select coalesce(array_agg(equip_id order by equip_id, goods_id), '{}') as equip_ids,
          coalesce(array_agg(goods_id order by equip_id, goods_id), '{}') as goods_ids,
@@ -136,17 +154,22 @@ export async function fanOutChanges(
        from scales)
      select (select count(*) from pushed)::int as goods,
        l.equip_ids as "labelEquipIds", l.macs as "labelMacs", l.versions as "labelVersions",
+       l.goods_ids as "labelGoods", lg.views as "labelGoodsViews",
        s.equip_ids as "scaleEquipIds", s.goods_ids as "scaleGoods", s.versions as "scaleVersions",
        coalesce((select array_agg(id order by id) from refill_jobs_opened), '{}') as "refillJobs"
-     from label_rows l, scale_rows s`,
+     from label_rows l, scale_rows s, label_goods lg`,
     [limit, SCALE_KIND, refill.shelfWarehouse, refill.threshold],
   );
   const queued: QueuedPush[] = [];
+  const goodsViews = new Map(row.labelGoodsViews.map((v) => [v.gid, v]));
+  const labelViews = new Map<string, GoodsView>();
   row.labelMacs.forEach((mac, i) => {
     queued.push({
       equipId: row.labelEquipIds[i],
       push: { kind: "label", mac, version: row.labelVersions[i] },
     });
+    const goods = goodsViews.get(row.labelGoods[i]);
+    if (goods) labelViews.set(mac, labelView(goods, mac));
   });
   row.scaleGoods.forEach((goodsId, i) => {
     queued.push({
@@ -159,6 +182,7 @@ export async function fanOutChanges(
     labelDevices: [...new Set(row.labelEquipIds)],
     scaleDevices: [...new Set(row.scaleEquipIds)],
     queued,
+    labelViews,
     refillJobs: row.refillJobs,
   };
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { backends } from "../../tests/_support/databases.ts";
 import type { Database } from "./database.ts";
+import { goodsByLabels } from "./goods.ts";
 import {
   activeGoodsIds,
   completePushes,
@@ -101,7 +102,28 @@ function suite(backend: ReturnType<typeof backends>[number]) {
         const scale = await pendingPushes(db, "DZC_0001", 3, 10);
         assert.deepEqual(scale.map((p) => p.kind === "goods" && p.goodsId).sort(), [1, 13]);
         assert.deepEqual(await pendingPushes(db, "DZC_0002", 3, 10), []);
+        // What each queued label is to show, read in the pass: what a read now finds.
+        const macs = [MAC1, MAC13A, MAC13B];
+        assert.deepEqual([...out.labelViews.keys()].sort(), macs.sort());
+        assert.deepEqual(macs.map((m) => out.labelViews.get(m)), await goodsByLabels(db, macs));
+        assert.equal(out.labelViews.get(MAC13A)?.mac, MAC13A);
       });
+
+      await t.step(
+        "fan-out: a label of inactive goods is queued with nothing to show",
+        async () => {
+          await db.query("update goods set active = false where id = 13");
+          try {
+            const out = await fanOutChanges(db, 1000, REFILL);
+            const labels = out.queued.filter((q) => q.push.kind === "label").map((q) => q.equipId);
+            assert.deepEqual(labels, ["DZBQ_0002", "DZBQ_0002"]);
+            assert.equal(out.labelViews.size, 0);
+          } finally {
+            await db.query("update goods set active = true where id = 13");
+            await drain(db);
+          }
+        },
+      );
 
       await t.step("latest state wins: three changes leave one push per label", async () => {
         let out: FanOut | undefined;
