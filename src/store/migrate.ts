@@ -18,6 +18,7 @@ import priceIntegrity from "./migrations/009_price_integrity.sql" with { type: "
 import odooPricelist from "./migrations/010_odoo_pricelist.sql" with { type: "text" };
 import labelFreshness from "./migrations/011_label_freshness.sql" with { type: "text" };
 import labelShownHot from "./migrations/012_label_shown_hot.sql" with { type: "text" };
+import pendingPushesLean from "./migrations/013_pending_pushes_lean.sql" with { type: "text" };
 
 /** One migration. */
 export interface Migration {
@@ -59,6 +60,7 @@ export const MIGRATIONS: readonly Migration[] = [
   fromFile("010_odoo_pricelist.sql", odooPricelist),
   fromFile("011_label_freshness.sql", labelFreshness),
   fromFile("012_label_shown_hot.sql", labelShownHot),
+  fromFile("013_pending_pushes_lean.sql", pendingPushesLean),
 ];
 
 // Any constant works: it only has to be the same in every process migrating this database.
