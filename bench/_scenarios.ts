@@ -17,7 +17,7 @@ async function push(ctx: BenchContext) {
   for (const backend of ctx.backends) {
     const env: Record<string, string> = { NO_COLOR: "1" };
     if (backend === "pglite") env.DATABASE_URL = "";
-    const args = ["run", "-A", `${ROOT}bench/push_bench.ts`];
+    const args = ["run", "-A", "--v8-flags=--expose-gc", `${ROOT}bench/push_bench.ts`];
     if (ctx.quick) args.push("--labels", "200", "--burst", "1000", "--rounds", "2");
     const out = await new Deno.Command(Deno.execPath(), {
       args,
