@@ -32,7 +32,7 @@ async function push(ctx: BenchContext) {
   }
   ctx.report.text(
     "Price push (sendGoods)",
-    "From bench/push_bench.ts (one process: the appliance in-process, labels on loopback). Fan-out: time from one price `UPDATE` made by plain SQL to the last shelf label receiving and acknowledging its GBK `sendGoods`, against the raw fan-out of the same frames through the server's push path (no database, no worker) in the same run; median of the rounds. Burst: a promotion changing 5,000 prices in one transaction, delivered to a scale, while POS devices keep asking `getGoods` at 10/s each.\n\n" +
+    "From bench/push_bench.ts (one process: the appliance in-process, labels on loopback). Fan-out: time from one price `UPDATE` made by plain SQL to the last shelf label receiving and acknowledging its GBK `sendGoods`, against the raw fan-out of the same frames through the server's push path (no database, no worker), each push round followed by its raw round, both starting on a collected heap: the median of the rounds' ratios, and the push against raw rounds run back to back (faster than one right after a push round, so the stricter ratio). Burst: a promotion changing 5,000 prices in one transaction, delivered to a scale, while POS devices keep asking `getGoods` at 10/s each.\n\n" +
       parts.join("\n\n"),
   );
 }
