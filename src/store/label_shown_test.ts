@@ -8,6 +8,7 @@ import {
   type ShownRecord,
   staleShownPrices,
 } from "./label_shown.ts";
+import { openPostgres } from "./postgres.ts";
 
 for (const backend of backends()) {
   Deno.test(`labels_shown is announced when the stale labels change, not for a fresh label confirming again (${backend.name})`, async () => {
@@ -135,6 +136,98 @@ for (const backend of backends()) {
         })),
       );
     } finally {
+      await dispose();
+    }
+  });
+}
+
+for (const backend of backends()) {
+  Deno.test(`price changes while a goods' labels answer: neither waits on the other in a deadlock (${backend.name})`, async () => {
+    const { db, url, dispose } = await backend.open({ demo: false });
+    // The answers come from sessions of their own, as a base station's batches and an Odoo pull
+    // do (one pool may put both on one connection, one after the other).
+    const labels = url ? openPostgres(url) : db;
+    try {
+      // 300 labels of one goods, their rows written in an order of their own (not the MACs'): the
+      // order a price change's stale-marking would find them in without migration 014.
+      const macs = Array.from(
+        { length: 300 },
+        (_, i) =>
+          `BE:0E:00:00:${(i >> 8).toString(16).padStart(2, "0")}:${
+            (i & 255).toString(16).padStart(2, "0")
+          }`.toUpperCase(),
+      );
+      // A fixed shuffle (xorshift32): an order as arbitrary as a store's, the same in every run.
+      const shuffled = [...macs];
+      let seed = 0x9e3779b9;
+      for (let i = shuffled.length - 1; i > 0; i--) {
+        seed ^= seed << 13;
+        seed ^= seed >>> 17;
+        seed ^= seed << 5;
+        const j = (seed >>> 0) % (i + 1);
+        [shuffled[i], shuffled[j]] = [shuffled[j], shuffled[i]];
+      }
+      const [{ gid }] = await db.query<{ gid: number }>(
+        "insert into goods (name, price) values ('价签 压测', 2.00) returning id as gid",
+      );
+      await db.query(
+        "insert into label_bindings (mac, goods_id) select m, $2 from unnest($1::text[]) m",
+        [shuffled, gid],
+      );
+      const answer = async (price: string) =>
+        await recordAnswers(
+          labels,
+          shuffled.map((mac) => ({
+            mac,
+            gid,
+            name: "价签 压测",
+            price,
+            equipId: "DZBQ_1",
+            at: new Date(),
+          })),
+        );
+      for (const mac of shuffled) {
+        await recordShown(db, [{
+          mac,
+          gid,
+          name: "价签 压测",
+          price: "2.00",
+          equipId: "DZBQ_1",
+          at: new Date(),
+        }], "push");
+      }
+      // For 3 s: prices changed one after another, and the labels answered what each shows now
+      // (so every change and every answer turns all 300 stale or fresh). A deadlock costs its
+      // victim a second and an error: with the stale-marking of migration 009 put back, 2 of 3
+      // runs of this test found one (an answer batch or a price change aborted).
+      const failures: string[] = [];
+      let changes = 0;
+      let answers = 0;
+      const until = performance.now() + 3000;
+      await Promise.all([
+        (async () => {
+          while (performance.now() < until) {
+            await db.query("update goods set price = price + 0.01 where id = $1", [gid])
+              .then(() => changes++, (e) => failures.push(`price change: ${e.message}`));
+          }
+        })(),
+        (async () => {
+          while (performance.now() < until) {
+            const [{ price }] = await labels.query<{ price: string }>(
+              "select price::text as price from goods where id = $1",
+              [gid],
+            );
+            await answer(price).then(
+              () => answers++,
+              (e) => failures.push(`answers: ${e.message}`),
+            );
+          }
+        })(),
+      ]);
+      assert.deepEqual(failures, []);
+      assert.ok(changes > 10 && answers > 10, `both ran: ${changes} changes, ${answers} batches`);
+    } finally {
+      if (labels !== db) await labels.close();
       await dispose();
     }
   });

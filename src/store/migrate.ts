@@ -19,6 +19,7 @@ import odooPricelist from "./migrations/010_odoo_pricelist.sql" with { type: "te
 import labelFreshness from "./migrations/011_label_freshness.sql" with { type: "text" };
 import labelShownHot from "./migrations/012_label_shown_hot.sql" with { type: "text" };
 import pendingPushesLean from "./migrations/013_pending_pushes_lean.sql" with { type: "text" };
+import labelShownLockOrder from "./migrations/014_label_shown_lock_order.sql" with { type: "text" };
 
 /** One migration. */
 export interface Migration {
@@ -61,6 +62,7 @@ export const MIGRATIONS: readonly Migration[] = [
   fromFile("011_label_freshness.sql", labelFreshness),
   fromFile("012_label_shown_hot.sql", labelShownHot),
   fromFile("013_pending_pushes_lean.sql", pendingPushesLean),
+  fromFile("014_label_shown_lock_order.sql", labelShownLockOrder),
 ];
 
 // Any constant works: it only has to be the same in every process migrating this database.

@@ -76,6 +76,13 @@ const OUTSIDE_TRANSACTIONS =
 /** A statement that changes nothing (a SELECT calling a writing function only misses a group). */
 const READS_ONLY = /^\s*select\b/i;
 
+/**
+ * Set `on` in the embedded database's one session: the SQL that orders its locks against other
+ * sessions (a goods change marking its labels stale, migration 014) skips that work here, where
+ * no other session can exist.
+ */
+const ONE_CONNECTION_SETTING = "newretail.one_connection";
+
 /** The worker's state, created by the `open` request. */
 class Scheduler {
   readonly #pg: PGlite;
@@ -362,7 +369,8 @@ async function open(request: OpenRequest): Promise<Scheduler> {
   const fs = new DurableNodeFS(request.directory);
   const pg = await PGlite.create(request.directory, {
     fs,
-    startParams: durableStartParams(request.settings),
+    // One connection: what guards against other sessions (migration 014) can be skipped.
+    startParams: [...durableStartParams(request.settings), "-c", `${ONE_CONNECTION_SETTING}=on`],
   });
   if (created) {
     // initdb and the template write the new directory without a flush: flush it once, then end
