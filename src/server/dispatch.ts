@@ -34,7 +34,7 @@ import {
   type JsonObject,
 } from "../protocol/body.ts";
 import { errorMessage, UserError } from "../errors.ts";
-import { DeadlineExceeded, raceDeadline } from "../deadline.ts";
+import { DeadlineExceeded, Deadlines } from "../deadline.ts";
 import type { ServerMetrics } from "./server_metrics.ts";
 
 /** What every request on every connection shares. */
@@ -52,6 +52,8 @@ export interface DispatchDeps {
   metrics: ServerMetrics;
   /** Whether the database's disk is full (writes refused up front) and where to report it. */
   disk: DiskWatch;
+  /** The request timeouts of every connection (one timer, not one a request). */
+  deadlines: Deadlines;
 }
 
 /** The connection a request came on (its session). */
@@ -135,6 +137,7 @@ export function dispatch(
       },
       frame.body,
       deps.disk,
+      deps.deadlines,
     );
   }
   const encode = (result: ReplyResult): EncodedReply => {
@@ -243,6 +246,7 @@ export function runAction(
   request: Omit<ActionContext, "signal">,
   body: Uint8Array,
   disk?: DiskWatch,
+  deadlines: Deadlines = new Deadlines(),
 ): ReplyResult | Promise<ReplyResult> {
   const ctx = new RequestContext(request);
   let decoded: JsonObject | undefined;
@@ -259,8 +263,12 @@ export function runAction(
   };
   if (!(handled instanceof Promise)) return done(handled);
   const action = request.header.action;
-  return raceDeadline(request.config.requestTimeoutS * 1000, handled, (e) => ctx.expire(e), action)
-    .then(done, (e) => done(exception(failureReason(entry, request, e, disk))));
+  return deadlines.race(
+    request.config.requestTimeoutS * 1000,
+    handled,
+    (e) => ctx.expire(e),
+    action,
+  ).then(done, (e) => done(exception(failureReason(entry, request, e, disk))));
 }
 
 /** A handler's reply with the encoding the action table gives it (absent: UTF-8). */

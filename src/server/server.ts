@@ -17,10 +17,10 @@ import { SessionRegistry } from "./registry.ts";
 import { type CloseReason, Session, type SessionHooks } from "./session.ts";
 import { createServerMetrics, type ServerMetrics } from "./server_metrics.ts";
 import { errorMessage } from "../errors.ts";
-import { waitAtMost } from "../deadline.ts";
+import { Deadlines, waitAtMost } from "../deadline.ts";
 
 /** What the server is built from (all passed in: two servers can run in one process). */
-export interface DeviceServerDeps extends Omit<DispatchDeps, "metrics"> {
+export interface DeviceServerDeps extends Omit<DispatchDeps, "metrics" | "deadlines"> {
   /** The server registers its own metrics here (dispatch gets them made). */
   metrics: MetricsRegistry;
 }
@@ -85,7 +85,7 @@ export class DeviceServer implements DeviceLink {
         return counts;
       },
     });
-    this.#dispatchDeps = { ...deps, metrics: this.#metrics };
+    this.#dispatchDeps = { ...deps, metrics: this.#metrics, deadlines: new Deadlines() };
     this.#hooks = {
       handle: (session, frame) => dispatch(this.#dispatchDeps, session, frame),
       onLogin: (session, device) => this.#onLogin(session, device),
