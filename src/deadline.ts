@@ -60,23 +60,29 @@ export function raceDeadline<T>(
   return new Deadlines().race(ms, work, expire, what);
 }
 
-/** One piece of work waiting in {@link Deadlines}: when it is due, and what to do then. */
-interface Waiting {
-  at: number;
+/** What to do when a piece of work in {@link Deadlines} runs out of time. */
+interface Expiry {
   what: string;
   expire: (error: DeadlineExceeded) => void;
   reject: (error: DeadlineExceeded) => void;
-  settled: boolean;
+}
+
+/**
+ * One piece of work in {@link Deadlines}: when it is due, and its {@link Expiry} until it settles
+ * (dropped then, so that what the work's callbacks hold is let go of at once, not when its time
+ * would have run out).
+ */
+interface Waiting {
+  at: number;
+  expiry: Expiry | undefined;
 }
 
 /** The work given the same time, oldest first, and the one timer waiting for the oldest. */
 interface SameLength {
   ms: number;
   waiting: Waiting[];
-  /** Index of the oldest entry not yet dropped. */
+  /** Index of the oldest entry not yet settled (those before it are dropped). */
   head: number;
-  /** Entries not yet settled. */
-  live: number;
   timer: ReturnType<typeof setTimeout> | undefined;
 }
 
@@ -104,20 +110,16 @@ export class Deadlines {
     what = "work",
   ): Promise<T> {
     let queue = this.#byLength.get(ms);
-    if (!queue) {
-      queue = { ms, waiting: [], head: 0, live: 0, timer: undefined };
-      this.#byLength.set(ms, queue);
-    }
+    if (!queue) this.#byLength.set(ms, queue = { ms, waiting: [], head: 0, timer: undefined });
     const same = queue;
     return new Promise<T>((resolve, reject) => {
-      const entry: Waiting = { at: performance.now() + ms, what, expire, reject, settled: false };
+      const entry: Waiting = { at: performance.now() + ms, expiry: { what, expire, reject } };
       same.waiting.push(entry);
-      same.live++;
       if (same.timer === undefined) this.#arm(same, ms);
       const settle = () => {
-        if (entry.settled) return false;
-        entry.settled = true;
-        if (--same.live === 0) this.#clear(same);
+        if (!entry.expiry) return false; // expired already
+        entry.expiry = undefined;
+        this.#dropSettled(same);
         return true;
       };
       work.then((value) => settle() && resolve(value), (error) => settle() && reject(error));
@@ -131,34 +133,35 @@ export class Deadlines {
     }, Math.max(0, delayMs));
   }
 
-  #clear(queue: SameLength): void {
-    clearTimeout(queue.timer);
-    queue.timer = undefined;
-    queue.waiting.length = 0;
-    queue.head = 0;
+  /** Moves the head past settled work; with none left waiting, the timer goes too. */
+  #dropSettled(queue: SameLength): void {
+    const { waiting } = queue;
+    while (queue.head < waiting.length && !waiting[queue.head].expiry) queue.head++;
+    if (queue.head === waiting.length) {
+      clearTimeout(queue.timer);
+      queue.timer = undefined;
+      waiting.length = 0;
+      queue.head = 0;
+    } else if (queue.head > 1024 && queue.head * 2 > waiting.length) {
+      waiting.splice(0, queue.head); // now and then, not one entry at a time
+      queue.head = 0;
+    }
   }
 
   #expireDue(queue: SameLength): void {
     const now = performance.now();
     const { waiting } = queue;
-    while (queue.head < waiting.length) {
-      const entry = waiting[queue.head];
-      if (!entry.settled && entry.at > now) break;
-      queue.head++;
-      if (entry.settled) continue;
-      entry.settled = true;
-      queue.live--;
-      const error = new DeadlineExceeded(`${entry.what} timed out after ${queue.ms / 1000} s`);
-      entry.expire(error);
-      entry.reject(error);
+    while (queue.head < waiting.length && waiting[queue.head].at <= now) {
+      const entry = waiting[queue.head++];
+      const expiry = entry.expiry;
+      if (!expiry) continue;
+      entry.expiry = undefined;
+      const error = new DeadlineExceeded(`${expiry.what} timed out after ${queue.ms / 1000} s`);
+      expiry.expire(error);
+      expiry.reject(error);
     }
-    if (queue.live === 0) return this.#clear(queue);
-    // Dropped entries are let go of now and then, not one by one.
-    if (queue.head > 1024 && queue.head * 2 > waiting.length) {
-      waiting.splice(0, queue.head);
-      queue.head = 0;
-    }
-    this.#arm(queue, waiting[queue.head].at - now);
+    this.#dropSettled(queue);
+    if (queue.head < waiting.length) this.#arm(queue, waiting[queue.head].at - now);
   }
 }
 
