@@ -272,18 +272,17 @@ export class GoodsPushWorker {
     while (!stopping.aborted) {
       const out = await this.#limiter.run(() => fanOutChanges(db, batch, refill));
       if (out.goods === 0) break;
+      const devices = new Set(out.queued.map((q) => q.equipId));
       log.debug("goods changes fanned out", {
         goods: out.goods,
-        labelDevices: out.labelDevices.length,
-        scales: out.scaleDevices.length,
+        pushes: out.queued.length,
+        devices: devices.size,
       });
       if (out.refillJobs.length > 0) {
         log.info("shelf stock low: refill jobs opened", { jobs: out.refillJobs });
       }
       this.#offer(out);
-      for (const equipId of new Set([...out.labelDevices, ...out.scaleDevices])) {
-        this.kick(equipId);
-      }
+      for (const equipId of devices) this.kick(equipId);
       // A short batch took every change there was: one committed since notifies again. (An
       // empty pass here would hold the embedded database's one connection while the senders
       // just kicked wait for it.)

@@ -21,13 +21,10 @@ export const SCALE_KIND = "DZC";
 export interface FanOut {
   /** Goods whose change was fanned out. */
   goods: number;
-  /** Devices that now have label pushes pending. */
-  labelDevices: string[];
-  /** Scales that now have goods pushes pending. */
-  scaleDevices: string[];
   /**
    * The pushes the pass queued (or re-queued), each with its device and new version: what those
-   * devices' senders would read back from the pending tables at once.
+   * devices' senders would read back from the pending tables at once. Their devices are the ones
+   * that now have pushes pending.
    */
   queued: QueuedPush[];
   /**
@@ -179,8 +176,6 @@ export async function fanOutChanges(
   });
   return {
     goods: row.goods,
-    labelDevices: [...new Set(row.labelEquipIds)],
-    scaleDevices: [...new Set(row.scaleEquipIds)],
     queued,
     labelViews,
     refillJobs: row.refillJobs,
